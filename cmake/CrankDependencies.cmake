@@ -1,0 +1,25 @@
+# Third-party dependencies, all from Debian packages the Makefile installs.
+find_package(Threads REQUIRED)
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(fmt REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(CLI11 REQUIRED)
+
+# BLAS: OpenBLAS (OpenMP flavour) linked directly, never the generic libblas.so.3
+# (which Debian may point at the netlib reference implementation).
+set(CRANK_OPENBLAS_DIR /usr/lib/x86_64-linux-gnu/openblas-openmp CACHE PATH "OpenBLAS library dir")
+set(CRANK_OPENBLAS_INCLUDE /usr/include/x86_64-linux-gnu/openblas-openmp CACHE PATH "OpenBLAS include dir")
+find_library(CRANK_OPENBLAS_LIB NAMES openblas PATHS ${CRANK_OPENBLAS_DIR} NO_DEFAULT_PATH)
+if(NOT CRANK_OPENBLAS_LIB)
+  find_library(CRANK_OPENBLAS_LIB NAMES openblas REQUIRED)
+endif()
+add_library(crank_openblas INTERFACE)
+target_link_libraries(crank_openblas INTERFACE ${CRANK_OPENBLAS_LIB})
+target_include_directories(crank_openblas SYSTEM INTERFACE ${CRANK_OPENBLAS_INCLUDE})
+
+if(CRANK_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(CRANK_BUILD_BENCH)
+  find_package(benchmark REQUIRED)
+endif()

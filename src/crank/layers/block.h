@@ -1,0 +1,42 @@
+#ifndef CRANK_LAYERS_BLOCK_H_
+#define CRANK_LAYERS_BLOCK_H_
+
+// The interface of a dense block: the bottom and top stacks of the Ranking model, or any
+// user-defined replacement for them. A block maps (B, in) -> (B, out).
+//
+// Lifecycle: construct with its own options, then Build(in, rng) once (creates and initialises
+// variables, returns `out`), then any number of Forward / Backward pairs. Forward caches what
+// Backward needs (the block owns its caches), so Backward refers to the latest Forward.
+// Not thread-safe: one model instance per training thread of control.
+
+#include <cstdint>
+#include <vector>
+
+#include "crank/base/rng.h"
+#include "crank/layers/variable.h"
+#include "crank/tensor/tensor.h"
+
+namespace crank {
+
+class Block {
+ public:
+  virtual ~Block() = default;
+
+  // Creates variables for inputs of width `input_dim` and returns the output width.
+  // Throws InvalidArgument if the block cannot take that width.
+  virtual int64_t Build(int64_t input_dim, Rng& rng) = 0;
+
+  // x: (B, in) -> *y: (B, out). `training` is false for eval/predict (no caches needed then).
+  virtual void Forward(const Tensor& x, Tensor* y, bool training) = 0;
+
+  // dy: (B, out) -> *dx: (B, in) (overwritten; dx may be nullptr when not needed).
+  // Accumulates into the gradients of Variables().
+  virtual void Backward(const Tensor& dy, Tensor* dx) = 0;
+
+  // The block's trainable variables (stable pointers, valid for the block's lifetime).
+  virtual std::vector<Variable*> Variables() = 0;
+};
+
+}  // namespace crank
+
+#endif  // CRANK_LAYERS_BLOCK_H_

@@ -1,0 +1,43 @@
+#ifndef CRANK_LAYERS_FEATURE_INTERACTION_H_
+#define CRANK_LAYERS_FEATURE_INTERACTION_H_
+
+// The interface of a feature interaction: DotInteraction, Cross (DCN-v2), concatenation, or a
+// user-defined one. It takes the F feature vectors in TFRS order (embedded sparse features in
+// sorted feature-name order, then the bottom-stack output last) and produces one (B, out) tensor.
+//
+// Lifecycle as Block: Build(widths, rng) once, then Forward / Backward pairs. Not thread-safe.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "crank/base/rng.h"
+#include "crank/layers/variable.h"
+#include "crank/tensor/tensor.h"
+
+namespace crank {
+
+class FeatureInteraction {
+ public:
+  virtual ~FeatureInteraction() = default;
+
+  // widths[i] is the column count of feature i. Creates variables and returns the output width.
+  // Throws InvalidArgument naming the offending widths if they do not fit.
+  virtual int64_t Build(const std::vector<int64_t>& widths, Rng& rng) = 0;
+
+  // features: F tensors, features[i] of shape (B, widths[i]) -> *out: (B, out).
+  virtual void Forward(const std::vector<const Tensor*>& features, Tensor* out, bool training) = 0;
+
+  // d_out: (B, out) -> d_features[i]: (B, widths[i]) (overwritten; resized by the callee).
+  // Accumulates into the gradients of Variables().
+  virtual void Backward(const Tensor& d_out, const std::vector<Tensor*>& d_features) = 0;
+
+  virtual std::vector<Variable*> Variables() = 0;
+
+  // Short description for logs, e.g. "dot(self_interaction=false, skip_gather=false)".
+  virtual std::string Describe() const = 0;
+};
+
+}  // namespace crank
+
+#endif  // CRANK_LAYERS_FEATURE_INTERACTION_H_

@@ -1,0 +1,39 @@
+#include "crank/tensor/tensor.h"
+
+#include <gtest/gtest.h>
+
+#include "crank/base/error.h"
+
+namespace crank {
+namespace {
+
+TEST(Tensor, ConstructsZeroFilledWithShape) {
+  Tensor t({2, 3});
+  EXPECT_EQ(t.size(), 6);
+  EXPECT_EQ(t.rows(), 2);
+  EXPECT_EQ(t.cols(), 3);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(t[i], 0.0f);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data()) % 64, 0u);
+}
+
+TEST(Tensor, RejectsValueCountMismatch) {
+  EXPECT_THROW(Tensor({2, 2}, {1.0f, 2.0f, 3.0f}), InvalidArgument);
+}
+
+TEST(Tensor, ResizeKeepsBufferWhenShrinking) {
+  Tensor t({4, 4});
+  const float* p = t.data();
+  t.Resize({2, 4});
+  EXPECT_EQ(t.data(), p);
+  EXPECT_EQ(t.ShapeString(), "(2, 4)");
+}
+
+TEST(Tensor, CopyIsDeep) {
+  Tensor a({2}, {1.0f, 2.0f});
+  Tensor b = a;
+  b[0] = 5.0f;
+  EXPECT_EQ(a[0], 1.0f);
+}
+
+}  // namespace
+}  // namespace crank
