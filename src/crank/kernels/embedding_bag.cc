@@ -1,1 +1,246 @@
-// placeholder: to be implemented
+#include "crank/kernels/embedding_bag.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "crank/base/error.h"
+
+namespace crank {
+namespace {
+
+// Below this many output floats a loop runs on one thread (same results, less overhead).
+constexpr int64_t kMinParallelWork = 1 << 14;
+// How many positions ahead the forward (backward) pass prefetches table (gradient) rows.
+constexpr int64_t kPrefetchDistance = 8;
+// Largest radix digit of GroupIds (2^11 counters on the stack).
+constexpr int kMaxRadixBits = 11;
+
+// The pooling normaliser s_b of the bag [begin, end) (see the header): 1, 1 / sum w or
+// 1 / sqrt(sum w^2), and 0 when that normaliser is zero (an empty bag or all-zero weights).
+float BagScale(Pooling pooling, const float* weights, int64_t begin, int64_t end) {
+  if (pooling == Pooling::kSum) return 1.0f;
+  double norm = 0.0;
+  if (weights == nullptr) {
+    norm = static_cast<double>(end - begin);
+    if (pooling == Pooling::kSqrtn) norm = std::sqrt(norm);
+  } else if (pooling == Pooling::kMean) {
+    for (int64_t k = begin; k < end; ++k) norm += weights[k];
+  } else {
+    for (int64_t k = begin; k < end; ++k) norm += static_cast<double>(weights[k]) * weights[k];
+    norm = std::sqrt(norm);
+  }
+  return norm > 0.0 ? static_cast<float>(1.0 / norm) : 0.0f;
+}
+
+inline void PrefetchRow(const float* row, int64_t dim) {
+  const char* p = reinterpret_cast<const char*>(row);
+  const int64_t bytes = std::min<int64_t>(dim * static_cast<int64_t>(sizeof(float)), 256);
+  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off);
+}
+
+// One example of EmbeddingBagForward. kDim > 0 fixes E at compile time (fully unrolled inner
+// loops for the common sizes); kDim == 0 reads it from dim.
+template <int kDim>
+void PoolBag(const float* __restrict table, int64_t dim, const int64_t* ids, int64_t nnz,
+             const float* weights, int64_t begin, int64_t end, Pooling pooling,
+             float* __restrict out) {
+  const int64_t e_dim = kDim > 0 ? kDim : dim;
+  for (int64_t e = 0; e < e_dim; ++e) out[e] = 0.0f;
+  for (int64_t k = begin; k < end; ++k) {
+    if (k + kPrefetchDistance < nnz) PrefetchRow(table + ids[k + kPrefetchDistance] * e_dim, e_dim);
+    const float* __restrict row = table + ids[k] * e_dim;
+    if (weights == nullptr) {
+#pragma omp simd
+      for (int64_t e = 0; e < e_dim; ++e) out[e] += row[e];
+    } else {
+      const float w = weights[k];
+#pragma omp simd
+      for (int64_t e = 0; e < e_dim; ++e) out[e] += w * row[e];
+    }
+  }
+  if (pooling != Pooling::kSum) {
+    const float s = BagScale(pooling, weights, begin, end);
+#pragma omp simd
+    for (int64_t e = 0; e < e_dim; ++e) out[e] *= s;
+  }
+}
+
+template <int kDim>
+void ForwardImpl(const float* table, int64_t dim, const int64_t* ids, const int64_t* offsets,
+                 const float* weights, int64_t batch, Pooling pooling, float* out) {
+  const int64_t nnz = offsets[batch];
+  const bool parallel = batch > 1 && (batch + nnz) * dim >= kMinParallelWork;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t b = 0; b < batch; ++b) {
+    PoolBag<kDim>(table, dim, ids, nnz, weights, offsets[b], offsets[b + 1], pooling,
+                  out + b * dim);
+  }
+}
+
+// One unique row of EmbeddingBagBackward.
+template <int kDim>
+void SumRun(int64_t dim, int64_t begin, int64_t end, int64_t n, const int64_t* order,
+            const float* coef, const float* const* d_rows, float* __restrict grad) {
+  const int64_t e_dim = kDim > 0 ? kDim : dim;
+  for (int64_t e = 0; e < e_dim; ++e) grad[e] = 0.0f;
+  for (int64_t j = begin; j < end; ++j) {
+    if (j + kPrefetchDistance < n) PrefetchRow(d_rows[order[j + kPrefetchDistance]], e_dim);
+    const int64_t k = order[j];
+    const float c = coef[k];
+    const float* __restrict d = d_rows[k];
+#pragma omp simd
+    for (int64_t e = 0; e < e_dim; ++e) grad[e] += c * d[e];
+  }
+}
+
+template <int kDim>
+void BackwardImpl(int64_t num_unique, int64_t dim, const int64_t* segments, const int64_t* order,
+                  const float* coef, const float* const* d_rows, float* grad_rows) {
+  const bool parallel =
+      num_unique > 1 && (num_unique + segments[num_unique]) * dim >= kMinParallelWork;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t u = 0; u < num_unique; ++u) {
+    SumRun<kDim>(dim, segments[u], segments[u + 1], segments[num_unique], order, coef, d_rows,
+                 grad_rows + u * dim);
+  }
+}
+
+}  // namespace
+
+Pooling ParsePooling(std::string_view name) {
+  if (name == "sum") return Pooling::kSum;
+  if (name == "mean") return Pooling::kMean;
+  if (name == "sqrtn") return Pooling::kSqrtn;
+  throw InvalidArgument(
+      fmt::format("pooling must be one of sum, mean, sqrtn; got '{}'", std::string(name)));
+}
+
+std::string_view PoolingName(Pooling pooling) {
+  switch (pooling) {
+    case Pooling::kSum:
+      return "sum";
+    case Pooling::kMean:
+      return "mean";
+    case Pooling::kSqrtn:
+      return "sqrtn";
+  }
+  CRANK_CHECK(false, "unknown Pooling value {}", static_cast<int>(pooling));
+  return "";
+}
+
+void EmbeddingBagForward(const float* table, int64_t dim, const int64_t* ids,
+                         const int64_t* offsets, const float* weights, int64_t batch,
+                         Pooling pooling, float* out) {
+  CRANK_CHECK(dim > 0 && batch >= 0, "dim {} batch {}", dim, batch);
+  switch (dim) {
+    case 4:
+      return ForwardImpl<4>(table, dim, ids, offsets, weights, batch, pooling, out);
+    case 8:
+      return ForwardImpl<8>(table, dim, ids, offsets, weights, batch, pooling, out);
+    case 16:
+      return ForwardImpl<16>(table, dim, ids, offsets, weights, batch, pooling, out);
+    case 32:
+      return ForwardImpl<32>(table, dim, ids, offsets, weights, batch, pooling, out);
+    case 64:
+      return ForwardImpl<64>(table, dim, ids, offsets, weights, batch, pooling, out);
+    case 128:
+      return ForwardImpl<128>(table, dim, ids, offsets, weights, batch, pooling, out);
+    default:
+      return ForwardImpl<0>(table, dim, ids, offsets, weights, batch, pooling, out);
+  }
+}
+
+void EmbeddingBagCoefficients(const int64_t* offsets, const float* weights, int64_t batch,
+                              Pooling pooling, float* coef) {
+  const bool parallel = batch > 1 && offsets[batch] >= kMinParallelWork;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t begin = offsets[b];
+    const int64_t end = offsets[b + 1];
+    const float s = BagScale(pooling, weights, begin, end);
+    if (weights == nullptr) {
+      for (int64_t k = begin; k < end; ++k) coef[k] = s;
+    } else {
+      for (int64_t k = begin; k < end; ++k) coef[k] = weights[k] * s;
+    }
+  }
+}
+
+int64_t GroupIds(const int64_t* ids, int64_t n, int64_t id_bound, int64_t* order, int64_t* scratch,
+                 int64_t* unique, int64_t* segments) {
+  CRANK_CHECK(n >= 0 && id_bound >= 0, "n {} id_bound {}", n, id_bound);
+  segments[0] = 0;
+  if (n == 0) return 0;
+
+  // Balanced digits: bit width of the largest id split into the fewest passes of <= 11 bits.
+  int bits = 0;
+  const uint64_t max_id = id_bound > 1 ? static_cast<uint64_t>(id_bound - 1) : 0;
+  while (bits < 64 && (max_id >> bits) != 0) ++bits;
+  const int passes = std::max(1, (bits + kMaxRadixBits - 1) / kMaxRadixBits);
+  const int digit_bits = std::max(1, (bits + passes - 1) / passes);
+  const int64_t buckets = int64_t{1} << digit_bits;
+  const uint64_t mask = static_cast<uint64_t>(buckets - 1);
+
+  // Ping-pong buffers, arranged so that the last pass writes keys[0] and order.
+  int64_t* keys[2] = {scratch, scratch + n};
+  int64_t* vals[2] = {order, scratch + 2 * n};
+  int64_t count[int64_t{1} << kMaxRadixBits];
+  for (int p = 0; p < passes; ++p) {
+    const int dst = (passes - 1 - p) & 1;
+    const int64_t* in_keys = p == 0 ? ids : keys[dst ^ 1];
+    const int64_t* in_vals = p == 0 ? nullptr : vals[dst ^ 1];
+    const int shift = p * digit_bits;
+    std::fill(count, count + buckets, int64_t{0});
+    for (int64_t i = 0; i < n; ++i) ++count[(static_cast<uint64_t>(in_keys[i]) >> shift) & mask];
+    int64_t sum = 0;
+    for (int64_t d = 0; d < buckets; ++d) {
+      const int64_t c = count[d];
+      count[d] = sum;
+      sum += c;
+    }
+    int64_t* out_keys = keys[dst];
+    int64_t* out_vals = vals[dst];
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t key = in_keys[i];
+      const int64_t pos = count[(static_cast<uint64_t>(key) >> shift) & mask]++;
+      out_keys[pos] = key;
+      out_vals[pos] = in_vals == nullptr ? i : in_vals[i];
+    }
+  }
+
+  const int64_t* sorted = keys[0];
+  int64_t num_unique = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (i == 0 || sorted[i] != sorted[i - 1]) {
+      unique[num_unique] = sorted[i];
+      segments[num_unique] = i;
+      ++num_unique;
+    }
+  }
+  segments[num_unique] = n;
+  return num_unique;
+}
+
+void EmbeddingBagBackward(int64_t num_unique, int64_t dim, const int64_t* segments,
+                          const int64_t* order, const float* coef, const float* const* d_rows,
+                          float* grad_rows) {
+  CRANK_CHECK(dim > 0 && num_unique >= 0, "dim {} num_unique {}", dim, num_unique);
+  switch (dim) {
+    case 4:
+      return BackwardImpl<4>(num_unique, dim, segments, order, coef, d_rows, grad_rows);
+    case 8:
+      return BackwardImpl<8>(num_unique, dim, segments, order, coef, d_rows, grad_rows);
+    case 16:
+      return BackwardImpl<16>(num_unique, dim, segments, order, coef, d_rows, grad_rows);
+    case 32:
+      return BackwardImpl<32>(num_unique, dim, segments, order, coef, d_rows, grad_rows);
+    case 64:
+      return BackwardImpl<64>(num_unique, dim, segments, order, coef, d_rows, grad_rows);
+    case 128:
+      return BackwardImpl<128>(num_unique, dim, segments, order, coef, d_rows, grad_rows);
+    default:
+      return BackwardImpl<0>(num_unique, dim, segments, order, coef, d_rows, grad_rows);
+  }
+}
+
+}  // namespace crank

@@ -1,1 +1,253 @@
-// placeholder: to be implemented
+// Tests of the GEMM wrapper, the activations and the Linear kernels.
+
+#include "crank/kernels/gemm.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "crank/base/error.h"
+#include "crank/base/rng.h"
+#include "crank/kernels/activation.h"
+#include "crank/kernels/linear.h"
+
+namespace crank {
+namespace {
+
+std::vector<float> RandomVector(int64_t n, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = 2.0f * rng.UniformFloat() - 1.0f;
+  return v;
+}
+
+// Reference: C = alpha * op(A) op(B) + beta * C, in double, with explicit strides.
+void NaiveGemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+               const std::vector<float>& a, int64_t lda, const std::vector<float>& b, int64_t ldb,
+               float beta, std::vector<float>& c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0.0;
+      for (int64_t p = 0; p < k; ++p) {
+        const double av = ta ? a[p * lda + i] : a[i * lda + p];
+        const double bv = tb ? b[j * ldb + p] : b[p * ldb + j];
+        s += av * bv;
+      }
+      float& cij = c[i * ldc + j];
+      cij = static_cast<float>(alpha * s + (beta == 0.0f ? 0.0 : double(beta) * cij));
+    }
+  }
+}
+
+struct GemmCase {
+  bool ta;
+  bool tb;
+};
+
+class GemmTransposeTest : public ::testing::TestWithParam<GemmCase> {};
+
+TEST_P(GemmTransposeTest, MatchesNaiveTripleLoopOnOddSizesAndPaddedStrides) {
+  const auto [ta, tb] = GetParam();
+  const int64_t sizes[][3] = {{1, 1, 1}, {7, 5, 3}, {13, 1, 17}, {1, 19, 9}, {33, 29, 65}};
+  uint64_t seed = 1;
+  for (const auto& s : sizes) {
+    const int64_t m = s[0], n = s[1], k = s[2];
+    // Stored shapes: A is (k, m) when transposed, else (m, k); likewise B. Pad each row by 3.
+    const int64_t a_rows = ta ? k : m, a_cols = ta ? m : k;
+    const int64_t b_rows = tb ? n : k, b_cols = tb ? k : n;
+    const int64_t lda = a_cols + 3, ldb = b_cols + 2, ldc = n + 1;
+    const std::vector<float> a = RandomVector(a_rows * lda, seed++);
+    const std::vector<float> b = RandomVector(b_rows * ldb, seed++);
+    for (float beta : {0.0f, 1.0f, -0.5f}) {
+      std::vector<float> c = RandomVector(m * ldc, seed++);
+      std::vector<float> expected = c;
+      NaiveGemm(ta, tb, m, n, k, 1.5f, a, lda, b, ldb, beta, expected, ldc);
+      Gemm(ta, tb, m, n, k, 1.5f, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+      for (int64_t i = 0; i < m * ldc; ++i) {
+        ASSERT_NEAR(c[i], expected[i], 1e-4 * (1 + std::fabs(expected[i])))
+            << "m=" << m << " n=" << n << " k=" << k << " beta=" << beta << " at " << i;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTransposes, GemmTransposeTest,
+                         ::testing::Values(GemmCase{false, false}, GemmCase{true, false},
+                                           GemmCase{false, true}, GemmCase{true, true}),
+                         [](const auto& info) {
+                           return std::string(info.param.ta ? "AT" : "A") +
+                                  (info.param.tb ? "BT" : "B");
+                         });
+
+TEST(Gemm, BetaZeroOverwritesNanInOutput) {
+  const std::vector<float> a = {1, 2, 3, 4};  // (2, 2)
+  const std::vector<float> b = {1, 0, 0, 1};  // identity
+  std::vector<float> c(4, std::numeric_limits<float>::quiet_NaN());
+  Gemm(false, false, 2, 2, 2, 1.0f, a.data(), 2, b.data(), 2, 0.0f, c.data(), 2);
+  EXPECT_EQ(c, a);
+}
+
+TEST(Gemm, ZeroInnerDimensionScalesOutputByBeta) {
+  std::vector<float> c = {1, 2, 3, 4, 5, 6};
+  Gemm(false, false, 2, 3, 0, 1.0f, nullptr, 1, nullptr, 3, 2.0f, c.data(), 3);
+  EXPECT_EQ(c, (std::vector<float>{2, 4, 6, 8, 10, 12}));
+  c.assign(6, std::numeric_limits<float>::quiet_NaN());
+  Gemm(true, true, 2, 3, 0, 1.0f, nullptr, 2, nullptr, 1, 0.0f, c.data(), 3);
+  EXPECT_EQ(c, std::vector<float>(6, 0.0f));
+}
+
+TEST(ComputeThreads, SetAndReadBackAndRejectZero) {
+  const int before = ComputeThreads();
+  SetComputeThreads(1);
+  EXPECT_EQ(ComputeThreads(), 1);
+  EXPECT_NE(GemmBackendDescription().find("1 thread)"), std::string::npos)
+      << GemmBackendDescription();
+  SetComputeThreads(2);
+  EXPECT_EQ(ComputeThreads(), 2);
+  EXPECT_THROW(SetComputeThreads(0), InvalidArgument);
+  SetComputeThreads(before);
+}
+
+TEST(GemmBackendDescription, NamesOpenBlasVersionCoreAndThreading) {
+  const std::string d = GemmBackendDescription();
+  EXPECT_EQ(d.rfind("OpenBLAS 0.", 0), 0u) << d;
+  EXPECT_NE(d.find("(core "), std::string::npos) << d;
+  EXPECT_NE(d.find("OpenMP"), std::string::npos) << d;
+}
+
+TEST(Activation, ParsesKerasNamesAndRoundTrips) {
+  EXPECT_EQ(ParseActivation("linear"), Activation::kLinear);
+  EXPECT_EQ(ParseActivation("none"), Activation::kLinear);
+  EXPECT_EQ(ParseActivation("ReLU"), Activation::kRelu);
+  EXPECT_EQ(ParseActivation("sigmoid"), Activation::kSigmoid);
+  for (Activation a : {Activation::kLinear, Activation::kRelu, Activation::kSigmoid}) {
+    EXPECT_EQ(ParseActivation(ActivationName(a)), a);
+  }
+}
+
+TEST(Activation, RejectsUnknownNameWithTheNameInTheMessage) {
+  try {
+    ParseActivation("tanh");
+    FAIL() << "no exception";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("'tanh'"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(ParseActivation(""), InvalidArgument);
+}
+
+TEST(Activation, SigmoidIsStableAtExtremes) {
+  EXPECT_EQ(Sigmoid(0.0f), 0.5f);
+  EXPECT_EQ(Sigmoid(-200.0f), 0.0f);
+  EXPECT_EQ(Sigmoid(200.0f), 1.0f);
+  EXPECT_NEAR(Sigmoid(-100.0f), 3.72e-44f, 1e-45f);
+  EXPECT_FLOAT_EQ(Sigmoid(2.3f), 0.9088770389851438f);
+}
+
+TEST(Activation, BackwardUsesOutputDerivative) {
+  const std::vector<float> y = {0.0f, 2.0f, 0.25f};
+  const std::vector<float> dy = {3.0f, 5.0f, 7.0f};
+  std::vector<float> d(3);
+  ActivationBackward(Activation::kRelu, y.data(), dy.data(), 3, d.data());
+  EXPECT_EQ(d, (std::vector<float>{0.0f, 5.0f, 7.0f}));
+  ActivationBackward(Activation::kSigmoid, y.data(), dy.data(), 3, d.data());
+  EXPECT_EQ(d, (std::vector<float>{0.0f, 5.0f * 2.0f * -1.0f, 7.0f * 0.25f * 0.75f}));
+  ActivationBackward(Activation::kLinear, y.data(), dy.data(), 3, d.data());
+  EXPECT_EQ(d, dy);
+}
+
+// x (2, 3), W (3, 2), b (2): x W + b = [[-0.75, 2.3], [-0.9, 1.5]].
+const std::vector<float> kX = {1, 2, 3, -1, 0.5f, 2};
+const std::vector<float> kW = {0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f};
+const std::vector<float> kB = {0.05f, -0.1f};
+
+std::vector<float> HandForward(Activation act, const float* b) {
+  std::vector<float> y(4, std::numeric_limits<float>::quiet_NaN());
+  LinearForward(kX.data(), kW.data(), b, act, 2, 3, 2, y.data());
+  return y;
+}
+
+void ExpectNear(const std::vector<float>& got, const std::vector<double>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-6) << "at " << i;
+}
+
+TEST(LinearForward, HandComputedLinear) {
+  ExpectNear(HandForward(Activation::kLinear, kB.data()), {-0.75, 2.3, -0.9, 1.5});
+  ExpectNear(HandForward(Activation::kLinear, nullptr), {-0.8, 2.4, -0.95, 1.6});
+}
+
+TEST(LinearForward, HandComputedRelu) {
+  ExpectNear(HandForward(Activation::kRelu, kB.data()), {0.0, 2.3, 0.0, 1.5});
+  ExpectNear(HandForward(Activation::kRelu, nullptr), {0.0, 2.4, 0.0, 1.6});
+}
+
+TEST(LinearForward, HandComputedSigmoid) {
+  ExpectNear(HandForward(Activation::kSigmoid, kB.data()),
+             {0.320821300824607, 0.9088770389851438, 0.289050497374996, 0.8175744761936437});
+}
+
+TEST(LinearBackward, MatchesReferenceAccumulatesParamsAndOverwritesInput) {
+  const int64_t batch = 5, in = 7, out = 70;  // out > one column block of the bias sum
+  const std::vector<float> x = RandomVector(batch * in, 3);
+  const std::vector<float> w = RandomVector(in * out, 4);
+  const std::vector<float> b = RandomVector(out, 5);
+  const std::vector<float> dy = RandomVector(batch * out, 6);
+  for (Activation act : {Activation::kLinear, Activation::kRelu, Activation::kSigmoid}) {
+    SCOPED_TRACE(std::string(ActivationName(act)));
+    std::vector<float> y(batch * out), d_pre(batch * out);
+    LinearForward(x.data(), w.data(), b.data(), act, batch, in, out, y.data());
+    // Reference gradients in double.
+    std::vector<double> g(batch * out), dw(in * out, 0.0), db(out, 0.0), dx(batch * in, 0.0);
+    for (int64_t i = 0; i < batch * out; ++i) {
+      const double yi = y[i];
+      g[i] = act == Activation::kLinear ? dy[i]
+             : act == Activation::kRelu ? (yi > 0 ? dy[i] : 0.0)
+                                        : dy[i] * yi * (1 - yi);
+    }
+    for (int64_t r = 0; r < batch; ++r) {
+      for (int64_t o = 0; o < out; ++o) {
+        db[o] += g[r * out + o];
+        for (int64_t i = 0; i < in; ++i) {
+          dw[i * out + o] += x[r * in + i] * g[r * out + o];
+          dx[r * in + i] += g[r * out + o] * w[i * out + o];
+        }
+      }
+    }
+    std::vector<float> got_dw(in * out, 1.0f), got_db(out, 1.0f);
+    std::vector<float> got_dx(batch * in, std::numeric_limits<float>::quiet_NaN());
+    for (int rep = 1; rep <= 2; ++rep) {  // parameter gradients accumulate on top of 1.0
+      LinearBackward(x.data(), w.data(), y.data(), dy.data(), act, batch, in, out, d_pre.data(),
+                     got_dw.data(), got_db.data(), got_dx.data());
+      for (int64_t i = 0; i < in * out; ++i) ASSERT_NEAR(got_dw[i], 1 + rep * dw[i], 1e-5);
+      for (int64_t o = 0; o < out; ++o) ASSERT_NEAR(got_db[o], 1 + rep * db[o], 1e-5);
+      for (int64_t i = 0; i < batch * in; ++i) ASSERT_NEAR(got_dx[i], dx[i], 1e-5);
+    }
+    // Optional outputs may be skipped.
+    LinearBackward(x.data(), w.data(), y.data(), dy.data(), act, batch, in, out, d_pre.data(),
+                   got_dw.data(), nullptr, nullptr);
+    for (int64_t i = 0; i < in * out; ++i) ASSERT_NEAR(got_dw[i], 1 + 3 * dw[i], 1e-5);
+  }
+}
+
+TEST(AccumulateColumnSums, IndependentOfThreadCount) {
+  const int64_t batch = 1031, out = 197;
+  const std::vector<float> g = RandomVector(batch * out, 9);
+  const int before = ComputeThreads();
+  SetComputeThreads(1);
+  std::vector<float> one(out, 0.5f);
+  AccumulateColumnSums(g.data(), batch, out, one.data());
+  SetComputeThreads(2);
+  std::vector<float> two(out, 0.5f);
+  AccumulateColumnSums(g.data(), batch, out, two.data());
+  SetComputeThreads(before);
+  EXPECT_EQ(one, two);
+  double s = 0.5;
+  for (int64_t r = 0; r < batch; ++r) s += g[r * out + 100];
+  EXPECT_NEAR(one[100], s, 1e-4);
+}
+
+}  // namespace
+}  // namespace crank

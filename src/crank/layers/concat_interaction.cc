@@ -1,1 +1,102 @@
-// placeholder: to be implemented
+#include "crank/layers/concat_interaction.h"
+
+#include <cstring>
+
+#include "crank/base/error.h"
+
+namespace crank {
+namespace {
+
+// Copies below this many floats run on the calling thread only.
+constexpr int64_t kMinParallelCopy = 1 << 16;
+
+int64_t Sum(const std::vector<int64_t>& widths) {
+  int64_t total = 0;
+  for (int64_t w : widths) total += w;
+  return total;
+}
+
+}  // namespace
+
+void ConcatColumns(const std::vector<const Tensor*>& features, const std::vector<int64_t>& widths,
+                   const char* who, Tensor* out) {
+  CRANK_REQUIRE(features.size() == widths.size(), "{}: expected {} features, got {}", who,
+                widths.size(), features.size());
+  CRANK_REQUIRE(!features.empty(), "{}: needs at least one feature, got none", who);
+  const int64_t batch = features[0]->rank() == 2 ? features[0]->dim(0) : -1;
+  for (size_t i = 0; i < features.size(); ++i) {
+    const Tensor& x = *features[i];
+    CRANK_REQUIRE(x.rank() == 2 && x.dim(1) == widths[i],
+                  "{}: feature {} has shape {}, expected (B, {})", who, i, x.ShapeString(),
+                  widths[i]);
+    CRANK_REQUIRE(x.dim(0) == batch, "{}: feature {} has batch size {}, but feature 0 has {}", who,
+                  i, x.dim(0), batch);
+  }
+  const int64_t total = Sum(widths);
+  out->Resize({batch, total});
+  float* o = out->data();
+  const size_t f = features.size();
+#pragma omp parallel for schedule(static) if (batch * total >= kMinParallelCopy)
+  for (int64_t b = 0; b < batch; ++b) {
+    float* ob = o + b * total;
+    for (size_t i = 0; i < f; ++i) {
+      std::memcpy(ob, features[i]->row(b), static_cast<size_t>(widths[i]) * sizeof(float));
+      ob += widths[i];
+    }
+  }
+}
+
+void SplitColumns(const Tensor& d_out, const std::vector<int64_t>& widths,
+                  const std::vector<Tensor*>& d_features) {
+  const int64_t total = Sum(widths);
+  CRANK_CHECK(d_out.rank() == 2 && d_out.dim(1) == total, "d_out {} vs total width {}",
+              d_out.ShapeString(), total);
+  CRANK_CHECK(d_features.size() == widths.size());
+  const int64_t batch = d_out.dim(0);
+  for (size_t i = 0; i < widths.size(); ++i) {
+    if (d_features[i] != nullptr) d_features[i]->Resize({batch, widths[i]});
+  }
+  const float* g = d_out.data();
+  const size_t f = widths.size();
+#pragma omp parallel for schedule(static) if (batch * total >= kMinParallelCopy)
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* gb = g + b * total;
+    for (size_t i = 0; i < f; ++i) {
+      if (d_features[i] != nullptr) {
+        std::memcpy(d_features[i]->row(b), gb, static_cast<size_t>(widths[i]) * sizeof(float));
+      }
+      gb += widths[i];
+    }
+  }
+}
+
+int64_t ConcatInteraction::Build(const std::vector<int64_t>& widths, Rng& /*rng*/) {
+  CRANK_REQUIRE(!widths.empty(), "ConcatInteraction needs at least one feature, got none");
+  for (size_t i = 0; i < widths.size(); ++i) {
+    CRANK_REQUIRE(widths[i] > 0, "ConcatInteraction: feature {} has width {}, expected > 0", i,
+                  widths[i]);
+  }
+  widths_ = widths;
+  out_width_ = Sum(widths);
+  return out_width_;
+}
+
+void ConcatInteraction::Forward(const std::vector<const Tensor*>& features, Tensor* out,
+                                bool /*training*/) {
+  CRANK_REQUIRE(out_width_ >= 0, "ConcatInteraction::Forward called before Build");
+  ConcatColumns(features, widths_, "ConcatInteraction", out);
+  batch_ = out->dim(0);
+}
+
+void ConcatInteraction::Backward(const Tensor& d_out, const std::vector<Tensor*>& d_features) {
+  CRANK_REQUIRE(batch_ >= 0, "ConcatInteraction::Backward called before Forward");
+  CRANK_REQUIRE(d_out.rank() == 2 && d_out.dim(0) == batch_ && d_out.dim(1) == out_width_,
+                "ConcatInteraction: d_out has shape {}, expected ({}, {})", d_out.ShapeString(),
+                batch_, out_width_);
+  CRANK_REQUIRE(d_features.size() == widths_.size(),
+                "ConcatInteraction: expected {} feature gradients, got {}", widths_.size(),
+                d_features.size());
+  SplitColumns(d_out, widths_, d_features);
+}
+
+}  // namespace crank

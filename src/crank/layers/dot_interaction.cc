@@ -1,1 +1,98 @@
-// placeholder: to be implemented
+#include "crank/layers/dot_interaction.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "crank/base/error.h"
+#include "crank/kernels/dot_interaction.h"
+
+namespace crank {
+namespace {
+
+// Copies below this many floats run on the calling thread only.
+constexpr int64_t kMinParallelCopy = 1 << 16;
+
+}  // namespace
+
+DotInteraction::DotInteraction(DotInteractionOptions options) : options_(options) {}
+
+int64_t DotInteraction::Build(const std::vector<int64_t>& widths, Rng& /*rng*/) {
+  CRANK_REQUIRE(!widths.empty(), "DotInteraction needs at least one feature, got none");
+  for (size_t i = 0; i < widths.size(); ++i) {
+    CRANK_REQUIRE(widths[i] > 0, "DotInteraction: feature {} has width {}, expected > 0", i,
+                  widths[i]);
+    CRANK_REQUIRE(widths[i] == widths[0],
+                  "DotInteraction: all features must have the same width, but feature 0 has "
+                  "width {} and feature {} has width {}",
+                  widths[0], i, widths[i]);
+  }
+  num_features_ = static_cast<int64_t>(widths.size());
+  dim_ = widths[0];
+  out_width_ =
+      DotInteractionOutputWidth(num_features_, options_.self_interaction, options_.skip_gather);
+  return out_width_;
+}
+
+void DotInteraction::Forward(const std::vector<const Tensor*>& features, Tensor* out,
+                             bool /*training*/) {
+  CRANK_REQUIRE(num_features_ >= 0, "DotInteraction::Forward called before Build");
+  CRANK_REQUIRE(static_cast<int64_t>(features.size()) == num_features_,
+                "DotInteraction: expected {} features, got {}", num_features_, features.size());
+  const int64_t batch = features[0]->rank() == 2 ? features[0]->dim(0) : -1;
+  for (size_t i = 0; i < features.size(); ++i) {
+    const Tensor& x = *features[i];
+    CRANK_REQUIRE(x.rank() == 2 && x.dim(1) == dim_,
+                  "DotInteraction: feature {} has shape {}, expected (B, {}) like feature 0", i,
+                  x.ShapeString(), dim_);
+    CRANK_REQUIRE(x.dim(0) == batch,
+                  "DotInteraction: feature {} has batch size {}, but feature 0 has {}", i, x.dim(0),
+                  batch);
+  }
+  const int64_t f = num_features_;
+  stacked_.Resize({batch, f, dim_});
+  const size_t row_bytes = static_cast<size_t>(dim_) * sizeof(float);
+  float* t = stacked_.data();
+#pragma omp parallel for schedule(static) if (batch * f * dim_ >= kMinParallelCopy)
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t i = 0; i < f; ++i) {
+      std::memcpy(t + (b * f + i) * dim_, features[static_cast<size_t>(i)]->row(b), row_bytes);
+    }
+  }
+  out->Resize({batch, out_width_});
+  DotInteractionForward(t, batch, f, dim_, options_.self_interaction, options_.skip_gather,
+                        out->data());
+}
+
+void DotInteraction::Backward(const Tensor& d_out, const std::vector<Tensor*>& d_features) {
+  const int64_t f = num_features_;
+  CRANK_REQUIRE(f >= 0 && stacked_.rank() == 3, "DotInteraction::Backward called before Forward");
+  const int64_t batch = stacked_.dim(0);
+  CRANK_REQUIRE(d_out.rank() == 2 && d_out.dim(0) == batch && d_out.dim(1) == out_width_,
+                "DotInteraction: d_out has shape {}, expected ({}, {})", d_out.ShapeString(), batch,
+                out_width_);
+  CRANK_REQUIRE(static_cast<int64_t>(d_features.size()) == f,
+                "DotInteraction: expected {} feature gradients, got {}", f, d_features.size());
+  d_stacked_.Resize({batch, f, dim_});
+  DotInteractionBackward(d_out.data(), stacked_.data(), batch, f, dim_, options_.self_interaction,
+                         options_.skip_gather, d_stacked_.data());
+  for (Tensor* d : d_features) {
+    if (d != nullptr) d->Resize({batch, dim_});
+  }
+  const size_t row_bytes = static_cast<size_t>(dim_) * sizeof(float);
+  const float* dt = d_stacked_.data();
+#pragma omp parallel for schedule(static) if (batch * f * dim_ >= kMinParallelCopy)
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t i = 0; i < f; ++i) {
+      Tensor* d = d_features[static_cast<size_t>(i)];
+      if (d != nullptr) std::memcpy(d->row(b), dt + (b * f + i) * dim_, row_bytes);
+    }
+  }
+}
+
+std::string DotInteraction::Describe() const {
+  return fmt::format("dot(self_interaction={}, skip_gather={})", options_.self_interaction,
+                     options_.skip_gather);
+}
+
+}  // namespace crank

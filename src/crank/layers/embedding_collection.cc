@@ -1,1 +1,261 @@
-// placeholder: to be implemented
+#include "crank/layers/embedding_collection.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "crank/base/error.h"
+#include "crank/layers/initializers.h"
+
+namespace crank {
+namespace {
+
+// "(C1, C10, ...)" for messages: every name when there are few, else the first two.
+std::string NameList(const std::vector<std::string>& names) {
+  if (names.empty()) return "none";
+  std::string s = "(";
+  const size_t shown = names.size() <= 3 ? names.size() : 2;
+  for (size_t i = 0; i < shown; ++i) s += (i ? ", " : "") + names[i];
+  if (shown < names.size()) s += ", ...";
+  return s + ")";
+}
+
+}  // namespace
+
+EmbeddingCollection::EmbeddingCollection(std::vector<TableConfig> tables,
+                                         std::vector<FeatureConfig> features)
+    : tables_(std::move(tables)), features_(std::move(features)) {
+  std::set<std::string> seen;
+  std::vector<std::string> table_names;
+  for (const TableConfig& t : tables_) {
+    CRANK_REQUIRE(!t.name.empty(), "embedding table names must be non-empty");
+    table_names.push_back(t.name);
+    CRANK_REQUIRE(seen.insert(t.name).second,
+                  "embedding table names must be unique, got '{}' twice", t.name);
+    CRANK_REQUIRE(t.vocabulary_size > 0,
+                  "embedding table '{}': vocabulary_size must be > 0, got {}", t.name,
+                  t.vocabulary_size);
+    CRANK_REQUIRE(t.dim > 0, "embedding table '{}': dim must be > 0, got {}", t.name, t.dim);
+    CRANK_REQUIRE(std::isfinite(t.init_stddev) && t.init_stddev >= 0,
+                  "embedding table '{}': init_stddev must be finite and >= 0 (0 for 1/sqrt(dim)), "
+                  "got {}",
+                  t.name, t.init_stddev);
+    CRANK_REQUIRE(std::isfinite(t.l2) && t.l2 >= 0,
+                  "embedding table '{}': l2 must be finite and >= 0, got {}", t.name, t.l2);
+  }
+  std::sort(features_.begin(), features_.end(),
+            [](const FeatureConfig& a, const FeatureConfig& b) { return a.name < b.name; });
+  work_.resize(tables_.size());
+  for (size_t i = 0; i < features_.size(); ++i) {
+    const FeatureConfig& f = features_[i];
+    CRANK_REQUIRE(!f.name.empty(), "sparse feature names must be non-empty");
+    CRANK_REQUIRE(i == 0 || features_[i - 1].name != f.name,
+                  "sparse feature names must be unique, got '{}' twice", f.name);
+    auto it = std::find_if(tables_.begin(), tables_.end(),
+                           [&](const TableConfig& t) { return t.name == f.table; });
+    CRANK_REQUIRE(it != tables_.end(),
+                  "sparse feature '{}' reads embedding table '{}', which does not exist "
+                  "(tables: {})",
+                  f.name, f.table, fmt::join(table_names, ", "));
+    const int t = static_cast<int>(it - tables_.begin());
+    feature_names_.push_back(f.name);
+    feature_table_.push_back(t);
+    work_[static_cast<size_t>(t)].features.push_back(static_cast<int>(i));
+  }
+  variables_.resize(tables_.size());
+  for (size_t t = 0; t < tables_.size(); ++t) {
+    Variable& v = variables_[t];
+    v.name = "embedding/" + tables_[t].name;
+    v.sparse = true;
+    v.l2 = tables_[t].l2;
+  }
+}
+
+void EmbeddingCollection::Build(Rng& rng) {
+  for (size_t t = 0; t < tables_.size(); ++t) {
+    const TableConfig& c = tables_[t];
+    Variable& v = variables_[t];
+    const double stddev =
+        c.init_stddev > 0 ? c.init_stddev : 1.0 / std::sqrt(static_cast<double>(c.dim));
+    v.value.Resize({c.vocabulary_size, c.dim});
+    InitTruncatedNormal(&v.value, stddev, rng);
+    v.sparse_grad.ids.clear();
+    v.sparse_grad.rows.Resize({0, c.dim});
+  }
+  built_ = true;
+  inputs_ = nullptr;
+}
+
+std::vector<int64_t> EmbeddingCollection::OutputDims() const {
+  std::vector<int64_t> dims;
+  dims.reserve(features_.size());
+  for (int t : feature_table_) dims.push_back(tables_[static_cast<size_t>(t)].dim);
+  return dims;
+}
+
+std::vector<Variable*> EmbeddingCollection::Variables() {
+  std::vector<Variable*> vars;
+  vars.reserve(variables_.size());
+  for (Variable& v : variables_) vars.push_back(&v);
+  return vars;
+}
+
+void EmbeddingCollection::RequireBuilt(const char* what) const {
+  CRANK_REQUIRE(built_, "EmbeddingCollection::{} called before Build", what);
+}
+
+void EmbeddingCollection::Validate(const std::vector<SparseFeature>& features) const {
+  CRANK_REQUIRE(features.size() == features_.size(), "expected {} sparse features {}, got {}",
+                features_.size(), NameList(feature_names_), features.size());
+  if (features.empty()) return;
+  const std::string& first = feature_names_[0];
+  CRANK_REQUIRE(!features[0].offsets.empty(),
+                "feature '{}': expected B+1 offsets for a batch of B examples, got none", first);
+  const int64_t batch = features[0].batch_size();
+  for (size_t i = 0; i < features.size(); ++i) {
+    const SparseFeature& f = features[i];
+    const std::string& name = feature_names_[i];
+    const TableConfig& table = tables_[static_cast<size_t>(feature_table_[i])];
+    const int64_t nnz = static_cast<int64_t>(f.ids.size());
+    CRANK_REQUIRE(f.batch_size() == batch && !f.offsets.empty(),
+                  "feature '{}': expected {} offsets (batch size {}, as feature '{}'), got {} "
+                  "(batch size {})",
+                  name, batch + 1, batch, first, f.offsets.size(), f.batch_size());
+    CRANK_REQUIRE(f.offsets[0] == 0, "feature '{}': offsets[0] must be 0, got {}", name,
+                  f.offsets[0]);
+    for (int64_t b = 0; b < batch; ++b) {
+      const size_t ub = static_cast<size_t>(b);
+      CRANK_REQUIRE(f.offsets[ub + 1] >= f.offsets[ub],
+                    "feature '{}', example {}: offsets must be non-decreasing, got offsets[{}] = "
+                    "{} after offsets[{}] = {}",
+                    name, b, b + 1, f.offsets[ub + 1], b, f.offsets[ub]);
+    }
+    CRANK_REQUIRE(f.offsets.back() == nnz,
+                  "feature '{}': offsets[B] (B = {}) must equal the number of ids {}, got {}", name,
+                  batch, nnz, f.offsets.back());
+    CRANK_REQUIRE(f.weights.empty() || static_cast<int64_t>(f.weights.size()) == nnz,
+                  "feature '{}': expected 0 or {} weights (one per id), got {}", name, nnz,
+                  f.weights.size());
+    const auto example_of = [&](int64_t k) {
+      return static_cast<int64_t>(std::upper_bound(f.offsets.begin(), f.offsets.end(), k) -
+                                  f.offsets.begin()) -
+             1;
+    };
+    for (int64_t k = 0; k < nnz; ++k) {
+      const int64_t id = f.ids[static_cast<size_t>(k)];
+      if (id < 0 || id >= table.vocabulary_size) [[unlikely]] {
+        throw InvalidArgument(
+            fmt::format("feature '{}', example {}: id {} is outside table '{}' with {} rows", name,
+                        example_of(k), id, table.name, table.vocabulary_size));
+      }
+    }
+    for (int64_t k = 0; k < static_cast<int64_t>(f.weights.size()); ++k) {
+      const float w = f.weights[static_cast<size_t>(k)];
+      if (!std::isfinite(w) || w < 0) [[unlikely]] {
+        throw InvalidArgument(fmt::format(
+            "feature '{}', example {}: weights must be finite and >= 0, got {} for id {}", name,
+            example_of(k), w, f.ids[static_cast<size_t>(k)]));
+      }
+    }
+  }
+}
+
+void EmbeddingCollection::Forward(const std::vector<SparseFeature>& features,
+                                  std::vector<Tensor>* outputs, bool training) {
+  RequireBuilt("Forward");
+  inputs_ = nullptr;
+  Validate(features);
+  const int64_t batch = features.empty() ? 0 : features[0].batch_size();
+  outputs->resize(features.size());
+  for (size_t i = 0; i < features.size(); ++i) {
+    const SparseFeature& f = features[i];
+    const size_t t = static_cast<size_t>(feature_table_[i]);
+    Tensor& y = (*outputs)[i];
+    y.Resize({batch, tables_[t].dim});
+    EmbeddingBagForward(variables_[t].value.data(), tables_[t].dim, f.ids.data(), f.offsets.data(),
+                        f.weights.empty() ? nullptr : f.weights.data(), batch, features_[i].pooling,
+                        y.data());
+  }
+  if (training) inputs_ = &features;
+  batch_ = batch;
+}
+
+void EmbeddingCollection::Backward(const std::vector<Tensor>& d_outputs) {
+  CRANK_REQUIRE(inputs_ != nullptr,
+                "EmbeddingCollection::Backward needs a preceding Forward with training = true");
+  const std::vector<SparseFeature>& inputs = *inputs_;
+  CRANK_REQUIRE(d_outputs.size() == features_.size(), "expected {} output gradients {}, got {}",
+                features_.size(), NameList(feature_names_), d_outputs.size());
+  for (size_t i = 0; i < d_outputs.size(); ++i) {
+    const int64_t dim = tables_[static_cast<size_t>(feature_table_[i])].dim;
+    const Tensor& d = d_outputs[i];
+    CRANK_REQUIRE(d.rank() == 2 && d.dim(0) == batch_ && d.dim(1) == dim,
+                  "feature '{}': expected an output gradient of shape ({}, {}), got {}",
+                  feature_names_[i], batch_, dim, d.ShapeString());
+  }
+
+  for (size_t t = 0; t < tables_.size(); ++t) {
+    TableWork& w = work_[t];
+    RowSparseGrad& g = variables_[t].sparse_grad;
+    const int64_t dim = tables_[t].dim;
+    const int64_t num_old = static_cast<int64_t>(g.ids.size());
+    if (num_old == 0) {
+      g.rows.Resize({0, dim});
+    } else {
+      CRANK_CHECK(g.rows.rank() == 2 && g.rows.dim(0) == num_old && g.rows.dim(1) == dim,
+                  "table '{}': sparse_grad has {} ids but rows {}", tables_[t].name, num_old,
+                  g.rows.ShapeString());
+    }
+    int64_t n = num_old;
+    for (int i : w.features) n += static_cast<int64_t>(inputs[static_cast<size_t>(i)].ids.size());
+    if (n == num_old) continue;  // no lookups of this table in the batch
+
+    // Every lookup of the table as (id, coefficient, output-gradient row); the rows already
+    // accumulated come first with coefficient 1, so each merged row is old + new contributions.
+    w.ids.resize(static_cast<size_t>(n));
+    w.coef.resize(static_cast<size_t>(n));
+    w.d_rows.resize(static_cast<size_t>(n));
+    for (int64_t k = 0; k < num_old; ++k) {
+      w.ids[static_cast<size_t>(k)] = g.ids[static_cast<size_t>(k)];
+      w.coef[static_cast<size_t>(k)] = 1.0f;
+      w.d_rows[static_cast<size_t>(k)] = g.rows.row(k);
+    }
+    int64_t pos = num_old;
+    for (int i : w.features) {
+      const SparseFeature& f = inputs[static_cast<size_t>(i)];
+      const float* d = d_outputs[static_cast<size_t>(i)].data();
+      std::copy(f.ids.begin(), f.ids.end(), w.ids.begin() + pos);
+      EmbeddingBagCoefficients(f.offsets.data(), f.weights.empty() ? nullptr : f.weights.data(),
+                               batch_, features_[static_cast<size_t>(i)].pooling,
+                               w.coef.data() + pos);
+      for (int64_t b = 0; b < batch_; ++b) {
+        const float* row = d + b * dim;
+        for (int64_t k = f.offsets[static_cast<size_t>(b)];
+             k < f.offsets[static_cast<size_t>(b) + 1]; ++k) {
+          w.d_rows[static_cast<size_t>(pos + k)] = row;
+        }
+      }
+      pos += static_cast<int64_t>(f.ids.size());
+    }
+
+    w.order.resize(static_cast<size_t>(n));
+    w.scratch.resize(static_cast<size_t>(GroupIdsScratchSize(n)));
+    w.unique.resize(static_cast<size_t>(n));
+    w.segments.resize(static_cast<size_t>(n) + 1);
+    const int64_t num_unique = GroupIds(w.ids.data(), n, tables_[t].vocabulary_size, w.order.data(),
+                                        w.scratch.data(), w.unique.data(), w.segments.data());
+    w.rows.Resize({num_unique, dim});
+    EmbeddingBagBackward(num_unique, dim, w.segments.data(), w.order.data(), w.coef.data(),
+                         w.d_rows.data(), w.rows.data());
+    w.unique.resize(static_cast<size_t>(num_unique));
+    std::swap(g.ids, w.unique);
+    std::swap(g.rows, w.rows);
+  }
+}
+
+}  // namespace crank

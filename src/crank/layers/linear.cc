@@ -1,1 +1,110 @@
-// placeholder: to be implemented
+#include "crank/layers/linear.h"
+
+#include <cmath>
+#include <utility>
+
+#include "crank/base/error.h"
+#include "crank/kernels/linear.h"
+#include "crank/layers/initializers.h"
+
+namespace crank {
+
+void LinearOptions::Validate() const {
+  CRANK_REQUIRE(units > 0, "units must be > 0, got {}", units);
+  CRANK_REQUIRE(kernel_l2 >= 0.0f && std::isfinite(kernel_l2),
+                "kernel_l2 must be finite and >= 0, got {}", kernel_l2);
+}
+
+Linear::Linear(std::string name, LinearOptions options)
+    : name_(std::move(name)), options_(options) {
+  try {
+    options_.Validate();
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(name_ + ": " + e.what());
+  }
+}
+
+int64_t Linear::Build(int64_t input_dim, Rng& rng) {
+  CRANK_REQUIRE(input_dim > 0, "{}: input width must be > 0, got {}", name_, input_dim);
+  in_ = input_dim;
+  kernel_.name = name_ + "/kernel";
+  kernel_.value.Resize({in_, options_.units});
+  kernel_.l2 = options_.kernel_l2;
+  InitGlorotUniform(&kernel_.value, rng);
+  kernel_.ZeroGrad();
+  if (options_.use_bias) {
+    bias_.name = name_ + "/bias";
+    bias_.value.ResizeZero({options_.units});
+    bias_.ZeroGrad();
+  }
+  input_ = nullptr;
+  return options_.units;
+}
+
+void Linear::CheckInput(const Tensor& x) const {
+  CRANK_REQUIRE(in_ > 0, "{}: Forward called before Build", name_);
+  CRANK_REQUIRE(x.rank() == 2, "{}: expected input of shape (B, {}), got {}", name_, in_,
+                x.ShapeString());
+  CRANK_REQUIRE(x.dim(1) == in_, "{}: expected input of width {}, got {}", name_, in_, x.dim(1));
+}
+
+const Tensor& Linear::ForwardBorrowed(const Tensor& x, bool training) {
+  CheckInput(x);
+  const int64_t batch = x.dim(0);
+  y_.Resize({batch, options_.units});
+  LinearForward(x.data(), kernel_.value.data(), options_.use_bias ? bias_.value.data() : nullptr,
+                options_.activation, batch, in_, options_.units, y_.data());
+  input_ = training ? &x : nullptr;
+  return y_;
+}
+
+void Linear::Forward(const Tensor& x, Tensor* y, bool training) {
+  CRANK_CHECK(y != nullptr && y != &x);
+  CheckInput(x);
+  if (!training) {
+    const int64_t batch = x.dim(0);
+    y->Resize({batch, options_.units});
+    LinearForward(x.data(), kernel_.value.data(), options_.use_bias ? bias_.value.data() : nullptr,
+                  options_.activation, batch, in_, options_.units, y->data());
+    input_ = nullptr;
+    return;
+  }
+  x_ = x;
+  *y = ForwardBorrowed(x_, true);
+}
+
+void Linear::Backward(const Tensor& dy, Tensor* dx) {
+  CRANK_REQUIRE(input_ != nullptr, "{}: Backward needs a preceding Forward with training=true",
+                name_);
+  const int64_t batch = input_->dim(0);
+  const int64_t out = options_.units;
+  CRANK_REQUIRE(dy.rank() == 2 && dy.dim(0) == batch && dy.dim(1) == out,
+                "{}: expected output gradient of shape ({}, {}), got {}", name_, batch, out,
+                dy.ShapeString());
+  CRANK_CHECK(dx != &dy && dx != input_);
+  if (kernel_.grad.shape() != kernel_.value.shape()) kernel_.ZeroGrad();
+  float* db = nullptr;
+  if (options_.use_bias) {
+    if (bias_.grad.shape() != bias_.value.shape()) bias_.ZeroGrad();
+    db = bias_.grad.data();
+  }
+  float* d_pre = nullptr;
+  if (options_.activation != Activation::kLinear) {
+    d_pre_.Resize({batch, out});
+    d_pre = d_pre_.data();
+  }
+  float* dx_data = nullptr;
+  if (dx != nullptr) {
+    dx->Resize({batch, in_});
+    dx_data = dx->data();
+  }
+  LinearBackward(input_->data(), kernel_.value.data(), y_.data(), dy.data(), options_.activation,
+                 batch, in_, out, d_pre, kernel_.grad.data(), db, dx_data);
+}
+
+std::vector<Variable*> Linear::Variables() {
+  if (options_.use_bias) return {&kernel_, &bias_};
+  return {&kernel_};
+}
+
+}  // namespace crank

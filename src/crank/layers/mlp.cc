@@ -1,1 +1,80 @@
-// placeholder: to be implemented
+#include "crank/layers/mlp.h"
+
+#include <cmath>
+#include <utility>
+
+#include "crank/base/error.h"
+
+namespace crank {
+
+void MlpOptions::Validate() const {
+  CRANK_REQUIRE(!units.empty(), "units must list at least one layer width, got none");
+  for (size_t i = 0; i < units.size(); ++i) {
+    CRANK_REQUIRE(units[i] > 0, "units[{}] must be > 0, got {}", i, units[i]);
+  }
+  CRANK_REQUIRE(kernel_l2 >= 0.0f && std::isfinite(kernel_l2),
+                "kernel_l2 must be finite and >= 0, got {}", kernel_l2);
+}
+
+Mlp::Mlp(std::string name, MlpOptions options) : name_(std::move(name)), options_(options) {
+  try {
+    options_.Validate();
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(name_ + ": " + e.what());
+  }
+  const size_t n = options_.units.size();
+  layers_.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    LinearOptions lo;
+    lo.units = options_.units[i];
+    lo.activation = i + 1 == n ? options_.final_activation : options_.activation;
+    lo.use_bias = options_.use_bias;
+    lo.kernel_l2 = options_.kernel_l2;
+    layers_.push_back(std::make_unique<Linear>(name_ + "/dense_" + std::to_string(i), lo));
+  }
+}
+
+int64_t Mlp::Build(int64_t input_dim, Rng& rng) {
+  CRANK_REQUIRE(input_dim > 0, "{}: input width must be > 0, got {}", name_, input_dim);
+  int64_t width = input_dim;
+  for (auto& layer : layers_) width = layer->Build(width, rng);
+  in_ = input_dim;
+  has_cache_ = false;
+  return width;
+}
+
+void Mlp::Forward(const Tensor& x, Tensor* y, bool training) {
+  CRANK_CHECK(y != nullptr && y != &x);
+  CRANK_REQUIRE(in_ > 0, "{}: Forward called before Build", name_);
+  CRANK_REQUIRE(x.rank() == 2, "{}: expected input of shape (B, {}), got {}", name_, in_,
+                x.ShapeString());
+  CRANK_REQUIRE(x.dim(1) == in_, "{}: expected input of width {}, got {}", name_, in_, x.dim(1));
+  const Tensor* h = &x;
+  if (training) {
+    x_ = x;
+    h = &x_;
+  }
+  for (auto& layer : layers_) h = &layer->ForwardBorrowed(*h, training);
+  *y = *h;
+  has_cache_ = training;
+}
+
+void Mlp::Backward(const Tensor& dy, Tensor* dx) {
+  CRANK_REQUIRE(has_cache_, "{}: Backward needs a preceding Forward with training=true", name_);
+  const Tensor* g = &dy;
+  for (size_t i = layers_.size(); i-- > 0;) {
+    Tensor* d_in = i == 0 ? dx : &d_hidden_[i % 2];
+    layers_[i]->Backward(*g, d_in);
+    g = d_in;
+  }
+}
+
+std::vector<Variable*> Mlp::Variables() {
+  std::vector<Variable*> vars;
+  for (auto& layer : layers_) {
+    for (Variable* v : layer->Variables()) vars.push_back(v);
+  }
+  return vars;
+}
+
+}  // namespace crank

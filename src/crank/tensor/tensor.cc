@@ -58,7 +58,12 @@ Tensor::Tensor(const Tensor& other) { *this = other; }
 
 Tensor& Tensor::operator=(const Tensor& other) {
   if (this == &other) return *this;
-  Resize(other.shape_);
+  if (other.size_ > capacity_) {
+    data_.reset(AllocateAligned(other.size_));
+    capacity_ = other.size_;
+  }
+  shape_ = other.shape_;
+  size_ = other.size_;  // a default-constructed tensor has no shape and no elements
   if (size_) std::memcpy(data(), other.data(), static_cast<size_t>(size_) * sizeof(float));
   return *this;
 }

@@ -35,5 +35,13 @@ TEST(Tensor, CopyIsDeep) {
   EXPECT_EQ(a[0], 1.0f);
 }
 
+TEST(Tensor, CopyOfDefaultConstructedTensorIsEmpty) {
+  Tensor a;
+  Tensor b = a;
+  EXPECT_EQ(b.size(), 0);
+  std::vector<std::vector<Tensor>> nested(2, std::vector<Tensor>(3));
+  EXPECT_EQ(nested[1][2].size(), 0);
+}
+
 }  // namespace
 }  // namespace crank

@@ -1,0 +1,116 @@
+#ifndef CRANK_IO_CHECKPOINT_H_
+#define CRANK_IO_CHECKPOINT_H_
+
+// The checkpoint file: a generic, versioned, checksummed container of named records, written
+// atomically. A model checkpoint is made of such records; which names it uses is defined by the
+// model code (docs/checkpoint_format.md, "Model records"), not here.
+//
+// Record kinds:
+//   tensor  - a float Tensor of any shape (rank 0..8), stored bit for bit (NaN payloads, -0 and
+//             denormals survive a round trip);
+//   int64s  - an array of int64 (step counters, RNG state: store uint64 words bit for bit with
+//             static_cast<int64_t> and cast back when loading);
+//   string  - arbitrary bytes (resolved YAML config, vocabularies, hash sizes, ...).
+// Record names are 1..1024 bytes and unique within a file, across kinds.
+//
+// Example:
+//   CheckpointWriter w;
+//   w.AddTensor("dense/kernel", kernel);            // kernel: (H, D); referenced until Save
+//   w.AddInt64s("step", {step});
+//   w.AddString("config", yaml);
+//   w.Save("/ckpt/model.ckpt");                      // IoError on failure; old file intact
+//   Checkpoint c = Checkpoint::Load("/ckpt/model.ckpt");
+//   const Tensor& k = c.GetTensor("dense/kernel");
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "crank/tensor/tensor.h"
+
+namespace crank {
+
+// Collects records, then writes them as one checkpoint file. Not thread-safe. Adding a record
+// whose name is empty, longer than 1024 bytes or already used throws InvalidArgument.
+class CheckpointWriter {
+ public:
+  // REFERENCES `t` (no copy, so saving large embedding tables does not double memory): `t` must
+  // outlive every Save() call and keep its shape and contents until then.
+  void AddTensor(std::string name, const Tensor& t);
+  // Takes ownership of a temporary or moved-from tensor.
+  void AddTensor(std::string name, Tensor&& t);
+  void AddInt64s(std::string name, std::vector<int64_t> values);
+  void AddString(std::string name, std::string bytes);
+
+  // Number of records added so far.
+  size_t size() const { return records_.size(); }
+
+  // Writes atomically: to "<path>.tmp-<pid>", fsync, rename over `path`, fsync the directory
+  // (crank/io/atomic_file.h). A crash or kill at any moment leaves either the old file or the
+  // new complete file at `path`. Errors (cannot open, short write/ENOSPC/EFBIG, fsync, rename,
+  // `path` is a directory) throw IoError naming the path and the reason; the temporary file is
+  // removed and the previous file at `path` is untouched. May be called more than once.
+  void Save(const std::string& path) const;
+
+ private:
+  struct Record {
+    std::string name;
+    const Tensor* tensor = nullptr;  // kFloat32Tensor: referenced or owned_tensor.get()
+    std::unique_ptr<Tensor> owned_tensor;
+    std::vector<int64_t> int64s;  // kInt64Array
+    std::string bytes;            // kBytes
+    uint32_t kind = 0;
+  };
+  Record& NewRecord(std::string name, uint32_t kind);
+
+  std::vector<Record> records_;
+  std::map<std::string, size_t, std::less<>> index_;
+};
+
+// A loaded checkpoint: every byte was verified (structure, per-record and whole-file CRC-32C)
+// before Load returns. Immutable after loading, so concurrent readers are safe.
+class Checkpoint {
+ public:
+  // Reads and verifies the whole file. Throws IoError, with a message that starts with or names
+  // the path, when the file cannot be read or is not a complete, intact crank checkpoint of a
+  // version this build reads (see docs/checkpoint_format.md, "Errors"). Never allocates more
+  // than the file's size on hostile input.
+  static Checkpoint Load(const std::string& path);
+
+  bool Has(std::string_view name) const;
+  // Throw IoError "checkpoint X has no tensor 'Y'" (or "... no int64 array ...", "... no
+  // string ...") when the record is absent or has another kind.
+  const Tensor& GetTensor(std::string_view name) const;
+  const std::vector<int64_t>& GetInt64s(std::string_view name) const;
+  const std::string& GetString(std::string_view name) const;
+
+  // Record names in file order.
+  std::vector<std::string> Names() const;
+  uint32_t format_version() const { return format_version_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  using Value = std::variant<Tensor, std::vector<int64_t>, std::string>;
+  Checkpoint() = default;
+  struct Entry {
+    std::string name;
+    Value value;
+  };
+  friend class CheckpointReader;
+  const Value* Find(std::string_view name) const;
+  [[noreturn]] void ThrowMissing(std::string_view what, std::string_view name) const;
+
+  std::string path_;
+  uint32_t format_version_ = 0;
+  std::vector<Entry> entries_;
+  std::map<std::string, size_t, std::less<>> index_;
+};
+
+}  // namespace crank
+
+#endif  // CRANK_IO_CHECKPOINT_H_

@@ -1,0 +1,37 @@
+#ifndef CRANK_KERNELS_DOT_INTERACTION_H_
+#define CRANK_KERNELS_DOT_INTERACTION_H_
+
+// The DLRM dot interaction (tfrs.layers.feature_interaction.DotInteraction) on stacked features.
+//
+// t: (B, F, E), example b's F feature vectors as rows. Per example Z = T T^T (F, F) and the
+// output is, in row-major order over Z:
+//   - gathered, !self_interaction: Z[i][j] for i in 0..F-1, j in 0..i-1   width F(F-1)/2
+//   - gathered,  self_interaction: Z[i][j] for i in 0..F-1, j in 0..i     width F(F+1)/2
+//   - skip_gather: all of Z row-major (width F*F), the entries that would not be gathered
+//     (j > i, and j == i without self_interaction) set to zero.
+//
+// Only the gathered entries are computed. Parallel over the batch (OpenMP, static schedule);
+// every example is computed by one thread in a fixed order, so the results are bit-identical
+// for any thread count. No allocation.
+
+#include <cstdint>
+
+namespace crank {
+
+// Output width for F features.
+int64_t DotInteractionOutputWidth(int64_t num_features, bool self_interaction, bool skip_gather);
+
+// t: (B, F, E) -> out: (B, DotInteractionOutputWidth(F, ...)), overwritten.
+void DotInteractionForward(const float* t, int64_t batch, int64_t num_features, int64_t dim,
+                           bool self_interaction, bool skip_gather, float* out);
+
+// d_out: (B, out width), t: (B, F, E) as given to the forward -> d_t: (B, F, E), overwritten.
+// dT = (dZ + dZ^T) T per example, where dZ holds d_out at the gathered positions and zero
+// elsewhere (the zeroed skip_gather entries are constants and receive no gradient).
+// d_t must not alias t or d_out.
+void DotInteractionBackward(const float* d_out, const float* t, int64_t batch, int64_t num_features,
+                            int64_t dim, bool self_interaction, bool skip_gather, float* d_t);
+
+}  // namespace crank
+
+#endif  // CRANK_KERNELS_DOT_INTERACTION_H_

@@ -1,0 +1,83 @@
+#ifndef CRANK_LAYERS_LINEAR_H_
+#define CRANK_LAYERS_LINEAR_H_
+
+// Linear: a Keras Dense layer, y = act(x @ kernel + bias), as a Block.
+//
+// Variables: name + "/kernel" (I, O), Glorot-uniform, l2 = kernel_l2; name + "/bias" (O), zeros
+// (only when use_bias). The L2 term itself is applied by whoever reads Variable::l2.
+// Caches (input copy, output, activation-gradient scratch) are member tensors reused across
+// steps, so steady-state training does not allocate. Not thread-safe.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "crank/base/rng.h"
+#include "crank/kernels/activation.h"
+#include "crank/layers/block.h"
+#include "crank/layers/variable.h"
+#include "crank/tensor/tensor.h"
+
+namespace crank {
+
+struct LinearOptions {
+  int64_t units = 0;  // O, > 0
+  Activation activation = Activation::kLinear;
+  bool use_bias = true;
+  float kernel_l2 = 0;  // >= 0
+
+  // Throws InvalidArgument naming the bad field.
+  void Validate() const;
+};
+
+class Linear : public Block {
+ public:
+  // Validates options (InvalidArgument, message prefixed with name).
+  Linear(std::string name, LinearOptions options);
+
+  Linear(const Linear&) = delete;
+  Linear& operator=(const Linear&) = delete;
+
+  // input_dim: I > 0. Creates (or re-creates) the variables and returns units.
+  int64_t Build(int64_t input_dim, Rng& rng) override;
+
+  // x: (B, I) -> *y: (B, O). Throws InvalidArgument when unbuilt or when x is not (B, I).
+  // With training, copies x and keeps y for Backward.
+  void Forward(const Tensor& x, Tensor* y, bool training) override;
+
+  // dy: (B, O) -> *dx: (B, I) (overwritten; nullptr skips it). Accumulates into kernel().grad
+  // and bias()->grad. Requires a preceding Forward with training = true (else InvalidArgument).
+  void Backward(const Tensor& dy, Tensor* dx) override;
+
+  // {kernel, bias} (bias only when use_bias).
+  std::vector<Variable*> Variables() override;
+
+  // Forward without copying the input, for composite blocks: computes the output into this
+  // layer's own tensor and returns it (valid until the next forward). With training, x is
+  // referenced, not copied: it must stay alive and unchanged until Backward.
+  const Tensor& ForwardBorrowed(const Tensor& x, bool training);
+
+  Variable& kernel() { return kernel_; }
+  Variable* bias() { return options_.use_bias ? &bias_ : nullptr; }
+  const std::string& name() const { return name_; }
+  const LinearOptions& options() const { return options_; }
+  int64_t input_dim() const { return in_; }  // 0 until built
+  int64_t units() const { return options_.units; }
+
+ private:
+  void CheckInput(const Tensor& x) const;
+
+  std::string name_;
+  LinearOptions options_;
+  int64_t in_ = 0;
+  Variable kernel_;
+  Variable bias_;
+  Tensor x_;                       // (B, I) copy of the input of Forward(training)
+  const Tensor* input_ = nullptr;  // input of the latest training forward (&x_ or borrowed)
+  Tensor y_;                       // (B, O) output of the latest training forward
+  Tensor d_pre_;                   // (B, O) scratch for Backward
+};
+
+}  // namespace crank
+
+#endif  // CRANK_LAYERS_LINEAR_H_

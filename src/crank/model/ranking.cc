@@ -1,0 +1,319 @@
+#include "crank/model/ranking.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "crank/base/error.h"
+#include "crank/layers/concat_interaction.h"
+#include "crank/layers/cross.h"
+#include "crank/layers/dot_interaction.h"
+#include "crank/layers/mlp.h"
+#include "crank/optim/optimizer.h"
+
+namespace crank {
+namespace {
+
+RankingBlocks DefaultBlocks(const RankingConfig& config) {
+  config.Validate();
+  RankingBlocks b;
+  b.embedding = std::make_unique<EmbeddingCollection>(config.tables, config.features);
+  MlpOptions bottom;
+  bottom.units = config.bottom;
+  bottom.final_activation = Activation::kRelu;
+  bottom.kernel_l2 = config.dense_l2;
+  b.bottom_stack = std::make_unique<Mlp>("bottom", bottom);
+  if (config.interaction == "dot") {
+    DotInteractionOptions o;
+    o.self_interaction = config.dot_self_interaction;
+    o.skip_gather = config.dot_skip_gather;
+    b.feature_interaction = std::make_unique<DotInteraction>(o);
+  } else if (config.interaction == "cross") {
+    CrossInteractionOptions o;
+    o.num_layers = config.cross_layers;
+    o.cross.projection_dim = config.cross_projection_dim;
+    o.cross.diag_scale = config.cross_diag_scale;
+    o.cross.use_bias = config.cross_use_bias;
+    o.cross.kernel_l2 = config.dense_l2;
+    b.feature_interaction = std::make_unique<CrossInteraction>(o);
+  } else {
+    b.feature_interaction = std::make_unique<ConcatInteraction>();
+  }
+  MlpOptions top;
+  top.units = config.top;
+  top.final_activation = Activation::kLinear;  // the output activation is applied by the model
+  top.kernel_l2 = config.dense_l2;
+  b.top_stack = std::make_unique<Mlp>("top", top);
+  RankingTaskOptions task;
+  task.loss = config.loss;
+  b.task = std::make_unique<RankingTask>(task);
+  b.concat_dense = config.concat_dense;
+  b.output_activation = config.ResolvedOutputActivation();
+  return b;
+}
+
+}  // namespace
+
+Ranking::Ranking(const RankingConfig& config)
+    : Ranking(DefaultBlocks(config), config.dense_features, config.seed) {
+  if (config.embedding_l2 != 0.0f) {
+    for (Variable* v : EmbeddingTrainableVariables()) v->l2 = config.embedding_l2;
+  }
+}
+
+Ranking::Ranking(RankingBlocks blocks, int64_t dense_features, uint64_t seed)
+    : blocks_(std::move(blocks)), dense_features_(dense_features) {
+  if (!blocks_.embedding) throw InvalidArgument("Ranking needs an embedding layer");
+  if (dense_features_ <= 0) {
+    throw InvalidArgument(fmt::format("Ranking needs at least one dense feature, got {}", dense_features_));
+  }
+  if (blocks_.output_activation == Activation::kRelu) {
+    throw InvalidArgument("the model output activation must be sigmoid or linear, got relu");
+  }
+  if (!blocks_.bottom_stack) blocks_.bottom_stack = std::make_unique<Mlp>("bottom", MlpOptions{{256, 64, 16}});
+  if (!blocks_.feature_interaction) blocks_.feature_interaction = std::make_unique<DotInteraction>();
+  if (!blocks_.top_stack) {
+    MlpOptions top;
+    top.units = {512, 256, 1};
+    top.final_activation = Activation::kLinear;
+    blocks_.top_stack = std::make_unique<Mlp>("top", top);
+  }
+  if (!blocks_.task) blocks_.task = std::make_unique<RankingTask>();
+
+  // Independent streams per block, so replacing one block does not change another's init.
+  Rng root(seed);
+  Rng emb_rng = root.Fork(1), bottom_rng = root.Fork(2), inter_rng = root.Fork(3),
+      top_rng = root.Fork(4);
+  blocks_.embedding->Build(emb_rng);
+  bottom_width_ = blocks_.bottom_stack->Build(dense_features_, bottom_rng);
+
+  std::vector<int64_t> widths = blocks_.embedding->OutputDims();
+  if (dynamic_cast<DotInteraction*>(blocks_.feature_interaction.get()) != nullptr) {
+    const auto& names = blocks_.embedding->FeatureNames();
+    for (size_t i = 0; i < widths.size(); ++i) {
+      if (widths[i] != bottom_width_) {
+        throw InvalidArgument(fmt::format(
+            "dot interaction needs the bottom stack output width ({}) to equal the embedding "
+            "dimension of every sparse feature, but feature '{}' has dimension {}",
+            bottom_width_, names[i], widths[i]));
+      }
+    }
+  }
+  widths.push_back(bottom_width_);
+  interaction_width_ = blocks_.feature_interaction->Build(widths, inter_rng);
+  const int64_t top_in = (blocks_.concat_dense ? bottom_width_ : 0) + interaction_width_;
+  const int64_t top_width = blocks_.top_stack->Build(top_in, top_rng);
+  if (top_width != 1) {
+    throw InvalidArgument(fmt::format("the top stack must output one column, its output has width {}", top_width));
+  }
+  const size_t f = widths.size() - 1;
+  d_emb_.resize(f);
+  feature_ptrs_.resize(f + 1);
+  d_feature_ptrs_.resize(f + 1);
+  for (size_t i = 0; i < f; ++i) d_feature_ptrs_[i] = &d_emb_[i];
+  d_feature_ptrs_[f] = &d_bottom_from_interaction_;
+}
+
+Ranking::~Ranking() = default;
+
+const std::vector<std::string>& Ranking::SparseFeatureNames() const {
+  return blocks_.embedding->FeatureNames();
+}
+
+void Ranking::SetOptimizer(std::unique_ptr<Optimizer> optimizer) { optimizer_ = std::move(optimizer); }
+
+std::vector<Variable*> Ranking::EmbeddingTrainableVariables() { return blocks_.embedding->Variables(); }
+
+std::vector<Variable*> Ranking::DenseTrainableVariables() {
+  std::vector<Variable*> out;
+  for (Variable* v : blocks_.bottom_stack->Variables()) out.push_back(v);
+  for (Variable* v : blocks_.feature_interaction->Variables()) out.push_back(v);
+  for (Variable* v : blocks_.top_stack->Variables()) out.push_back(v);
+  return out;
+}
+
+std::vector<Variable*> Ranking::TrainableVariables() {
+  std::vector<Variable*> out = EmbeddingTrainableVariables();
+  for (Variable* v : DenseTrainableVariables()) out.push_back(v);
+  return out;
+}
+
+std::map<std::string, double> Ranking::Metrics() const { return blocks_.task->Metrics(); }
+void Ranking::ResetMetrics() { blocks_.task->ResetMetrics(); }
+
+void Ranking::ValidateBatch(const Batch& batch, bool need_labels) const {
+  if (batch.dense.rank() != 2) {
+    throw InvalidArgument(fmt::format("dense features: expected a (batch, {}) tensor, got shape {}",
+                                      dense_features_, batch.dense.ShapeString()));
+  }
+  const int64_t b = batch.dense.dim(0);
+  if (batch.dense.dim(1) != dense_features_) {
+    throw InvalidArgument(fmt::format("dense features: expected {} columns, got {} (shape {})",
+                                      dense_features_, batch.dense.dim(1), batch.dense.ShapeString()));
+  }
+  if (b == 0) throw InvalidArgument("batch is empty: expected at least one example");
+  const auto& names = SparseFeatureNames();
+  if (batch.sparse.size() != names.size()) {
+    throw InvalidArgument(fmt::format("sparse features: expected {} features ({}), got {}", names.size(),
+                                      fmt::join(names, ", "), batch.sparse.size()));
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (batch.sparse[i].batch_size() != b) {
+      throw InvalidArgument(fmt::format(
+          "sparse feature '{}': expected {} examples (offsets of size {}), got offsets of size {}",
+          names[i], b, b + 1, batch.sparse[i].offsets.size()));
+    }
+  }
+  if (need_labels) {
+    if (batch.labels.size() != b || batch.labels.rank() > 2 ||
+        (batch.labels.rank() == 2 && batch.labels.dim(1) != 1)) {
+      throw InvalidArgument(fmt::format("labels: expected shape ({},) for {} examples, got shape {}", b,
+                                        b, batch.labels.ShapeString()));
+    }
+  }
+  if (!batch.weights.empty() || batch.weights.rank() > 0) {
+    if (batch.weights.size() != b || batch.weights.rank() > 2 ||
+        (batch.weights.rank() == 2 && batch.weights.dim(1) != 1)) {
+      throw InvalidArgument(fmt::format("sample weights: expected shape ({},) for {} examples, got shape {}",
+                                        b, b, batch.weights.ShapeString()));
+    }
+  }
+}
+
+void Ranking::Forward(const Batch& batch, bool training) {
+  const int64_t b = batch.dense.dim(0);
+  blocks_.embedding->Forward(batch.sparse, &emb_out_, training);
+  blocks_.bottom_stack->Forward(batch.dense, &bottom_out_, training);
+  if (bottom_out_.rank() != 2 || bottom_out_.dim(0) != b || bottom_out_.dim(1) != bottom_width_) {
+    throw InvalidArgument(fmt::format("bottom stack: expected output shape ({}, {}), got {}", b,
+                                      bottom_width_, bottom_out_.ShapeString()));
+  }
+  const size_t f = emb_out_.size();
+  for (size_t i = 0; i < f; ++i) feature_ptrs_[i] = &emb_out_[i];
+  feature_ptrs_[f] = &bottom_out_;
+  blocks_.feature_interaction->Forward(feature_ptrs_, &interaction_out_, training);
+
+  const Tensor* top_in = &interaction_out_;
+  if (blocks_.concat_dense) {
+    const int64_t hb = bottom_width_, hi = interaction_width_;
+    top_in_.Resize({b, hb + hi});
+    for (int64_t r = 0; r < b; ++r) {
+      std::memcpy(top_in_.row(r), bottom_out_.row(r), sizeof(float) * hb);
+      std::memcpy(top_in_.row(r) + hb, interaction_out_.row(r), sizeof(float) * hi);
+    }
+    top_in = &top_in_;
+  }
+  blocks_.top_stack->Forward(*top_in, &top_out_, training);
+  if (top_out_.size() != b) {
+    throw InvalidArgument(fmt::format("top stack: expected output shape ({}, 1), got {}", b,
+                                      top_out_.ShapeString()));
+  }
+  outputs_.Resize({b});
+  std::memcpy(outputs_.data(), top_out_.data(), sizeof(float) * b);
+}
+
+double Ranking::ComputeLoss(const Batch& batch, bool training) {
+  ValidateBatch(batch, /*need_labels=*/true);
+  Forward(batch, training);
+  const bool logits = blocks_.output_activation == Activation::kSigmoid;
+  return blocks_.task->ComputeLoss(outputs_, logits, batch.labels,
+                                   batch.weights.empty() ? nullptr : &batch.weights,
+                                   training ? &d_outputs_ : nullptr);
+}
+
+void Ranking::ZeroGrad() {
+  for (Variable* v : TrainableVariables()) v->ZeroGrad();
+}
+
+void Ranking::Backward(const Tensor& d_outputs) {
+  const int64_t b = d_outputs.size();
+  d_top_out_.Resize({b, 1});
+  std::memcpy(d_top_out_.data(), d_outputs.data(), sizeof(float) * b);
+  const bool concat = blocks_.concat_dense;
+  blocks_.top_stack->Backward(d_top_out_, concat ? &d_top_in_ : &d_interaction_out_);
+  const int64_t hb = bottom_width_, hi = interaction_width_;
+  if (concat) {
+    d_bottom_out_.Resize({b, hb});
+    d_interaction_out_.Resize({b, hi});
+    for (int64_t r = 0; r < b; ++r) {
+      std::memcpy(d_bottom_out_.row(r), d_top_in_.row(r), sizeof(float) * hb);
+      std::memcpy(d_interaction_out_.row(r), d_top_in_.row(r) + hb, sizeof(float) * hi);
+    }
+  }
+  blocks_.feature_interaction->Backward(d_interaction_out_, d_feature_ptrs_);
+  if (concat) {
+    const float* src = d_bottom_from_interaction_.data();
+    float* dst = d_bottom_out_.data();
+    for (int64_t i = 0; i < b * hb; ++i) dst[i] += src[i];
+  } else {
+    d_bottom_out_ = d_bottom_from_interaction_;
+  }
+  blocks_.bottom_stack->Backward(d_bottom_out_, nullptr);
+  blocks_.embedding->Backward(d_emb_);
+}
+
+double Ranking::ApplyRegularization() {
+  double penalty = 0.0;
+  for (Variable* v : TrainableVariables()) {
+    if (v->l2 == 0.0f) continue;
+    const float two_l2 = 2.0f * v->l2;
+    if (v->sparse) {
+      const int64_t e = v->value.cols();
+      Tensor& rows = v->sparse_grad.rows;
+      for (size_t i = 0; i < v->sparse_grad.ids.size(); ++i) {
+        const float* w = v->value.row(v->sparse_grad.ids[i]);
+        float* g = rows.row(static_cast<int64_t>(i));
+        double s = 0.0;
+        for (int64_t j = 0; j < e; ++j) {
+          s += double(w[j]) * w[j];
+          g[j] += two_l2 * w[j];
+        }
+        penalty += v->l2 * s;
+      }
+    } else {
+      const float* w = v->value.data();
+      float* g = v->grad.data();
+      double s = 0.0;
+      for (int64_t j = 0; j < v->value.size(); ++j) {
+        s += double(w[j]) * w[j];
+        g[j] += two_l2 * w[j];
+      }
+      penalty += v->l2 * s;
+    }
+  }
+  return penalty;
+}
+
+StepResult Ranking::ComputeGradients(const Batch& batch) {
+  ZeroGrad();
+  StepResult r;
+  r.loss = ComputeLoss(batch, /*training=*/true);
+  Backward(d_outputs_);
+  r.regularization_loss = ApplyRegularization();
+  r.total_loss = r.loss + r.regularization_loss;
+  return r;
+}
+
+StepResult Ranking::TrainStep(const Batch& batch) {
+  if (!optimizer_) throw InvalidArgument("TrainStep needs an optimizer: call SetOptimizer first");
+  const StepResult r = ComputeGradients(batch);
+  if (std::isfinite(r.total_loss)) {
+    optimizer_->Apply(TrainableVariables());
+  }
+  return r;
+}
+
+double Ranking::TestStep(const Batch& batch) { return ComputeLoss(batch, /*training=*/false); }
+
+void Ranking::Predict(const Batch& batch, Tensor* predictions) {
+  ValidateBatch(batch, /*need_labels=*/false);
+  Forward(batch, /*training=*/false);
+  const int64_t b = outputs_.size();
+  predictions->Resize({b});
+  const bool sigmoid = blocks_.output_activation == Activation::kSigmoid;
+  for (int64_t i = 0; i < b; ++i) {
+    const float z = outputs_[i];
+    (*predictions)[i] = sigmoid ? 1.0f / (1.0f + std::exp(-z)) : z;
+  }
+}
+
+}  // namespace crank

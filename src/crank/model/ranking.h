@@ -1,0 +1,140 @@
+#ifndef CRANK_MODEL_RANKING_H_
+#define CRANK_MODEL_RANKING_H_
+
+// The configurable ranking model: tfrs.experimental.models.Ranking.
+//
+//   sparse features --EmbeddingCollection--> F x (B, E)  (sorted feature-name order)
+//   dense (B, D) --bottom stack--> (B, Hb)
+//   interaction([emb_0 .. emb_{F-1}, bottom]) --> (B, Hi)
+//   concat_dense ? [bottom, interaction] : interaction --> (B, Hb + Hi) --top stack--> (B, 1)
+//   output activation (sigmoid for CTR) --> predictions (B)
+//   task (BCE or MSE, optional sample weights) --> loss, metrics
+//
+// Every block can be replaced by a user-defined one (RankingBlocks). Dense layers are explicit:
+// Forward and Backward call the blocks in order. Not thread-safe: one thread of control drives a
+// model (kernels inside parallelise with OpenMP).
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crank/data/batch.h"
+#include "crank/kernels/activation.h"
+#include "crank/layers/block.h"
+#include "crank/layers/embedding_collection.h"
+#include "crank/layers/feature_interaction.h"
+#include "crank/layers/variable.h"
+#include "crank/model/ranking_config.h"
+#include "crank/task/ranking_task.h"
+
+namespace crank {
+
+class Optimizer;
+
+// The blocks of a Ranking model. Null members get the TFRS defaults (bottom MLP 256-64-16,
+// DotInteraction, top MLP 512-256-1, Ranking task with BCE); the embedding layer is required.
+struct RankingBlocks {
+  std::unique_ptr<EmbeddingCollection> embedding;
+  std::unique_ptr<Block> bottom_stack;
+  std::unique_ptr<FeatureInteraction> feature_interaction;
+  std::unique_ptr<Block> top_stack;  // must output one column (B, 1)
+  std::unique_ptr<RankingTask> task;
+  bool concat_dense = true;
+  // Applied to the top stack's output; with sigmoid the task computes BCE from the logits.
+  Activation output_activation = Activation::kSigmoid;
+};
+
+// What train_step returns (as TFRS: the task loss, the regularization loss and their sum).
+struct StepResult {
+  double loss = 0.0;
+  double regularization_loss = 0.0;
+  double total_loss = 0.0;
+};
+
+class Ranking {
+ public:
+  // Builds all blocks for `dense_features` dense inputs (D) and initialises their variables
+  // from `seed`. Throws InvalidArgument if widths do not fit (e.g. for dot interaction the
+  // bottom output width must equal the embedding dimension).
+  Ranking(RankingBlocks blocks, int64_t dense_features, uint64_t seed);
+  // The default blocks described by `config`.
+  explicit Ranking(const RankingConfig& config);
+  ~Ranking();
+  Ranking(const Ranking&) = delete;
+  Ranking& operator=(const Ranking&) = delete;
+
+  // Forward pass + task loss; updates the task metrics. training = true keeps the caches for
+  // Backward. Throws InvalidArgument on any batch shape or count mismatch.
+  double ComputeLoss(const Batch& batch, bool training = false);
+
+  // Forward, backward and regularization: leaves d(total loss)/d(variable) in every variable's
+  // gradient (cleared first) and returns the losses. No weights change.
+  StepResult ComputeGradients(const Batch& batch);
+  // ComputeGradients plus one optimizer update (skipped when the loss is not finite, so the
+  // weights stay as they were); returns the losses. Requires SetOptimizer.
+  StepResult TrainStep(const Batch& batch);
+  // Forward + loss + metrics without updating weights.
+  double TestStep(const Batch& batch);
+  // predictions: (B) model outputs after the output activation. Labels are not needed.
+  void Predict(const Batch& batch, Tensor* predictions);
+
+  // The optimizer used by TrainStep (TFRS compile(optimizer=...)); a CompositeOptimizer gives
+  // embeddings and dense variables separate optimizers.
+  void SetOptimizer(std::unique_ptr<Optimizer> optimizer);
+  Optimizer* optimizer() { return optimizer_.get(); }
+
+  // Exactly the non-embedding variables, and exactly the embedding tables.
+  std::vector<Variable*> DenseTrainableVariables();
+  std::vector<Variable*> EmbeddingTrainableVariables();
+  std::vector<Variable*> TrainableVariables();
+
+  // Task metrics since the last ResetMetrics (see RankingTask::Metrics).
+  std::map<std::string, double> Metrics() const;
+  void ResetMetrics();
+
+  const std::vector<std::string>& SparseFeatureNames() const;
+  int64_t dense_features() const { return dense_features_; }
+  RankingTask& task() { return *blocks_.task; }
+  EmbeddingCollection& embedding() { return *blocks_.embedding; }
+  Activation output_activation() const { return blocks_.output_activation; }
+
+  // Sets every gradient to zero (the one place gradients are cleared).
+  void ZeroGrad();
+  // Backward pass from d(loss)/d(outputs) (B) after a training-mode forward. Accumulates.
+  void Backward(const Tensor& d_outputs);
+  // Adds the L2 penalty's gradient to the variables' gradients and returns the penalty.
+  double ApplyRegularization();
+
+ private:
+  void ValidateBatch(const Batch& batch, bool need_labels) const;
+  // Runs the blocks; leaves the top-stack output in top_out_ (B, 1).
+  void Forward(const Batch& batch, bool training);
+
+  RankingBlocks blocks_;
+  int64_t dense_features_ = 0;
+  int64_t bottom_width_ = 0;
+  int64_t interaction_width_ = 0;
+  std::unique_ptr<Optimizer> optimizer_;
+
+  // Activations and gradients, reused across steps.
+  std::vector<Tensor> emb_out_;   // F x (B, E_i)
+  Tensor bottom_out_;             // (B, Hb)
+  Tensor interaction_out_;        // (B, Hi)
+  Tensor top_in_;                 // (B, Hb + Hi) or (B, Hi)
+  Tensor top_out_;                // (B, 1)
+  Tensor outputs_;                // (B)
+  Tensor d_outputs_;              // (B)
+  Tensor d_top_out_;              // (B, 1)
+  Tensor d_top_in_;               // (B, Hb + Hi)
+  Tensor d_interaction_out_;      // (B, Hi)
+  std::vector<Tensor> d_emb_;     // F x (B, E_i)
+  Tensor d_bottom_from_interaction_;  // (B, Hb)
+  Tensor d_bottom_out_;           // (B, Hb)
+  std::vector<const Tensor*> feature_ptrs_;
+  std::vector<Tensor*> d_feature_ptrs_;
+};
+
+}  // namespace crank
+
+#endif  // CRANK_MODEL_RANKING_H_

@@ -1,0 +1,340 @@
+#include "crank/model/ranking.h"
+
+#include <cmath>
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "crank/base/error.h"
+#include "crank/kernels/gemm.h"
+#include "crank/layers/mlp.h"
+#include "crank/metrics/auc.h"
+#include "crank/optim/composite_optimizer.h"
+#include "crank/optim/optimizer.h"
+#include "gradient_check.h"
+#include "synthetic_batches.h"
+
+namespace crank {
+namespace {
+
+using testing::SyntheticProblem;
+
+std::unique_ptr<Optimizer> DefaultOptimizer(Ranking& m, float emb_lr = 0.05f, float dense_lr = 0.005f) {
+  std::vector<std::pair<std::unique_ptr<Optimizer>, std::vector<Variable*>>> parts;
+  parts.emplace_back(MakeAdagrad({.learning_rate = emb_lr}), m.EmbeddingTrainableVariables());
+  parts.emplace_back(MakeAdam({.learning_rate = dense_lr}), m.DenseTrainableVariables());
+  return std::make_unique<CompositeOptimizer>(std::move(parts));
+}
+
+TEST(Ranking, DenseAndEmbeddingVariablesPartitionTheTrainableVariables) {
+  SyntheticProblem p;
+  Ranking m(p.Config());
+  std::set<Variable*> dense, emb;
+  for (Variable* v : m.DenseTrainableVariables()) {
+    EXPECT_FALSE(v->sparse) << v->name;
+    dense.insert(v);
+  }
+  for (Variable* v : m.EmbeddingTrainableVariables()) {
+    EXPECT_TRUE(v->sparse) << v->name;
+    emb.insert(v);
+  }
+  EXPECT_EQ(emb.size(), 3u);
+  // bottom 2 layers + top 3 layers, kernel and bias each.
+  EXPECT_EQ(dense.size(), 10u);
+  for (Variable* v : dense) EXPECT_EQ(emb.count(v), 0u);
+  EXPECT_EQ(m.TrainableVariables().size(), dense.size() + emb.size());
+  std::set<std::string> names;
+  for (Variable* v : m.TrainableVariables()) EXPECT_TRUE(names.insert(v->name).second) << v->name;
+}
+
+TEST(Ranking, RejectsBottomWidthDifferentFromEmbeddingDimForDot) {
+  SyntheticProblem p;
+  RankingConfig c = p.Config();
+  c.bottom = {16, 4};  // embedding dim is 8
+  try {
+    Ranking m(c);
+    FAIL() << "expected an error";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("(4)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("8"), std::string::npos) << e.what();
+  }
+  c.interaction = "cross";  // cross takes any widths
+  EXPECT_NO_THROW(Ranking{c});
+}
+
+TEST(Ranking, RejectsEmbeddingDimsThatDifferBetweenFeaturesForDot) {
+  SyntheticProblem p;
+  RankingBlocks blocks;
+  blocks.embedding = std::make_unique<EmbeddingCollection>(
+      std::vector<TableConfig>{{"a", 10, 8}, {"b", 10, 4}},
+      std::vector<FeatureConfig>{{"a", "a"}, {"b", "b"}});
+  blocks.bottom_stack = std::make_unique<Mlp>("bottom", MlpOptions{{8}});
+  EXPECT_THROW(Ranking(std::move(blocks), 4, 1), InvalidArgument);
+}
+
+class RankingBadInput : public ::testing::Test {
+ protected:
+  SyntheticProblem p_;
+  Ranking m_{p_.Config()};
+  Batch b_ = p_.MakeBatch(8, 0);
+
+  void ExpectInvalid(const Batch& b, const std::string& fragment) {
+    try {
+      m_.ComputeLoss(b);
+      FAIL() << "expected InvalidArgument containing '" << fragment << "'";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+  }
+};
+
+TEST_F(RankingBadInput, DenseWidthMismatch) {
+  Batch b = b_;
+  b.dense.Resize({8, 3});
+  ExpectInvalid(b, "expected 4 columns, got 3");
+}
+
+TEST_F(RankingBadInput, DenseNotRank2) {
+  Batch b = b_;
+  b.dense.Resize({32});
+  ExpectInvalid(b, "dense features");
+}
+
+TEST_F(RankingBadInput, WrongSparseFeatureCount) {
+  Batch b = b_;
+  b.sparse.pop_back();
+  ExpectInvalid(b, "expected 3 features");
+}
+
+TEST_F(RankingBadInput, SparseBatchSizeMismatch) {
+  Batch b = b_;
+  b.sparse[1].offsets.pop_back();
+  ExpectInvalid(b, "sparse feature 'f1'");
+}
+
+TEST_F(RankingBadInput, LabelCountMismatch) {
+  Batch b = b_;
+  b.labels.Resize({7});
+  ExpectInvalid(b, "labels: expected shape (8,)");
+}
+
+TEST_F(RankingBadInput, SampleWeightCountMismatch) {
+  Batch b = b_;
+  b.weights.Resize({9});
+  ExpectInvalid(b, "sample weights: expected shape (8,)");
+}
+
+TEST_F(RankingBadInput, EmptyBatch) {
+  Batch b = p_.MakeBatch(1, 0);
+  b.dense.Resize({0, 4});
+  b.labels.Resize({0});
+  for (auto& s : b.sparse) s.Clear();
+  ExpectInvalid(b, "empty");
+}
+
+TEST_F(RankingBadInput, IdOutsideTheTable) {
+  Batch b = b_;
+  b.sparse[2].ids[3] = 40;
+  ExpectInvalid(b, "40");
+}
+
+TEST_F(RankingBadInput, LabelOutsideZeroOneForBce) {
+  Batch b = b_;
+  b.labels[2] = 2.0f;
+  ExpectInvalid(b, "outside [0, 1]");
+}
+
+TEST(Ranking, TrainStepWithoutOptimizerThrows) {
+  SyntheticProblem p;
+  Ranking m(p.Config());
+  EXPECT_THROW(m.TrainStep(p.MakeBatch(4, 0)), InvalidArgument);
+}
+
+// End-to-end finite-difference check of d(loss)/d(every variable).
+void CheckModelGradients(RankingConfig config, const SyntheticProblem& p, bool weighted) {
+  Ranking m(config);
+  Batch b = p.MakeBatch(5, 3);
+  if (weighted) b.weights = Tensor({5}, {0.5f, 2.0f, 1.0f, 0.0f, 1.5f});
+  m.ComputeGradients(b);
+  auto loss = [&] { return m.ComputeLoss(b, false); };
+  testing::GradCheckOptions opts;
+  opts.atol = 5e-4;
+  opts.rtol = 5e-2;
+  opts.samples = 12;
+  opts.eps = 3e-4;  // the cross layers are quadratic in their inputs: keep the step small
+  for (Variable* v : m.DenseTrainableVariables()) {
+    testing::ExpectGradientMatches(loss, v->value.data(), v->grad.data(), v->value.size(), v->name, opts);
+  }
+  for (Variable* v : m.EmbeddingTrainableVariables()) {
+    // Check every touched row's gradient, and that untouched rows are absent.
+    Tensor dense_grad(v->value.shape());
+    const int64_t e = v->value.cols();
+    for (size_t i = 0; i < v->sparse_grad.ids.size(); ++i) {
+      for (int64_t j = 0; j < e; ++j) {
+        dense_grad.at(v->sparse_grad.ids[i], j) = v->sparse_grad.rows.at(static_cast<int64_t>(i), j);
+      }
+    }
+    for (size_t i = 0; i < v->sparse_grad.ids.size() && i < 3; ++i) {
+      const int64_t row = v->sparse_grad.ids[i];
+      testing::ExpectGradientMatches(loss, v->value.row(row), dense_grad.row(row), e,
+                                     v->name + " row " + std::to_string(row), opts);
+    }
+  }
+}
+
+struct GradCase {
+  std::string interaction;
+  bool regression;
+  bool weighted;
+  int64_t max_bag;
+};
+
+class RankingGradient : public ::testing::TestWithParam<GradCase> {};
+
+TEST_P(RankingGradient, MatchesFiniteDifferences) {
+  const GradCase& c = GetParam();
+  SyntheticProblem p;
+  p.regression = c.regression;
+  p.max_bag = c.max_bag;
+  RankingConfig config = p.Config();
+  config.interaction = c.interaction;
+  config.cross_layers = 2;
+  CheckModelGradients(config, p, c.weighted);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllModes, RankingGradient,
+    ::testing::Values(GradCase{"dot", false, false, 1}, GradCase{"dot", false, true, 3},
+                      GradCase{"dot", true, false, 1}, GradCase{"dot", true, true, 3},
+                      GradCase{"cross", false, false, 1}, GradCase{"cross", true, true, 3},
+                      GradCase{"concat", false, true, 2}, GradCase{"concat", true, false, 1}),
+    [](const ::testing::TestParamInfo<GradCase>& i) {
+      return i.param.interaction + (i.param.regression ? "_mse" : "_bce") +
+             (i.param.weighted ? "_weighted" : "") + (i.param.max_bag > 1 ? "_multihot" : "");
+    });
+
+TEST(Ranking, GradientWithConcatDenseFalse) {
+  SyntheticProblem p;
+  RankingConfig c = p.Config();
+  c.concat_dense = false;
+  CheckModelGradients(c, p, false);
+}
+
+TEST(Ranking, DenseL2AddsPenaltyAndItsGradient) {
+  SyntheticProblem p;
+  RankingConfig c = p.Config();
+  Ranking plain(c);
+  c.dense_l2 = 0.01f;
+  Ranking reg(c);
+  Batch b = p.MakeBatch(6, 1);
+  StepResult r0 = plain.ComputeGradients(b);
+  StepResult r1 = reg.ComputeGradients(b);
+  EXPECT_EQ(r0.regularization_loss, 0.0);
+  EXPECT_GT(r1.regularization_loss, 0.0);
+  EXPECT_DOUBLE_EQ(r1.total_loss, r1.loss + r1.regularization_loss);
+  EXPECT_DOUBLE_EQ(r0.loss, r1.loss);
+  // The kernel gradients differ by exactly 2 * l2 * w.
+  Variable* k0 = plain.DenseTrainableVariables()[0];
+  Variable* k1 = reg.DenseTrainableVariables()[0];
+  for (int64_t i = 0; i < k0->value.size(); ++i) {
+    EXPECT_NEAR(k1->grad[i] - k0->grad[i], 2 * 0.01f * k0->value[i], 1e-6);
+  }
+}
+
+TEST(Ranking, CompositeOptimizerEqualsSeparateOptimizersOverTenSteps) {
+  SyntheticProblem p;
+  Ranking a(p.Config()), b(p.Config());
+  a.SetOptimizer(DefaultOptimizer(a));
+  auto emb_opt = MakeAdagrad({.learning_rate = 0.05f});
+  auto dense_opt = MakeAdam({.learning_rate = 0.005f});
+  for (int step = 0; step < 10; ++step) {
+    Batch batch = p.MakeBatch(16, static_cast<uint64_t>(step));
+    StepResult ra = a.TrainStep(batch);
+    StepResult rb = b.ComputeGradients(batch);
+    emb_opt->Apply(b.EmbeddingTrainableVariables());
+    dense_opt->Apply(b.DenseTrainableVariables());
+    EXPECT_EQ(ra.loss, rb.loss) << "step " << step;
+  }
+  auto va = a.TrainableVariables(), vb = b.TrainableVariables();
+  ASSERT_EQ(va.size(), vb.size());
+  for (size_t i = 0; i < va.size(); ++i) {
+    ASSERT_EQ(va[i]->value.size(), vb[i]->value.size());
+    EXPECT_EQ(0, std::memcmp(va[i]->value.data(), vb[i]->value.data(), sizeof(float) * va[i]->value.size()))
+        << va[i]->name;
+  }
+}
+
+TEST(Ranking, SameSeedAndThreadsGiveBitIdenticalWeights) {
+  SyntheticProblem p;
+  SetComputeThreads(2);
+  Ranking a(p.Config()), b(p.Config());
+  a.SetOptimizer(DefaultOptimizer(a));
+  b.SetOptimizer(DefaultOptimizer(b));
+  for (int step = 0; step < 5; ++step) {
+    Batch batch = p.MakeBatch(64, static_cast<uint64_t>(step));
+    a.TrainStep(batch);
+    b.TrainStep(batch);
+  }
+  auto va = a.TrainableVariables(), vb = b.TrainableVariables();
+  for (size_t i = 0; i < va.size(); ++i) {
+    EXPECT_EQ(0, std::memcmp(va[i]->value.data(), vb[i]->value.data(), sizeof(float) * va[i]->value.size()))
+        << va[i]->name;
+  }
+  RankingConfig other = p.Config();
+  other.seed = 12;
+  Ranking c(other);
+  EXPECT_NE(0, std::memcmp(c.TrainableVariables()[0]->value.data(), va[0]->value.data(),
+                           sizeof(float) * va[0]->value.size()));
+}
+
+struct LearnCase {
+  std::string interaction;
+  bool regression;
+};
+
+class RankingLearns : public ::testing::TestWithParam<LearnCase> {};
+
+TEST_P(RankingLearns, DrivesLossDownAndAucAboveNinety) {
+  SyntheticProblem p;
+  p.regression = GetParam().regression;
+  RankingConfig c = p.Config();
+  c.interaction = GetParam().interaction;
+  Ranking m(c);
+  m.SetOptimizer(DefaultOptimizer(m, 0.1f, 0.01f));
+  const Batch eval = p.MakeBatch(2000, 100000);
+  const double start = m.TestStep(eval);
+  for (int epoch = 0; epoch < 6; ++epoch) {
+    for (uint64_t s = 0; s < 60; ++s) m.TrainStep(p.MakeBatch(64, s));
+  }
+  m.ResetMetrics();
+  const double end = m.TestStep(eval);
+  EXPECT_LT(end, 0.6 * start) << "start " << start << " end " << end;
+  Tensor pred;
+  m.Predict(eval, &pred);
+  // AUC of the predictions against the binary labels (for regression: label above median).
+  std::vector<float> labels(static_cast<size_t>(eval.labels.size()));
+  if (p.regression) {
+    std::vector<float> sorted = eval.labels.ToVector();
+    std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+    const float median = sorted[sorted.size() / 2];
+    for (size_t i = 0; i < labels.size(); ++i) labels[i] = eval.labels[static_cast<int64_t>(i)] > median;
+  } else {
+    for (size_t i = 0; i < labels.size(); ++i) labels[i] = eval.labels[static_cast<int64_t>(i)];
+  }
+  Auc auc_metric;
+  auc_metric.Update(pred.data(), labels.data(), nullptr, pred.size());
+  const double auc = auc_metric.Result();
+  EXPECT_GT(auc, 0.9);
+}
+
+INSTANTIATE_TEST_SUITE_P(DotCrossBceMse, RankingLearns,
+                         ::testing::Values(LearnCase{"dot", false}, LearnCase{"dot", true},
+                                           LearnCase{"cross", false}, LearnCase{"cross", true}),
+                         [](const ::testing::TestParamInfo<LearnCase>& i) {
+                           return i.param.interaction + (i.param.regression ? "_mse" : "_bce");
+                         });
+
+}  // namespace
+}  // namespace crank

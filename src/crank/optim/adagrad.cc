@@ -1,0 +1,70 @@
+// Keras Adagrad (element-wise accumulator); see AdagradOptions in optimizer.h.
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "crank/base/error.h"
+#include "crank/optim/slot_optimizer.h"
+
+namespace crank {
+namespace {
+
+// acc += g^2; w -= lr * g / (sqrt(acc) + eps)
+inline void AdagradUpdate(float* w, float* acc, const float* g, int64_t n, float lr, float eps) {
+  for (int64_t i = 0; i < n; ++i) {
+    acc[i] += g[i] * g[i];
+    w[i] -= lr * g[i] / (std::sqrt(acc[i]) + eps);
+  }
+}
+
+class Adagrad final : public SlotOptimizer {
+ public:
+  Adagrad(const AdagradOptions& o, std::unique_ptr<LearningRateSchedule> schedule)
+      : SlotOptimizer("adagrad",
+                      {{"accumulator", SlotShape::kLikeValue, o.initial_accumulator_value}},
+                      o.learning_rate, std::move(schedule)),
+        o_(o) {}
+
+ protected:
+  void UpdateDense(Variable& var, Tensor* slots, float lr, int64_t /*step*/) override {
+    float* w = var.value.data();
+    float* acc = slots[0].data();
+    const float* g = var.grad.data();
+    ForEachBlock(var.value.size(), [&](int64_t b, int64_t e) {
+      AdagradUpdate(w + b, acc + b, g + b, e - b, lr, o_.epsilon);
+    });
+  }
+
+  void UpdateSparse(Variable& var, Tensor* slots, float lr, int64_t /*step*/) override {
+    const RowSparseGrad& sg = var.sparse_grad;
+    const int64_t width = var.value.dim(1);
+    ForEachRow(static_cast<int64_t>(sg.ids.size()), width, [&](int64_t i) {
+      const int64_t id = sg.ids[static_cast<size_t>(i)];
+      AdagradUpdate(var.value.row(id), slots[0].row(id), sg.rows.row(i), width, lr, o_.epsilon);
+    });
+  }
+
+  std::string DescribeOptions() const override {
+    return fmt::format("initial_accumulator={}, epsilon={}", o_.initial_accumulator_value,
+                       o_.epsilon);
+  }
+
+ private:
+  AdagradOptions o_;
+};
+
+}  // namespace
+
+std::unique_ptr<Optimizer> MakeAdagrad(AdagradOptions options,
+                                       std::unique_ptr<LearningRateSchedule> schedule) {
+  CRANK_REQUIRE(
+      std::isfinite(options.initial_accumulator_value) && options.initial_accumulator_value >= 0.0f,
+      "adagrad: expected a finite initial_accumulator_value >= 0, got {}",
+      options.initial_accumulator_value);
+  CRANK_REQUIRE(std::isfinite(options.epsilon) && options.epsilon >= 0.0f,
+                "adagrad: expected a finite epsilon >= 0, got {}", options.epsilon);
+  return std::make_unique<Adagrad>(options, std::move(schedule));
+}
+
+}  // namespace crank

@@ -1,0 +1,97 @@
+// Keras SGD with optional (Nesterov) momentum; see SgdOptions in optimizer.h.
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "crank/base/error.h"
+#include "crank/optim/slot_optimizer.h"
+
+namespace crank {
+namespace {
+
+// w[i] -= lr * g[i]
+inline void SgdUpdate(float* w, const float* g, int64_t n, float lr) {
+  for (int64_t i = 0; i < n; ++i) w[i] -= lr * g[i];
+}
+
+// m = momentum * m - lr * g; w += m (or momentum * m - lr * g with Nesterov).
+inline void MomentumUpdate(float* w, float* m, const float* g, int64_t n, float lr, float momentum,
+                           bool nesterov) {
+  if (nesterov) {
+    for (int64_t i = 0; i < n; ++i) {
+      m[i] = momentum * m[i] - lr * g[i];
+      w[i] += momentum * m[i] - lr * g[i];
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      m[i] = momentum * m[i] - lr * g[i];
+      w[i] += m[i];
+    }
+  }
+}
+
+std::vector<SlotOptimizer::SlotSpec> SgdSlots(const SgdOptions& o) {
+  if (o.momentum == 0.0f) return {};
+  return {{"momentum", SlotOptimizer::SlotShape::kLikeValue, 0.0f}};
+}
+
+class Sgd final : public SlotOptimizer {
+ public:
+  Sgd(const SgdOptions& o, std::unique_ptr<LearningRateSchedule> schedule)
+      : SlotOptimizer("sgd", SgdSlots(o), o.learning_rate, std::move(schedule)), o_(o) {}
+
+ protected:
+  void UpdateDense(Variable& var, Tensor* slots, float lr, int64_t /*step*/) override {
+    float* w = var.value.data();
+    const float* g = var.grad.data();
+    if (o_.momentum == 0.0f) {
+      ForEachBlock(var.value.size(),
+                   [&](int64_t b, int64_t e) { SgdUpdate(w + b, g + b, e - b, lr); });
+    } else {
+      float* m = slots[0].data();
+      ForEachBlock(var.value.size(), [&](int64_t b, int64_t e) {
+        MomentumUpdate(w + b, m + b, g + b, e - b, lr, o_.momentum, o_.nesterov);
+      });
+    }
+  }
+
+  void UpdateSparse(Variable& var, Tensor* slots, float lr, int64_t /*step*/) override {
+    const RowSparseGrad& sg = var.sparse_grad;
+    const int64_t width = var.value.dim(1);
+    const int64_t n = static_cast<int64_t>(sg.ids.size());
+    if (o_.momentum == 0.0f) {
+      ForEachRow(n, width, [&](int64_t i) {
+        SgdUpdate(var.value.row(sg.ids[static_cast<size_t>(i)]), sg.rows.row(i), width, lr);
+      });
+    } else {
+      ForEachRow(n, width, [&](int64_t i) {
+        const int64_t id = sg.ids[static_cast<size_t>(i)];
+        MomentumUpdate(var.value.row(id), slots[0].row(id), sg.rows.row(i), width, lr, o_.momentum,
+                       o_.nesterov);
+      });
+    }
+  }
+
+  std::string DescribeOptions() const override {
+    if (o_.momentum == 0.0f) return "";
+    return fmt::format("momentum={}, nesterov={}", o_.momentum, o_.nesterov);
+  }
+
+ private:
+  SgdOptions o_;
+};
+
+}  // namespace
+
+std::unique_ptr<Optimizer> MakeSgd(SgdOptions options,
+                                   std::unique_ptr<LearningRateSchedule> schedule) {
+  CRANK_REQUIRE(
+      std::isfinite(options.momentum) && options.momentum >= 0.0f && options.momentum < 1.0f,
+      "sgd: expected momentum in [0, 1), got {}", options.momentum);
+  CRANK_REQUIRE(!options.nesterov || options.momentum > 0.0f,
+                "sgd: nesterov requires momentum > 0, got momentum {}", options.momentum);
+  return std::make_unique<Sgd>(options, std::move(schedule));
+}
+
+}  // namespace crank

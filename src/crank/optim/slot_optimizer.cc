@@ -1,0 +1,122 @@
+#include "crank/optim/slot_optimizer.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "crank/base/error.h"
+
+namespace crank {
+
+SlotOptimizer::SlotOptimizer(std::string kind, std::vector<SlotSpec> slots, float learning_rate,
+                             std::unique_ptr<LearningRateSchedule> schedule)
+    : kind_(std::move(kind)),
+      slot_specs_(std::move(slots)),
+      constant_lr_(learning_rate),
+      schedule_(std::move(schedule)) {
+  if (!schedule_) {
+    CRANK_REQUIRE(std::isfinite(learning_rate) && learning_rate >= 0.0f,
+                  "{}: expected a finite learning_rate >= 0, got {}", kind_, learning_rate);
+  }
+}
+
+void SlotOptimizer::CheckGradient(const Variable& var) const {
+  if (!var.sparse) {
+    CRANK_REQUIRE(var.grad.shape() == var.value.shape(),
+                  "{}: variable '{}' has value of shape {} but gradient of shape {}", kind_,
+                  var.name, var.value.ShapeString(), var.grad.ShapeString());
+    return;
+  }
+  CRANK_REQUIRE(var.value.rank() == 2, "{}: sparse variable '{}' must be (V, E), got {}", kind_,
+                var.name, var.value.ShapeString());
+  const RowSparseGrad& g = var.sparse_grad;
+  const int64_t n = static_cast<int64_t>(g.ids.size());
+  if (n == 0) return;
+  const int64_t num_rows = var.value.dim(0);
+  CRANK_REQUIRE(g.rows.rank() == 2 && g.rows.dim(0) == n && g.rows.dim(1) == var.value.dim(1),
+                "{}: sparse variable '{}': expected gradient rows of shape ({}, {}), got {}", kind_,
+                var.name, n, var.value.dim(1), g.rows.ShapeString());
+  int64_t previous = -1;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t id = g.ids[static_cast<size_t>(i)];
+    CRANK_REQUIRE(id > previous && id < num_rows,
+                  "{}: sparse variable '{}': gradient ids must be ascending, unique and in "
+                  "[0, {}); ids[{}] = {} after {}",
+                  kind_, var.name, num_rows, i, id, previous);
+    previous = id;
+  }
+}
+
+Tensor* SlotOptimizer::SlotsFor(const Variable& var) {
+  auto it = slots_.find(&var);
+  if (it == slots_.end()) {
+    CRANK_REQUIRE(!used_names_.count(var.name),
+                  "{}: two different variables are named '{}'; names must be unique", kind_,
+                  var.name);
+    VariableSlots slots{var.name, var.value.shape(), {}};
+    slots.tensors.reserve(slot_specs_.size());
+    for (const SlotSpec& spec : slot_specs_) {
+      std::vector<int64_t> shape = var.value.shape();
+      if (spec.shape == SlotShape::kPerRow) {
+        shape = {var.value.rank() == 0 ? int64_t{1} : var.value.dim(0)};
+      }
+      Tensor t(shape);
+      if (spec.initial_value != 0.0f) t.Fill(spec.initial_value);
+      slots.tensors.push_back(std::move(t));
+    }
+    used_names_.insert(var.name);
+    it = slots_.emplace(&var, std::move(slots)).first;
+  }
+  VariableSlots& slots = it->second;
+  CRANK_REQUIRE(var.value.shape() == slots.value_shape,
+                "{}: variable '{}' has shape {} but had shape {} when its slots were created",
+                kind_, var.name, var.value.ShapeString(), ShapeToString(slots.value_shape));
+  return slots.tensors.data();
+}
+
+void SlotOptimizer::Prepare(const std::vector<Variable*>& vars) {
+  for (size_t i = 0; i < vars.size(); ++i) {
+    CRANK_REQUIRE(vars[i] != nullptr, "{}: variable {} of {} is null", kind_, i, vars.size());
+    SlotsFor(*vars[i]);
+  }
+}
+
+void SlotOptimizer::Apply(const std::vector<Variable*>& vars) {
+  // Check everything first so that a bad gradient leaves every variable untouched.
+  scratch_.resize(vars.size());
+  for (size_t i = 0; i < vars.size(); ++i) {
+    CRANK_REQUIRE(vars[i] != nullptr, "{}: variable {} of {} is null", kind_, i, vars.size());
+    CheckGradient(*vars[i]);
+    scratch_[i] = SlotsFor(*vars[i]);
+  }
+  const int64_t step = iterations();
+  const float lr = schedule_ ? schedule_->Rate(step) : constant_lr_;
+  for (size_t i = 0; i < vars.size(); ++i) {
+    Variable& var = *vars[i];
+    if (!var.sparse) {
+      UpdateDense(var, scratch_[i], lr, step);
+    } else if (!var.sparse_grad.ids.empty()) {
+      UpdateSparse(var, scratch_[i], lr, step);
+    }
+  }
+  IncrementIterations();
+}
+
+std::vector<std::pair<std::string, Tensor*>> SlotOptimizer::StateTensors() {
+  std::vector<std::pair<std::string, Tensor*>> out;
+  for (auto& [var, slots] : slots_) {
+    for (size_t s = 0; s < slots.tensors.size(); ++s) {
+      out.emplace_back(slots.name + "/" + slot_specs_[s].name, &slots.tensors[s]);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
+
+std::string SlotOptimizer::Describe() const {
+  std::string options = DescribeOptions();
+  const std::string lr = schedule_ ? schedule_->Describe() : fmt::format("{}", constant_lr_);
+  return fmt::format("{}(lr={}{}{})", kind_, lr, options.empty() ? "" : ", ", options);
+}
+
+}  // namespace crank

@@ -1,0 +1,97 @@
+#ifndef CRANK_OPTIM_SLOT_OPTIMIZER_H_
+#define CRANK_OPTIM_SLOT_OPTIMIZER_H_
+
+// Shared machinery of the per-variable optimizers (SGD, Adagrad, row-wise Adagrad, Adam):
+// gradient validation, slot creation and lookup, checkpoint naming, the schedule and the step
+// count. A subclass declares its slots and implements the dense and row-sparse updates.
+// Internal to crank/optim; callers use the factories in optimizer.h.
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "crank/optim/optimizer.h"
+
+namespace crank {
+
+class SlotOptimizer : public Optimizer {
+ public:
+  // How a slot tensor is shaped relative to its variable's value.
+  enum class SlotShape {
+    kLikeValue,  // value's shape
+    kPerRow,     // (dim(0)); (1) for a rank-0 value
+  };
+  struct SlotSpec {
+    std::string name;
+    SlotShape shape;
+    float initial_value;
+  };
+
+  void Apply(const std::vector<Variable*>& vars) final;
+  void Prepare(const std::vector<Variable*>& vars) final;
+  std::vector<std::pair<std::string, Tensor*>> StateTensors() final;
+  // "<kind>(lr=<rate or schedule>, <DescribeOptions()>)".
+  std::string Describe() const final;
+
+ protected:
+  // kind: the name in Describe(). schedule may be null: constant learning_rate.
+  SlotOptimizer(std::string kind, std::vector<SlotSpec> slots, float learning_rate,
+                std::unique_ptr<LearningRateSchedule> schedule);
+
+  // Updates a dense variable: value (any shape), grad (value's shape), slots[i] per SlotSpec i.
+  // step: iterations() before this update.
+  virtual void UpdateDense(Variable& var, Tensor* slots, float lr, int64_t step) = 0;
+  // Updates the rows var.sparse_grad.ids of var.value (V, E); sparse_grad.rows (n, E), n >= 1.
+  virtual void UpdateSparse(Variable& var, Tensor* slots, float lr, int64_t step) = 0;
+  // Options after the learning rate, e.g. "momentum=0.9, nesterov=false"; may be empty.
+  virtual std::string DescribeOptions() const = 0;
+
+ private:
+  Tensor* SlotsFor(const Variable& var);
+  void CheckGradient(const Variable& var) const;
+
+  struct VariableSlots {
+    std::string name;                  // the variable's name when the slots were created
+    std::vector<int64_t> value_shape;  // its value's shape then
+    std::vector<Tensor> tensors;       // one per SlotSpec
+  };
+
+  std::string kind_;
+  std::vector<SlotSpec> slot_specs_;
+  float constant_lr_;  // used for Describe() when no schedule was given
+  std::unique_ptr<LearningRateSchedule> schedule_;  // null: constant_lr_
+  std::unordered_map<const Variable*, VariableSlots> slots_;
+  std::set<std::string> used_names_;
+  std::vector<Tensor*> scratch_;  // per-Apply slot pointers; keeps its capacity
+};
+
+// Work on fewer than kOptimChunk elements runs on one thread.
+inline constexpr int64_t kOptimChunk = int64_t{1} << 14;
+
+// Calls fn(begin, end) on consecutive blocks of [0, n), in parallel when there are several.
+// fn must be elementwise so that the result does not depend on the split.
+template <typename Fn>
+void ForEachBlock(int64_t n, Fn&& fn) {
+  const int64_t blocks = (n + kOptimChunk - 1) / kOptimChunk;
+#pragma omp parallel for schedule(static) if (blocks > 1)
+  for (int64_t b = 0; b < blocks; ++b) {
+    fn(b * kOptimChunk, std::min(n, (b + 1) * kOptimChunk));
+  }
+}
+
+// Calls fn(i) for i in [0, rows), in parallel when rows * width is large. fn(i) must touch
+// only row i's data.
+template <typename Fn>
+void ForEachRow(int64_t rows, int64_t width, Fn&& fn) {
+#pragma omp parallel for schedule(static) if (rows * width > kOptimChunk && rows > 1)
+  for (int64_t i = 0; i < rows; ++i) fn(i);
+}
+
+}  // namespace crank
+
+#endif  // CRANK_OPTIM_SLOT_OPTIMIZER_H_
