@@ -1,0 +1,71 @@
+#ifndef CRANK_DATA_BATCH_READER_H_
+#define CRANK_DATA_BATCH_READER_H_
+
+// BatchReader: the interface the trainer reads batches through. Two implementations:
+// StreamingReader (files parsed on a background thread, bounded memory) and InMemoryDataset
+// (all rows loaded once, fast iteration for tests and benchmarks). Given the same mapping,
+// files and options, both deliver identical batches.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crank/data/batch.h"
+#include "crank/data/data_spec.h"
+#include "crank/data/line_reader.h"
+#include "crank/data/row_source.h"
+
+namespace crank {
+
+struct ReaderOptions {
+  int64_t batch_size = 1024;
+  RowSplit split = RowSplit::kAll;  // which rows, given DataConfig::holdout
+  // Rows held by the shuffle buffer (ShuffleBuffer); 0 or 1 = file order. A buffer as large
+  // as the data is a full shuffle.
+  int64_t shuffle_buffer = 0;
+  // Seed of the shuffle; epoch e (0 after construction, +1 per Rewind) uses Rng(seed).Fork(e).
+  uint64_t seed = 0;
+  bool drop_remainder = false;   // drop a last batch smaller than batch_size
+  int64_t prefetch_batches = 4;  // StreamingReader: ready batches queued ahead of the consumer
+  size_t chunk_bytes = LineReader::kDefaultChunkBytes;  // StreamingReader: file read size
+
+  // Throws InvalidArgument for non-positive sizes.
+  void Validate() const;
+};
+
+// Counters of the current pass (they restart at Rewind).
+struct ReaderStats {
+  int64_t rows = 0;           // examples returned by Next
+  int64_t batches = 0;        // batches returned by Next
+  int64_t rows_skipped = 0;   // malformed rows skipped
+  int64_t rows_filtered = 0;  // rows left out by the split
+  int64_t bytes_read = 0;     // bytes read from the files
+};
+
+class BatchReader {
+ public:
+  virtual ~BatchReader() = default;
+
+  // Fills *batch with the next 1..batch_size examples (sparse features in spec().sparse
+  // order) and returns true, or returns false at the end of the pass. The batch's buffers are
+  // reused; pass the same Batch every step. Errors (DataError, IoError) surface here with
+  // their original type, and again on later calls until Rewind.
+  virtual bool Next(Batch* batch) = 0;
+  // Starts the next pass (epoch) from the first row.
+  virtual void Rewind() = 0;
+  virtual ReaderStats stats() const = 0;
+  virtual const DataSpec& spec() const = 0;
+};
+
+class DataMapping;
+
+// A StreamingReader, or an InMemoryDataset (rows loaded now) when `in_memory`.
+std::unique_ptr<BatchReader> MakeBatchReader(std::shared_ptr<const DataMapping> mapping,
+                                             std::vector<std::string> files,
+                                             const ReaderOptions& options, bool in_memory);
+
+}  // namespace crank
+
+#endif  // CRANK_DATA_BATCH_READER_H_

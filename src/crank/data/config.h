@@ -1,0 +1,178 @@
+#ifndef CRANK_DATA_CONFIG_H_
+#define CRANK_DATA_CONFIG_H_
+
+// The `data:` section of a crank configuration: input format, schema, error policy, hold-out
+// split. Plain structs with in-class defaults; FromYaml fills them from the YAML node of the
+// data section and Validate() checks them. docs/data_format.md is the reference for every key.
+//
+// Two formats:
+//  - criteo: Kaggle Display Advertising TSV (label, I1..I13, C1..C26). The schema is fixed;
+//    only the categorical encodings are configurable.
+//  - delimited: CSV/TSV with a header line, described by a schema (label, dense, categorical
+//    and multi-hot columns, joins, derived fields).
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace YAML {
+class Node;
+}  // namespace YAML
+
+namespace crank {
+
+enum class DataFormat { kCriteo, kDelimited };
+
+// The task's label: kBinary (task: bce) requires labels 0 or 1; kReal (task: mse) any finite
+// number.
+enum class LabelKind { kBinary, kReal };
+
+// What happens to a malformed row: kSkip counts it (warning with file:line for the first 5,
+// total in the reader's stats), kFail throws DataError at the first one.
+enum class ErrorPolicy { kSkip, kFail };
+
+// Dense transforms: kLog1p is log(1 + max(x, 0)); kStandardize is (x - mean) / stddev with
+// mean and stddev measured over the training rows (stddev 0 is treated as 1).
+enum class DenseTransform { kNone, kLog1p, kStandardize };
+
+// What a missing dense value becomes before the transform: 0 or the training mean.
+enum class MissingValue { kZero, kMean };
+
+// Fields computed from a column instead of read as is. kTitleYear takes the last "(dddd)" of
+// a text such as "Toy Story (1995)". The others read the column as a unix timestamp in
+// seconds, UTC: kYear (e.g. 2000), kMonth (1..12), kDay (1..31), kDayOfWeek (0 = Monday ..
+// 6 = Sunday), kHour (0..23).
+enum class Derive { kNone, kTitleYear, kYear, kMonth, kDay, kDayOfWeek, kHour };
+
+// How a categorical token becomes an id in [0, V). Id 0 always means "missing".
+//  - kHash: id = hash(token) % hash_buckets + 1, V = hash_buckets + 1.
+//  - kVocabulary: ids are assigned in one counting pass over the training rows: tokens seen at
+//    least min_count times get ids 2, 3, ... in order of decreasing count (ties: smaller token
+//    hash first); every other token (rare, unseen, or first seen after the counter was full)
+//    maps to the shared out-of-vocabulary id 1. V = 2 + number of kept tokens.
+struct VocabularyOptions {
+  int64_t min_count = 1;
+  // Keep at most this many tokens (the most frequent); 0 = no limit.
+  int64_t max_size = 0;
+  // Resource bound of the counting pass: at most this many distinct tokens are counted per
+  // feature. Once the counter is full, tokens not yet seen are not counted (they become OOV);
+  // tokens already counted keep counting. About 32 bytes of memory per counted token.
+  int64_t max_distinct = 2'000'000;
+};
+
+struct Encoding {
+  enum class Kind { kHash, kVocabulary };
+  Kind kind = Kind::kHash;
+  int64_t hash_buckets = 100'000;  // used when kind == kHash
+  VocabularyOptions vocabulary;    // used when kind == kVocabulary
+};
+
+// A dense (float) field. `column` is the source column (defaults to `name`).
+struct DenseField {
+  std::string name;
+  std::string column;
+  Derive derive = Derive::kNone;
+  DenseTransform transform = DenseTransform::kNone;
+  MissingValue missing = MissingValue::kZero;
+};
+
+// A categorical field: one token per row, or, when multi_hot, a list of tokens separated by
+// `separator` (e.g. "Comedy|Drama"). Empty cells are missing (one id 0).
+struct SparseField {
+  std::string name;
+  std::string column;
+  Derive derive = Derive::kNone;
+  bool multi_hot = false;
+  char separator = '|';
+  Encoding encoding;
+};
+
+// Brings `columns` of a second delimited file (with a header line) into every row, matched on
+// the column `key` present in both files. Rows whose key is absent from the joined file see
+// the joined columns as empty (missing).
+struct JoinSpec {
+  std::string file;
+  std::string key;
+  std::vector<std::string> columns;
+  char delimiter = ',';
+};
+
+// Row filter that lets one file serve training and evaluation: data row i of each file
+// (0-based, counting every non-blank line after the header, malformed ones included) is held
+// out when every > 0 and i % every == offset. every = 10, offset = 0 holds out the data rows
+// 1, 11, 21, ... (1-based), which reproduces the MovieLens reference numbers.
+struct Holdout {
+  int64_t every = 0;  // 0 = no hold-out
+  int64_t offset = 0;
+  bool enabled() const { return every > 0; }
+  bool IsHeldOut(int64_t row_index) const { return every > 0 && row_index % every == offset; }
+};
+
+// Criteo TSV. Labels: kAuto decides per file from the column count of its first non-blank line
+// (40 = labelled, 39 = unlabelled); kPresent / kAbsent require 40 / 39 columns.
+enum class CriteoLabels { kAuto, kPresent, kAbsent };
+
+// How the hashed encoding sees a Criteo token (up to 16 hex digits): kValue uses the token's
+// hexadecimal value itself (Criteo tokens are already hashes; this matches the reference
+// implementations: int(token, 16) % buckets + 1), kMix64 mixes it first (for tokens that are
+// not uniformly distributed).
+enum class TokenHash { kValue, kMix64 };
+
+struct CriteoConfig {
+  static constexpr int kNumDense = 13;
+  static constexpr int kNumSparse = 26;
+
+  CriteoLabels labels = CriteoLabels::kAuto;
+  TokenHash token_hash = TokenHash::kValue;
+  Encoding encoding;                       // default for C1..C26
+  std::map<std::string, Encoding> fields;  // per-field overrides, keys "C1".."C26"
+};
+
+struct DelimitedConfig {
+  char delimiter = ',';
+  std::string label;   // label column; a file without it yields unlabelled rows
+  std::string weight;  // optional sample-weight column ("" = none)
+  std::vector<JoinSpec> joins;
+  std::vector<DenseField> dense;    // D, in this order
+  std::vector<SparseField> sparse;  // categorical and multi-hot, in config order
+};
+
+struct DataConfig {
+  DataFormat format = DataFormat::kCriteo;
+  LabelKind task = LabelKind::kBinary;
+  ErrorPolicy on_error = ErrorPolicy::kSkip;
+  int64_t max_line_bytes = int64_t{1} << 20;  // longer lines are malformed
+  std::vector<std::string> train_files;       // optional; the CLI may override them
+  std::vector<std::string> eval_files;
+  Holdout holdout;
+  CriteoConfig criteo;        // format == kCriteo
+  DelimitedConfig delimited;  // format == kDelimited
+
+  // Parses the data section. `yaml_path` names the YAML file in error messages
+  // ("path:line: data.key: ...") and is the base for relative file paths (train, eval,
+  // join files), which are made absolute. Unknown keys, wrong types and invalid values throw
+  // ConfigError naming the key. The result is validated.
+  static DataConfig FromYaml(const YAML::Node& data, const std::string& yaml_path);
+  // Parses a YAML text holding the data section itself (as ToYaml writes it).
+  static DataConfig FromYamlString(const std::string& text, const std::string& name_for_errors);
+  // The resolved configuration as YAML (the data section's content); FromYamlString of it
+  // gives an equal configuration.
+  std::string ToYaml() const;
+  // Throws ConfigError when a value is out of range or inconsistent.
+  void Validate() const;
+};
+
+// Names used in YAML and messages.
+const char* ToString(DataFormat v);
+const char* ToString(LabelKind v);
+const char* ToString(ErrorPolicy v);
+const char* ToString(DenseTransform v);
+const char* ToString(MissingValue v);
+const char* ToString(Derive v);
+const char* ToString(CriteoLabels v);
+const char* ToString(TokenHash v);
+
+}  // namespace crank
+
+#endif  // CRANK_DATA_CONFIG_H_

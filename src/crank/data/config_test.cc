@@ -1,0 +1,184 @@
+#include "crank/data/config.h"
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <string>
+
+#include "crank/base/error.h"
+#include "crank/data/data_spec.h"
+
+namespace crank {
+namespace {
+
+// The ConfigError message for a data section given as YAML text, "" if it parses.
+std::string ErrorOf(const std::string& yaml, const std::string& file = "cfg.yaml") {
+  try {
+    DataConfig::FromYaml(YAML::Load(yaml), file);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(DataConfig, EmptySectionIsCriteoWithDefaults) {
+  const DataConfig c = DataConfig::FromYaml(YAML::Node(), "");
+  EXPECT_EQ(c.format, DataFormat::kCriteo);
+  EXPECT_EQ(c.task, LabelKind::kBinary);
+  EXPECT_EQ(c.on_error, ErrorPolicy::kSkip);
+  EXPECT_EQ(c.max_line_bytes, 1 << 20);
+  EXPECT_EQ(c.criteo.encoding.kind, Encoding::Kind::kHash);
+  EXPECT_EQ(c.criteo.encoding.hash_buckets, 100000);
+  EXPECT_FALSE(c.holdout.enabled());
+}
+
+TEST(DataConfig, UnknownKeysAreErrorsNamingThem) {
+  EXPECT_EQ(ErrorOf("format: criteo\nbatchsize: 3\n"),
+            "cfg.yaml:2: data: unknown key 'batchsize' (expected one of: format, task, on_error, "
+            "max_line_bytes, train, eval, holdout, criteo, delimited)");
+  EXPECT_EQ(ErrorOf("criteo: {hash_bucket: 10}\n"),
+            "cfg.yaml:1: data.criteo: unknown key 'hash_bucket' (expected one of: labels, "
+            "token_hash, hash_buckets, vocabulary, fields)");
+  EXPECT_EQ(ErrorOf("format: delimited\n"
+                    "delimited:\n"
+                    "  label: y\n"
+                    "  categorical:\n"
+                    "    - {name: a, hash_buckets: 3, min_count: 2}\n"),
+            "cfg.yaml:5: data.delimited.categorical[0]: unknown key 'min_count' (expected one of: "
+            "name, column, derive, hash_buckets, vocabulary)");
+}
+
+TEST(DataConfig, BadValuesAreErrorsNamingTheKey) {
+  EXPECT_EQ(ErrorOf("format: parquet\n"),
+            "cfg.yaml:1: data.format: expected one of criteo, delimited, found 'parquet'");
+  EXPECT_EQ(ErrorOf("criteo: {hash_buckets: abc}\n"),
+            "cfg.yaml:1: data.criteo.hash_buckets: expected an integer, found 'abc'");
+  EXPECT_EQ(
+      ErrorOf("criteo: {hash_buckets: 0}\n"),
+      "cfg.yaml:1: data.criteo.hash_buckets: expected an integer in [1, 1099511627776], found 0");
+  EXPECT_EQ(ErrorOf("holdout: {every: 10, offset: 10}\n"),
+            "cfg.yaml:1: data.holdout.offset: expected an integer in [0, 9], found 10");
+  EXPECT_EQ(ErrorOf("holdout: {offset: 1}\n"),
+            "cfg.yaml:1: data.holdout: needs `every` (hold out one data row in every N)");
+  EXPECT_EQ(ErrorOf("criteo: {fields: {C27: {hash_buckets: 5}}}\n"),
+            "cfg.yaml: data.criteo.fields: unknown field 'C27' (expected C1..C26)");
+  EXPECT_EQ(
+      ErrorOf("criteo: {fields: {C3: {}}}\n"),
+      "cfg.yaml:1: data.criteo.fields.C3: give hash_buckets: N or vocabulary: {min_count: N}");
+  EXPECT_EQ(ErrorOf("format: delimited\n"),
+            "cfg.yaml:1: data: format: delimited needs a `delimited` section (the schema)");
+  EXPECT_EQ(ErrorOf("format: criteo\ndelimited: {label: y}\n"),
+            "cfg.yaml:2: data.delimited: is only allowed with format: delimited");
+  EXPECT_EQ(ErrorOf("format: delimited\n"
+                    "delimited:\n"
+                    "  label: y\n"
+                    "  dense: [a]\n"
+                    "  categorical: [{name: a, hash_buckets: 4, vocabulary: {}}]\n"),
+            "cfg.yaml:5: data.delimited.categorical[0]: give either hash_buckets or vocabulary, "
+            "not both");
+  EXPECT_EQ(
+      ErrorOf("format: delimited\n"
+              "delimited:\n"
+              "  label: y\n"
+              "  dense: [a, {name: a, transform: log2}]\n"),
+      "cfg.yaml:4: data.delimited.dense[1].transform: expected one of none, log1p, standardize, "
+      "found 'log2'");
+  EXPECT_EQ(ErrorOf("format: delimited\n"
+                    "delimited:\n"
+                    "  label: y\n"
+                    "  dense: [a, a]\n"),
+            "cfg.yaml: data.delimited.dense[1].name: 'a' is used by another field");
+  EXPECT_EQ(
+      ErrorOf("format: delimited\n"
+              "delimited:\n"
+              "  delimiter: ';;'\n"
+              "  label: y\n"
+              "  dense: [a]\n"),
+      "cfg.yaml:3: data.delimited.delimiter: expected a single character (or \"tab\"), found ';;'");
+  EXPECT_EQ(ErrorOf("format: delimited\ndelimited: {dense: [a]}\n"),
+            "cfg.yaml:2: data.delimited: needs `label` (the label column)");
+  EXPECT_EQ(
+      ErrorOf("format: delimited\n"
+              "delimited:\n"
+              "  label: y\n"
+              "  multi_hot: [{name: g, separator: ',', hash_buckets: 9}]\n"),
+      "cfg.yaml: data.delimited.multi_hot[0].separator: must differ from the delimiter, quote "
+      "and newline");
+  EXPECT_EQ(ErrorOf("max_line_bytes: [1]\n"),
+            "cfg.yaml:1: data.max_line_bytes: expected an integer, found a list");
+}
+
+TEST(DataConfig, ParsingDoesNotModifyTheNode) {
+  YAML::Node node = YAML::Load("format: criteo\n");
+  DataConfig::FromYaml(node, "");
+  EXPECT_EQ(node.size(), 1u);
+}
+
+TEST(DataConfig, RelativePathsAreResolvedAgainstTheYamlFile) {
+  const DataConfig c = DataConfig::FromYaml(
+      YAML::Load("train: [a.tsv, /abs/b.tsv]\neval: ../c.tsv\n"), "/some/dir/run.yaml");
+  EXPECT_EQ(c.train_files, (std::vector<std::string>{"/some/dir/a.tsv", "/abs/b.tsv"}));
+  EXPECT_EQ(c.eval_files, (std::vector<std::string>{"/some/c.tsv"}));
+}
+
+TEST(DataConfig, ToYamlRoundTrips) {
+  const std::string yaml =
+      "format: delimited\n"
+      "task: mse\n"
+      "on_error: fail\n"
+      "max_line_bytes: 4096\n"
+      "train: [/d/r.csv]\n"
+      "holdout: {every: 5, offset: 2}\n"
+      "delimited:\n"
+      "  delimiter: tab\n"
+      "  label: rating\n"
+      "  weight: w\n"
+      "  join: [{file: /d/m.csv, key: movieId, columns: [title, genres], delimiter: ';'}]\n"
+      "  dense:\n"
+      "    - year_raw\n"
+      "    - {name: year, column: title, derive: title_year, transform: standardize, missing: "
+      "mean}\n"
+      "  categorical:\n"
+      "    - {name: hour, column: ts, derive: hour, vocabulary: {min_count: 3, max_size: 9, "
+      "max_distinct: 99}}\n"
+      "    - {name: user, hash_buckets: 1000}\n"
+      "  multi_hot:\n"
+      "    - {name: genres, separator: '|', vocabulary: {}}\n";
+  const DataConfig a = DataConfig::FromYamlString(yaml, "");
+  const std::string out = a.ToYaml();
+  const DataConfig b = DataConfig::FromYamlString(out, "");
+  EXPECT_EQ(b.ToYaml(), out);
+  EXPECT_EQ(b.delimited.delimiter, '\t');
+  EXPECT_EQ(b.delimited.joins.at(0).delimiter, ';');
+  EXPECT_EQ(b.delimited.sparse.at(0).encoding.vocabulary.max_distinct, 99);
+  EXPECT_EQ(b.delimited.sparse.at(2).separator, '|');
+  EXPECT_TRUE(b.delimited.sparse.at(2).multi_hot);
+  EXPECT_EQ(b.holdout.offset, 2);
+  EXPECT_EQ(b.train_files, a.train_files);
+
+  const DataConfig criteo = DataConfig::FromYamlString(
+      "criteo: {labels: absent, token_hash: mix64, vocabulary: {min_count: 4}, "
+      "fields: {C3: {hash_buckets: 77}}}\n",
+      "");
+  const DataConfig criteo2 = DataConfig::FromYamlString(criteo.ToYaml(), "");
+  EXPECT_EQ(criteo2.ToYaml(), criteo.ToYaml());
+  EXPECT_EQ(criteo2.criteo.labels, CriteoLabels::kAbsent);
+  EXPECT_EQ(criteo2.criteo.encoding.kind, Encoding::Kind::kVocabulary);
+  EXPECT_EQ(criteo2.criteo.fields.at("C3").hash_buckets, 77);
+}
+
+TEST(Schema, CriteoFieldsUseOverridesAndSortByName) {
+  const DataConfig c = DataConfig::FromYamlString(
+      "criteo: {hash_buckets: 10, fields: {C2: {hash_buckets: 3}}}\n", "");
+  const Schema s = ResolveSchema(c);
+  ASSERT_EQ(s.sparse.size(), 26u);
+  EXPECT_EQ(s.sparse[0].name, "C1");
+  EXPECT_EQ(s.sparse[11].name, "C2");
+  EXPECT_EQ(s.sparse[11].encoding.hash_buckets, 3);
+  EXPECT_EQ(s.sparse[0].encoding.hash_buckets, 10);
+  EXPECT_EQ(s.dense[12].transform, DenseTransform::kLog1p);
+}
+
+}  // namespace
+}  // namespace crank

@@ -1,0 +1,69 @@
+#ifndef CRANK_DATA_LINE_READER_H_
+#define CRANK_DATA_LINE_READER_H_
+
+// LineReader: a text file as a sequence of lines, read in fixed-size chunks so that files
+// larger than memory stream. Lines end with "\n" or "\r\n" (the terminator is not part of the
+// line); a last line without a terminator counts. Any bytes are accepted (binary data, NUL,
+// invalid UTF-8). Memory use is bounded by max(chunk_bytes, max_line_bytes + 64 KiB) whatever
+// the input: an over-long line is reported and skipped without being held. Not thread-safe.
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace crank {
+
+class LineReader {
+ public:
+  static constexpr size_t kDefaultChunkBytes = size_t{4} << 20;
+
+  // Opens `path`. Throws IoError naming the path when it does not exist, is a directory or
+  // cannot be opened. Precondition: max_line_bytes >= 1.
+  LineReader(const std::string& path, int64_t max_line_bytes,
+             size_t chunk_bytes = kDefaultChunkBytes);
+  // Reads the lines of `text` (not copied: it must outlive the reader); `name` stands for the
+  // path in messages.
+  LineReader(std::string_view text, std::string name, int64_t max_line_bytes);
+  ~LineReader();
+  LineReader(const LineReader&) = delete;
+  LineReader& operator=(const LineReader&) = delete;
+
+  enum class Status {
+    kLine,     // *line holds the next line (valid until the next call)
+    kTooLong,  // the next line exceeds max_line_bytes (terminator excluded); it was skipped
+    kEnd,      // no more lines
+  };
+  // Throws IoError when reading fails.
+  Status Next(std::string_view* line);
+
+  // 1-based number of the line last returned (kLine or kTooLong).
+  int64_t line_number() const { return line_number_; }
+  // Bytes consumed from the file (or text) so far.
+  int64_t bytes_read() const { return bytes_read_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  void Fill();
+
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  int64_t max_line_bytes_;
+  size_t capacity_;
+  std::unique_ptr<char[]> buffer_;  // file mode
+  char* base_ = nullptr;            // buffer_ or the text
+  size_t begin_ = 0;                // unread data is base_[begin_, end_)
+  size_t end_ = 0;
+  bool eof_ = false;
+  bool skipping_ = false;  // inside an over-long line, discarding up to its newline
+  int64_t line_number_ = 0;
+  int64_t bytes_read_ = 0;
+};
+
+// Throws IoError unless `path` names an existing regular file (or other readable non-directory).
+void CheckReadableFile(const std::string& path);
+
+}  // namespace crank
+
+#endif  // CRANK_DATA_LINE_READER_H_

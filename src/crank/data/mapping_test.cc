@@ -1,0 +1,112 @@
+#include "crank/data/mapping.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+
+#include "crank/base/error.h"
+#include "crank/data/in_memory_dataset.h"
+#include "crank/data/synthetic_criteo.h"
+#include "crank/data/test_util.h"
+
+namespace crank {
+namespace {
+
+std::string WriteSynthetic(const test::TempDir& dir, const std::string& name, int64_t rows,
+                           uint64_t seed) {
+  SyntheticOptions o;
+  o.rows = rows;
+  o.seed = seed;
+  std::ostringstream out;
+  GenerateSyntheticCriteo(o, out);
+  return dir.Write(name, out.str());
+}
+
+TEST(DataMapping, RoundTripGivesIdenticalBatches) {
+  test::TempDir dir;
+  const std::string train = WriteSynthetic(dir, "train.tsv", 3000, 1);
+  const std::string eval = WriteSynthetic(dir, "eval.tsv", 1000, 2);
+  const DataConfig config = test::ConfigFromYaml(
+      "criteo:\n"
+      "  hash_buckets: 5000\n"
+      "  fields: {C1: {vocabulary: {min_count: 2}}, C10: {vocabulary: {max_size: 100}},\n"
+      "           C20: {hash_buckets: 3}}\n");
+  const auto built = test::MakeMapping(config, {train});
+  const std::string text = built->Serialize();
+  const auto restored = std::make_shared<const DataMapping>(DataMapping::Deserialize(text));
+  EXPECT_EQ(restored->Serialize(), text);
+  ASSERT_EQ(restored->spec().num_sparse(), built->spec().num_sparse());
+  for (size_t f = 0; f < built->spec().sparse.size(); ++f) {
+    EXPECT_EQ(restored->spec().sparse[f].vocabulary_size, built->spec().sparse[f].vocabulary_size);
+  }
+  EXPECT_EQ(built->spec().sparse[0].vocabulary_size,
+            2 + static_cast<int64_t>(built->vocabulary(0)->keys().size()));
+  EXPECT_GT(built->vocabulary(0)->size(), 100);
+  ReaderOptions options;
+  options.batch_size = 128;
+  InMemoryDataset a(built, {eval}, options);
+  InMemoryDataset b(restored, {eval}, options);
+  test::ExpectPassesEqual(test::ReadAll(&a), test::ReadAll(&b));
+}
+
+TEST(DataMapping, DelimitedRoundTripKeepsStatisticsAndVocabularies) {
+  test::TempDir dir;
+  const std::string data = dir.Write("d.csv", "x,k,y\n1.5,a,1\n2.5,b,0\n,a,1\n-3,c,0\n");
+  const DataConfig config = test::ConfigFromYaml(
+      "format: delimited\n"
+      "delimited:\n"
+      "  label: y\n"
+      "  dense: [{name: x, transform: standardize, missing: mean}]\n"
+      "  categorical: [{name: k, vocabulary: {}}]\n");
+  const auto built = test::MakeMapping(config, {data});
+  const auto restored =
+      std::make_shared<const DataMapping>(DataMapping::Deserialize(built->Serialize()));
+  EXPECT_EQ(restored->dense_stats(0).mean, built->dense_stats(0).mean);  // bit-exact
+  EXPECT_EQ(restored->dense_stats(0).stddev, built->dense_stats(0).stddev);
+  EXPECT_EQ(restored->vocabulary(0)->keys(), built->vocabulary(0)->keys());
+  InMemoryDataset a(built, {data}, ReaderOptions{});
+  InMemoryDataset b(restored, {data}, ReaderOptions{});
+  test::ExpectPassesEqual(test::ReadAll(&a), test::ReadAll(&b));
+}
+
+TEST(DataMapping, HashedConfigNeedsNoPass) {
+  const DataConfig config = test::ConfigFromYaml("format: criteo\n");
+  EXPECT_FALSE(DataMapping::NeedsPass(config));
+  // Missing training files are not even looked at.
+  const DataMapping m = DataMapping::Build(config, {"/nonexistent/file.tsv"});
+  EXPECT_EQ(m.spec().num_sparse(), 26);
+}
+
+TEST(DataMapping, ConfigInMappingOmitsRunFiles) {
+  DataConfig config = test::ConfigFromYaml("train: /x/train.tsv\neval: /x/eval.tsv\n");
+  const DataMapping m = DataMapping::Build(config, {});
+  EXPECT_TRUE(m.config().train_files.empty());
+  EXPECT_EQ(m.Serialize().find("/x/train.tsv"), std::string::npos);
+}
+
+TEST(DataMapping, CorruptTextIsIoError) {
+  test::TempDir dir;
+  const std::string train = WriteSynthetic(dir, "train.tsv", 200, 3);
+  const auto m = test::MakeMapping(
+      test::ConfigFromYaml("criteo: {fields: {C1: {vocabulary: {}}}}\n"), {train});
+  const std::string text = m->Serialize();
+  EXPECT_THROW(DataMapping::Deserialize(""), IoError);
+  EXPECT_THROW(DataMapping::Deserialize(text.substr(0, text.size() / 2)), IoError);
+  EXPECT_THROW(DataMapping::Deserialize(text.substr(0, text.size() - 1)), IoError);
+  EXPECT_THROW(DataMapping::Deserialize(text + "x"), IoError);
+  std::string other_version = text;
+  other_version[other_version.find('1')] = '2';
+  EXPECT_THROW(DataMapping::Deserialize(other_version), IoError);
+  std::string bad_key = text;
+  const size_t vocab = bad_key.find(" vocabulary ");
+  ASSERT_NE(vocab, std::string::npos);
+  bad_key[bad_key.find('\n', vocab) + 3] = 'z';
+  EXPECT_THROW(DataMapping::Deserialize(bad_key), IoError);
+  std::string bad_config = text;
+  bad_config.replace(bad_config.find("format: criteo"), 14, "format: crit3o");
+  EXPECT_THROW(DataMapping::Deserialize(bad_config), IoError);
+}
+
+}  // namespace
+}  // namespace crank

@@ -1,0 +1,150 @@
+#include "crank/data/row_source.h"
+
+#include <utility>
+
+#include "crank/base/error.h"
+#include "crank/base/log.h"
+
+namespace crank {
+
+const char* ToString(RowSplit split) {
+  switch (split) {
+    case RowSplit::kAll:
+      return "all";
+    case RowSplit::kTrain:
+      return "train";
+    case RowSplit::kEval:
+      return "eval";
+  }
+  return "?";
+}
+
+RowSource::RowSource(const DataConfig& config, const Schema& schema, std::vector<std::string> files,
+                     RowSplit split, size_t chunk_bytes)
+    : config_(config),
+      schema_(schema),
+      files_(std::move(files)),
+      split_(split),
+      chunk_bytes_(chunk_bytes) {
+  for (const std::string& f : files_) CheckReadableFile(f);
+  parser_ = MakeRowParser(config, schema);
+}
+
+RowSource::~RowSource() = default;
+
+void RowSource::SetText(std::string_view text, std::string name, RowSplit split) {
+  files_.assign(1, std::move(name));
+  split_ = split;
+  text_ = text;
+  use_text_ = true;
+  Rewind();
+}
+
+const std::string& RowSource::file() const {
+  static const std::string kNone;
+  return reader_ ? reader_->path() : kNone;
+}
+
+void RowSource::Rewind() {
+  reader_.reset();
+  next_file_ = 0;
+  file_row_ = 0;
+  bytes_before_ = 0;
+  labelled_ = -1;
+  finished_ = false;
+  stats_ = SourceStats{};
+}
+
+bool RowSource::OpenNext() {
+  if (reader_) {
+    bytes_before_ += reader_->bytes_read();
+    reader_.reset();
+  }
+  if (next_file_ >= files_.size()) return false;
+  const std::string& path = files_[next_file_++];
+  if (use_text_) {
+    reader_ = std::make_unique<LineReader>(text_, path, config_.max_line_bytes);
+  } else {
+    reader_ = std::make_unique<LineReader>(path, config_.max_line_bytes, chunk_bytes_);
+  }
+  parser_->BeginFile(path);
+  file_row_ = 0;
+  return true;
+}
+
+void RowSource::Malformed(const std::string& what) {
+  const std::string msg = fmt::format("{}:{}: {}", reader_->path(), reader_->line_number(), what);
+  if (config_.on_error == ErrorPolicy::kFail) throw DataError(msg);
+  ++stats_.skipped;
+  if (++warnings_ <= 5) {
+    LogWarning("skipping malformed row: {}{}", msg,
+               warnings_ == 5 ? " (further malformed rows are counted, not shown)" : "");
+  }
+}
+
+bool RowSource::Next(RawRow* row) {
+  if (finished_) return false;
+  for (;;) {
+    if (!reader_ && !OpenNext()) {
+      finished_ = true;
+      stats_.bytes = bytes_before_;
+      if (stats_.skipped > 0) {
+        LogWarning("skipped {} malformed rows in total (on_error: skip)", stats_.skipped);
+      }
+      return false;
+    }
+    std::string_view line;
+    const LineReader::Status status = reader_->Next(&line);
+    stats_.bytes = bytes_before_ + reader_->bytes_read();
+    if (status == LineReader::Status::kEnd) {
+      bytes_before_ += reader_->bytes_read();
+      reader_.reset();
+      continue;
+    }
+    if (status == LineReader::Status::kTooLong) {
+      if (parser_->ExpectsHeader()) {
+        throw DataError(
+            fmt::format("{}:{}: the header line is longer than the maximum of {} bytes "
+                        "(max_line_bytes)",
+                        reader_->path(), reader_->line_number(), config_.max_line_bytes));
+      }
+    } else if (line.empty()) {
+      continue;  // blank lines are ignored and not counted
+    } else if (parser_->ExpectsHeader()) {
+      parser_->ParseHeader(line);
+      continue;
+    }
+    const int64_t index = file_row_++;
+    if (split_ != RowSplit::kAll && config_.holdout.enabled()) {
+      const bool held_out = config_.holdout.IsHeldOut(index);
+      if (held_out != (split_ == RowSplit::kEval)) {
+        ++stats_.filtered;
+        continue;
+      }
+    }
+    if (status == LineReader::Status::kTooLong) {
+      Malformed(fmt::format("line is longer than the maximum of {} bytes (max_line_bytes)",
+                            config_.max_line_bytes));
+      continue;
+    }
+    if (!parser_->Parse(line, row, &error_)) {
+      Malformed(error_);
+      continue;
+    }
+    const int labelled = row->has_label ? 1 : 0;
+    if (labelled_ != labelled) {
+      if (labelled_ >= 0) {
+        throw DataError(
+            fmt::format("{}:{}: this row has {} but earlier rows {}; labelled and unlabelled files "
+                        "cannot be read together",
+                        reader_->path(), reader_->line_number(), labelled ? "a label" : "no label",
+                        labelled_ ? "have one" : "have none"));
+      }
+      labelled_ = labelled;
+    }
+    ++stats_.rows;
+    return true;
+  }
+}
+
+}  // namespace crank

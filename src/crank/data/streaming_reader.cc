@@ -1,0 +1,135 @@
+#include "crank/data/streaming_reader.h"
+
+#include <utility>
+
+#include "crank/base/error.h"
+#include "crank/data/shuffle_buffer.h"
+
+namespace crank {
+
+StreamingReader::StreamingReader(std::shared_ptr<const DataMapping> mapping,
+                                 std::vector<std::string> files, const ReaderOptions& options)
+    : mapping_(std::move(mapping)),
+      options_(options),
+      source_(mapping_->config(), mapping_->schema(), std::move(files), options.split,
+              options.chunk_bytes) {
+  options_.Validate();
+}
+
+StreamingReader::~StreamingReader() { Stop(); }
+
+void StreamingReader::Start() {
+  stop_ = false;
+  done_ = false;
+  error_ = nullptr;
+  started_ = true;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void StreamingReader::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  while (!ready_.empty()) {
+    free_.push_back(std::move(ready_.front()));
+    ready_.pop_front();
+  }
+  started_ = false;
+}
+
+void StreamingReader::Rewind() {
+  Stop();
+  source_.Rewind();
+  source_stats_ = SourceStats{};
+  ++epoch_;
+  rows_ = 0;
+  batches_ = 0;
+}
+
+void StreamingReader::Run() {
+  try {
+    ShuffleBuffer<Example> shuffle(options_.shuffle_buffer,
+                                   Rng(options_.seed).Fork(epoch_).NextU64());
+    const auto read = [this](Example* e) {
+      if (!source_.Next(&raw_)) return false;
+      mapping_->Apply(raw_, e);
+      return true;
+    };
+    for (;;) {
+      Batch batch;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stop_) return;
+        if (!free_.empty()) {
+          batch = std::move(free_.back());
+          free_.pop_back();
+        }
+      }
+      builder_.Begin(mapping_->spec(), &batch);
+      int64_t n = 0;
+      while (n < options_.batch_size && shuffle.Next(&example_, read)) {
+        builder_.Append(example_);
+        ++n;
+      }
+      builder_.Finish();
+      const bool last = n < options_.batch_size;
+      std::unique_lock<std::mutex> lock(mu_);
+      source_stats_ = source_.stats();
+      if (n > 0 && !(last && options_.drop_remainder)) {
+        cv_.wait(lock, [this] {
+          return stop_ || static_cast<int64_t>(ready_.size()) < options_.prefetch_batches;
+        });
+        if (stop_) return;
+        ready_.push_back(std::move(batch));
+      } else {
+        free_.push_back(std::move(batch));
+      }
+      if (last) {
+        done_ = true;
+        cv_.notify_all();
+        return;
+      }
+      cv_.notify_all();
+    }
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mu_);
+    error_ = std::current_exception();
+    done_ = true;
+    cv_.notify_all();
+  }
+}
+
+bool StreamingReader::Next(Batch* batch) {
+  if (!started_) Start();
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return !ready_.empty() || done_; });
+  if (!ready_.empty()) {
+    using std::swap;
+    swap(*batch, ready_.front());
+    free_.push_back(std::move(ready_.front()));  // the caller's previous buffers
+    ready_.pop_front();
+    lock.unlock();
+    cv_.notify_all();
+    rows_ += batch->size();
+    ++batches_;
+    return true;
+  }
+  if (error_) std::rethrow_exception(error_);
+  return false;
+}
+
+ReaderStats StreamingReader::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  ReaderStats s;
+  s.rows = rows_;
+  s.batches = batches_;
+  s.rows_skipped = source_stats_.skipped;
+  s.rows_filtered = source_stats_.filtered;
+  s.bytes_read = source_stats_.bytes;
+  return s;
+}
+
+}  // namespace crank

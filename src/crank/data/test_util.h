@@ -1,0 +1,56 @@
+#ifndef CRANK_DATA_TEST_UTIL_H_
+#define CRANK_DATA_TEST_UTIL_H_
+
+// Helpers shared by the data tests: temporary files, Criteo lines, reading whole passes.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crank/data/batch.h"
+#include "crank/data/batch_reader.h"
+#include "crank/data/config.h"
+#include "crank/data/mapping.h"
+
+namespace crank::test {
+
+// A fresh directory under the system temp dir, removed with its files at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+  // Writes `content` to Path(name) and returns the path.
+  std::string Write(const std::string& name, const std::string& content) const;
+
+ private:
+  std::string dir_;
+};
+
+// One Criteo line: label (omitted when empty and `labelled` is false), 13 integer fields and
+// 26 categorical fields; fields not given are empty. No newline.
+std::string CriteoLine(const std::string& label, const std::vector<std::string>& ints,
+                       const std::vector<std::string>& cats, bool labelled = true);
+
+// Data config from YAML text of the data section's content.
+DataConfig ConfigFromYaml(const std::string& yaml);
+
+std::shared_ptr<const DataMapping> MakeMapping(const DataConfig& config,
+                                               const std::vector<std::string>& train_files = {});
+
+// Every batch of one pass.
+std::vector<Batch> ReadAll(BatchReader* reader);
+
+// Element-wise equality of two batches (dense, labels, weights, every sparse feature).
+void ExpectBatchesEqual(const Batch& a, const Batch& b);
+void ExpectPassesEqual(const std::vector<Batch>& a, const std::vector<Batch>& b);
+
+// Area under the ROC curve (ties count one half).
+double Auc(const std::vector<float>& scores, const std::vector<float>& labels);
+
+// ../shared/data/movielens-latest-small relative to the source tree.
+std::string MovieLensDir();
+
+}  // namespace crank::test
+
+#endif  // CRANK_DATA_TEST_UTIL_H_

@@ -1,0 +1,67 @@
+#ifndef CRANK_IO_MODEL_CHECKPOINT_H_
+#define CRANK_IO_MODEL_CHECKPOINT_H_
+
+// A Ranking model saved in the checkpoint container (io/checkpoint.h): everything needed to
+// evaluate, predict, or resume training bit-for-bit. Record names (docs/checkpoint_format.md):
+//
+//   model/kind          string   "crank-ranking"
+//   model/config        string   the resolved job configuration (YAML)
+//   data/mapping        string   the data mapping (hash sizes, vocabularies, statistics)
+//   var/<name>          tensor   every trainable variable, e.g. var/bottom/dense_0/kernel
+//   opt/<slot name>     tensor   optimizer state, e.g. opt/opt0/embedding/C1/accumulator
+//   opt/iterations      int64s   [optimizer step count]
+//   train/state         int64s   [global_step, epoch, batch_in_epoch, examples, finished, seed]
+//   train/history       string   JSON array of per-epoch evaluation results
+//
+// Saving is atomic (a kill leaves the previous file intact); loading verifies checksums and
+// refuses a file whose variables do not match the model built from its own configuration.
+
+#include <cstdint>
+#include <string>
+
+#include "crank/io/checkpoint.h"
+#include "crank/model/ranking.h"
+#include "crank/optim/optimizer.h"
+
+namespace crank {
+
+struct TrainingState {
+  int64_t global_step = 0;     // optimizer steps taken
+  int64_t epoch = 0;           // current epoch (0-based)
+  int64_t batch_in_epoch = 0;  // batches of `epoch` already trained on
+  int64_t examples = 0;        // training examples seen
+  bool finished = false;       // training completed all epochs (or stopped early)
+  uint64_t seed = 0;           // the run's seed (shuffling of epoch e uses Rng(seed).Fork(e))
+  std::string history_json = "[]";
+};
+
+// Writes model, optimizer (may be null) and state to `path` atomically. IoError on failure.
+void SaveModelCheckpoint(const std::string& path, Ranking& model, Optimizer* optimizer,
+                         const std::string& config_yaml, const std::string& mapping,
+                         const TrainingState& state);
+
+class ModelCheckpoint {
+ public:
+  // Loads and verifies the container; IoError if it is not a crank model.
+  static ModelCheckpoint Load(const std::string& path);
+
+  const std::string& config_yaml() const;
+  const std::string& mapping() const;
+  TrainingState state() const;
+  const std::string& path() const { return checkpoint_.path(); }
+
+  // Copies every variable into `model`. IoError naming the variable when one is missing or its
+  // shape differs from the model's ("the model expects (100, 16), the checkpoint has (50, 16)").
+  void RestoreVariables(Ranking& model) const;
+  // Creates the optimizer's slots for the model's variables and fills them from the file, and
+  // restores its step count. IoError when the file has no optimizer state or it does not match.
+  void RestoreOptimizer(Ranking& model, Optimizer& optimizer) const;
+
+ private:
+  explicit ModelCheckpoint(Checkpoint c) : checkpoint_(std::move(c)) {}
+  Checkpoint checkpoint_;
+};
+
+}  // namespace crank
+
+#endif  // CRANK_IO_MODEL_CHECKPOINT_H_
