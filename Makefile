@@ -8,7 +8,7 @@ BUILD ?= build
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PKGS := cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libyaml-cpp-dev libcli11-dev \
-        libfmt-dev libopenblas-openmp-dev
+        libfmt-dev libopenblas-openmp-dev nlohmann-json3-dev
 BENCH_PKGS := libbenchmark-dev python3-torch python3-numpy
 FUZZ_PKGS := clang libclang-rt-14-dev
 

@@ -4,6 +4,7 @@ find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(fmt REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)
+find_package(nlohmann_json REQUIRED)
 
 # BLAS: OpenBLAS (OpenMP flavour) linked directly, never the generic libblas.so.3
 # (which Debian may point at the netlib reference implementation).

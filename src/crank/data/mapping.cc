@@ -335,4 +335,12 @@ DataMapping DataMapping::Deserialize(std::string_view text) {
   return m;
 }
 
+DataMapping DataMapping::WithErrorPolicy(ErrorPolicy policy) const {
+  DataMapping copy = *this;
+  auto config = std::make_shared<DataConfig>(*config_);
+  config->on_error = policy;
+  copy.config_ = std::move(config);
+  return copy;
+}
+
 }  // namespace crank

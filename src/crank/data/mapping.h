@@ -50,6 +50,10 @@ class DataMapping {
   // another version).
   static DataMapping Deserialize(std::string_view text);
 
+  // A copy that treats malformed rows by `policy` (e.g. `crank predict --bad-rows fail`);
+  // everything else, learned state included, is shared with this mapping.
+  DataMapping WithErrorPolicy(ErrorPolicy policy) const;
+
   // The configuration (without train/eval file lists), the resolved schema and what the model
   // needs to know.
   const DataConfig& config() const { return *config_; }

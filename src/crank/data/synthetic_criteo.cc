@@ -56,7 +56,7 @@ inline double HashSymmetric(uint64_t h) {
 
 class Teacher {
  public:
-  explicit Teacher(const SyntheticOptions& o) : seed_(Mix64(o.seed ^ 0x7eac4e5ULL)) {
+  explicit Teacher(const SyntheticOptions& o) : seed_(Mix64(o.teacher_seed ^ 0x7eac4e5ULL)) {
     for (int f = 0; f < kSparse; ++f) {
       const int64_t n =
           std::max<int64_t>(1, std::min(kCardinality[static_cast<size_t>(f)], o.max_cardinality));
@@ -154,7 +154,7 @@ inline double Sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 // The bias that makes the mean click probability equal `ctr` over a calibration sample.
 double CalibrateBias(const Teacher& teacher, const SyntheticOptions& o) {
-  Rng rng = Rng(o.seed).Fork(2);
+  Rng rng = Rng(o.teacher_seed).Fork(2);
   std::vector<double> logits(20000);
   Teacher::Row row;
   for (double& l : logits) {

@@ -4,7 +4,7 @@
 // A synthetic Criteo-format data generator (`crank gen`): rows drawn from a hidden random
 // "teacher" click model, so that models have real signal to learn and their AUC can be judged.
 //
-// The teacher (fixed by the seed):
+// The teacher (fixed by teacher_seed):
 //  - C1..C26: tokens of each field follow a Zipf law over the field's cardinality (Criteo
 //    Kaggle's cardinalities, capped at max_cardinality); each token is 8 hex digits. Each
 //    token has a weight (larger for low-cardinality fields); missing tokens weigh 0.
@@ -31,7 +31,9 @@ namespace crank {
 
 struct SyntheticOptions {
   int64_t rows = 100'000;
-  uint64_t seed = 1;
+  uint64_t seed = 1;                  // the rows drawn
+  uint64_t teacher_seed = 1;          // the hidden click model: files with the same teacher_seed
+                                      // and different seeds are train/eval data of one problem
   double missing_rate = 0.1;          // mean fraction of missing values per field, in [0, 0.5]
   double base_ctr = 0.25;             // mean label, in (0, 1)
   bool labelled = true;               // false: the 39-column variant without label

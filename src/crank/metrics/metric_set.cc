@@ -45,6 +45,7 @@ void MetricSet::Update(const float* predictions, const float* labels, const floa
     accuracy_.Add((p > 0.5) == (y > 0.5) ? 1.0 : 0.0, w);
     prediction_.Add(p, w);
     label_.Add(y, w);
+    labels_in_unit_interval_ = labels_in_unit_interval_ && y >= 0.0 && y <= 1.0;
     if (regression_) {
       squared_error_.Add((p - y) * (p - y), w);
       absolute_error_.Add(std::fabs(p - y), w);
@@ -78,6 +79,11 @@ std::map<std::string, double> MetricSet::Results() const {
   if (regression_) {
     r["rmse"] = std::sqrt(squared_error_.Result());
     r["mae"] = absolute_error_.Result();
+    // Probability metrics are undefined for real-valued labels (e.g. star ratings): reported as
+    // NaN (null in JSON) instead of numbers that look meaningful.
+    if (!labels_in_unit_interval_) {
+      r["auc"] = r["logloss"] = r["accuracy"] = r["ne"] = kNaN;
+    }
   }
   return r;
 }
@@ -95,6 +101,7 @@ void MetricSet::Merge(const MetricSet& other) {
     return;
   }
   examples_ += other.examples_;
+  labels_in_unit_interval_ = labels_in_unit_interval_ && other.labels_in_unit_interval_;
   auc_.Merge(other.auc_);
   logloss_.Merge(other.logloss_);
   accuracy_.Merge(other.accuracy_);

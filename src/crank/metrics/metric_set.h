@@ -18,8 +18,8 @@
 //   label_mean       mean of y
 //   loss             mean of the batch losses given to UpdateLoss (tf.keras.metrics.Mean)
 //   rmse, mae        sqrt(mean (p - y)^2) and mean |p - y|; only when constructed with
-//                    regression == true (the classification keys are reported as well; they
-//                    are meaningful when labels lie in [0, 1])
+//                    regression == true (the classification keys are reported as well when
+//                    every label lies in [0, 1], and as NaN otherwise, e.g. for star ratings)
 // A mean over zero total weight is NaN (undefined), as is AUC with one class only.
 //
 // Memory: constant, except the AUC, which stores 12 bytes per example with non-zero weight.
@@ -58,6 +58,7 @@ class MetricSet {
  private:
   bool regression_;
   int64_t examples_ = 0;
+  bool labels_in_unit_interval_ = true;
   Auc auc_;
   WeightedMean logloss_;
   WeightedMean accuracy_;

@@ -205,5 +205,25 @@ TEST(MetricSet, NaNPredictionsPropagate) {
   EXPECT_TRUE(std::isnan(r.at("prediction_mean")));
 }
 
+TEST(MetricSet, RegressionOnRatingsReportsProbabilityMetricsAsNaN) {
+  MetricSet m(/*regression=*/true);
+  const float p[] = {3.5f, 4.0f, 2.0f};
+  const float y[] = {4.0f, 4.5f, 1.5f};
+  m.Update(p, y, nullptr, 3);
+  const auto r = m.Results();
+  EXPECT_TRUE(std::isnan(r.at("auc")));
+  EXPECT_TRUE(std::isnan(r.at("logloss")));
+  EXPECT_TRUE(std::isnan(r.at("accuracy")));
+  EXPECT_TRUE(std::isnan(r.at("ne")));
+  EXPECT_NEAR(r.at("rmse"), 0.5, 1e-6);
+  EXPECT_NEAR(r.at("mae"), 0.5, 1e-6);
+  // Labels in [0, 1] keep them.
+  MetricSet clicks(/*regression=*/true);
+  const float q[] = {0.2f, 0.9f};
+  const float c[] = {0.0f, 1.0f};
+  clicks.Update(q, c, nullptr, 2);
+  EXPECT_DOUBLE_EQ(clicks.Results().at("auc"), 1.0);
+}
+
 }  // namespace
 }  // namespace crank

@@ -1,5 +1,6 @@
 #include "crank/model/ranking.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -170,7 +171,7 @@ void Ranking::ValidateBatch(const Batch& batch, bool need_labels) const {
                                         b, batch.labels.ShapeString()));
     }
   }
-  if (!batch.weights.empty() || batch.weights.rank() > 0) {
+  if (!batch.weights.empty()) {
     if (batch.weights.size() != b || batch.weights.rank() > 2 ||
         (batch.weights.rank() == 2 && batch.weights.dim(1) != 1)) {
       throw InvalidArgument(fmt::format("sample weights: expected shape ({},) for {} examples, got shape {}",
@@ -218,6 +219,18 @@ double Ranking::ComputeLoss(const Batch& batch, bool training) {
   return blocks_.task->ComputeLoss(outputs_, logits, batch.labels,
                                    batch.weights.empty() ? nullptr : &batch.weights,
                                    training ? &d_outputs_ : nullptr);
+}
+
+bool Ranking::InitializeOutputBias(double label_mean) {
+  const std::vector<Variable*> top = blocks_.top_stack->Variables();
+  if (top.empty() || top.back()->value.size() != 1 || top.back()->value.rank() != 1) return false;
+  double v = label_mean;
+  if (blocks_.output_activation == Activation::kSigmoid) {
+    const double p = std::clamp(label_mean, 1e-4, 1.0 - 1e-4);
+    v = std::log(p / (1.0 - p));
+  }
+  top.back()->value[0] = static_cast<float>(v);
+  return true;
 }
 
 void Ranking::ZeroGrad() {

@@ -99,6 +99,11 @@ class Ranking {
   EmbeddingCollection& embedding() { return *blocks_.embedding; }
   Activation output_activation() const { return blocks_.output_activation; }
 
+  // Sets the bias of the model's output unit (the top stack's last variable, when it has shape
+  // (1,)) so the initial prediction is `label_mean`: its logit for a sigmoid output, the value
+  // itself for a linear one. Returns false when the top stack has no such bias.
+  bool InitializeOutputBias(double label_mean);
+
   // Sets every gradient to zero (the one place gradients are cleared).
   void ZeroGrad();
   // Backward pass from d(loss)/d(outputs) (B) after a training-mode forward. Accumulates.

@@ -1,0 +1,101 @@
+#include "crank/train/job_config.h"
+
+#include <gtest/gtest.h>
+
+#include "crank/base/error.h"
+
+namespace crank {
+namespace {
+
+std::string ErrorOf(const std::string& yaml) {
+  try {
+    JobConfig::FromYamlString(yaml, "job.yaml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(JobConfig, DefaultsAreTheTfrsRankingDefaults) {
+  JobConfig c;
+  EXPECT_EQ(c.model.embedding_dim, 16);
+  EXPECT_EQ(c.model.bottom, (std::vector<int64_t>{256, 64, 16}));
+  EXPECT_EQ(c.model.top, (std::vector<int64_t>{512, 256, 1}));
+  EXPECT_EQ(c.model.interaction, "dot");
+  EXPECT_TRUE(c.model.concat_dense);
+  EXPECT_EQ(c.data.format, DataFormat::kCriteo);
+  EXPECT_EQ(c.data.task, LabelKind::kBinary);
+  EXPECT_NO_THROW(c.Validate());
+}
+
+TEST(JobConfig, YamlRoundTripIsExact) {
+  JobConfig c = JobConfig::FromYamlString(R"(
+model: {embedding_dim: 8, bottom: [32, 8], top: [16, 1], interaction: cross, cross: {layers: 2, projection_dim: 4}}
+optimizer:
+  embedding: {kind: rowwise_adagrad, learning_rate: 0.3}
+  dense: {kind: sgd, learning_rate: 0.01, momentum: 0.9, schedule: warmup_poly_decay, warmup: {warmup_steps: 10, decay_steps: 20, decay_start_steps: 30}}
+train: {epochs: 3, batch_size: 64, seed: 9, shuffle_buffer: 100, checkpoint_every: 5}
+)",
+                                          "job.yaml");
+  EXPECT_EQ(c.model.embedding_dim, 8);
+  EXPECT_EQ(c.model.cross_layers, 2);
+  EXPECT_EQ(c.model.cross_projection_dim, 4);
+  EXPECT_EQ(c.embedding_optimizer.kind, "rowwise_adagrad");
+  EXPECT_FLOAT_EQ(c.dense_optimizer.momentum, 0.9f);
+  EXPECT_EQ(c.dense_optimizer.warmup.decay_start_steps, 30);
+  EXPECT_EQ(c.train.seed, 9u);
+  const std::string yaml = c.ToYaml();
+  EXPECT_EQ(JobConfig::FromYamlString(yaml, "again.yaml").ToYaml(), yaml);
+}
+
+TEST(JobConfig, UnknownKeyNamesFileLineAndKey) {
+  const std::string e = ErrorOf("train:\n  epochs: 2\n  epoch: 3\n");
+  EXPECT_NE(e.find("job.yaml:3"), std::string::npos) << e;
+  EXPECT_NE(e.find("train.epoch"), std::string::npos) << e;
+  EXPECT_NE(ErrorOf("modle: {}\n").find("config.modle"), std::string::npos);
+}
+
+TEST(JobConfig, WrongTypeNamesTheKey) {
+  const std::string e = ErrorOf("train: {batch_size: many}\n");
+  EXPECT_NE(e.find("train.batch_size: expected an integer, got 'many'"), std::string::npos) << e;
+  EXPECT_NE(ErrorOf("model: {bottom: 5x}\n").find("model.bottom"), std::string::npos);
+}
+
+TEST(JobConfig, InvalidValuesAreRejected) {
+  EXPECT_NE(ErrorOf("train: {epochs: 0}\n").find("train.epochs"), std::string::npos);
+  EXPECT_NE(ErrorOf("train: {batch_size: -1}\n").find("train.batch_size"), std::string::npos);
+  EXPECT_NE(ErrorOf("model: {interaction: bilinear}\n").find("interaction"), std::string::npos);
+  EXPECT_NE(ErrorOf("model: {pooling: max}\n").find("model.pooling"), std::string::npos);
+  EXPECT_NE(ErrorOf("optimizer: {dense: {kind: lamb}}\n").find("optimizer.dense"), std::string::npos);
+  EXPECT_NE(ErrorOf("optimizer: {embedding: {learning_rate: -1}}\n").find("optimizer.embedding"),
+            std::string::npos);
+  const std::string dot = ErrorOf("model: {embedding_dim: 8}\n");
+  EXPECT_NE(dot.find("(16)"), std::string::npos) << dot;
+  EXPECT_NE(dot.find("(8)"), std::string::npos) << dot;
+  EXPECT_EQ(ErrorOf("model: {embedding_dim: 8, interaction: cross}\n"), "");
+  EXPECT_NE(ErrorOf("train: [1, 2]\n").find("expected a mapping"), std::string::npos);
+  EXPECT_NE(ErrorOf("train: {epochs: [\n").find("invalid YAML"), std::string::npos);
+}
+
+TEST(JobConfig, MissingFileIsAnIoError) {
+  EXPECT_THROW(JobConfig::FromYamlFile("/nonexistent/job.yaml"), IoError);
+}
+
+TEST(JobConfig, MakesOneTablePerSparseFeature) {
+  JobConfig c;
+  DataSpec spec;
+  spec.dense = {"a", "b"};
+  spec.sparse = {{"x", 10, false}, {"y", 20, true}};
+  spec.label = LabelKind::kReal;
+  const RankingConfig r = c.MakeRankingConfig(spec);
+  EXPECT_EQ(r.dense_features, 2);
+  ASSERT_EQ(r.tables.size(), 2u);
+  EXPECT_EQ(r.tables[1].vocabulary_size, 20);
+  EXPECT_EQ(r.tables[1].dim, 16);
+  EXPECT_EQ(r.features[0].table, "x");
+  EXPECT_EQ(r.loss, LossKind::kMeanSquaredError);
+  EXPECT_EQ(r.ResolvedOutputActivation(), Activation::kLinear);
+}
+
+}  // namespace
+}  // namespace crank

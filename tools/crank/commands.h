@@ -1,0 +1,25 @@
+#ifndef CRANK_TOOLS_CRANK_COMMANDS_H_
+#define CRANK_TOOLS_CRANK_COMMANDS_H_
+
+// The subcommands of the `crank` CLI. Each registers its flags on the CLI11 app and returns the
+// function that runs it. The CLI is thin: it fills a JobConfig from YAML and flags and calls
+// the library (train/trainer.h); errors are exceptions that main() turns into one line on
+// stderr and an exit code (docs/cli.md).
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace crank::cli {
+
+using Action = std::function<void()>;
+
+Action AddTrainCommand(CLI::App& app);
+Action AddEvalCommand(CLI::App& app);
+Action AddPredictCommand(CLI::App& app);
+Action AddGenCommand(CLI::App& app);
+Action AddInfoCommand(CLI::App& app);
+
+}  // namespace crank::cli
+
+#endif  // CRANK_TOOLS_CRANK_COMMANDS_H_
