@@ -56,7 +56,14 @@ void WriteTextAtomically(const std::string& path, const std::string& text) {
 }
 
 void LogCompute(int threads) {
-  LogInfo("compute: {} threads; GEMM backend {}", threads, GemmBackendDescription());
+  __builtin_cpu_init();
+  const char* isa = __builtin_cpu_supports("avx512bf16") ? "AVX-512 with BF16"
+                    : __builtin_cpu_supports("avx512f")  ? "AVX-512"
+                    : __builtin_cpu_supports("avx2")     ? "AVX2"
+                                                         : "SSE";
+  const char* wait = std::getenv("OMP_WAIT_POLICY");
+  LogInfo("compute: {} threads, CPU ISA {}; GEMM backend {}; OMP_WAIT_POLICY={}", threads, isa,
+          GemmBackendDescription(), wait ? wait : "(default)");
 }
 
 // ---------------------------------------------------------------------------------------------

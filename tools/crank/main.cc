@@ -3,7 +3,10 @@
 // Exit codes: 0 success, 2 usage or configuration error, 3 data error, 4 I/O error,
 // 5 training diverged (non-finite loss), 1 anything else.
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 
@@ -11,9 +14,22 @@
 
 #include "crank/base/error.h"
 #include "crank/base/log.h"
+#include "crank/kernels/gemm.h"
 #include "commands.h"
 
 namespace {
+
+// OpenMP and OpenBLAS read their settings when the process loads them, before main(): when the
+// fast path needs a setting the user did not make, run this same command again with it set.
+void ReexecWithRuntimeEnvironment(char** argv) {
+  if (std::getenv("CRANK_RUNTIME_ENV") != nullptr) return;
+  const auto env = crank::RecommendedRuntimeEnvironment();
+  if (env.empty()) return;
+  for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
+  setenv("CRANK_RUNTIME_ENV", "1", 1);
+  execv("/proc/self/exe", argv);
+  // exec failed: go on in this process; only speed is affected.
+}
 
 int Fail(int code, const std::string& what) {
   std::string line = what;
@@ -27,6 +43,7 @@ int Fail(int code, const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ReexecWithRuntimeEnvironment(argv);
   CLI::App app{"crank: trains, evaluates and serves ranking models (DLRM / DCN-v2) for "
                "click-through-rate and rating prediction."};
   app.require_subcommand(1);

@@ -77,15 +77,30 @@ EmbeddingCollection::EmbeddingCollection(std::vector<TableConfig> tables,
 }
 
 void EmbeddingCollection::Build(Rng& rng) {
+  // Tables are initialised in blocks of rows, each block from its own random stream
+  // (root.Fork(table, block)): the values do not depend on the thread count, and large tables
+  // initialise in parallel.
+  constexpr int64_t kBlockRows = 4096;
+  const Rng root(rng.NextU64());
+  std::vector<std::pair<size_t, int64_t>> blocks;  // (table, first row)
   for (size_t t = 0; t < tables_.size(); ++t) {
     const TableConfig& c = tables_[t];
     Variable& v = variables_[t];
-    const double stddev =
-        c.init_stddev > 0 ? c.init_stddev : 1.0 / std::sqrt(static_cast<double>(c.dim));
     v.value.Resize({c.vocabulary_size, c.dim});
-    InitTruncatedNormal(&v.value, stddev, rng);
     v.sparse_grad.ids.clear();
     v.sparse_grad.rows.Resize({0, c.dim});
+    for (int64_t r = 0; r < c.vocabulary_size; r += kBlockRows) blocks.emplace_back(t, r);
+  }
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t b = 0; b < static_cast<int64_t>(blocks.size()); ++b) {
+    const auto [t, first] = blocks[static_cast<size_t>(b)];
+    const TableConfig& c = tables_[t];
+    const double stddev =
+        c.init_stddev > 0 ? c.init_stddev : 1.0 / std::sqrt(static_cast<double>(c.dim));
+    Rng block_rng = root.Fork((static_cast<uint64_t>(t) << 40) + static_cast<uint64_t>(first));
+    float* p = variables_[t].value.row(first);
+    const int64_t n = std::min(kBlockRows, c.vocabulary_size - first) * c.dim;
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(block_rng.TruncatedNormal(stddev));
   }
   built_ = true;
   inputs_ = nullptr;

@@ -1,6 +1,10 @@
 #include "crank/train/trainer.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <chrono>
 #include <cmath>
@@ -68,6 +72,24 @@ double WatchedMetric(const MetricMap& m, bool higher_is_better) {
   const char* key = higher_is_better ? "auc" : "rmse";
   auto it = m.find(key);
   return it == m.end() ? NAN : it->second;
+}
+
+// Makes `to` a hard link of `from`, atomically replacing `to`. False if the file system cannot.
+bool PublishLink(const std::string& from, const std::string& to) {
+  const std::string tmp = fmt::format("{}.tmp-link-{}", to, getpid());
+  std::remove(tmp.c_str());
+  if (link(from.c_str(), tmp.c_str()) != 0) return false;
+  if (std::rename(tmp.c_str(), to.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return false;
+  }
+  const std::string dir = std::filesystem::path(to).parent_path().string();
+  const int fd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+  return true;
 }
 
 }  // namespace
@@ -170,20 +192,7 @@ TrainResult Train(const JobConfig& config, const TrainRun& run) {
     mapping = std::make_shared<const DataMapping>(DataMapping::Build(config.data, run.train_files));
   }
   const DataSpec& spec = mapping->spec();
-  Ranking model(config.MakeRankingConfig(spec));
-  std::unique_ptr<Optimizer> optimizer = MakeJobOptimizer(model, config);
-  TrainingState state;
-  state.seed = to.seed;
-  if (ckpt) {
-    ckpt->RestoreVariables(model);
-    ckpt->RestoreOptimizer(model, *optimizer);
-    state = ckpt->state();
-    LogInfo("resuming from {}: epoch {}, step {}", result.checkpoint_path, state.epoch + 1, state.global_step);
-  }
-  model.SetOptimizer(std::move(optimizer));
-  const std::string config_yaml = config.ToYaml();
-  const std::string mapping_text = mapping->Serialize();
-
+  // Readers first: a missing or unreadable file fails before the model is initialised.
   const bool holdout = config.data.holdout.enabled();
   ReaderOptions ro;
   ro.batch_size = to.batch_size;
@@ -198,6 +207,20 @@ TrainResult Train(const JobConfig& config, const TrainRun& run) {
     eo.split = holdout ? RowSplit::kEval : RowSplit::kAll;
     eval_reader = MakeBatchReader(mapping, run.eval_files, eo, to.in_memory);
   }
+
+  Ranking model(config.MakeRankingConfig(spec));
+  std::unique_ptr<Optimizer> optimizer = MakeJobOptimizer(model, config);
+  TrainingState state;
+  state.seed = to.seed;
+  if (ckpt) {
+    ckpt->RestoreVariables(model);
+    ckpt->RestoreOptimizer(model, *optimizer);
+    state = ckpt->state();
+    LogInfo("resuming from {}: epoch {}, step {}", result.checkpoint_path, state.epoch + 1, state.global_step);
+  }
+  model.SetOptimizer(std::move(optimizer));
+  const std::string config_yaml = config.ToYaml();
+  const std::string mapping_text = mapping->Serialize();
 
   Json history = Json::parse(state.history_json.empty() ? "[]" : state.history_json);
   const bool higher_better = HigherIsBetter(model);
@@ -309,7 +332,8 @@ TrainResult Train(const JobConfig& config, const TrainRun& run) {
     save(result.checkpoint_path);
   }
   if (result.rows_skipped > 0) LogWarning("{} malformed training rows were skipped", result.rows_skipped);
-  save(run.model_out);
+  // The checkpoint now holds the final state: publish it as the model without writing it again.
+  if (!PublishLink(result.checkpoint_path, run.model_out)) save(run.model_out);
   result.state = state;
   result.history_json = history.dump();
   result.train_seconds = step_seconds;

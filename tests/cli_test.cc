@@ -1,0 +1,232 @@
+// End-to-end tests of the `crank` command line: round trips, exit codes, bad rows, resume and
+// the MovieLens example.
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "crank/data/batch_reader.h"
+#include "crank/train/trainer.h"
+
+namespace crank {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("crank_cli_test_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Result Run(const std::string& args) {
+    const std::string out = (dir_ / "stdout.txt").string(), err = (dir_ / "stderr.txt").string();
+    const std::string cmd = std::string(CRANK_BINARY_DIR) + "/bin/crank " + args + " >" + out + " 2>" + err;
+    const int status = std::system(cmd.c_str());
+    Result r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = ReadFile(out);
+    r.err = ReadFile(err);
+    return r;
+  }
+  std::string P(const std::string& name) const { return (dir_ / name).string(); }
+
+  // Small data and a small model so each test takes about a second.
+  void Generate(int rows_train = 8000, int rows_eval = 2000) {
+    ASSERT_EQ(Run("gen --rows " + std::to_string(rows_train) + " --seed 1 --out " + P("train.tsv")).code, 0);
+    ASSERT_EQ(Run("gen --rows " + std::to_string(rows_eval) + " --seed 2 --out " + P("eval.tsv")).code, 0);
+  }
+  std::string SmallModel() const {
+    return " --embedding-dim 4 --bottom 16,4 --top 16,1 --hash-buckets 2000 --batch-size 128 --threads 2 "
+           "--embedding-learning-rate 1.0 --dense-learning-rate 0.003 ";
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(Cli, HelpDocumentsEveryCommand) {
+  Result r = Run("--help");
+  EXPECT_EQ(r.code, 0);
+  for (const char* cmd : {"train", "eval", "predict", "gen", "info"}) EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
+  r = Run("train --help");
+  EXPECT_EQ(r.code, 0);
+  for (const char* flag : {"--train", "--eval", "--model-out", "--config", "--format", "--interaction", "--embedding-dim",
+                           "--bottom", "--top", "--hash-buckets", "--epochs", "--batch-size", "--learning-rate",
+                           "--threads", "--seed", "--metrics-out", "--checkpoint-every", "--resume", "--bad-rows"}) {
+    EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
+  }
+}
+
+TEST_F(Cli, TrainEvalPredictRoundTrip) {
+  Generate();
+  Result r = Run("train --train " + P("train.tsv") + " --eval " + P("eval.tsv") + " --model-out " + P("m.crank") +
+                 " --metrics-out " + P("train.json") + SmallModel() + " --epochs 2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("resolved configuration"), std::string::npos);
+  EXPECT_NE(r.err.find("GEMM backend"), std::string::npos);
+  const auto train = nlohmann::json::parse(ReadFile(P("train.json")));
+  for (const char* key : {"examples", "auc", "logloss", "accuracy", "ne", "calibration", "train_examples_per_sec", "history"}) {
+    EXPECT_TRUE(train.contains(key)) << key;
+  }
+  EXPECT_EQ(train["history"].size(), 2u);
+  EXPECT_EQ(train["examples"], 2000);
+
+  r = Run("eval --model " + P("m.crank") + " --data " + P("eval.tsv") + " --metrics-out " + P("eval.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto eval = nlohmann::json::parse(ReadFile(P("eval.json")));
+  EXPECT_DOUBLE_EQ(eval["auc"].get<double>(), train["auc"].get<double>());  // same model, same data
+  EXPECT_GT(eval["auc"].get<double>(), 0.55);
+
+  // Predictions: one per row, in order, for labelled and unlabelled input, equal to the library's.
+  r = Run("predict --model " + P("m.crank") + " --data " + P("eval.tsv") + " --out " + P("pred.txt"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(Run("gen --rows 2000 --seed 2 --unlabelled --out " + P("unlabelled.tsv")).code, 0);
+  r = Run("predict --model " + P("m.crank") + " --data " + P("unlabelled.tsv") + " --out " + P("pred2.txt"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(ReadFile(P("pred.txt")), ReadFile(P("pred2.txt")));
+
+  LoadedModel m = LoadModel(P("m.crank"));
+  ReaderOptions ro;
+  auto reader = MakeBatchReader(m.mapping, {P("eval.tsv")}, ro, false);
+  Batch batch;
+  Tensor pred;
+  std::ifstream lines(P("pred.txt"));
+  std::string line;
+  int64_t n = 0;
+  while (reader->Next(&batch)) {
+    m.model->Predict(batch, &pred);
+    for (int64_t i = 0; i < pred.size(); ++i, ++n) {
+      ASSERT_TRUE(std::getline(lines, line));
+      ASSERT_EQ(std::stof(line), pred[i]) << "row " << n;
+    }
+  }
+  EXPECT_EQ(n, 2000);
+  EXPECT_FALSE(std::getline(lines, line));
+
+  r = Run("info --model " + P("m.crank"));
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("embedding_dim: 4"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, ResumeMatchesAnUninterruptedRun) {
+  Generate(6000, 1000);
+  const std::string common = " --train " + P("train.tsv") + SmallModel() + " --epochs 2 --shuffle-buffer 1000 --seed 5 ";
+  ASSERT_EQ(Run("train" + common + "--model-out " + P("full.crank")).code, 0);
+  ASSERT_EQ(Run("train" + common + "--model-out " + P("part.crank") + " --max-steps 60 --checkpoint-every 25").code, 0);
+  Result r = Run("train" + common + "--model-out " + P("part.crank") + " --checkpoint-every 25 --resume");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("resuming"), std::string::npos);
+  ASSERT_EQ(Run("predict --model " + P("full.crank") + " --data " + P("train.tsv") + " --out " + P("a.txt")).code, 0);
+  ASSERT_EQ(Run("predict --model " + P("part.crank") + " --data " + P("train.tsv") + " --out " + P("b.txt")).code, 0);
+  EXPECT_EQ(ReadFile(P("a.txt")), ReadFile(P("b.txt")));
+}
+
+TEST_F(Cli, SameSeedGivesByteIdenticalModels) {
+  Generate(4000, 500);
+  const std::string args = "train --train " + P("train.tsv") + SmallModel() + " --seed 3 --model-out ";
+  ASSERT_EQ(Run(args + P("a.crank")).code, 0);
+  ASSERT_EQ(Run(args + P("b.crank")).code, 0);
+  EXPECT_EQ(ReadFile(P("a.crank")), ReadFile(P("b.crank")));
+}
+
+TEST_F(Cli, MalformedRowsAreSkippedOrFailWithFileAndLine) {
+  Generate(3000, 500);
+  {
+    std::ofstream f(P("train.tsv"), std::ios::app);
+    f << "1\t2\tthree\n";   // line 3001: wrong column count
+  }
+  Result skip = Run("train --train " + P("train.tsv") + " --model-out " + P("s.crank") + SmallModel());
+  EXPECT_EQ(skip.code, 0) << skip.err;
+  EXPECT_NE(skip.err.find("train.tsv:3001"), std::string::npos) << skip.err;
+  Result fail = Run("train --train " + P("train.tsv") + " --model-out " + P("f.crank") + SmallModel() + " --bad-rows fail");
+  EXPECT_EQ(fail.code, 3) << fail.err;
+  EXPECT_NE(fail.err.find("train.tsv:3001"), std::string::npos) << fail.err;
+  EXPECT_NE(fail.err.find("crank: error:"), std::string::npos);
+  // A label that is not 0/1 for binary cross-entropy is a data error too.
+  {
+    std::ofstream f(P("bad_label.tsv"));
+    f << "2" << std::string(13, '\t') << std::string(26, '\t') << "\n";
+  }
+  Result label = Run("train --train " + P("bad_label.tsv") + " --model-out " + P("l.crank") + SmallModel() + " --bad-rows fail");
+  EXPECT_EQ(label.code, 3) << label.err;
+  EXPECT_NE(label.err.find("bad_label.tsv:1"), std::string::npos) << label.err;
+}
+
+TEST_F(Cli, ExitCodesSayWhatWentWrong) {
+  EXPECT_EQ(Run("train --bogus").code, 2);
+  EXPECT_EQ(Run("frobnicate").code, 2);
+  EXPECT_EQ(Run("train --train x --model-out y --epochs 0").code, 2);
+  Result missing = Run("train --train " + P("absent.tsv") + " --model-out " + P("m.crank"));
+  EXPECT_EQ(missing.code, 4) << missing.err;
+  EXPECT_NE(missing.err.find("absent.tsv"), std::string::npos);
+  EXPECT_EQ(Run("train --train " + dir_.string() + " --model-out " + P("m.crank")).code, 4);  // a directory
+  {
+    std::ofstream f(P("bad.yaml"));
+    f << "train:\n  epochz: 1\n";
+  }
+  Result cfg = Run("train --config " + P("bad.yaml") + " --train x --model-out y");
+  EXPECT_EQ(cfg.code, 2);
+  EXPECT_NE(cfg.err.find("bad.yaml:2"), std::string::npos) << cfg.err;
+  {
+    std::ofstream f(P("garbage.crank"));
+    f << "not a model";
+  }
+  Result model = Run("eval --model " + P("garbage.crank") + " --data " + P("absent.tsv"));
+  EXPECT_EQ(model.code, 4);
+  EXPECT_NE(model.err.find("not a crank checkpoint"), std::string::npos) << model.err;
+  // The error is one line, the last one.
+  const size_t at = model.err.find("crank: error:");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(model.err.find('\n', at), model.err.size() - 1) << model.err;
+}
+
+TEST_F(Cli, PredictFailureKeepsAnExistingOutput) {
+  Generate(2000, 200);
+  ASSERT_EQ(Run("train --train " + P("train.tsv") + " --model-out " + P("m.crank") + SmallModel()).code, 0);
+  { std::ofstream(P("out.txt")) << "kept\n"; }
+  { std::ofstream(P("bad.tsv")) << "0\t1\n"; }
+  Result r = Run("predict --model " + P("m.crank") + " --data " + P("bad.tsv") + " --out " + P("out.txt"));
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_EQ(ReadFile(P("out.txt")), "kept\n");
+}
+
+TEST_F(Cli, MovieLensExampleBeatsTheBiasBaseline) {
+  const fs::path data = fs::path(CRANK_SOURCE_DIR) / ".." / "shared" / "data" / "movielens-latest-small" / "ratings.csv";
+  ASSERT_TRUE(fs::exists(data)) << "MovieLens data not found at " << data << " (../shared/data beside the repository)";
+  Result r = Run(std::string("train --config ") + CRANK_SOURCE_DIR + "/examples/movielens.yaml --model-out " +
+                 P("ml.crank") + " --metrics-out " + P("ml.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto m = nlohmann::json::parse(ReadFile(P("ml.json")));
+  EXPECT_EQ(m["examples"], 10084);
+  EXPECT_LT(m["rmse"].get<double>(), 0.8776) << "the user+item bias baseline on this hold-out";
+  EXPECT_TRUE(m["mae"].is_number());
+}
+
+}  // namespace
+}  // namespace crank
