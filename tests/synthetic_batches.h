@@ -78,7 +78,7 @@ struct SyntheticProblem {
       if (regression) {
         b.labels[i] = static_cast<float>(logit);
       } else {
-        b.labels[i] = rng.UniformDouble() < 1.0 / (1.0 + std::exp(-2.0 * logit)) ? 1.0f : 0.0f;
+        b.labels[i] = rng.UniformDouble() < 1.0 / (1.0 + std::exp(-4.0 * logit)) ? 1.0f : 0.0f;
       }
     }
     return b;

@@ -305,7 +305,7 @@ TEST_P(RankingLearns, DrivesLossDownAndAucAboveNinety) {
   m.SetOptimizer(DefaultOptimizer(m, 0.1f, 0.01f));
   const Batch eval = p.MakeBatch(2000, 100000);
   const double start = m.TestStep(eval);
-  for (int epoch = 0; epoch < 6; ++epoch) {
+  for (int epoch = 0; epoch < 10; ++epoch) {
     for (uint64_t s = 0; s < 60; ++s) m.TrainStep(p.MakeBatch(64, s));
   }
   m.ResetMetrics();
