@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -53,6 +54,12 @@ void WriteTextAtomically(const std::string& path, const std::string& text) {
     std::remove(tmp.c_str());
     throw IoError(fmt::format("cannot write {}: {}", path, std::strerror(err)));
   }
+}
+
+double PeakResidentMegabytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
 void LogCompute(int threads) {
@@ -175,13 +182,15 @@ Action AddTrainCommand(CLI::App& app) {
     LogInfo("resolved configuration:\n{}", cfg.ToYaml());
     LogCompute(ConfigureThreads(cfg.train.threads));
     const TrainResult r = Train(cfg, run);
-    LogInfo("trained {} examples in {:.1f} s ({:.0f} examples/s); model written to {}", r.train_examples,
-            r.train_seconds, r.train_examples_per_sec, run.model_out);
+    const double peak_mb = PeakResidentMegabytes();
+    LogInfo("trained {} examples in {:.1f} s ({:.0f} examples/s); model written to {}; peak memory {:.0f} MB",
+            r.train_examples, r.train_seconds, r.train_examples_per_sec, run.model_out, peak_mb);
     std::string extra = fmt::format(
         "\"train_examples\": {}, \"train_examples_per_sec\": {:.1f}, \"train_seconds\": {:.3f}, \"steps\": {}, "
-        "\"epochs_completed\": {}, \"rows_skipped\": {}, \"stopped_early\": {}, \"history\": {}",
+        "\"epochs_completed\": {}, \"rows_skipped\": {}, \"stopped_early\": {}, \"peak_rss_mb\": {:.1f}, "
+        "\"history\": {}",
         r.train_examples, r.train_examples_per_sec, r.train_seconds, r.state.global_step, r.state.epoch,
-        r.rows_skipped, r.stopped_early ? "true" : "false", r.history_json);
+        r.rows_skipped, r.stopped_early ? "true" : "false", peak_mb, r.history_json);
     const std::string json = MetricsJson(r.final_eval, extra);
     if (!r.final_eval.empty()) LogInfo("final evaluation: {}", MetricsJson(r.final_eval, "", /*indent=*/-1));
     if (!f->metrics_out.empty()) WriteTextAtomically(f->metrics_out, json + "\n");

@@ -1,5 +1,6 @@
 #include "crank/data/mapping.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -20,6 +21,10 @@ bool NeedsStats(const DenseField& f) {
 
 // log(1 + x) for the small non-negative integers that dominate count features.
 constexpr int kLog1pTableSize = 4096;
+// Transformed dense values are clipped to +-1e9: products of such values through the MLPs and
+// the dot interaction stay far inside float32's range (3.4e38), so one absurd input value (say
+// 1e30 in a column without a transform) cannot turn the model's output into inf or NaN.
+constexpr double kMaxDenseValue = 1e9;
 const std::array<float, kLog1pTableSize>& Log1pTable() {
   static const std::array<float, kLog1pTableSize> table = [] {
     std::array<float, kLog1pTableSize> t{};
@@ -202,7 +207,7 @@ void DataMapping::Apply(const RawRow& raw, Example* out) const {
     const DenseStats& s = dense_stats_[d];
     double v = raw.dense[d];
     if (std::isnan(v)) v = f.missing == MissingValue::kMean ? s.mean : 0.0;
-    float y;
+    double y;
     switch (f.transform) {
       case DenseTransform::kLog1p:
         if (v <= 0.0) {
@@ -210,16 +215,16 @@ void DataMapping::Apply(const RawRow& raw, Example* out) const {
         } else if (v < kLog1pTableSize && v == std::floor(v)) {
           y = table[static_cast<size_t>(v)];
         } else {
-          y = static_cast<float>(std::log1p(v));
+          y = std::log1p(v);
         }
         break;
       case DenseTransform::kStandardize:
-        y = static_cast<float>((v - s.mean) / s.stddev);
+        y = (v - s.mean) / s.stddev;
         break;
       default:
-        y = static_cast<float>(v);
+        y = v;
     }
-    out->dense[d] = y;
+    out->dense[d] = static_cast<float>(std::clamp(y, -kMaxDenseValue, kMaxDenseValue));
   }
   out->ids.resize(nf);
   for (size_t f = 0; f < nf; ++f) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <thread>
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "crank/base/error.h"
@@ -119,6 +120,9 @@ MetricMap Evaluate(Ranking& model, BatchReader& reader) {
   }
   MetricMap m = model.Metrics();
   model.ResetMetrics();
+  if (m["examples"] == 0) {
+    throw DataError(fmt::format("no examples to evaluate ({} malformed rows skipped)", reader.stats().rows_skipped));
+  }
   reader.Rewind();
   return m;
 }
@@ -319,6 +323,12 @@ TrainResult Train(const JobConfig& config, const TrainRun& run) {
     }
     if (!stop) step_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
     result.rows_skipped += reader->stats().rows_skipped;
+    if (state.global_step == 0) {
+      progress.Finish();
+      throw DataError(fmt::format("no training examples in {} ({} malformed rows skipped{})",
+                                  fmt::join(run.train_files, ", "), result.rows_skipped,
+                                  holdout ? ", hold-out rows excluded" : ""));
+    }
     progress.Finish();
     if (!stop) {
       ++state.epoch;
