@@ -9,6 +9,7 @@
 
 #include "crank/base/error.h"
 #include "crank/kernels/gemm.h"
+#include "crank/layers/linear.h"
 #include "crank/layers/mlp.h"
 #include "crank/metrics/auc.h"
 #include "crank/optim/composite_optimizer.h"
@@ -335,6 +336,104 @@ INSTANTIATE_TEST_SUITE_P(DotCrossBceMse, RankingLearns,
                          [](const ::testing::TestParamInfo<LearnCase>& i) {
                            return i.param.interaction + (i.param.regression ? "_mse" : "_bce");
                          });
+
+// A user-defined interaction: the elementwise sum of all features (they must share a width).
+class SumInteraction : public FeatureInteraction {
+ public:
+  int64_t Build(const std::vector<int64_t>& widths, Rng&) override {
+    width_ = widths[0];
+    for (int64_t w : widths) {
+      if (w != width_) throw InvalidArgument("SumInteraction needs equal widths");
+    }
+    count_ = widths.size();
+    return width_;
+  }
+  void Forward(const std::vector<const Tensor*>& f, Tensor* out, bool) override {
+    out->ResizeZero({f[0]->dim(0), width_});
+    for (const Tensor* t : f) {
+      for (int64_t i = 0; i < out->size(); ++i) (*out)[i] += (*t)[i];
+    }
+  }
+  void Backward(const Tensor& d_out, const std::vector<Tensor*>& d) override {
+    for (Tensor* t : d) *t = d_out;
+  }
+  std::vector<Variable*> Variables() override { return {}; }
+  std::string Describe() const override { return "sum"; }
+
+ private:
+  int64_t width_ = 0;
+  size_t count_ = 0;
+};
+
+// A user-defined bottom stack: one Linear layer with a learned scale on its output.
+class ScaledLinear : public Block {
+ public:
+  int64_t Build(int64_t in, Rng& rng) override {
+    const int64_t out = linear_.Build(in, rng);
+    scale_.name = "bottom/scale";
+    scale_.value = Tensor({1}, {1.0f});
+    scale_.ZeroGrad();
+    return out;
+  }
+  void Forward(const Tensor& x, Tensor* y, bool training) override {
+    linear_.Forward(x, &z_, training);
+    *y = z_;
+    for (int64_t i = 0; i < y->size(); ++i) (*y)[i] *= scale_.value[0];
+  }
+  void Backward(const Tensor& dy, Tensor* dx) override {
+    Tensor dz = dy;
+    for (int64_t i = 0; i < dz.size(); ++i) {
+      scale_.grad[0] += dy[i] * z_[i];
+      dz[i] *= scale_.value[0];
+    }
+    linear_.Backward(dz, dx);
+  }
+  std::vector<Variable*> Variables() override {
+    std::vector<Variable*> v = linear_.Variables();
+    v.push_back(&scale_);
+    return v;
+  }
+
+ private:
+  Linear linear_{"bottom/linear", LinearOptions{.units = 8, .activation = Activation::kRelu}};
+  Variable scale_;
+  Tensor z_;
+};
+
+TEST(Ranking, AcceptsUserDefinedBlocksAndTrainsThem) {
+  SyntheticProblem p;
+  auto make = [&] {
+    RankingBlocks blocks;
+    RankingConfig c = p.Config();
+    blocks.embedding = std::make_unique<EmbeddingCollection>(c.tables, c.features);
+    blocks.bottom_stack = std::make_unique<ScaledLinear>();
+    blocks.feature_interaction = std::make_unique<SumInteraction>();
+    blocks.top_stack = std::make_unique<Mlp>(
+        "top", MlpOptions{.units = {16, 1}, .final_activation = Activation::kLinear});
+    return std::make_unique<Ranking>(std::move(blocks), p.dense, 5);
+  };
+  auto m = make();
+  // The user's variables are trainable dense variables; gradients flow through them.
+  const auto dense = m->DenseTrainableVariables();
+  ASSERT_EQ(dense[2]->name, "bottom/scale");
+  Batch b = p.MakeBatch(6, 2);
+  m->ComputeGradients(b);
+  testing::GradCheckOptions opts;
+  opts.atol = 5e-4;
+  opts.rtol = 5e-2;
+  opts.eps = 3e-4;
+  auto loss = [&] { return m->ComputeLoss(b, false); };
+  for (Variable* v : dense) {
+    testing::ExpectGradientMatches(loss, v->value.data(), v->grad.data(), v->value.size(), v->name, opts);
+  }
+  m->SetOptimizer(DefaultOptimizer(*m, 0.1f, 0.01f));
+  const Batch eval = p.MakeBatch(1000, 99999);
+  const double start = m->TestStep(eval);
+  for (int epoch = 0; epoch < 5; ++epoch) {
+    for (uint64_t s = 0; s < 60; ++s) m->TrainStep(p.MakeBatch(64, s));
+  }
+  EXPECT_LT(m->TestStep(eval), 0.8 * start);
+}
 
 }  // namespace
 }  // namespace crank
