@@ -218,7 +218,7 @@ double Ranking::ComputeLoss(const Batch& batch, bool training) {
   const bool logits = blocks_.output_activation == Activation::kSigmoid;
   return blocks_.task->ComputeLoss(outputs_, logits, batch.labels,
                                    batch.weights.empty() ? nullptr : &batch.weights,
-                                   training ? &d_outputs_ : nullptr);
+                                   training ? &d_outputs_ : nullptr, /*update_metrics=*/!training);
 }
 
 bool Ranking::InitializeOutputBias(double label_mean) {

@@ -64,8 +64,10 @@ class Ranking {
   Ranking(const Ranking&) = delete;
   Ranking& operator=(const Ranking&) = delete;
 
-  // Forward pass + task loss; updates the task metrics. training = true keeps the caches for
-  // Backward. Throws InvalidArgument on any batch shape or count mismatch.
+  // Forward pass + task loss. training = false updates the task metrics (evaluation);
+  // training = true keeps the caches for Backward and leaves the metrics alone, so a long
+  // training run does not accumulate AUC state (the loss is returned instead). Throws
+  // InvalidArgument on any batch shape or count mismatch.
   double ComputeLoss(const Batch& batch, bool training = false);
 
   // Forward, backward and regularization: leaves d(total loss)/d(variable) in every variable's
