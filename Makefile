@@ -1,4 +1,4 @@
-# crank: make demo | test | build | bench | fuzz | format | clean
+# crank: make demo | test | build | bench | asan | tsan | fuzz | format | clean
 # Every target installs the Debian packages it needs first (apt-get), so both quick-start
 # commands work on a fresh Debian machine.
 
@@ -8,9 +8,10 @@ BUILD ?= build
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PKGS := cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libyaml-cpp-dev libcli11-dev \
-        libfmt-dev libopenblas-openmp-dev nlohmann-json3-dev
-BENCH_PKGS := libbenchmark-dev python3-torch python3-numpy
-FUZZ_PKGS := clang libclang-rt-14-dev
+        libfmt-dev libopenblas-openmp-dev nlohmann-json3-dev libdnnl-dev
+BENCH_PKGS := libbenchmark-dev python3-torch python3-numpy libopenblas0-openmp
+FUZZ_PKGS := clang libclang-rt-14-dev libomp-dev
+FUZZ_SECONDS ?= 60
 
 define install_missing
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
@@ -20,7 +21,7 @@ define install_missing
 	fi
 endef
 
-.PHONY: deps build test demo bench fuzz format clean
+.PHONY: deps build test demo bench asan tsan fuzz format clean
 
 deps:
 	$(call install_missing,$(PKGS))
@@ -38,8 +39,30 @@ demo: build
 bench: deps
 	$(call install_missing,$(BENCH_PKGS))
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCRANK_BUILD_BENCH=ON
-	cmake --build $(BUILD) -j $(JOBS)
+	cmake --build $(BUILD) -j $(JOBS) --target machine_limits micro_kernels train_throughput
 	./bench/run.sh $(BUILD)
+
+# Sanitizer builds and fuzzing (docs/reliability.md, CMakePresets.json).
+# asan: the whole test suite under AddressSanitizer + LeakSanitizer + UBSan (build-asan/).
+asan: deps
+	cmake --preset asan
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan -j $(JOBS)
+
+# tsan: the threaded tests (streaming reader, OpenMP kernels) under ThreadSanitizer, built with
+# clang and libomp (build-tsan/).
+tsan: deps
+	$(call install_missing,$(FUZZ_PKGS))
+	cmake --preset tsan
+	cmake --build --preset tsan -j $(JOBS)
+	ctest --preset tsan -j $(JOBS)
+
+# fuzz: every libFuzzer target for FUZZ_SECONDS each (build-fuzz/); fails on any finding.
+fuzz: deps
+	$(call install_missing,$(FUZZ_PKGS))
+	cmake --preset fuzz
+	cmake --build --preset fuzz -j $(JOBS)
+	./fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')

@@ -18,6 +18,20 @@ add_library(crank_openblas INTERFACE)
 target_link_libraries(crank_openblas INTERFACE ${CRANK_OPENBLAS_LIB})
 target_include_directories(crank_openblas SYSTEM INTERFACE ${CRANK_OPENBLAS_INCLUDE})
 
+# oneDNN (libdnnl-dev, OpenMP flavour) for bf16 GEMMs and the fp32 shapes where it beats
+# OpenBLAS (src/crank/kernels/gemm_onednn.h). Without it every GEMM runs on OpenBLAS in fp32.
+option(CRANK_WITH_ONEDNN "Use oneDNN matmul for bf16 and large fp32 GEMMs" ON)
+add_library(crank_onednn INTERFACE)
+if(CRANK_WITH_ONEDNN)
+  find_package(dnnl CONFIG QUIET)
+  if(dnnl_FOUND)
+    target_link_libraries(crank_onednn INTERFACE DNNL::dnnl)
+    target_compile_definitions(crank_onednn INTERFACE CRANK_HAVE_ONEDNN=1)
+  else()
+    message(WARNING "oneDNN not found (package libdnnl-dev): GEMMs use OpenBLAS, fp32 only")
+  endif()
+endif()
+
 if(CRANK_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

@@ -276,14 +276,20 @@ TEST_F(Reliability, KilledWhileCheckpointingAlwaysLeavesALoadableCheckpointAndRe
   const std::string bin = std::string(CRANK_BINARY_DIR) + "/bin/crank";
   int loads = 0;
   for (int kill_no = 0; kill_no < 8; ++kill_no) {
+    const bool resume = fs::exists(P("k.crank.ckpt"));
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-      const std::string cmd = "exec " + bin + " " + args + (kill_no > 0 ? " --resume" : "") + " 2>/dev/null";
+      const std::string cmd = "exec " + bin + " " + args + (resume ? " --resume" : "") + " 2>/dev/null";
       execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(150 + g() % 400));
+    if (!resume) {  // let the first checkpoint appear (slow machines, sanitizer builds), then kill
+      for (int i = 0; i < 600 && !fs::exists(P("k.crank.ckpt")); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 + g() % 500));
     kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);

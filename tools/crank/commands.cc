@@ -76,7 +76,7 @@ void LogCompute(int threads) {
 // ---------------------------------------------------------------------------------------------
 struct TrainFlags {
   std::vector<std::string> train, eval;
-  std::string model_out, config, format, interaction, metrics_out, bad_rows, pooling;
+  std::string model_out, config, format, interaction, metrics_out, bad_rows, pooling, precision;
   std::vector<int64_t> bottom, top;
   int64_t embedding_dim = 0, hash_buckets = 0, epochs = 0, batch_size = 0, checkpoint_every = 0,
           shuffle_buffer = 0, eval_every = 0, early_stopping = 0, max_steps = 0;
@@ -123,6 +123,8 @@ Action AddTrainCommand(CLI::App& app) {
   auto* o_bad = c->add_option("--bad-rows", f->bad_rows, "malformed rows: skip (count and warn) | fail (stop at the first)");
   c->add_flag("--resume", f->resume, "continue from PATH.ckpt of --model-out");
   auto* o_mem = c->add_flag("--in-memory", f->in_memory, "load the training data into memory first");
+  auto* o_prec = c->add_option("--precision", f->precision,
+                               "GEMM precision: fp32 (default) | bf16 (fp32 master weights; AVX512-BF16/AMX CPUs)");
   return [=] {
     JobConfig cfg = f->config.empty() ? JobConfig() : JobConfig::FromYamlFile(f->config);
     if (o_format->count()) {
@@ -168,6 +170,7 @@ Action AddTrainCommand(CLI::App& app) {
     if (o_max->count()) cfg.train.max_steps = f->max_steps;
     if (o_bad->count()) cfg.data.on_error = ParsePolicy(f->bad_rows);
     if (o_mem->count()) cfg.train.in_memory = f->in_memory;
+    if (o_prec->count()) cfg.train.precision = f->precision;
     if (o_train->count()) cfg.data.train_files = f->train;
     if (o_eval->count()) cfg.data.eval_files = f->eval;
     cfg.Validate();
@@ -180,6 +183,7 @@ Action AddTrainCommand(CLI::App& app) {
     run.progress_bar = StderrIsTerminal() && GetLogLevel() <= LogLevel::kInfo;
     if (run.train_files.empty()) throw ConfigError("train: no training data: give --train PATH or data.train in --config");
     LogInfo("resolved configuration:\n{}", cfg.ToYaml());
+    ConfigurePrecision(cfg.train.precision);
     LogCompute(ConfigureThreads(cfg.train.threads));
     const TrainResult r = Train(cfg, run);
     const double peak_mb = PeakResidentMegabytes();
@@ -199,7 +203,7 @@ Action AddTrainCommand(CLI::App& app) {
 
 namespace {
 struct ModelDataFlags {
-  std::string model, out, metrics_out, bad_rows, rows = "auto";
+  std::string model, out, metrics_out, bad_rows, rows = "auto", precision;
   std::vector<std::string> data;
   int64_t batch_size = 4096;
   int threads = 0;
@@ -223,6 +227,7 @@ void AddModelDataOptions(CLI::App* c, ModelDataFlags& f) {
       ->delimiter(',');
   c->add_option("--batch-size", f.batch_size, "examples per batch (default 4096)");
   c->add_option("--threads", f.threads, "compute threads (default: all cores)");
+  c->add_option("--precision", f.precision, "GEMM precision: fp32 | bf16 (default: as trained)");
   c->add_option("--rows", f.rows,
                 "which rows: auto (the held-out rows when the model's data config has a hold-out), all, train, eval");
 }
@@ -235,8 +240,9 @@ Action AddEvalCommand(CLI::App& app) {
   c->add_option("--metrics-out", f->metrics_out, "write the metrics as JSON");
   auto* bad = c->add_option("--bad-rows", f->bad_rows, "malformed rows: skip | fail (default: as trained)");
   return [=] {
-    LogCompute(ConfigureThreads(f->threads));
     LoadedModel m = LoadModel(f->model);
+    ConfigurePrecision(f->precision.empty() ? m.config.train.precision : f->precision);
+    LogCompute(ConfigureThreads(f->threads));
     auto reader = OpenReader(m, *f, bad, m.mapping->config().on_error, RowSplit::kEval);
     const MetricMap metrics = Evaluate(*m.model, *reader);
     const std::string json = MetricsJson(metrics);
@@ -254,8 +260,9 @@ Action AddPredictCommand(CLI::App& app) {
                             "malformed rows: fail (default: keeps one prediction per input row) | skip");
   f->rows = "all";
   return [=] {
-    LogCompute(ConfigureThreads(f->threads));
     LoadedModel m = LoadModel(f->model);
+    ConfigurePrecision(f->precision.empty() ? m.config.train.precision : f->precision);
+    LogCompute(ConfigureThreads(f->threads));
     auto reader = OpenReader(m, *f, bad, ErrorPolicy::kFail, RowSplit::kEval);
     const int64_t n = PredictToFile(*m.model, *reader, f->out);
     if (reader->stats().rows_skipped > 0) {

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <filesystem>
 #include <set>
+#include <string_view>
 #include <utility>
 
 #include "crank/base/error.h"
@@ -45,6 +46,39 @@ const char* NameOf(const EnumNames<E>& names, E v) {
   return "?";
 }
 
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code points > U+10FFFF).
+bool IsUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xbf;  // range of the byte after the lead byte
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      if (c == 0xe0) lo = 0xa0;
+      if (c == 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      if (c == 0xf0) lo = 0x90;
+      if (c == 0xf4) hi = 0x8f;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= n) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xbf)) return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
 // A YAML node together with its dotted key path, for messages "file:line: path: what".
 class Ctx {
  public:
@@ -67,7 +101,11 @@ class Ctx {
   // Const access throughout: operator[] on a non-const node would insert the key.
   bool Has(const char* key) const { return node_.IsMap() && cnode()[key].IsDefined(); }
   Ctx Child(const char* key) const {
-    return Ctx(node_.IsMap() ? cnode()[key] : YAML::Node(), path_ + "." + key, file_, line_);
+    const YAML::Node child = node_.IsMap() ? cnode()[key] : YAML::Node();
+    // A key yaml-cpp cannot look up (e.g. a null key read back as "") gives an invalid node,
+    // on which every query but IsDefined throws: treat it as absent.
+    return Ctx(child.IsDefined() ? child : YAML::Node(YAML::NodeType::Undefined),
+               path_ + "." + key, file_, line_);
   }
   Ctx Item(size_t i) const {
     return Ctx(cnode()[i], fmt::format("{}[{}]", path_, i), file_, line_);
@@ -97,6 +135,8 @@ class Ctx {
 
   std::string AsString() const {
     if (!node_.IsScalar()) Fail("expected a text value, found " + Describe());
+    // YAML text is Unicode: other bytes would not survive ToYaml (names, paths, columns).
+    if (!IsUtf8(node_.Scalar())) Fail("expected UTF-8 text, found invalid bytes");
     return node_.Scalar();
   }
   int64_t AsInt(int64_t min, int64_t max) const {
@@ -123,7 +163,7 @@ class Ctx {
   std::vector<std::string> AsStringList() const {
     std::vector<std::string> out;
     if (node_.IsScalar()) {
-      out.push_back(node_.Scalar());
+      out.push_back(AsString());
     } else if (node_.IsSequence()) {
       for (size_t i = 0; i < node_.size(); ++i) out.push_back(Item(i).AsString());
     } else {

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "crank/base/error.h"
 #include "crank/data/derived_fields.h"
@@ -124,7 +125,8 @@ bool DelimitedParser::Parse(std::string_view line, RawRow* row, std::string* err
     if (!config_.weight.empty()) {
       const std::string_view t = Text(weight_);
       double w = 0.0;
-      if (ParseNumber(t, &w) != NumberStatus::kOk || w < 0.0) {
+      if (ParseNumber(t, &w) != NumberStatus::kOk || w < 0.0 ||
+          w > std::numeric_limits<float>::max()) {  // batches hold floats
         *error = fmt::format("field {}: {} is not a finite number >= 0 (sample weight)",
                              weight_.column, QuoteToken(t));
         return false;
@@ -156,6 +158,11 @@ bool DelimitedParser::Parse(std::string_view line, RawRow* row, std::string* err
       } else if (st != NumberStatus::kOk) {
         *error = fmt::format("field {}: {} is not a {}number", f.column, QuoteToken(t),
                              st == NumberStatus::kNonFinite ? "finite " : "");
+        return false;
+      } else if (std::abs(v) > std::numeric_limits<float>::max()) {
+        // Batches hold floats; larger values would also overflow the training statistics.
+        *error = fmt::format("field {}: {} is too large for a 32-bit float", f.column,
+                             QuoteToken(t));
         return false;
       }
     }

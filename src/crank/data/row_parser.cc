@@ -1,5 +1,8 @@
 #include "crank/data/row_parser.h"
 
+#include <cmath>
+#include <limits>
+
 #include "crank/base/error.h"
 #include "crank/data/criteo_parser.h"
 #include "crank/data/delimited_parser.h"
@@ -50,6 +53,9 @@ bool ParseLabel(std::string_view text, LabelKind kind, const std::string& name, 
   } else if (st != NumberStatus::kOk) {
     *error = fmt::format("field {}: {} is not a {}number", name, QuoteToken(text),
                          st == NumberStatus::kNonFinite ? "finite " : "");
+    return false;
+  } else if (std::abs(v) > std::numeric_limits<float>::max()) {  // batches hold floats
+    *error = fmt::format("field {}: {} is too large for a 32-bit float", name, QuoteToken(text));
     return false;
   }
   *label = v;

@@ -1,15 +1,23 @@
 #ifndef CRANK_KERNELS_GEMM_H_
 #define CRANK_KERNELS_GEMM_H_
 
-// The one dense matrix-multiply entry point (OpenBLAS sgemm, row-major) and the compute thread
-// count shared by OpenBLAS and crank's own OpenMP loops.
+// The one dense matrix-multiply entry point (row-major), its process-wide compute settings (the
+// thread count shared by the GEMM libraries and crank's own OpenMP loops, the GEMM precision and
+// the fp32 backend) and a description of what is active, for logs and benchmark reports.
 //
-// Determinism: for a fixed thread count the results are bit-identical from run to run. OpenBLAS
-// partitions a GEMM over M and N (not K), so each C element is reduced over K in one order; the
-// Mlp tests check that 1 and 2 threads give bit-identical results on this build.
+// Backends: OpenBLAS sgemm, and oneDNN matmul (gemm_onednn.h) when the build links it
+// (CMake option CRANK_WITH_ONEDNN, on by default; package libdnnl-dev). The bf16 precision needs
+// oneDNN and a CPU with AVX512-BF16; elsewhere it falls back to fp32.
+//
+// Determinism: for a fixed thread count and fixed settings the results are bit-identical from
+// run to run (both libraries partition a GEMM the same way every time for a given shape and
+// thread count). Across thread counts they may differ in the last bits: oneDNN can split K
+// between threads (e.g. the dW product of a 256->64 layer at batch 2048), and OpenBLAS's
+// partitioning changes the kernel edges of some shapes (e.g. the 367->512 forward product).
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -21,19 +29,74 @@ namespace crank {
 //   c: (M, N), row stride ldc. When beta == 0, C's previous contents are ignored (NaN-safe).
 // Preconditions (CRANK_CHECK): M, N, K >= 0, each fits in an int, leading dimensions are at
 // least the stored row width (and >= 1). K == 0 gives C = beta * C.
-// Thread-safety: reentrant; runs on ComputeThreads() threads (one when called from inside an
-// OpenMP parallel region).
+// Precision: when GemmRunsInBf16(M, N, K), op(A) and op(B) are rounded to bf16 (round to
+// nearest even, bf16.h) into per-thread grow-only scratch buffers and multiplied on oneDNN with
+// fp32 accumulation; alpha, beta and C stay fp32 and the caller's A and B are not modified.
+// Thread-safety: reentrant (each calling thread has its own scratch buffers and oneDNN
+// primitive cache); runs on ComputeThreads() threads (one when called from inside an OpenMP
+// parallel region). No allocation once a shape has been seen on a thread.
 void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
-// Sets the thread count of OpenMP loops and of OpenBLAS (n >= 1, else InvalidArgument).
+// Sets the thread count of OpenMP loops, OpenBLAS and oneDNN (n >= 1, else InvalidArgument).
 // Process-wide; call it from the main thread, outside parallel regions.
 void SetComputeThreads(int n);
 
 // The thread count set by SetComputeThreads (the OpenMP default, usually the core count, before).
 int ComputeThreads();
 
-// E.g. "OpenBLAS 0.3.21 (core Haswell, OpenMP, 2 threads)", for logs and benchmark reports.
+// The precision of Gemm's multiplications. kBf16 rounds the GEMM inputs (activations, weights,
+// gradients as they enter a GEMM) to bf16 and accumulates in fp32; master weights, optimizer
+// state and everything outside Gemm stay fp32.
+enum class GemmPrecision { kFp32, kBf16 };
+
+// Process-wide; call from the main thread, outside parallel regions (like SetComputeThreads).
+// kBf16 where Bf16Supported() is false is accepted and runs in fp32 (ActiveGemmPrecision()
+// says kFp32 and GemmBackendDescription() says why).
+void SetGemmPrecision(GemmPrecision precision);
+
+// The precision last set (kFp32 before any call).
+GemmPrecision GetGemmPrecision();
+
+// The precision Gemm actually uses: GetGemmPrecision(), except kFp32 when bf16 is unsupported.
+GemmPrecision ActiveGemmPrecision();
+
+// True when bf16 GEMMs run natively: the build has oneDNN and the CPU has AVX512-BF16 (which
+// every AMX-BF16 CPU also has). Detected at run time.
+bool Bf16Supported();
+
+// True when a Gemm of shape (M, N, K) runs with bf16-rounded inputs under the current settings:
+// ActiveGemmPrecision() is kBf16 and min(M, N, K) >= 16. Thinner products stay fp32: they carry
+// a negligible share of the FLOPs and the precision-sensitive ends of a model (the first layer
+// multiplies the raw dense features, the last one is a 1-unit output).
+bool GemmRunsInBf16(int64_t m, int64_t n, int64_t k);
+
+// "fp32" / "bf16" and back; anything else throws InvalidArgument naming the accepted values.
+GemmPrecision ParseGemmPrecision(std::string_view name);
+std::string_view GemmPrecisionName(GemmPrecision precision);
+
+// Which library runs fp32 GEMMs. kAuto (the default) picks per shape by a measured rule: oneDNN
+// where min(M, N) >= 8 (and the build has it), else OpenBLAS (docs/performance.md, "GEMM backend
+// and bf16"). kOpenBlas keeps every fp32 GEMM on OpenBLAS. bf16 GEMMs always run on oneDNN.
+enum class GemmBackend { kAuto, kOpenBlas, kOneDnn };
+
+// Process-wide, like SetGemmPrecision. kOneDnn without oneDNN in the build: InvalidArgument.
+void SetGemmBackend(GemmBackend backend);
+GemmBackend GetGemmBackend();
+
+// "auto" / "openblas" / "onednn" and back; anything else throws InvalidArgument.
+GemmBackend ParseGemmBackend(std::string_view name);
+std::string_view GemmBackendName(GemmBackend backend);
+
+// Test hook: while true, Bf16Supported() reports false, as on a CPU without AVX512-BF16.
+void SimulateNoBf16ForTesting(bool simulate);
+
+// The active GEMM precision, libraries and thread count, for logs and benchmark reports, e.g.
+//   "fp32 on oneDNN 2.6.3 (avx512_core_bf16) where min(M, N) >= 8, else OpenBLAS 0.3.21
+//    (core Cooperlake, OpenMP), 2 threads"                                  (the defaults)
+//   "bf16 on oneDNN 2.6.3 (avx512_core_bf16) where min(M, N, K) >= 16, else fp32 on ..."
+//   "fp32 on OpenBLAS 0.3.21 (core Cooperlake, OpenMP), 1 thread (bf16 requested: not
+//    supported on this CPU, running fp32)"
 std::string GemmBackendDescription();
 
 // Environment variables the compute libraries read once, at load time, that this process should

@@ -1,17 +1,22 @@
-// Tests of the GEMM wrapper, the activations and the Linear kernels.
+// Tests of the GEMM wrapper (its backends and precisions), the activations and the Linear kernels.
 
 #include "crank/kernels/gemm.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crank/base/error.h"
 #include "crank/base/rng.h"
 #include "crank/kernels/activation.h"
+#include "crank/kernels/bf16.h"
+#include "crank/kernels/gemm_onednn.h"
 #include "crank/kernels/linear.h"
 
 namespace crank {
@@ -103,7 +108,7 @@ TEST(ComputeThreads, SetAndReadBackAndRejectZero) {
   const int before = ComputeThreads();
   SetComputeThreads(1);
   EXPECT_EQ(ComputeThreads(), 1);
-  EXPECT_NE(GemmBackendDescription().find("1 thread)"), std::string::npos)
+  EXPECT_NE(GemmBackendDescription().find(", 1 thread"), std::string::npos)
       << GemmBackendDescription();
   SetComputeThreads(2);
   EXPECT_EQ(ComputeThreads(), 2);
@@ -111,11 +116,317 @@ TEST(ComputeThreads, SetAndReadBackAndRejectZero) {
   SetComputeThreads(before);
 }
 
-TEST(GemmBackendDescription, NamesOpenBlasVersionCoreAndThreading) {
-  const std::string d = GemmBackendDescription();
-  EXPECT_EQ(d.rfind("OpenBLAS 0.", 0), 0u) << d;
+TEST(GemmBackendDescription, NamesPrecisionLibrariesAndThreading) {
+  const std::string d = GemmBackendDescription();  // the defaults: fp32, kAuto
+  EXPECT_EQ(d.rfind("fp32 on ", 0), 0u) << d;
+  EXPECT_NE(d.find("OpenBLAS 0."), std::string::npos) << d;
   EXPECT_NE(d.find("(core "), std::string::npos) << d;
   EXPECT_NE(d.find("OpenMP"), std::string::npos) << d;
+  EXPECT_NE(d.find(" thread"), std::string::npos) << d;
+  if (OneDnnAvailable()) {
+    EXPECT_NE(d.find("oneDNN "), std::string::npos) << d;
+  } else {
+    EXPECT_EQ(d.find("oneDNN"), std::string::npos) << d;
+  }
+}
+
+// ---- Backends and precision ------------------------------------------------------------------
+
+// Restores the process-wide GEMM settings a test changes.
+class ScopedGemmSettings {
+ public:
+  ScopedGemmSettings()
+      : threads_(ComputeThreads()), precision_(GetGemmPrecision()), backend_(GetGemmBackend()) {}
+  ~ScopedGemmSettings() {
+    SetComputeThreads(threads_);
+    SetGemmPrecision(precision_);
+    SetGemmBackend(backend_);
+    SimulateNoBf16ForTesting(false);
+  }
+
+ private:
+  int threads_;
+  GemmPrecision precision_;
+  GemmBackend backend_;
+};
+
+// The fp32 backends this build can run.
+std::vector<GemmBackend> Fp32Backends() {
+  std::vector<GemmBackend> backends = {GemmBackend::kOpenBlas, GemmBackend::kAuto};
+  if (OneDnnAvailable()) backends.push_back(GemmBackend::kOneDnn);
+  return backends;
+}
+
+// op(X)'s elements rounded to bf16, as the bf16 path sees them.
+std::vector<float> RoundedToBf16(std::vector<float> v) {
+  for (float& x : v) x = Bf16ToFloat(FloatToBf16(x));
+  return v;
+}
+
+// sum_p |alpha a_ip b_pj| + |beta c_ij|: the scale of C's rounding error.
+std::vector<double> AbsScale(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                             const std::vector<float>& a, int64_t lda, const std::vector<float>& b,
+                             int64_t ldb, float beta, const std::vector<float>& c, int64_t ldc) {
+  std::vector<double> s(static_cast<size_t>(m * ldc), 0.0);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double t = 0.0;
+      for (int64_t p = 0; p < k; ++p) {
+        t += std::fabs(double(ta ? a[p * lda + i] : a[i * lda + p]) *
+                       (tb ? b[j * ldb + p] : b[p * ldb + j]));
+      }
+      s[i * ldc + j] =
+          std::fabs(alpha) * t + (beta == 0.0f ? 0.0 : std::fabs(beta * c[i * ldc + j]));
+    }
+  }
+  return s;
+}
+
+TEST_P(GemmTransposeTest, EveryFp32BackendMatchesNaiveTripleLoop) {
+  const auto [ta, tb] = GetParam();
+  ScopedGemmSettings restore;
+  const int64_t sizes[][3] = {{1, 1, 1},  {7, 5, 3},    {8, 8, 1},   {13, 1, 17},
+                              {1, 19, 9}, {33, 29, 65}, {64, 9, 130}};
+  for (GemmBackend backend : Fp32Backends()) {
+    SetGemmBackend(backend);
+    SCOPED_TRACE(std::string(GemmBackendName(backend)));
+    uint64_t seed = 100;
+    for (const auto& s : sizes) {
+      const int64_t m = s[0], n = s[1], k = s[2];
+      const int64_t a_rows = ta ? k : m, a_cols = ta ? m : k;
+      const int64_t b_rows = tb ? n : k, b_cols = tb ? k : n;
+      const int64_t lda = a_cols + 1, ldb = b_cols + 3, ldc = n + 2;
+      const std::vector<float> a = RandomVector(a_rows * lda, seed++);
+      const std::vector<float> b = RandomVector(b_rows * ldb, seed++);
+      for (float alpha : {1.0f, -0.75f}) {
+        for (float beta : {0.0f, 1.0f, -0.5f}) {
+          std::vector<float> c = RandomVector(m * ldc, seed++);
+          std::vector<float> expected = c;
+          NaiveGemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, expected, ldc);
+          Gemm(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+          for (int64_t i = 0; i < m * ldc; ++i) {
+            ASSERT_NEAR(c[i], expected[i], 1e-4 * (1 + std::fabs(expected[i])))
+                << "m=" << m << " n=" << n << " k=" << k << " alpha=" << alpha << " beta=" << beta
+                << " at " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_P(GemmTransposeTest, Bf16RoundsInputsAndAccumulatesInFp32) {
+  const auto [ta, tb] = GetParam();
+  ScopedGemmSettings restore;
+  SetGemmPrecision(GemmPrecision::kBf16);
+  const bool bf16 = ActiveGemmPrecision() == GemmPrecision::kBf16;
+  // min(M, N, K) >= 16 runs in bf16; thinner products stay fp32.
+  const int64_t sizes[][3] = {{16, 16, 16}, {17, 33, 65}, {130, 77, 513}, {20, 40, 19},
+                              {8, 8, 1},    {9, 17, 5},   {40, 20, 13},   {15, 40, 99}};
+  EXPECT_EQ(GemmRunsInBf16(16, 16, 16), bf16);
+  EXPECT_FALSE(GemmRunsInBf16(40, 20, 13));
+  EXPECT_FALSE(GemmRunsInBf16(15, 40, 99));
+  double worst_unrounded = 0.0;  // largest error vs the unrounded product, in units of its scale
+  uint64_t seed = 200;
+  for (const auto& s : sizes) {
+    const int64_t m = s[0], n = s[1], k = s[2];
+    const bool rounds = GemmRunsInBf16(m, n, k);
+    const int64_t a_rows = ta ? k : m, a_cols = ta ? m : k;
+    const int64_t b_rows = tb ? n : k, b_cols = tb ? k : n;
+    const int64_t lda = a_cols + 3, ldb = b_cols + 1, ldc = n + 1;
+    const std::vector<float> a = RandomVector(a_rows * lda, seed++);
+    const std::vector<float> b = RandomVector(b_rows * ldb, seed++);
+    for (float beta : {0.0f, 1.0f}) {
+      const std::vector<float> c0 = RandomVector(m * ldc, seed++);
+      std::vector<float> exact = c0, rounded = c0, c = c0;
+      NaiveGemm(ta, tb, m, n, k, 1.5f, a, lda, b, ldb, beta, exact, ldc);
+      NaiveGemm(ta, tb, m, n, k, 1.5f, RoundedToBf16(a), lda, RoundedToBf16(b), ldb, beta, rounded,
+                ldc);
+      const std::vector<double> scale =
+          AbsScale(ta, tb, m, n, k, 1.5f, a, lda, b, ldb, beta, c0, ldc);
+      Gemm(ta, tb, m, n, k, 1.5f, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+      for (int64_t i = 0; i < m * ldc; ++i) {
+        const std::string where = "m=" + std::to_string(m) + " n=" + std::to_string(n) +
+                                  " k=" + std::to_string(k) + " beta=" + std::to_string(beta) +
+                                  " at " + std::to_string(i);
+        if (i % ldc >= n) {  // padding between rows is never written
+          ASSERT_EQ(c[i], c0[i]) << where;
+          continue;
+        }
+        // bf16-appropriate tolerance against the unrounded product.
+        ASSERT_NEAR(c[i], exact[i], 1e-2 * scale[i] + 1e-6) << where;
+        // Against the product of the rounded inputs: only fp32 accumulation error remains.
+        const std::vector<float>& reference = rounds ? rounded : exact;
+        ASSERT_NEAR(c[i], reference[i], 0x1p-20 * (k + 2) * scale[i] + 1e-6) << where;
+        if (rounds)
+          worst_unrounded = std::max(worst_unrounded, std::fabs(c[i] - exact[i]) / scale[i]);
+      }
+    }
+  }
+  // The inputs really were rounded: an fp32 product would stay within ~1e-6 of the scale.
+  if (bf16) EXPECT_GT(worst_unrounded, 1e-4);
+}
+
+TEST(GemmBf16, BetaZeroOverwritesNanAndZeroInnerDimensionScales) {
+  ScopedGemmSettings restore;
+  SetGemmPrecision(GemmPrecision::kBf16);
+  const int64_t n = 16;  // wide enough for the bf16 path
+  std::vector<float> a(n * n), identity(n * n, 0.0f);
+  for (int64_t i = 0; i < n * n; ++i) a[i] = static_cast<float>(i % 17) - 8.0f;  // bf16-exact
+  for (int64_t i = 0; i < n; ++i) identity[i * n + i] = 1.0f;
+  std::vector<float> c(n * n, std::numeric_limits<float>::quiet_NaN());
+  Gemm(false, false, n, n, n, 1.0f, a.data(), n, identity.data(), n, 0.0f, c.data(), n);
+  EXPECT_EQ(c, a);
+  Gemm(true, true, n, n, n, 2.0f, identity.data(), n, a.data(), n, 1.0f, c.data(), n);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < n; ++j) EXPECT_EQ(c[i * n + j], a[i * n + j] + 2 * a[j * n + i]);
+  }
+  std::vector<float> d(n * n, 3.0f);
+  Gemm(false, false, n, n, 0, 1.0f, nullptr, 1, nullptr, n, 0.5f, d.data(), n);
+  EXPECT_EQ(d, std::vector<float>(n * n, 1.5f));
+}
+
+TEST(GemmOneDnn, BetaZeroOverwritesNanAndZeroInnerDimensionScales) {
+  if (!OneDnnAvailable()) {
+    EXPECT_THROW(SetGemmBackend(GemmBackend::kOneDnn), InvalidArgument);
+    return;
+  }
+  ScopedGemmSettings restore;
+  SetGemmBackend(GemmBackend::kOneDnn);
+  const std::vector<float> a = {1, 2, 3, 4};  // (2, 2)
+  const std::vector<float> b = {1, 0, 0, 1};  // identity
+  std::vector<float> c(4, std::numeric_limits<float>::quiet_NaN());
+  Gemm(false, false, 2, 2, 2, 1.0f, a.data(), 2, b.data(), 2, 0.0f, c.data(), 2);
+  EXPECT_EQ(c, a);
+  c.assign(4, std::numeric_limits<float>::quiet_NaN());
+  Gemm(false, false, 2, 2, 2, 1.0f, a.data(), 2, b.data(), 2, 1.0f, c.data(), 2);
+  for (float x : c) EXPECT_TRUE(std::isnan(x)) << "beta 1 must propagate NaN from C";
+  c = {1, 2, 3, 4, 5, 6};
+  Gemm(false, false, 2, 3, 0, 1.0f, nullptr, 1, nullptr, 3, 2.0f, c.data(), 3);
+  EXPECT_EQ(c, (std::vector<float>{2, 4, 6, 8, 10, 12}));
+}
+
+// Results of a few model-like shapes (forward, dW += x^T g, dx = g W^T) under the settings.
+std::vector<std::vector<float>> ModelShapeProducts() {
+  std::vector<std::vector<float>> out;
+  const int64_t shapes[][2] = {{13, 512}, {256, 64}, {367, 512}, {256, 1}};
+  for (const int64_t batch : {7, 300, 2048}) {
+    for (const auto& s : shapes) {
+      const int64_t in = s[0], units = s[1];
+      const std::vector<float> x = RandomVector(batch * in, 7 + in);
+      const std::vector<float> w = RandomVector(in * units, 8 + units);
+      const std::vector<float> g = RandomVector(batch * units, 9 + batch);
+      std::vector<float> y(batch * units), dw(in * units, 0.25f), dx(batch * in);
+      Gemm(false, false, batch, units, in, 1.0f, x.data(), in, w.data(), units, 0.0f, y.data(),
+           units);
+      Gemm(true, false, in, units, batch, 1.0f, x.data(), in, g.data(), units, 1.0f, dw.data(),
+           units);
+      Gemm(false, true, batch, in, units, 1.0f, g.data(), units, w.data(), units, 0.0f, dx.data(),
+           in);
+      out.push_back(std::move(y));
+      out.push_back(std::move(dw));
+      out.push_back(std::move(dx));
+    }
+  }
+  return out;
+}
+
+TEST(GemmDeterminism, SameInputsAndThreadsGiveBitIdenticalResultsForEverySetting) {
+  ScopedGemmSettings restore;
+  for (GemmPrecision precision : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
+    for (GemmBackend backend : Fp32Backends()) {
+      for (int threads : {1, 2}) {
+        SetGemmPrecision(precision);
+        SetGemmBackend(backend);
+        SetComputeThreads(threads);
+        SCOPED_TRACE(GemmBackendDescription());
+        const auto first = ModelShapeProducts();
+        const auto second = ModelShapeProducts();
+        ASSERT_EQ(first.size(), second.size());
+        for (size_t i = 0; i < first.size(); ++i) {
+          EXPECT_EQ(std::memcmp(first[i].data(), second[i].data(), first[i].size() * sizeof(float)),
+                    0)
+              << "product " << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(GemmDeterminism, CallsFromParallelThreadsMatchSerialCalls) {
+  ScopedGemmSettings restore;
+  for (GemmPrecision precision : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
+    SetGemmPrecision(precision);
+    SetComputeThreads(2);
+    const int64_t m = 40, n = 24, k = 33;
+    std::vector<std::vector<float>> a, b, serial, parallel;
+    for (int t = 0; t < 8; ++t) {
+      a.push_back(RandomVector(m * k, 50 + t));
+      b.push_back(RandomVector(k * n, 60 + t));
+      serial.emplace_back(m * n);
+      parallel.emplace_back(m * n);
+    }
+    // Inside a parallel region each Gemm runs on its calling thread, so the serial reference is
+    // computed with one compute thread.
+    SetComputeThreads(1);
+    for (int t = 0; t < 8; ++t) {
+      Gemm(false, false, m, n, k, 1.0f, a[t].data(), k, b[t].data(), n, 0.0f, serial[t].data(), n);
+    }
+    SetComputeThreads(2);
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < 8; ++t) {
+      Gemm(false, false, m, n, k, 1.0f, a[t].data(), k, b[t].data(), n, 0.0f, parallel[t].data(),
+           n);
+    }
+    for (int t = 0; t < 8; ++t) EXPECT_EQ(serial[t], parallel[t]) << "call " << t;
+  }
+}
+
+TEST(GemmPrecisionSetting, Bf16FallsBackToFp32WhereUnsupported) {
+  ScopedGemmSettings restore;
+  const int64_t m = 33, n = 20, k = 65;
+  const std::vector<float> a = RandomVector(m * k, 31);
+  const std::vector<float> b = RandomVector(k * n, 32);
+  std::vector<float> fp32(m * n), fallback(m * n), bf16(m * n);
+  Gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, fp32.data(), n);
+
+  SimulateNoBf16ForTesting(true);
+  EXPECT_FALSE(Bf16Supported());
+  SetGemmPrecision(GemmPrecision::kBf16);
+  EXPECT_EQ(GetGemmPrecision(), GemmPrecision::kBf16);
+  EXPECT_EQ(ActiveGemmPrecision(), GemmPrecision::kFp32);
+  const std::string description = GemmBackendDescription();
+  EXPECT_NE(description.find("bf16 requested"), std::string::npos) << description;
+  EXPECT_NE(description.find("running fp32"), std::string::npos) << description;
+  Gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, fallback.data(), n);
+  EXPECT_EQ(fallback, fp32);
+
+  SimulateNoBf16ForTesting(false);
+  Gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, bf16.data(), n);
+  if (Bf16Supported()) {
+    EXPECT_EQ(ActiveGemmPrecision(), GemmPrecision::kBf16);
+    EXPECT_NE(bf16, fp32);
+    EXPECT_EQ(GemmBackendDescription().rfind("bf16 on oneDNN ", 0), 0u) << GemmBackendDescription();
+  } else {
+    EXPECT_EQ(bf16, fp32);
+  }
+}
+
+TEST(GemmPrecisionSetting, ParsesNamesAndRejectsOthers) {
+  for (GemmPrecision p : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
+    EXPECT_EQ(ParseGemmPrecision(GemmPrecisionName(p)), p);
+  }
+  for (GemmBackend b : {GemmBackend::kAuto, GemmBackend::kOpenBlas, GemmBackend::kOneDnn}) {
+    EXPECT_EQ(ParseGemmBackend(GemmBackendName(b)), b);
+  }
+  try {
+    ParseGemmPrecision("fp16");
+    FAIL() << "no exception";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("'fp16'"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(ParseGemmBackend("mkl"), InvalidArgument);
+  EXPECT_EQ(GetGemmPrecision(), GemmPrecision::kFp32) << "the default precision is fp32";
 }
 
 TEST(Activation, ParsesKerasNamesAndRoundTrips) {

@@ -175,6 +175,7 @@ JobConfig Parse(const YAML::Node& root, const std::string& file) {
   t.Get("early_stopping_patience", &to.early_stopping_patience);
   t.Get("max_steps", &to.max_steps);
   t.Get("in_memory", &to.in_memory);
+  t.Get("precision", &to.precision);
   t.Get("log_every_seconds", &to.log_every_seconds);
   t.CheckUnknown();
   top.CheckUnknown();
@@ -254,6 +255,7 @@ std::string JobConfig::ToYaml() const {
   e << YAML::Key << "early_stopping_patience" << YAML::Value << train.early_stopping_patience;
   e << YAML::Key << "max_steps" << YAML::Value << train.max_steps;
   e << YAML::Key << "in_memory" << YAML::Value << train.in_memory;
+  e << YAML::Key << "precision" << YAML::Value << train.precision;
   e << YAML::Key << "log_every_seconds" << YAML::Value << train.log_every_seconds;
   e << YAML::EndMap;
   e << YAML::EndMap;
@@ -294,6 +296,9 @@ void JobConfig::Validate() const {
   if (train.eval_every < 0) fail("train.eval_every", "expected 0 or more steps");
   if (train.early_stopping_patience < 0) fail("train.early_stopping_patience", "expected 0 or more");
   if (train.max_steps < 0) fail("train.max_steps", "expected 0 or more");
+  if (train.precision != "fp32" && train.precision != "bf16") {
+    fail("train.precision", fmt::format("expected fp32 or bf16, got '{}'", train.precision));
+  }
   if (!(train.log_every_seconds > 0)) fail("train.log_every_seconds", "expected a positive number");
   // The model section is checked against the data when the model is built; check the parts
   // that do not depend on the data now so the error comes before any file is read.

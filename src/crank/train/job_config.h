@@ -54,6 +54,9 @@ struct TrainOptions {
   int64_t early_stopping_patience = 0;  // evaluations without improvement; 0 = off
   int64_t max_steps = 0;         // stop after this many steps in total; 0 = no limit
   bool in_memory = false;        // load the training files into memory first
+  // GEMM input precision: fp32, or bf16 (inputs rounded to bfloat16, fp32 accumulation and fp32
+  // master weights) on CPUs with AVX512-BF16/AMX; elsewhere bf16 runs in fp32.
+  std::string precision = "fp32";
   double log_every_seconds = 10; // progress lines when stderr is not a terminal
 };
 

@@ -102,6 +102,13 @@ int ConfigureThreads(int threads) {
   return n;
 }
 
+void ConfigurePrecision(const std::string& precision) {
+  if (precision != "fp32" && precision != "bf16") {
+    throw ConfigError(fmt::format("precision: expected fp32 or bf16, got '{}'", precision));
+  }
+  SetGemmPrecision(ParseGemmPrecision(precision));
+}
+
 std::unique_ptr<Optimizer> MakeJobOptimizer(Ranking& model, const JobConfig& config) {
   std::vector<std::pair<std::unique_ptr<Optimizer>, std::vector<Variable*>>> parts;
   parts.emplace_back(MakeOptimizer(config.embedding_optimizer), model.EmbeddingTrainableVariables());
@@ -303,7 +310,6 @@ TrainResult Train(const JobConfig& config, const TrainRun& run) {
       state.examples += batch.size();
       result.train_examples += batch.size();
       progress.Step(state.global_step, batch.size(), r.loss, reader->stats().bytes_read);
-      if (state.global_step % 1024 == 0) model.ResetMetrics();  // bounded metric memory
       const bool at_max = to.max_steps > 0 && state.global_step >= to.max_steps;
       if ((to.checkpoint_every > 0 && state.global_step % to.checkpoint_every == 0) ||
           (to.eval_every > 0 && state.global_step % to.eval_every == 0) || at_max) {

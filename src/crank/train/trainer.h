@@ -54,6 +54,8 @@ std::unique_ptr<Optimizer> MakeJobOptimizer(Ranking& model, const JobConfig& con
 
 // Sets the compute thread count: config threads, or all cores when 0. Returns it.
 int ConfigureThreads(int threads);
+// Sets the GEMM precision ("fp32" or "bf16"; ConfigError otherwise).
+void ConfigurePrecision(const std::string& precision);
 
 TrainResult Train(const JobConfig& config, const TrainRun& run);
 
