@@ -105,9 +105,9 @@ Action AddTrainCommand(CLI::App& app) {
   auto* o_pool = c->add_option("--pooling", f->pooling, "multi-hot pooling: sum | mean | sqrtn");
   auto* o_hash = c->add_option("--hash-buckets", f->hash_buckets, "hash buckets per Criteo categorical field (default 100000)");
   auto* o_epochs = c->add_option("--epochs", f->epochs, "passes over the training data (default 1)");
-  auto* o_bs = c->add_option("--batch-size", f->batch_size, "examples per training step (default 256)");
+  auto* o_bs = c->add_option("--batch-size", f->batch_size, "examples per training step (default 512)");
   auto* o_lr = c->add_option("--learning-rate", f->learning_rate,
-                             "learning rate of both optimizers (default: embedding adagrad 0.05, dense adam 0.001)");
+                             "learning rate of both optimizers (default: embedding adagrad 0.1, dense adam 0.002)");
   auto* o_elr = c->add_option("--embedding-learning-rate", f->embedding_learning_rate, "learning rate of the embedding optimizer");
   auto* o_dlr = c->add_option("--dense-learning-rate", f->dense_learning_rate, "learning rate of the dense optimizer");
   auto* o_threads = c->add_option("--threads", f->threads, "compute threads (default: all cores)");

@@ -186,13 +186,15 @@ JobConfig Parse(const YAML::Node& root, const std::string& file) {
 }  // namespace
 
 JobConfig::JobConfig() {
-  // Defaults chosen by measurement (docs/defaults.md): Adagrad on the embeddings, Adam on
-  // the dense layers, as TF Model Garden and DLRM practice suggest.
+  // Defaults chosen by measurement (docs/defaults.md): element-wise Adagrad on the embeddings,
+  // Adam on the dense layers. The accumulator starts at 0, as in PyTorch: per-row embedding
+  // gradients are small, and a start of 0.1 (the Keras default) kept their steps tiny -- AUC
+  // 0.699 instead of 0.757 after one epoch on the synthetic benchmark.
   embedding_optimizer.kind = "adagrad";
-  embedding_optimizer.learning_rate = 0.05f;
-  embedding_optimizer.initial_accumulator_value = 0.1f;
+  embedding_optimizer.learning_rate = 0.1f;
+  embedding_optimizer.initial_accumulator_value = 0.0f;
   dense_optimizer.kind = "adam";
-  dense_optimizer.learning_rate = 0.001f;
+  dense_optimizer.learning_rate = 0.002f;
 }
 
 JobConfig JobConfig::FromYamlString(const std::string& text, const std::string& name_for_errors) {
