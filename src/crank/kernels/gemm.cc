@@ -25,16 +25,17 @@ std::atomic<bool> g_simulate_no_bf16{false};
 // Which library and precision run a GEMM of shape (M, N, K); measurements behind both rules are
 // in docs/performance.md, "GEMM backend and bf16".
 //
-// fp32 under kAuto: oneDNN's brgemm matmul is 5-15% faster than OpenBLAS on this project's layer
-// shapes (2x where one side is 13 wide) but several times slower on matrix-vector shapes such
-// as the 1-unit output layer, which stay on OpenBLAS.
+// fp32 under kAuto: oneDNN's brgemm matmul is ~10% faster than OpenBLAS on this project's
+// layer shapes (up to 2.2x where one side is 13 wide) but 5-7x slower on matrix-vector shapes
+// such as the 1-unit output layer, which stay on OpenBLAS.
 constexpr int64_t kMinOneDnnSide = 8;
 constexpr std::string_view kOneDnnRule = "min(M, N) >= 8";
 bool OneDnnSuits(int64_t m, int64_t n) { return std::min(m, n) >= kMinOneDnnSide; }
 
 // bf16: products with a side thinner than 16 stay fp32. They carry a negligible share of the
 // FLOPs and the precision-sensitive ends of a model: the first layer multiplies the raw dense
-// features (K = 13 for Criteo) and the last one is a 1-unit output (N = 1).
+// features (K = 13 for Criteo) and the last one is a 1-unit output (N = 1). Rounding the first
+// layer's inputs too cost eval AUC at batch 2048; this rule kept it within 0.0015 of fp32.
 constexpr int64_t kMinBf16Side = 16;
 constexpr std::string_view kBf16Rule = "min(M, N, K) >= 16";
 bool Bf16Suits(int64_t m, int64_t n, int64_t k) { return std::min({m, n, k}) >= kMinBf16Side; }
