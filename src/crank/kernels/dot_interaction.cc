@@ -1,5 +1,6 @@
 #include "crank/kernels/dot_interaction.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "crank/base/error.h"
@@ -10,6 +11,12 @@ namespace {
 // Examples below this much work (multiply-adds) run on the calling thread only.
 constexpr int64_t kMinParallelWork = 1 << 15;
 
+// The per-example small-matrix path holds T^T (E, F rounded up to 16) and the dense symmetric
+// gradient G (F, F) on the stack; larger shapes take the row-by-row path.
+constexpr int64_t kLanes = 16;
+constexpr int64_t kMaxFastFeatures = 64;
+constexpr int64_t kMaxFastDim = 64;
+
 // Position of Z[i][j] (j <= i, j < i without self interaction) in an example's output row.
 inline int64_t OutputIndex(int64_t i, int64_t j, int64_t num_features, bool self_interaction,
                            bool skip_gather) {
@@ -18,7 +25,7 @@ inline int64_t OutputIndex(int64_t i, int64_t j, int64_t num_features, bool self
 }
 
 // dst[j] = <ti, rows[j]> for j in [0, n); rows: (n, E) contiguous. Four rows at a time so each
-// load of ti feeds four products.
+// load of ti feeds four products. The general path, for shapes beyond the small-matrix one.
 inline void DotWithRows(const float* ti, const float* rows, int64_t n, int64_t dim, float* dst) {
   int64_t j = 0;
   for (; j + 4 <= n; j += 4) {
@@ -49,6 +56,107 @@ inline void DotWithRows(const float* ti, const float* rows, int64_t n, int64_t d
   }
 }
 
+// Sixteen floats, lowered by the compiler to the widest vector registers the build targets.
+typedef float Vec16 __attribute__((vector_size(64), aligned(64)));
+
+// dst[j] = sum_e ti[e] * tt[e][j] for j in [0, n), n <= 16 kBlocks: one row of Z = T T^T from
+// the transposed features tt (E, ld), 64-byte aligned. The accumulators stay in registers; each
+// e is one broadcast and kBlocks multiply-adds.
+template <int kBlocks>
+inline void RowTimesTransposed(const float* ti, const float* tt, int64_t dim, int64_t ld, int64_t n,
+                               float* dst) {
+  Vec16 acc[kBlocks] = {};
+  for (int64_t e = 0; e < dim; ++e) {
+    const float v = ti[e];
+    const Vec16* col = reinterpret_cast<const Vec16*>(tt + e * ld);
+    for (int k = 0; k < kBlocks; ++k) acc[k] += v * col[k];
+  }
+  std::memcpy(dst, acc, static_cast<size_t>(n) * sizeof(float));
+}
+
+// Z's gathered entries for one example, F <= kMaxFastFeatures, E <= kMaxFastDim.
+void ForwardSmall(const float* tb, int64_t f, int64_t dim, bool self_interaction, bool skip_gather,
+                  float* ob) {
+  const int64_t ld = (f + kLanes - 1) / kLanes * kLanes;
+  alignas(64) float tt[kMaxFastDim * kMaxFastFeatures];
+  for (int64_t e = 0; e < dim; ++e) {
+    float* col = tt + e * ld;
+    for (int64_t j = 0; j < f; ++j) col[j] = tb[j * dim + e];
+    for (int64_t j = f; j < ld; ++j) col[j] = 0.0f;
+  }
+  for (int64_t i = 0; i < f; ++i) {
+    const int64_t n = self_interaction ? i + 1 : i;  // columns j < n are gathered
+    float* dst = ob + OutputIndex(i, 0, f, self_interaction, skip_gather);
+    if (skip_gather) std::fill(dst + n, dst + f, 0.0f);
+    const float* ti = tb + i * dim;
+    switch ((n + kLanes - 1) / kLanes) {
+      case 0:
+        break;
+      case 1:
+        RowTimesTransposed<1>(ti, tt, dim, ld, n, dst);
+        break;
+      case 2:
+        RowTimesTransposed<2>(ti, tt, dim, ld, n, dst);
+        break;
+      case 3:
+        RowTimesTransposed<3>(ti, tt, dim, ld, n, dst);
+        break;
+      default:
+        RowTimesTransposed<4>(ti, tt, dim, ld, n, dst);
+        break;
+    }
+  }
+}
+
+// G = dZ + dZ^T over the gathered entries, as a dense (F, F) matrix.
+void SymmetricGradient(const float* gb, int64_t f, bool self_interaction, bool skip_gather,
+                       float* g) {
+  for (int64_t i = 0; i < f; ++i) {
+    const float* row = gb + OutputIndex(i, 0, f, self_interaction, skip_gather);
+    float* gi = g + i * f;
+    for (int64_t j = 0; j < i; ++j) {
+      gi[j] = row[j];
+      g[j * f + i] = row[j];
+    }
+    gi[i] = self_interaction ? 2.0f * row[i] : 0.0f;
+  }
+}
+
+// d_t = G T for one example with E = 16 * kBlocks: each row's accumulator is kBlocks vector
+// registers.
+template <int kBlocks>
+void GradientTimesFeatures(const float* g, const float* tb, int64_t f, float* db) {
+  constexpr int64_t kDim = 16 * kBlocks;
+  for (int64_t i = 0; i < f; ++i) {
+    Vec16 acc[kBlocks] = {};
+    const float* gi = g + i * f;
+    for (int64_t j = 0; j < f; ++j) {
+      const float w = gi[j];
+      for (int k = 0; k < kBlocks; ++k) {
+        Vec16 row;
+        std::memcpy(&row, tb + j * kDim + 16 * k, sizeof(row));
+        acc[k] += w * row;
+      }
+    }
+    std::memcpy(db + i * kDim, acc, sizeof(acc));
+  }
+}
+
+// The same for any E.
+void GradientTimesFeatures(const float* g, const float* tb, int64_t f, int64_t dim, float* db) {
+  for (int64_t i = 0; i < f; ++i) {
+    float* di = db + i * dim;
+    std::memset(di, 0, static_cast<size_t>(dim) * sizeof(float));
+    const float* gi = g + i * f;
+    for (int64_t j = 0; j < f; ++j) {
+      const float w = gi[j];
+      const float* tj = tb + j * dim;
+#pragma omp simd
+      for (int64_t e = 0; e < dim; ++e) di[e] += w * tj[e];
+    }
+  }
+}
+
 }  // namespace
 
 int64_t DotInteractionOutputWidth(int64_t num_features, bool self_interaction, bool skip_gather) {
@@ -63,14 +171,19 @@ void DotInteractionForward(const float* t, int64_t batch, int64_t num_features, 
   const int64_t f = num_features;
   const int64_t width = DotInteractionOutputWidth(f, self_interaction, skip_gather);
   const int64_t stride = f * dim;
+  const bool small = f <= kMaxFastFeatures && dim <= kMaxFastDim;
   const bool parallel = batch * f * f * dim / 2 >= kMinParallelWork;
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t b = 0; b < batch; ++b) {
     const float* tb = t + b * stride;
     float* ob = out + b * width;
+    if (small) {
+      ForwardSmall(tb, f, dim, self_interaction, skip_gather, ob);
+      continue;
+    }
     if (skip_gather) std::memset(ob, 0, static_cast<size_t>(width) * sizeof(float));
     for (int64_t i = 0; i < f; ++i) {
-      const int64_t n = self_interaction ? i + 1 : i;  // columns j < n are gathered
+      const int64_t n = self_interaction ? i + 1 : i;
       DotWithRows(tb + i * dim, tb, n, dim,
                   ob + OutputIndex(i, 0, f, self_interaction, skip_gather));
     }
@@ -83,13 +196,34 @@ void DotInteractionBackward(const float* d_out, const float* t, int64_t batch, i
   const int64_t f = num_features;
   const int64_t width = DotInteractionOutputWidth(f, self_interaction, skip_gather);
   const int64_t stride = f * dim;
+  const bool small = f <= kMaxFastFeatures;
   const bool parallel = batch * f * f * dim >= kMinParallelWork;
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t b = 0; b < batch; ++b) {
     const float* tb = t + b * stride;
     const float* gb = d_out + b * width;
     float* db = d_t + b * stride;
-    // dT_i = sum_j G[i][j] T_j with G = dZ + dZ^T restricted to the gathered entries.
+    if (small) {
+      // dT = G T with G = dZ + dZ^T restricted to the gathered entries.
+      alignas(64) float g[kMaxFastFeatures * kMaxFastFeatures];
+      SymmetricGradient(gb, f, self_interaction, skip_gather, g);
+      switch (dim) {
+        case 16:
+          GradientTimesFeatures<1>(g, tb, f, db);
+          break;
+        case 32:
+          GradientTimesFeatures<2>(g, tb, f, db);
+          break;
+        case 64:
+          GradientTimesFeatures<4>(g, tb, f, db);
+          break;
+        default:
+          GradientTimesFeatures(g, tb, f, dim, db);
+          break;
+      }
+      continue;
+    }
+    // Larger F: G's entries are read from d_out as needed.
     auto g = [&](int64_t i, int64_t j) -> float {
       if (j < i) return gb[OutputIndex(i, j, f, self_interaction, skip_gather)];
       if (j > i) return gb[OutputIndex(j, i, f, self_interaction, skip_gather)];
@@ -99,19 +233,7 @@ void DotInteractionBackward(const float* d_out, const float* t, int64_t batch, i
     for (int64_t i = 0; i < f; ++i) {
       float* di = db + i * dim;
       std::memset(di, 0, static_cast<size_t>(dim) * sizeof(float));
-      int64_t j = 0;
-      for (; j + 4 <= f; j += 4) {
-        const float g0 = g(i, j), g1 = g(i, j + 1), g2 = g(i, j + 2), g3 = g(i, j + 3);
-        const float* r0 = tb + j * dim;
-        const float* r1 = r0 + dim;
-        const float* r2 = r1 + dim;
-        const float* r3 = r2 + dim;
-#pragma omp simd
-        for (int64_t e = 0; e < dim; ++e) {
-          di[e] += g0 * r0[e] + g1 * r1[e] + g2 * r2[e] + g3 * r3[e];
-        }
-      }
-      for (; j < f; ++j) {
+      for (int64_t j = 0; j < f; ++j) {
         const float gj = g(i, j);
         const float* r = tb + j * dim;
 #pragma omp simd
