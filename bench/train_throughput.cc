@@ -24,6 +24,10 @@
 //        [--emb-opt=sgd|adagrad|adam] [--emb-lr=0.1] [--dense-opt=...] [--dense-lr=0.1]
 //        [--precision=fp32|bf16] [--gemm-backend=auto|openblas|onednn]  (crank::SetGemmPrecision)
 //        [--buckets=100000] [--seed=1]
+//        train_throughput --runtime-env   prints the process settings crank would choose now
+// Like the crank CLI, it runs itself again with crank::RecommendedRuntimeEnvironment() first
+// (OpenMP waiting chosen by the machine's load at start, unless OMP_WAIT_POLICY or
+// GOMP_SPINCOUNT is set; each JSON line's "omp_wait" says which).
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -49,6 +53,7 @@
 #include "crank/data/mapping.h"
 #include "crank/data/synthetic_criteo.h"
 #include "crank/kernels/gemm.h"
+#include "crank/kernels/runtime_env.h"
 #include "crank/model/ranking.h"
 #include "crank/model/ranking_config.h"
 #include "crank/optim/composite_optimizer.h"
@@ -320,9 +325,10 @@ class Bench {
   void Head(const char* benchmark, int64_t batch) const {
     std::printf(
         "{\"benchmark\": \"%s\", \"engine\": \"crank\", \"config\": \"%s\", "
-        "\"batch\": %lld, \"threads\": %d, \"precision\": \"%s\", \"gemm_backend\": \"%s\", ",
+        "\"batch\": %lld, \"threads\": %d, \"precision\": \"%s\", \"gemm_backend\": \"%s\", "
+        "\"omp_wait\": \"%s\", ",
         benchmark, o_.config.c_str(), static_cast<long long>(batch), o_.threads,
-        o_.precision.c_str(), o_.gemm_backend.c_str());
+        o_.precision.c_str(), o_.gemm_backend.c_str(), crank::OpenMpWaitDescription().c_str());
   }
 
   void Train() {
@@ -508,6 +514,15 @@ class Bench {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--runtime-env") {
+    // What crank's programs would set now (bench/run.sh gives the same to both engines).
+    for (const auto& [name, value] : crank::RecommendedRuntimeEnvironment()) {
+      std::printf("%s=%s\n", name.c_str(), value.c_str());
+    }
+    return 0;
+  }
+  // The same process settings as the crank CLI (OpenMP waiting, OpenBLAS kernels).
+  crank::ReexecWithRuntimeEnvironment(argv);
   const Options o = ParseFlags(argc, argv);
   try {
     crank::SetComputeThreads(o.threads);

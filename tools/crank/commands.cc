@@ -17,6 +17,7 @@
 #include "crank/data/batch_reader.h"
 #include "crank/data/synthetic_criteo.h"
 #include "crank/kernels/gemm.h"
+#include "crank/kernels/runtime_env.h"
 #include "crank/train/progress.h"
 #include "crank/train/trainer.h"
 
@@ -68,9 +69,8 @@ void LogCompute(int threads) {
                     : __builtin_cpu_supports("avx512f")  ? "AVX-512"
                     : __builtin_cpu_supports("avx2")     ? "AVX2"
                                                          : "SSE";
-  const char* wait = std::getenv("OMP_WAIT_POLICY");
-  LogInfo("compute: {} threads, CPU ISA {}; GEMM backend {}; OMP_WAIT_POLICY={}", threads, isa,
-          GemmBackendDescription(), wait ? wait : "(default)");
+  LogInfo("compute: {} threads, CPU ISA {}; GEMM backend {}; idle OpenMP threads {}", threads, isa,
+          GemmBackendDescription(), OpenMpWaitDescription());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -90,41 +90,63 @@ struct TrainFlags {
 
 Action AddTrainCommand(CLI::App& app) {
   auto f = std::make_shared<TrainFlags>();
-  CLI::App* c = app.add_subcommand("train", "train a ranking model (defaults: the TFRS Ranking defaults)");
-  auto* o_train = c->add_option("--train", f->train, "training files (Criteo TSV or delimited), comma-separated")
+  CLI::App* c =
+      app.add_subcommand("train", "train a ranking model (defaults: the TFRS Ranking defaults)");
+  auto* o_train = c->add_option("--train", f->train,
+                                "training files (Criteo TSV or delimited), comma-separated")
                       ->delimiter(',');
-  auto* o_eval = c->add_option("--eval", f->eval, "evaluation file(s), evaluated after each epoch")->delimiter(',');
-  c->add_option("--model-out", f->model_out, "where to write the trained model (checkpoints go to PATH.ckpt)")
+  auto* o_eval = c->add_option("--eval", f->eval, "evaluation file(s), evaluated after each epoch")
+                     ->delimiter(',');
+  c->add_option("--model-out", f->model_out,
+                "where to write the trained model (checkpoints go to PATH.ckpt)")
       ->required();
-  c->add_option("--config", f->config, "YAML configuration (data, model, optimizer, train); flags win");
-  auto* o_format = c->add_option("--format", f->format, "input format: criteo | delimited (delimited needs a schema in --config)");
-  auto* o_inter = c->add_option("--interaction", f->interaction, "feature interaction: dot | cross | concat");
-  auto* o_dim = c->add_option("--embedding-dim", f->embedding_dim, "embedding dimension (default 16)");
-  auto* o_bottom = c->add_option("--bottom", f->bottom, "bottom MLP sizes, e.g. 256,64,16")->delimiter(',');
+  c->add_option("--config", f->config,
+                "YAML configuration (data, model, optimizer, train); flags win");
+  auto* o_format =
+      c->add_option("--format", f->format,
+                    "input format: criteo | delimited (delimited needs a schema in --config)");
+  auto* o_inter =
+      c->add_option("--interaction", f->interaction, "feature interaction: dot | cross | concat");
+  auto* o_dim =
+      c->add_option("--embedding-dim", f->embedding_dim, "embedding dimension (default 16)");
+  auto* o_bottom =
+      c->add_option("--bottom", f->bottom, "bottom MLP sizes, e.g. 256,64,16")->delimiter(',');
   auto* o_top = c->add_option("--top", f->top, "top MLP sizes, e.g. 512,256,1")->delimiter(',');
   auto* o_pool = c->add_option("--pooling", f->pooling, "multi-hot pooling: sum | mean | sqrtn");
-  auto* o_hash = c->add_option("--hash-buckets", f->hash_buckets, "hash buckets per Criteo categorical field (default 100000)");
-  auto* o_epochs = c->add_option("--epochs", f->epochs, "passes over the training data (default 1)");
-  auto* o_bs = c->add_option("--batch-size", f->batch_size, "examples per training step (default 512)");
-  auto* o_lr = c->add_option("--learning-rate", f->learning_rate,
-                             "learning rate of both optimizers (default: embedding adagrad 0.1, dense adam 0.002)");
-  auto* o_elr = c->add_option("--embedding-learning-rate", f->embedding_learning_rate, "learning rate of the embedding optimizer");
-  auto* o_dlr = c->add_option("--dense-learning-rate", f->dense_learning_rate, "learning rate of the dense optimizer");
+  auto* o_hash = c->add_option("--hash-buckets", f->hash_buckets,
+                               "hash buckets per Criteo categorical field (default 100000)");
+  auto* o_epochs =
+      c->add_option("--epochs", f->epochs, "passes over the training data (default 1)");
+  auto* o_bs =
+      c->add_option("--batch-size", f->batch_size, "examples per training step (default 512)");
+  auto* o_lr = c->add_option(
+      "--learning-rate", f->learning_rate,
+      "learning rate of both optimizers (default: embedding adagrad 0.1, dense adam 0.002)");
+  auto* o_elr = c->add_option("--embedding-learning-rate", f->embedding_learning_rate,
+                              "learning rate of the embedding optimizer");
+  auto* o_dlr = c->add_option("--dense-learning-rate", f->dense_learning_rate,
+                              "learning rate of the dense optimizer");
   auto* o_threads = c->add_option("--threads", f->threads, "compute threads (default: all cores)");
-  auto* o_seed = c->add_option("--seed", f->seed, "seed of initialisation and shuffling (default 0)");
+  auto* o_seed =
+      c->add_option("--seed", f->seed, "seed of initialisation and shuffling (default 0)");
   c->add_option("--metrics-out", f->metrics_out, "write the final metrics and history as JSON");
   auto* o_ckpt = c->add_option("--checkpoint-every", f->checkpoint_every,
                                "also checkpoint every N steps (default: at the end of each epoch)");
-  auto* o_shuffle = c->add_option("--shuffle-buffer", f->shuffle_buffer, "rows in the shuffle buffer (default 0: file order)");
+  auto* o_shuffle = c->add_option("--shuffle-buffer", f->shuffle_buffer,
+                                  "rows in the shuffle buffer (default 0: file order)");
   auto* o_eval_every = c->add_option("--eval-every", f->eval_every, "also evaluate every N steps");
-  auto* o_es = c->add_option("--early-stopping", f->early_stopping,
-                             "stop after N evaluations without improvement of AUC (RMSE for ratings)");
+  auto* o_es =
+      c->add_option("--early-stopping", f->early_stopping,
+                    "stop after N evaluations without improvement of AUC (RMSE for ratings)");
   auto* o_max = c->add_option("--max-steps", f->max_steps, "stop after N steps in total");
-  auto* o_bad = c->add_option("--bad-rows", f->bad_rows, "malformed rows: skip (count and warn) | fail (stop at the first)");
+  auto* o_bad = c->add_option("--bad-rows", f->bad_rows,
+                              "malformed rows: skip (count and warn) | fail (stop at the first)");
   c->add_flag("--resume", f->resume, "continue from PATH.ckpt of --model-out");
-  auto* o_mem = c->add_flag("--in-memory", f->in_memory, "load the training data into memory first");
-  auto* o_prec = c->add_option("--precision", f->precision,
-                               "GEMM precision: fp32 (default) | bf16 (fp32 master weights; AVX512-BF16/AMX CPUs)");
+  auto* o_mem =
+      c->add_flag("--in-memory", f->in_memory, "load the training data into memory first");
+  auto* o_prec = c->add_option(
+      "--precision", f->precision,
+      "GEMM precision: fp32 (default) | bf16 (fp32 master weights; AVX512-BF16/AMX CPUs)");
   return [=] {
     JobConfig cfg = f->config.empty() ? JobConfig() : JobConfig::FromYamlFile(f->config);
     if (o_format->count()) {
@@ -132,23 +154,28 @@ Action AddTrainCommand(CLI::App& app) {
         if (cfg.data.format != DataFormat::kCriteo) cfg.data = DataConfig();
       } else if (f->format == "delimited") {
         if (cfg.data.format != DataFormat::kDelimited) {
-          throw ConfigError("--format delimited needs a data section with the schema in --config (see docs/data_format.md)");
+          throw ConfigError(
+              "--format delimited needs a data section with the schema in --config (see "
+              "docs/data_format.md)");
         }
       } else {
-        throw ConfigError(fmt::format("--format: expected criteo or delimited, got '{}'", f->format));
+        throw ConfigError(
+            fmt::format("--format: expected criteo or delimited, got '{}'", f->format));
       }
     }
     if (o_inter->count()) cfg.model.interaction = f->interaction;
     if (o_dim->count()) {
       cfg.model.embedding_dim = f->embedding_dim;
       // Keep the DLRM shape: the bottom stack ends at the embedding dimension unless given.
-      if (!o_bottom->count() && !cfg.model.bottom.empty()) cfg.model.bottom.back() = f->embedding_dim;
+      if (!o_bottom->count() && !cfg.model.bottom.empty())
+        cfg.model.bottom.back() = f->embedding_dim;
     }
     if (o_bottom->count()) cfg.model.bottom = f->bottom;
     if (o_top->count()) cfg.model.top = f->top;
     if (o_pool->count()) cfg.model.pooling = f->pooling;
     if (o_hash->count()) {
-      if (cfg.data.format != DataFormat::kCriteo) throw ConfigError("--hash-buckets applies to --format criteo");
+      if (cfg.data.format != DataFormat::kCriteo)
+        throw ConfigError("--hash-buckets applies to --format criteo");
       cfg.data.criteo.encoding.kind = Encoding::Kind::kHash;
       cfg.data.criteo.encoding.hash_buckets = f->hash_buckets;
       cfg.data.criteo.fields.clear();
@@ -159,8 +186,10 @@ Action AddTrainCommand(CLI::App& app) {
       cfg.embedding_optimizer.learning_rate = static_cast<float>(f->learning_rate);
       cfg.dense_optimizer.learning_rate = static_cast<float>(f->learning_rate);
     }
-    if (o_elr->count()) cfg.embedding_optimizer.learning_rate = static_cast<float>(f->embedding_learning_rate);
-    if (o_dlr->count()) cfg.dense_optimizer.learning_rate = static_cast<float>(f->dense_learning_rate);
+    if (o_elr->count())
+      cfg.embedding_optimizer.learning_rate = static_cast<float>(f->embedding_learning_rate);
+    if (o_dlr->count())
+      cfg.dense_optimizer.learning_rate = static_cast<float>(f->dense_learning_rate);
     if (o_threads->count()) cfg.train.threads = f->threads;
     if (o_seed->count()) cfg.train.seed = f->seed;
     if (o_ckpt->count()) cfg.train.checkpoint_every = f->checkpoint_every;
@@ -181,22 +210,28 @@ Action AddTrainCommand(CLI::App& app) {
     run.model_out = f->model_out;
     run.resume = f->resume;
     run.progress_bar = StderrIsTerminal() && GetLogLevel() <= LogLevel::kInfo;
-    if (run.train_files.empty()) throw ConfigError("train: no training data: give --train PATH or data.train in --config");
+    if (run.train_files.empty())
+      throw ConfigError("train: no training data: give --train PATH or data.train in --config");
     LogInfo("resolved configuration:\n{}", cfg.ToYaml());
     ConfigurePrecision(cfg.train.precision);
     LogCompute(ConfigureThreads(cfg.train.threads));
     const TrainResult r = Train(cfg, run);
     const double peak_mb = PeakResidentMegabytes();
-    LogInfo("trained {} examples in {:.1f} s ({:.0f} examples/s); model written to {}; peak memory {:.0f} MB",
-            r.train_examples, r.train_seconds, r.train_examples_per_sec, run.model_out, peak_mb);
+    LogInfo(
+        "trained {} examples in {:.1f} s ({:.0f} examples/s); model written to {}; peak memory "
+        "{:.0f} MB",
+        r.train_examples, r.train_seconds, r.train_examples_per_sec, run.model_out, peak_mb);
     std::string extra = fmt::format(
-        "\"train_examples\": {}, \"train_examples_per_sec\": {:.1f}, \"train_seconds\": {:.3f}, \"steps\": {}, "
-        "\"epochs_completed\": {}, \"rows_skipped\": {}, \"stopped_early\": {}, \"peak_rss_mb\": {:.1f}, "
+        "\"train_examples\": {}, \"train_examples_per_sec\": {:.1f}, \"train_seconds\": {:.3f}, "
+        "\"steps\": {}, "
+        "\"epochs_completed\": {}, \"rows_skipped\": {}, \"stopped_early\": {}, \"peak_rss_mb\": "
+        "{:.1f}, "
         "\"history\": {}",
-        r.train_examples, r.train_examples_per_sec, r.train_seconds, r.state.global_step, r.state.epoch,
-        r.rows_skipped, r.stopped_early ? "true" : "false", peak_mb, r.history_json);
+        r.train_examples, r.train_examples_per_sec, r.train_seconds, r.state.global_step,
+        r.state.epoch, r.rows_skipped, r.stopped_early ? "true" : "false", peak_mb, r.history_json);
     const std::string json = MetricsJson(r.final_eval, extra);
-    if (!r.final_eval.empty()) LogInfo("final evaluation: {}", MetricsJson(r.final_eval, "", /*indent=*/-1));
+    if (!r.final_eval.empty())
+      LogInfo("final evaluation: {}", MetricsJson(r.final_eval, "", /*indent=*/-1));
     if (!f->metrics_out.empty()) WriteTextAtomically(f->metrics_out, json + "\n");
   };
 }
@@ -209,8 +244,9 @@ struct ModelDataFlags {
   int threads = 0;
 };
 
-std::unique_ptr<BatchReader> OpenReader(const LoadedModel& m, const ModelDataFlags& f, CLI::Option* bad_opt,
-                                        ErrorPolicy default_policy, RowSplit default_split) {
+std::unique_ptr<BatchReader> OpenReader(const LoadedModel& m, const ModelDataFlags& f,
+                                        CLI::Option* bad_opt, ErrorPolicy default_policy,
+                                        RowSplit default_split) {
   std::shared_ptr<const DataMapping> mapping = m.mapping;
   const ErrorPolicy policy = bad_opt->count() ? ParsePolicy(f.bad_rows) : default_policy;
   mapping = std::make_shared<const DataMapping>(mapping->WithErrorPolicy(policy));
@@ -229,7 +265,8 @@ void AddModelDataOptions(CLI::App* c, ModelDataFlags& f) {
   c->add_option("--threads", f.threads, "compute threads (default: all cores)");
   c->add_option("--precision", f.precision, "GEMM precision: fp32 | bf16 (default: as trained)");
   c->add_option("--rows", f.rows,
-                "which rows: auto (the held-out rows when the model's data config has a hold-out), all, train, eval");
+                "which rows: auto (the held-out rows when the model's data config has a hold-out), "
+                "all, train, eval");
 }
 }  // namespace
 
@@ -238,7 +275,8 @@ Action AddEvalCommand(CLI::App& app) {
   CLI::App* c = app.add_subcommand("eval", "evaluate a model on labelled data");
   AddModelDataOptions(c, *f);
   c->add_option("--metrics-out", f->metrics_out, "write the metrics as JSON");
-  auto* bad = c->add_option("--bad-rows", f->bad_rows, "malformed rows: skip | fail (default: as trained)");
+  auto* bad =
+      c->add_option("--bad-rows", f->bad_rows, "malformed rows: skip | fail (default: as trained)");
   return [=] {
     LoadedModel m = LoadModel(f->model);
     ConfigurePrecision(f->precision.empty() ? m.config.train.precision : f->precision);
@@ -256,8 +294,9 @@ Action AddPredictCommand(CLI::App& app) {
   CLI::App* c = app.add_subcommand("predict", "write one prediction per input row, in input order");
   AddModelDataOptions(c, *f);
   c->add_option("--out", f->out, "output file: one prediction per line")->required();
-  auto* bad = c->add_option("--bad-rows", f->bad_rows,
-                            "malformed rows: fail (default: keeps one prediction per input row) | skip");
+  auto* bad =
+      c->add_option("--bad-rows", f->bad_rows,
+                    "malformed rows: fail (default: keeps one prediction per input row) | skip");
   f->rows = "all";
   return [=] {
     LoadedModel m = LoadModel(f->model);
@@ -266,7 +305,8 @@ Action AddPredictCommand(CLI::App& app) {
     auto reader = OpenReader(m, *f, bad, ErrorPolicy::kFail, RowSplit::kEval);
     const int64_t n = PredictToFile(*m.model, *reader, f->out);
     if (reader->stats().rows_skipped > 0) {
-      LogWarning("{} malformed rows were skipped and have no prediction", reader->stats().rows_skipped);
+      LogWarning("{} malformed rows were skipped and have no prediction",
+                 reader->stats().rows_skipped);
     }
     LogInfo("wrote {} predictions to {}", n, f->out);
   };
@@ -276,15 +316,17 @@ Action AddGenCommand(CLI::App& app) {
   auto o = std::make_shared<SyntheticOptions>();
   auto out = std::make_shared<std::string>();
   auto unlabelled = std::make_shared<bool>(false);
-  CLI::App* c = app.add_subcommand(
-      "gen", "write synthetic Criteo-format data from a hidden click model (learnable, no download needed)");
+  CLI::App* c = app.add_subcommand("gen",
+                                   "write synthetic Criteo-format data from a hidden click model "
+                                   "(learnable, no download needed)");
   c->add_option("--rows", o->rows, "rows to write")->required();
   c->add_option("--out", *out, "output TSV file")->required();
   c->add_option("--seed", o->seed, "seed of the rows drawn (default 1)");
   c->add_option("--teacher-seed", o->teacher_seed,
                 "seed of the hidden click model (default 1); files with the same teacher seed and "
                 "different --seed are train and eval data of one problem");
-  c->add_option("--missing-rate", o->missing_rate, "mean fraction of missing values per field (default 0.1)");
+  c->add_option("--missing-rate", o->missing_rate,
+                "mean fraction of missing values per field (default 0.1)");
   c->add_option("--base-ctr", o->base_ctr, "mean click rate (default 0.25)");
   c->add_flag("--unlabelled", *unlabelled, "write the 39-column variant without labels");
   return [=] {
@@ -310,14 +352,15 @@ Action AddGenCommand(CLI::App& app) {
       std::remove(tmp.c_str());
       throw IoError(fmt::format("cannot write {}: {}", *out, std::strerror(err)));
     }
-    LogInfo("wrote {} rows to {} ({} positives, {:.3f} mean click probability)", s.rows, *out, s.positives,
-            s.mean_probability);
+    LogInfo("wrote {} rows to {} ({} positives, {:.3f} mean click probability)", s.rows, *out,
+            s.positives, s.mean_probability);
   };
 }
 
 Action AddInfoCommand(CLI::App& app) {
   auto path = std::make_shared<std::string>();
-  CLI::App* c = app.add_subcommand("info", "print a model's configuration, data mapping summary and training state");
+  CLI::App* c = app.add_subcommand(
+      "info", "print a model's configuration, data mapping summary and training state");
   c->add_option("--model", *path, "a model or checkpoint written by crank train")->required();
   return [=] {
     LoadedModel m = LoadModel(*path);
@@ -326,10 +369,12 @@ Action AddInfoCommand(CLI::App& app) {
     std::printf("%s", m.config.ToYaml().c_str());
     std::printf("# dense features: %lld, sparse features: %lld, parameters: %lld\n",
                 static_cast<long long>(m.mapping->spec().num_dense()),
-                static_cast<long long>(m.mapping->spec().num_sparse()), static_cast<long long>(params));
+                static_cast<long long>(m.mapping->spec().num_sparse()),
+                static_cast<long long>(params));
     std::printf("# trained: %lld steps, %lld examples, %lld epochs completed%s\n",
-                static_cast<long long>(m.state.global_step), static_cast<long long>(m.state.examples),
-                static_cast<long long>(m.state.epoch), m.state.finished ? ", finished" : "");
+                static_cast<long long>(m.state.global_step),
+                static_cast<long long>(m.state.examples), static_cast<long long>(m.state.epoch),
+                m.state.finished ? ", finished" : "");
   };
 }
 

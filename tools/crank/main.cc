@@ -5,31 +5,18 @@
 
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <string>
 
-#include <CLI/CLI.hpp>
-
+#include "commands.h"
 #include "crank/base/error.h"
 #include "crank/base/log.h"
-#include "crank/kernels/gemm.h"
-#include "commands.h"
+#include "crank/kernels/runtime_env.h"
 
 namespace {
-
-// OpenMP and OpenBLAS read their settings when the process loads them, before main(): when the
-// fast path needs a setting the user did not make, run this same command again with it set.
-void ReexecWithRuntimeEnvironment(char** argv) {
-  if (std::getenv("CRANK_RUNTIME_ENV") != nullptr) return;
-  const auto env = crank::RecommendedRuntimeEnvironment();
-  if (env.empty()) return;
-  for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
-  setenv("CRANK_RUNTIME_ENV", "1", 1);
-  execv("/proc/self/exe", argv);
-  // exec failed: go on in this process; only speed is affected.
-}
 
 int Fail(int code, const std::string& what) {
   std::string line = what;
@@ -43,9 +30,11 @@ int Fail(int code, const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  ReexecWithRuntimeEnvironment(argv);
-  CLI::App app{"crank: trains, evaluates and serves ranking models (DLRM / DCN-v2) for "
-               "click-through-rate and rating prediction."};
+  // OpenMP and OpenBLAS read their settings at load time: run again with them where needed.
+  crank::ReexecWithRuntimeEnvironment(argv);
+  CLI::App app{
+      "crank: trains, evaluates and serves ranking models (DLRM / DCN-v2) for "
+      "click-through-rate and rating prediction."};
   app.require_subcommand(1);
   app.fallthrough();  // global flags (-q) may follow the subcommand
   app.set_version_flag("--version", "crank 0.1.0");

@@ -73,7 +73,11 @@ void ActivationBackward(Activation a, const float* y, const float* dy, int64_t n
       if (d_pre != dy) std::copy(dy, dy + n, d_pre);
       return;
     case Activation::kRelu:
-      for (int64_t i = 0; i < n; ++i) d_pre[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+      // Both operands loaded unconditionally so the select vectorises without branches.
+      for (int64_t i = 0; i < n; ++i) {
+        const float g = dy[i];
+        d_pre[i] = y[i] > 0.0f ? g : 0.0f;
+      }
       return;
     case Activation::kSigmoid:
       for (int64_t i = 0; i < n; ++i) d_pre[i] = dy[i] * y[i] * (1.0f - y[i]);

@@ -222,25 +222,4 @@ std::string GemmBackendDescription() {
   return fmt::format("fp32 on {}, {}{}", fp32_libraries, thread_count, fallback);
 }
 
-std::vector<std::pair<std::string, std::string>> RecommendedRuntimeEnvironment() {
-  std::vector<std::pair<std::string, std::string>> env;
-  if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
-    __builtin_cpu_init();
-    const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-    const std::string core = openblas_get_corename();
-    const bool avx512_core = core == "SkylakeX" || core == "Cooperlake" ||
-                             core == "SapphireRapids" || core == "skylakex" ||
-                             core == "cooperlake" || core == "sapphirerapids";
-    if (avx512 && !avx512_core) {
-      env.emplace_back("OPENBLAS_CORETYPE",
-                       __builtin_cpu_supports("avx512bf16") ? "Cooperlake" : "SkylakeX");
-    }
-  }
-  if (std::getenv("OMP_WAIT_POLICY") == nullptr && std::getenv("GOMP_SPINCOUNT") == nullptr) {
-    env.emplace_back("OMP_WAIT_POLICY", "passive");
-  }
-  return env;
-}
-
 }  // namespace crank

@@ -99,18 +99,6 @@ void SimulateNoBf16ForTesting(bool simulate);
 //    supported on this CPU, running fp32)"
 std::string GemmBackendDescription();
 
-// Environment variables the compute libraries read once, at load time, that this process should
-// have been started with for the fast path on this machine (empty when all is well):
-//  - OPENBLAS_CORETYPE=SkylakeX (or Cooperlake with AVX512-BF16) when the CPU has AVX-512 but
-//    the linked OpenBLAS did not recognise it and chose narrower kernels (OpenBLAS 0.3.21 does
-//    not know Sapphire/Emerald Rapids and falls back to SSE3 kernels, several times slower);
-//  - OMP_WAIT_POLICY=passive unless the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT: idle
-//    OpenMP workers sleep instead of spinning, so they do not steal the cores the data reader
-//    thread and other processes need (spinning made training several times slower on a busy
-//    2-core machine; see docs/performance.md).
-// The CLI re-executes itself once with these set (tools/crank/main.cc).
-std::vector<std::pair<std::string, std::string>> RecommendedRuntimeEnvironment();
-
 }  // namespace crank
 
 #endif  // CRANK_KERNELS_GEMM_H_

@@ -8,8 +8,10 @@
 namespace crank {
 namespace {
 
-// Element-wise passes below this many elements run on the calling thread only.
-constexpr int64_t kMinParallelElements = 1 << 15;
+// Element-wise passes below this many elements run on the calling thread only: waking the
+// OpenMP workers (tens of microseconds when they sleep) costs more than such a pass
+// (a 128 x 512 bias + ReLU takes about 10 microseconds on one core).
+constexpr int64_t kMinParallelElements = 1 << 17;
 // Columns per block of AccumulateColumnSums (a stack accumulator of this many doubles).
 constexpr int64_t kColumnBlock = 64;
 
@@ -32,7 +34,13 @@ void LinearForward(const float* x, const float* w, const float* b, Activation ac
   }
 }
 
-void AccumulateColumnSums(const float* g, int64_t batch, int64_t out, float* db) {
+namespace {
+
+// d_pre = act'(y) dy (when d_pre != nullptr; else g = dy) and db += column sums of it, in one
+// pass, a block of kColumnBlock columns per task so each column is summed in row order in double
+// precision on one thread: the result does not depend on the thread count.
+void ActivationBackwardColumnSums(Activation act, const float* y, const float* dy, int64_t batch,
+                                  int64_t out, float* d_pre, float* db) {
   const int64_t blocks = (out + kColumnBlock - 1) / kColumnBlock;
 #pragma omp parallel for schedule(static) if (batch * out >= kMinParallelElements && blocks > 1)
   for (int64_t blk = 0; blk < blocks; ++blk) {
@@ -40,11 +48,26 @@ void AccumulateColumnSums(const float* g, int64_t batch, int64_t out, float* db)
     const int64_t width = std::min(kColumnBlock, out - c0);
     double acc[kColumnBlock] = {};
     for (int64_t r = 0; r < batch; ++r) {
-      const float* gr = g + r * out + c0;
-      for (int64_t j = 0; j < width; ++j) acc[j] += gr[j];
+      const int64_t at = r * out + c0;
+      const float* gr = dy + at;
+      if (d_pre != nullptr) {
+        ActivationBackward(act, y + at, dy + at, width, d_pre + at);
+        gr = d_pre + at;
+      }
+      if (db != nullptr) {
+        for (int64_t j = 0; j < width; ++j) acc[j] += gr[j];
+      }
     }
-    for (int64_t j = 0; j < width; ++j) db[c0 + j] += static_cast<float>(acc[j]);
+    if (db != nullptr) {
+      for (int64_t j = 0; j < width; ++j) db[c0 + j] += static_cast<float>(acc[j]);
+    }
   }
+}
+
+}  // namespace
+
+void AccumulateColumnSums(const float* g, int64_t batch, int64_t out, float* db) {
+  ActivationBackwardColumnSums(Activation::kLinear, nullptr, g, batch, out, nullptr, db);
 }
 
 void LinearBackward(const float* x, const float* w, const float* y, const float* dy, Activation act,
@@ -55,13 +78,11 @@ void LinearBackward(const float* x, const float* w, const float* y, const float*
   const float* g = dy;
   if (act != Activation::kLinear) {
     CRANK_CHECK(d_pre != nullptr, "LinearBackward needs d_pre scratch for {}", ActivationName(act));
-#pragma omp parallel for schedule(static) if (batch * out >= kMinParallelElements)
-    for (int64_t r = 0; r < batch; ++r) {
-      ActivationBackward(act, y + r * out, dy + r * out, out, d_pre + r * out);
-    }
+    ActivationBackwardColumnSums(act, y, dy, batch, out, d_pre, db);
     g = d_pre;
+  } else if (db != nullptr) {
+    AccumulateColumnSums(dy, batch, out, db);
   }
-  if (db != nullptr) AccumulateColumnSums(g, batch, out, db);
   if (dw != nullptr) Gemm(true, false, in, out, batch, 1.0f, x, in, g, out, 1.0f, dw, out);
   if (dx != nullptr) Gemm(false, true, batch, in, out, 1.0f, g, out, w, out, 0.0f, dx, in);
 }
