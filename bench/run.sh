@@ -13,11 +13,17 @@
 #   READER_ROWS [50000]    rows of the generated Criteo file for the reader measurement
 #   MICRO_MIN_TIME [0.1]   --benchmark_min_time of the micro-benchmarks
 #   OUT [BUILD_DIR/bench-results]  where the raw results go (results.jsonl, *.json, summary.md)
-#   OMP_WAIT_POLICY [passive]  for both engines; "default" leaves it unset (libgomp spins)
-# OpenMP: both engines use libgomp, whose idle threads spin before they sleep. On a machine
-# shared with other work, spinning threads starve each other and 2-thread runs collapse (4-35x
-# on the reference machine), so the suite runs both engines with passive waiting, and adds one
-# criteo-dlrm 2-thread run with libgomp's default policy to keep that effect visible.
+#   OMP_WAIT [auto]        how idle OpenMP threads wait, the same for both engines:
+#                          auto     crank's own choice at the moment of each measurement pair
+#                                   (`train_throughput --runtime-env`: spin 1000 rounds when
+#                                   the machine is idle, passive when it is busy)
+#                          spin     GOMP_SPINCOUNT=1000;  passive  OMP_WAIT_POLICY=passive
+#                          default  neither set: libgomp's default (spin ~300000 rounds)
+# OpenMP: both engines use libgomp. How its idle threads wait decides much of the speed at small
+# batches (many short parallel regions per step) and, on a shared machine, whether 2-thread runs
+# collapse (spinning workers take the core the others need). Each measurement pair runs both
+# engines with the same setting; the suite adds one criteo-dlrm 2-thread run with libgomp's
+# default policy to keep that effect visible.
 # QUICK=1 sets REPEATS=1 MIN_SECONDS=1 READER_ROWS=20000 and smaller peer runs (a smoke run).
 set -euo pipefail
 
@@ -42,11 +48,24 @@ MICRO_MIN_TIME=${MICRO_MIN_TIME:-0.1}
 PEER_SECONDS=${PEER_SECONDS:-3}  # peer training seconds per run (rows are sized to it)
 PEER_TIMEOUT=${PEER_TIMEOUT:-180}  # a peer run taking longer is abandoned
 OUT=${OUT:-$build/bench-results}
-if [[ ${OMP_WAIT_POLICY:-passive} = default ]]; then
-  unset OMP_WAIT_POLICY
-else
-  export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
-fi
+OMP_WAIT=${OMP_WAIT:-auto}
+unset OMP_WAIT_POLICY GOMP_SPINCOUNT CRANK_RUNTIME_ENV
+# The OpenMP settings for the next measurement pair, as NAME=VALUE words for env(1). crank's
+# CRANK_RUNTIME_ENV marker keeps it from choosing again; the peer ignores it.
+wait_label() {  # "GOMP_SPINCOUNT=1000" from omp_env's words; "default" for none
+  local w
+  w=$(echo "$1" | tr ' ' '\n' | grep -E '^(OMP_WAIT_POLICY|GOMP_SPINCOUNT)=' | tr '\n' ' ' | sed 's/ $//')
+  echo "${w:-default}"
+}
+omp_env() {
+  case $OMP_WAIT in
+    auto) "$bin/train_throughput" --runtime-env | grep -E '^(OMP_WAIT_POLICY|GOMP_SPINCOUNT|CRANK_RUNTIME_ENV)=' | tr '\n' ' ' ;;
+    spin) echo "GOMP_SPINCOUNT=1000 CRANK_RUNTIME_ENV=user" ;;
+    passive) echo "OMP_WAIT_POLICY=passive CRANK_RUNTIME_ENV=user" ;;
+    default) echo "CRANK_RUNTIME_ENV=user" ;;
+    *) echo "run.sh: OMP_WAIT must be auto, spin, passive or default" >&2; exit 2 ;;
+  esac
+}
 
 for b in machine_limits micro_kernels train_throughput; do
   [[ -x $bin/$b ]] || { echo "run.sh: $bin/$b not found; build with -DCRANK_BUILD_BENCH=ON" >&2; exit 1; }
@@ -66,7 +85,6 @@ annotate() {
   /usr/bin/python3 -c '
 import json, os, sys
 extra = json.loads(sys.argv[1])
-extra.setdefault("omp_wait_policy", os.environ.get("OMP_WAIT_POLICY", "default"))
 with open("/proc/loadavg") as f:
     extra["load1"] = float(f.read().split()[0])
 for line in sys.stdin:
@@ -78,7 +96,7 @@ for line in sys.stdin:
 
 # ---- 1. machine limits ----------------------------------------------------------------------
 log "machine limits"
-"$bin/machine_limits" --threads="$(echo "$THREADS" | tr ' ' ',')" | tee "$OUT/machine_limits.json" >&2
+env $(omp_env) "$bin/machine_limits" --threads="$(echo "$THREADS" | tr ' ' ',')" | tee "$OUT/machine_limits.json" >&2
 peak() {  # GEMM peak GFLOP/s for $1 threads
   /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["gemm_peak_gflops"].get(sys.argv[2], 0))' \
     "$OUT/machine_limits.json" "$1"
@@ -87,7 +105,7 @@ peak() {  # GEMM peak GFLOP/s for $1 threads
 # ---- 2. micro-benchmarks --------------------------------------------------------------------
 for t in $THREADS; do
   log "micro-benchmarks, $t thread(s)"
-  "$bin/micro_kernels" --crank_threads="$t" --benchmark_min_time="$MICRO_MIN_TIME" \
+  env $(omp_env) "$bin/micro_kernels" --crank_threads="$t" --benchmark_min_time="$MICRO_MIN_TIME" \
     --benchmark_out="$OUT/micro_t$t.json" --benchmark_out_format=json >&2
 done
 
@@ -116,11 +134,13 @@ for rep in $(seq 1 "$REPEATS"); do
       for b in $BATCHES; do
         modes=train
         [[ $b = 2048 ]] && modes=train,infer,latency
-        log "rep $rep/$REPEATS: crank $cfg batch $b threads $t ($modes)"
-        lines=$("$bin/train_throughput" --config="$cfg" --batch="$b" --threads="$t" \
+        wait_env=$(omp_env)
+        log "rep $rep/$REPEATS: crank $cfg batch $b threads $t ($modes; $wait_env)"
+        # shellcheck disable=SC2086
+        lines=$(env $wait_env "$bin/train_throughput" --config="$cfg" --batch="$b" --threads="$t" \
                   --modes="$modes" --min-seconds="$MIN_SECONDS" --gemm-peak="$gp") ||
           log "crank run failed"
-        echo "$lines" | annotate "{\"rep\": $rep}" | tee -a "$results" >&2
+        echo "$lines" | annotate "{\"rep\": $rep, \"omp_wait_policy\": \"$(wait_label "$wait_env")\"}" | tee -a "$results" >&2
         crank_rate=$(echo "$lines" | /usr/bin/python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -130,9 +150,10 @@ for line in sys.stdin:
           rows=$(peer_rows "$cfg" "$b" "$t" "$crank_rate")
           log "rep $rep/$REPEATS: torch $cfg batch $b threads $t ($rows rows)"
           # shellcheck disable=SC2046
-          line=$(timeout "$PEER_TIMEOUT" /usr/bin/python3 "$peer" --synthetic-rows "$rows" --batch-size "$b" --threads "$t" \
+          # shellcheck disable=SC2086
+          line=$(env $wait_env timeout "$PEER_TIMEOUT" /usr/bin/python3 "$peer" --synthetic-rows "$rows" --batch-size "$b" --threads "$t" \
                    $(peer_args "$cfg") | tail -n 1) || { log "peer failed"; continue; }
-          echo "$line" | annotate "{\"benchmark\": \"peer\", \"engine\": \"torch\", \"config\": \"$cfg\", \"batch\": $b, \"threads\": $t, \"rep\": $rep, \"rows\": $rows}" |
+          echo "$line" | annotate "{\"benchmark\": \"peer\", \"engine\": \"torch\", \"config\": \"$cfg\", \"batch\": $b, \"threads\": $t, \"rep\": $rep, \"rows\": $rows, \"omp_wait_policy\": \"$(wait_label "$wait_env")\"}" |
             tee -a "$results" >&2
           peer_rate["$cfg/$b/$t"]=$(echo "$line" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["train_examples_per_sec"])')
         fi
@@ -156,10 +177,10 @@ log "memory with Adagrad on the embeddings (optimizer state = one accumulator pe
   annotate '{"rep": 1, "variant": "adagrad"}' | tee -a "$results" >&2 || log "adagrad run failed"
 
 # ---- 5. two threads with libgomp's default wait policy (threads spin before sleeping) -------
-if [[ " $THREADS " = *" 2 "* && -n ${OMP_WAIT_POLICY:-} ]]; then
+if [[ " $THREADS " = *" 2 "* && $OMP_WAIT != default ]]; then
   for b in $BATCHES; do
-    log "criteo-dlrm batch $b, 2 threads, OMP_WAIT_POLICY unset (libgomp default)"
-    env -u OMP_WAIT_POLICY "$bin/train_throughput" --config=criteo-dlrm --batch="$b" --threads=2 \
+    log "criteo-dlrm batch $b, 2 threads, OMP_WAIT_POLICY and GOMP_SPINCOUNT unset (libgomp default)"
+    CRANK_RUNTIME_ENV=user "$bin/train_throughput" --config=criteo-dlrm --batch="$b" --threads=2 \
       --modes=train --min-seconds="$MIN_SECONDS" --gemm-peak="$(peak 2)" |
       annotate '{"rep": 1, "variant": "omp-default", "omp_wait_policy": "default"}' |
       tee -a "$results" >&2 || log "run failed"

@@ -2,6 +2,7 @@
 """Turns the raw results of bench/run.sh (results.jsonl, machine_limits.json, micro_t*.json in
 one folder) into Markdown tables of medians, crank next to the PyTorch peer, and a check of the
 performance targets. usage: summarize.py RESULTS_DIR"""
+import collections
 import glob, json, os, re, statistics, sys
 
 TARGETS = {  # (config, batch, threads) -> minimum crank/torch training ratio
@@ -81,8 +82,12 @@ def main():
     p(f"## Training throughput (examples/s, median of {reps} runs)\n")
     p("crank/torch is the median of the per-repeat ratios (each crank run is followed by its "
       "peer run, so a pair sees the same machine load).\n")
-    policies = sorted({r.get("omp_wait_policy", "default") for r in rows if "variant" not in r})
-    p(f"OMP_WAIT_POLICY: {', '.join(policies)}.\n")
+    waits = collections.Counter(r["omp_wait_policy"] for r in rows
+                                if r.get("benchmark") == "train" and "variant" not in r
+                                and "omp_wait_policy" in r)
+    policies = sorted(waits)
+    p("OpenMP waiting (the same for both engines in a pair): " +
+      ", ".join(f"{w} ({n} crank runs)" for w, n in sorted(waits.items())) + ".\n")
     if loads:
         p(f"1-minute load average during the runs: {min(loads):.1f} to {max(loads):.1f} "
           f"(median {statistics.median(loads):.1f}).\n")
@@ -134,7 +139,7 @@ def main():
     spin = select(benchmark="train", variant="omp-default")
     if spin:
         p("## Two threads with libgomp's default wait policy (criteo-dlrm, one run each)\n")
-        p(f"| batch | threads | OMP_WAIT_POLICY={', '.join(policies)} ex/s (median) | "
+        p(f"| batch | threads | {' / '.join(policies)} ex/s (median) | "
           "libgomp default ex/s |")
         p("|---:|---:|---:|---:|")
         for r in sorted(spin, key=lambda r: r["batch"]):

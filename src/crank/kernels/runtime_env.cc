@@ -15,7 +15,7 @@
 namespace crank {
 namespace {
 
-// Set in the re-executed process: why its OpenMP waiting was chosen ("idle N", "busy N",
+// Set in the re-executed process: why its OpenMP waiting was chosen ("idle:0", "busy:N",
 // "unknown"), for OpenMpWaitDescription().
 constexpr char kMarker[] = "CRANK_RUNTIME_ENV";
 
@@ -65,10 +65,10 @@ std::vector<std::pair<std::string, std::string>> RecommendedRuntimeEnvironment()
     const int others = OtherRunnableTasks();
     if (others == 0) {
       env.emplace_back("GOMP_SPINCOUNT", std::to_string(kIdleSpinCount));
-      env.emplace_back(kMarker, "idle 0");
+      env.emplace_back(kMarker, "idle:0");
     } else {
       env.emplace_back("OMP_WAIT_POLICY", "passive");
-      env.emplace_back(kMarker, others < 0 ? "unknown" : fmt::format("busy {}", others));
+      env.emplace_back(kMarker, others < 0 ? "unknown" : fmt::format("busy:{}", others));
     }
   }
   return env;

@@ -80,12 +80,12 @@ TEST(RuntimeEnv, LeavesTheUsersOpenMpSettingsAlone) {
 
 TEST(RuntimeEnv, DescribesTheChoiceAndItsReason) {
   {
-    ScopedEnv env(nullptr, "1000", "idle 0");
+    ScopedEnv env(nullptr, "1000", "idle:0");
     EXPECT_EQ(OpenMpWaitDescription(),
               "spin 1000 rounds, then sleep (GOMP_SPINCOUNT; machine idle at start)");
   }
   {
-    ScopedEnv env("passive", nullptr, "busy 3");
+    ScopedEnv env("passive", nullptr, "busy:3");
     EXPECT_EQ(OpenMpWaitDescription(),
               "sleep at once (OMP_WAIT_POLICY=passive; 3 other runnable tasks at start)");
   }
