@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string_view>
 #include <utility>
@@ -104,15 +105,28 @@ class Ctx {
     const YAML::Node child = node_.IsMap() ? cnode()[key] : YAML::Node();
     // A key yaml-cpp cannot look up (e.g. a null key read back as "") gives an invalid node,
     // on which every query but IsDefined throws: treat it as absent.
-    return Ctx(child.IsDefined() ? child : YAML::Node(YAML::NodeType::Undefined),
-               path_ + "." + key, file_, line_);
+    return Ctx(child.IsDefined() ? child : YAML::Node(YAML::NodeType::Undefined), path_ + "." + key,
+               file_, line_);
   }
+  // The key node of an entry of this mapping, for messages about the key itself.
+  Ctx KeyOf(const YAML::Node& key) const { return Ctx(key, path_, file_, line_); }
   Ctx Item(size_t i) const {
     return Ctx(cnode()[i], fmt::format("{}[{}]", path_, i), file_, line_);
   }
 
+  // Also refuses a key given twice (yaml-cpp keeps both; a lookup would see only the first).
   void ExpectMap() const {
     if (!node_.IsMap()) Fail("expected a mapping of keys, found " + Describe());
+    std::map<std::string, int> first_line;  // scalar key -> its 1-based line
+    for (const auto& kv : node_) {
+      if (!kv.first.IsScalar() && !kv.first.IsNull()) continue;  // reported where keys are read
+      const Ctx key(kv.first, path_, file_, line_);
+      const std::string name = kv.first.IsNull() ? "~" : kv.first.Scalar();
+      const auto [it, inserted] = first_line.emplace(name, key.line_);
+      if (!inserted) {
+        key.Fail(fmt::format("duplicate key '{}' (first at line {})", name, it->second));
+      }
+    }
   }
   void ExpectSequence() const {
     if (!node_.IsSequence()) Fail("expected a list, found " + Describe());
@@ -171,6 +185,13 @@ class Ctx {
     }
     return out;
   }
+  // What the node is, for messages: 'text', a list, a mapping or nothing.
+  std::string Describe() const {
+    if (!node_.IsDefined() || node_.IsNull()) return "nothing";
+    if (node_.IsScalar()) return "'" + node_.Scalar() + "'";
+    if (node_.IsSequence()) return "a list";
+    return "a mapping";
+  }
   template <typename E>
   E AsEnum(const EnumNames<E>& names) const {
     const std::string s = AsString();
@@ -183,13 +204,6 @@ class Ctx {
   }
 
  private:
-  std::string Describe() const {
-    if (!node_.IsDefined() || node_.IsNull()) return "nothing";
-    if (node_.IsScalar()) return "'" + node_.Scalar() + "'";
-    if (node_.IsSequence()) return "a list";
-    return "a mapping";
-  }
-
   const YAML::Node& cnode() const { return node_; }
 
   YAML::Node node_;
@@ -301,6 +315,11 @@ CriteoConfig ParseCriteo(const Ctx& c) {
     const Ctx fields = c.Child("fields");
     fields.ExpectMap();
     for (const auto& kv : fields.node()) {
+      // A null or structured key has no name to look up.
+      if (!kv.first.IsScalar()) {
+        const Ctx key = fields.KeyOf(kv.first);
+        key.Fail("expected a field name (C1..C26) as key, found " + key.Describe());
+      }
       const std::string name = kv.first.Scalar();
       Ctx f = fields.Child(name.c_str());
       f.CheckKeys({"hash_buckets", "vocabulary"});

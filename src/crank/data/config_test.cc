@@ -109,6 +109,90 @@ TEST(DataConfig, BadValuesAreErrorsNamingTheKey) {
             "cfg.yaml:1: data.max_line_bytes: expected an integer, found a list");
 }
 
+// Found by fuzz_data_config_yaml (fuzz/regressions/fuzz_data_config_yaml/non_ascii_*,
+// invalid_utf8_names_collide_minimized): a one-byte delimiter or separator >= 0x80 was accepted
+// but cannot be written by ToYaml, and names differing only in invalid bytes were both written
+// as U+FFFD, so the resolved configuration did not read back.
+TEST(DataConfig, TextThatIsNotUtf8IsRefusedNamingTheKey) {
+  const std::string delimited = "format: delimited\ndelimited:\n  label: y\n";
+  EXPECT_EQ(ErrorOf(delimited + "  delimiter: \"\xcd\"\n  dense: [x]\n"),
+            "cfg.yaml:4: data.delimited.delimiter: expected UTF-8 text, found invalid bytes");
+  EXPECT_EQ(ErrorOf(delimited + "  multi_hot: [{name: g, separator: \"\xe9\", hash_buckets: 4}]\n"),
+            "cfg.yaml:4: data.delimited.multi_hot[0].separator: expected UTF-8 text, found invalid "
+            "bytes");
+  EXPECT_EQ(ErrorOf(delimited + "  dense: [\"a\xbb\xb3\", \"a\xbb\xbb\"]\n"),
+            "cfg.yaml:4: data.delimited.dense[0]: expected UTF-8 text, found invalid bytes");
+  EXPECT_EQ(
+      ErrorOf(delimited + "  dense: [x]\n  categorical: [{name: \"u\xff\", hash_buckets: 4}]\n"),
+      "cfg.yaml:5: data.delimited.categorical[0].name: expected UTF-8 text, found invalid "
+      "bytes");
+  EXPECT_EQ(ErrorOf("train: \"\xff.tsv\"\n"),
+            "cfg.yaml:1: data.train: expected UTF-8 text, found invalid bytes");
+  EXPECT_EQ(ErrorOf("train: [a.tsv, \"\xc0\xaf.tsv\"]\n"),  // an overlong form of '/'
+            "cfg.yaml:1: data.train[1]: expected UTF-8 text, found invalid bytes");
+  EXPECT_EQ(
+      ErrorOf("format: delimited\ndelimited: {label: \"\xed\xa0\x80\", dense: [x]}\n"),
+      "cfg.yaml:2: data.delimited.label: expected UTF-8 text, found invalid bytes");  // a surrogate
+
+  // Valid UTF-8 text is accepted and reads back unchanged from the resolved configuration.
+  const DataConfig c = DataConfig::FromYamlString(
+      delimited +
+          "  dense: [\"gr\xc3\xb6\xc3\x9f"
+          "e\"]\n  categorical: [{name: \"\xe2\x82\xac\", hash_buckets: 4}]\n",
+      "");
+  const DataConfig again = DataConfig::FromYamlString(c.ToYaml(), "");
+  EXPECT_EQ(again.delimited.dense.at(0).name,
+            "gr\xc3\xb6\xc3\x9f"
+            "e");
+  EXPECT_EQ(again.delimited.sparse.at(0).name, "\xe2\x82\xac");
+  EXPECT_EQ(again.ToYaml(), c.ToYaml());
+  // A single character beyond ASCII is more than one byte: not a delimiter.
+  EXPECT_EQ(ErrorOf(delimited + "  delimiter: \"\xc3\xa9\"\n  dense: [x]\n"),
+            "cfg.yaml:4: data.delimited.delimiter: expected a single character (or \"tab\"), "
+            "found '\xc3\xa9'");
+}
+
+// Found by fuzz_data_config_yaml (fuzz/regressions/fuzz_data_config_yaml/null_key_in_criteo_
+// fields*): a null key under criteo.fields let yaml-cpp's YAML::InvalidNode escape FromYaml.
+TEST(DataConfig, NullKeyInCriteoFieldsIsAConfigErrorNamingTheSection) {
+  EXPECT_EQ(ErrorOf("format: criteo\ncriteo:\n  fields:\n    ~: {hash_buckets: 4}\n"),
+            "cfg.yaml:4: data.criteo.fields: expected a field name (C1..C26) as key, found "
+            "nothing");
+  EXPECT_EQ(ErrorOf("criteo:\n fields:\n :\n"),
+            "cfg.yaml:3: data.criteo.fields: expected a field name (C1..C26) as key, found "
+            "nothing");
+  EXPECT_EQ(ErrorOf("criteo: {fields: {C2: {hash_buckets: 3}, [C1]: {hash_buckets: 4}}}\n"),
+            "cfg.yaml:1: data.criteo.fields: expected a field name (C1..C26) as key, found a "
+            "list");
+  EXPECT_THROW(DataConfig::FromYamlString("criteo:\n fields:\n :\n", "x"), ConfigError);
+}
+
+TEST(DataConfig, DuplicateKeysAreErrorsNamingKeyAndLine) {
+  EXPECT_EQ(ErrorOf("format: criteo\ntask: bce\nformat: delimited\n"),
+            "cfg.yaml:3: data: duplicate key 'format' (first at line 1)");
+  EXPECT_EQ(ErrorOf("criteo: {hash_buckets: 5, hash_buckets: 6}\n"),
+            "cfg.yaml:1: data.criteo: duplicate key 'hash_buckets' (first at line 1)");
+  EXPECT_EQ(ErrorOf("criteo:\n  fields:\n    C3: {hash_buckets: 5}\n    C4: {hash_buckets: 5}\n"
+                    "    C3: {vocabulary: {}}\n"),
+            "cfg.yaml:5: data.criteo.fields: duplicate key 'C3' (first at line 3)");
+  EXPECT_EQ(ErrorOf("format: delimited\n"
+                    "delimited:\n"
+                    "  label: y\n"
+                    "  dense: [{name: a, transform: log1p, name: b}]\n"),
+            "cfg.yaml:4: data.delimited.dense[0]: duplicate key 'name' (first at line 4)");
+  EXPECT_EQ(ErrorOf("format: delimited\n"
+                    "delimited:\n"
+                    "  label: y\n"
+                    "  dense: [a]\n"
+                    "  label: z\n"),
+            "cfg.yaml:5: data.delimited: duplicate key 'label' (first at line 3)");
+  EXPECT_EQ(ErrorOf("holdout: {every: 5, offset: 1, \"every\": 6}\n"),
+            "cfg.yaml:1: data.holdout: duplicate key 'every' (first at line 1)");
+  EXPECT_EQ(ErrorOf("criteo: {vocabulary: {min_count: 2,\n  min_count: 3}}\n"),
+            "cfg.yaml:2: data.criteo.vocabulary: duplicate key 'min_count' (first at line 1)");
+  EXPECT_THROW(DataConfig::FromYamlString("task: mse\ntask: mse\n", "x"), ConfigError);
+}
+
 TEST(DataConfig, ParsingDoesNotModifyTheNode) {
   YAML::Node node = YAML::Load("format: criteo\n");
   DataConfig::FromYaml(node, "");

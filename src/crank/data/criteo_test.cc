@@ -215,6 +215,35 @@ TEST(CriteoReader, MalformedRowsFailWithFileLineAndField) {
   }
 }
 
+// Found by fuzz_criteo_row (fuzz/regressions/fuzz_criteo_row/*mse_label_beyond_float_range): a
+// real label such as 1e300 is a finite double but became inf in the float batch, so training
+// failed later with a non-finite loss instead of a malformed-row report naming file:line.
+TEST(CriteoReader, MseLabelsBeyondFloatRangeAreMalformed) {
+  test::TempDir dir;
+  const std::string good = CriteoLine("0.5", {"1"}, {"a"});
+  const std::string largest = CriteoLine("-3.4e38", {"1"}, {"a"});  // just inside the range
+  for (const std::string label : {"1e300", "-3.5e38", "3.41e38"}) {
+    SCOPED_TRACE(label);
+    const std::string path =
+        dir.Write("mse.tsv", good + "\n" + CriteoLine(label, {"1"}, {"a"}) + "\n" + largest + "\n");
+    StreamingReader skip(CriteoMapping("task: mse\non_error: skip\n"), {path}, ReaderOptions{});
+    const auto batches = test::ReadAll(&skip);
+    ASSERT_EQ(batches.size(), 1u);
+    EXPECT_EQ(batches[0].labels.ToVector(), (std::vector<float>{0.5f, -3.4e38f}));
+    EXPECT_EQ(skip.stats().rows_skipped, 1);
+
+    StreamingReader fail(CriteoMapping("task: mse\non_error: fail\n"), {path}, ReaderOptions{});
+    Batch b;
+    try {
+      fail.Next(&b);
+      FAIL() << "expected DataError";
+    } catch (const DataError& e) {
+      EXPECT_EQ(std::string(e.what()),
+                path + ":2: field label: '" + label + "' is too large for a 32-bit float");
+    }
+  }
+}
+
 TEST(CriteoReader, OverLongLinesFollowThePolicy) {
   test::TempDir dir;
   const std::string good = CriteoLine("1", {"1"}, {"a"});

@@ -16,6 +16,7 @@
 #include "crank/data/delimited_text.h"
 #include "crank/data/derived_fields.h"
 #include "crank/data/in_memory_dataset.h"
+#include "crank/data/mapping.h"
 #include "crank/data/streaming_reader.h"
 #include "crank/data/test_util.h"
 
@@ -222,6 +223,35 @@ TEST_F(SmallSchema, FileWithoutLabelColumnIsUnlabelled) {
   EXPECT_FLOAT_EQ(b.dense.at(0, 3), 1995.0f);
 }
 
+// The label column decides: without it a file is read for prediction, and the weight column is
+// neither required nor read (present or not, with any text); batches then carry weights of 1.
+// A file with the label column needs the weight column.
+TEST_F(SmallSchema, WeightColumnIsReadOnlyWithTheLabelColumn) {
+  const auto m = test::MakeMapping(test::ConfigFromYaml(Yaml("on_error: fail\n")), {ratings_});
+  const std::string with_weight =
+      dir_.Write("predict_w.csv", "user,item,x,w,ts\nu1,i1,3,abc,964982703\nu2,i2,1,-1,0\n");
+  const std::string without_weight =
+      dir_.Write("predict.csv", "user,item,x,ts\nu1,i1,3,964982703\nu2,i2,1,0\n");
+  for (const std::string& path : {with_weight, without_weight}) {
+    SCOPED_TRACE(path);
+    InMemoryDataset data(m, {path}, ReaderOptions{});
+    Batch b;
+    ASSERT_TRUE(data.Next(&b));
+    EXPECT_EQ(b.size(), 2);
+    EXPECT_TRUE(b.labels.empty());
+    EXPECT_EQ(b.weights.ToVector(), (std::vector<float>{1.0f, 1.0f}));
+  }
+  const std::string labelled = dir_.Write("labelled.csv", "user,item,x,y,ts\nu1,i1,3,4.5,0\n");
+  try {
+    InMemoryDataset data(m, {labelled}, ReaderOptions{});
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()), labelled +
+                                         ": the header has no column 'w' (the weight column); "
+                                         "columns: user, item, x, y, ts");
+  }
+}
+
 TEST_F(SmallSchema, HeaderWithoutAColumnIsDataErrorNamingIt) {
   const auto m = test::MakeMapping(test::ConfigFromYaml(Yaml()), {ratings_});
   const std::string bad = dir_.Write("bad.csv", "user,item,y,w,ts\nu1,i1,4.5,1,0\n");
@@ -274,6 +304,85 @@ TEST_F(SmallSchema, MalformedRowsFollowThePolicy) {
       EXPECT_EQ(std::string(e.what()), path + ":3: " + message);
     }
   }
+}
+
+// Found by fuzz_delimited (fuzz/regressions/fuzz_delimited/label_beyond_float_range,
+// weight_beyond_float_range): a label or weight such as 1e300 is a finite double but became inf
+// in the float batch, so training failed later with a non-finite loss instead of a malformed-row
+// report naming file:line.
+TEST_F(SmallSchema, LabelsAndWeightsBeyondFloatRangeAreMalformed) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"u1,i1,3,1e300,1,0", "field y: '1e300' is too large for a 32-bit float"},
+      {"u1,i1,3,-3.5e38,1,0", "field y: '-3.5e38' is too large for a 32-bit float"},
+      {"u1,i1,3,4.5,1e300,0", "field w: '1e300' is not a finite number >= 0 (sample weight)"},
+      {"u1,i1,3,4.5,3.5e38,0", "field w: '3.5e38' is not a finite number >= 0 (sample weight)"},
+  };
+  const auto skip = test::MakeMapping(test::ConfigFromYaml(Yaml("on_error: skip\n")));
+  const auto fail = test::MakeMapping(test::ConfigFromYaml(Yaml("on_error: fail\n")));
+  for (const auto& [line, message] : cases) {
+    SCOPED_TRACE(line);
+    const std::string path = dir_.Write(
+        "big.csv", "user,item,x,y,w,ts\nu1,i1,3,4.5,1,0\n" + line + "\nu2,i2,1,3.4e38,3.4e38,0\n");
+    InMemoryDataset data(skip, {path}, ReaderOptions{});
+    EXPECT_EQ(data.num_rows(), 2);
+    EXPECT_EQ(data.stats().rows_skipped, 1);
+    Batch b;
+    ASSERT_TRUE(data.Next(&b));
+    // The largest values inside the float range are kept as they are.
+    EXPECT_EQ(b.labels.ToVector(), (std::vector<float>{4.5f, 3.4e38f}));
+    EXPECT_EQ(b.weights.ToVector(), (std::vector<float>{1.0f, 3.4e38f}));
+    try {
+      InMemoryDataset failing(fail, {path}, ReaderOptions{});
+      FAIL() << "expected DataError";
+    } catch (const DataError& e) {
+      EXPECT_EQ(std::string(e.what()), path + ":3: " + message);
+    }
+  }
+}
+
+// Found by fuzz_delimited (fuzz/regressions/fuzz_delimited/dense_values_overflow_statistics):
+// dense values near the double limit overflowed the standardisation statistics (infinite mean,
+// NaN in batches, a mapping that Deserialize refused).
+TEST_F(SmallSchema, DenseValuesBeyondFloatRangeAreMalformed) {
+  const std::string path = dir_.Write("huge.csv",
+                                      "user,item,x,y,w,ts\n"
+                                      "u1,i1,1,1,1,0\n"
+                                      "u1,i1,1.7e308,1,1,0\n"
+                                      "u2,i2,1.7e308,1,1,0\n"
+                                      "u1,i1,-1.7e308,1,1,0\n"
+                                      "u2,i2,3,1,1,0\n");
+  const auto m = test::MakeMapping(test::ConfigFromYaml(Yaml("on_error: skip\n")), {path});
+  const DenseStats& zx = m->dense_stats(2);  // x standardised with the training mean
+  EXPECT_EQ(zx.count, 2);
+  EXPECT_DOUBLE_EQ(zx.mean, 2.0);
+  EXPECT_DOUBLE_EQ(zx.stddev, 1.0);
+  EXPECT_EQ(DataMapping::Deserialize(m->Serialize()).Serialize(), m->Serialize());
+  InMemoryDataset data(m, {path}, ReaderOptions{});
+  EXPECT_EQ(data.num_rows(), 2);
+  EXPECT_EQ(data.stats().rows_skipped, 3);
+  try {
+    test::MakeMapping(test::ConfigFromYaml(Yaml("on_error: fail\n")), {path});
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              path + ":3: field x: '1.7e308' is too large for a 32-bit float");
+  }
+
+  // Values inside the float range are read; after the transform they are clipped to +-1e9.
+  const std::string large =
+      dir_.Write("large.csv", "user,item,x,y,w,ts\nu1,i1,3e38,1,1,0\nu2,i2,-3e38,1,1,0\n");
+  const auto l = test::MakeMapping(test::ConfigFromYaml(Yaml()), {large});
+  EXPECT_DOUBLE_EQ(l->dense_stats(2).mean, 0.0);
+  EXPECT_DOUBLE_EQ(l->dense_stats(2).stddev, 3e38);
+  InMemoryDataset rows(l, {large}, ReaderOptions{});
+  Batch b;
+  ASSERT_TRUE(rows.Next(&b));
+  EXPECT_EQ(b.dense.at(0, 0), 1e9f);                                        // x: 3e38 clipped
+  EXPECT_EQ(b.dense.at(1, 0), -1e9f);                                       // x: -3e38 clipped
+  EXPECT_FLOAT_EQ(b.dense.at(0, 1), static_cast<float>(std::log1p(3e38)));  // lx
+  EXPECT_EQ(b.dense.at(1, 1), 0.0f);         // lx of a negative value
+  EXPECT_FLOAT_EQ(b.dense.at(0, 2), 1.0f);   // zx
+  EXPECT_FLOAT_EQ(b.dense.at(1, 2), -1.0f);  // zx
 }
 
 TEST_F(SmallSchema, BceLabelsMustBeZeroOrOne) {

@@ -51,7 +51,7 @@ class LineReader {
   std::FILE* file_ = nullptr;
   int64_t max_line_bytes_;
   size_t capacity_;
-  std::unique_ptr<char[]> buffer_;  // file mode
+  std::unique_ptr<char[]> buffer_;  // file mode; not zeroed: only [begin_, end_) is read
   char* base_ = nullptr;            // buffer_ or the text
   size_t begin_ = 0;                // unread data is base_[begin_, end_)
   size_t end_ = 0;

@@ -55,6 +55,26 @@ TEST(LineReader, LinesAcrossChunkBoundariesMatchTheText) {
   EXPECT_EQ(small.bytes_read(), static_cast<int64_t>(text.size()));
 }
 
+// The buffer is not zeroed: a file shorter than it, or a last chunk shorter than the previous
+// one, must end at the last byte read, never at stale or uninitialised bytes after it.
+TEST(LineReader, ReadsOnlyTheBytesOfTheFile) {
+  test::TempDir dir;
+  const std::string short_file = dir.Write("short.txt", "a\r\nbc\nlast\r");
+  LineReader r(short_file, 100);  // a 4 MiB buffer holding 11 bytes
+  EXPECT_EQ(ReadLines(&r).lines, (std::vector<std::string>{"a", "bc", "last"}));
+  // 80,002 bytes through a buffer of 64 KiB + 100 bytes: the second read fills only part of it,
+  // and the bytes after the final "yz" are stale "x\n" lines of the first read.
+  std::string text;
+  for (int i = 0; i < 40000; ++i) text += "x\n";
+  text += "yz";
+  const std::string long_file = dir.Write("long.txt", text);
+  LineReader chunks(long_file, 100, 4096);
+  const Read got = ReadLines(&chunks);
+  ASSERT_EQ(got.lines.size(), 40001u);
+  EXPECT_EQ(got.lines.back(), "yz");
+  EXPECT_EQ(chunks.bytes_read(), static_cast<int64_t>(text.size()));
+}
+
 TEST(LineReader, SkipsOverLongLinesWithoutHoldingThem) {
   test::TempDir dir;
   const std::string huge(300000, 'x');  // larger than the reader's buffer

@@ -1,12 +1,13 @@
 #include "crank/train/job_config.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
-
-#include <yaml-cpp/yaml.h>
 
 #include "crank/base/error.h"
 
@@ -19,6 +20,7 @@ class Section {
   Section(const YAML::Node& node, std::string path, std::string file)
       : node_(node), path_(std::move(path)), file_(std::move(file)) {
     if (node_ && !node_.IsNull() && !node_.IsMap()) Fail(path_, "expected a mapping of keys");
+    if (node_ && node_.IsMap()) CheckDuplicates();
   }
 
   [[noreturn]] void Fail(const std::string& key, const std::string& what) const {
@@ -50,11 +52,16 @@ class Section {
   void CheckUnknown() const {
     if (!node_ || node_.IsNull()) return;
     for (const auto& kv : node_) {
-      const std::string key = kv.first.as<std::string>();
+      const int line = LineOf(kv.first);
+      if (!kv.first.IsScalar()) {  // a null key (`~:`, `:`), or a list or mapping as key
+        throw ConfigError(fmt::format("{}:{}: {}: expected a key name, found {}", file_, line,
+                                      path_,
+                                      kv.first.IsNull() ? "a null key" : "a list or mapping"));
+      }
+      const std::string key = kv.first.Scalar();
       if (!seen_.count(key)) {
-        const int line = kv.first.Mark().line + 1;
-        throw ConfigError(fmt::format("{}:{}: {}.{}: unknown key (known: {})", file_, line, path_, key,
-                                      fmt::join(seen_, ", ")));
+        throw ConfigError(fmt::format("{}:{}: {}.{}: unknown key (known: {})", file_, line, path_,
+                                      key, fmt::join(seen_, ", ")));
       }
     }
   }
@@ -62,6 +69,26 @@ class Section {
   const std::string& file() const { return file_; }
 
  private:
+  // 1-based line of `n` in the file, or the section's line when yaml-cpp has no position.
+  int LineOf(const YAML::Node& n) const {
+    const int line = n.Mark().line;
+    return line >= 0 ? line + 1 : node_.Mark().line + 1;
+  }
+
+  // A key given twice is an error: yaml-cpp keeps both, and a lookup would see only the first.
+  void CheckDuplicates() const {
+    std::map<std::string, int> first_line;  // key -> its 1-based line
+    for (const auto& kv : node_) {
+      if (!kv.first.IsScalar()) continue;  // CheckUnknown refuses keys that are not names
+      const int line = LineOf(kv.first);
+      const auto [it, inserted] = first_line.emplace(kv.first.Scalar(), line);
+      if (!inserted) {
+        throw ConfigError(fmt::format("{}:{}: {}.{}: duplicate key (first at line {})", file_, line,
+                                      path_, kv.first.Scalar(), it->second));
+      }
+    }
+  }
+
   template <typename T>
   static const char* TypeName() {
     if constexpr (std::is_same_v<T, bool>) return "true or false";
@@ -202,7 +229,8 @@ JobConfig JobConfig::FromYamlString(const std::string& text, const std::string& 
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    throw ConfigError(fmt::format("{}:{}: invalid YAML: {}", name_for_errors, e.mark.line + 1, e.msg));
+    throw ConfigError(
+        fmt::format("{}:{}: invalid YAML: {}", name_for_errors, e.mark.line + 1, e.msg));
   }
   return Parse(root, name_for_errors);
 }
@@ -231,8 +259,9 @@ std::string JobConfig::ToYaml() const {
     << YAML::Value << model.dot_skip_gather << YAML::EndMap;
   e << YAML::Key << "cross" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "layers"
     << YAML::Value << model.cross_layers << YAML::Key << "projection_dim" << YAML::Value
-    << model.cross_projection_dim << YAML::Key << "diag_scale" << YAML::Value << model.cross_diag_scale
-    << YAML::Key << "use_bias" << YAML::Value << model.cross_use_bias << YAML::EndMap;
+    << model.cross_projection_dim << YAML::Key << "diag_scale" << YAML::Value
+    << model.cross_diag_scale << YAML::Key << "use_bias" << YAML::Value << model.cross_use_bias
+    << YAML::EndMap;
   e << YAML::Key << "concat_dense" << YAML::Value << model.concat_dense;
   e << YAML::Key << "output_activation" << YAML::Value << model.output_activation;
   e << YAML::Key << "embedding_l2" << YAML::Value << model.embedding_l2;
@@ -269,34 +298,43 @@ void JobConfig::Validate() const {
   auto fail = [](const std::string& field, const std::string& what) {
     throw ConfigError(fmt::format("{}: {}", field, what));
   };
-  if (model.embedding_dim <= 0) fail("model.embedding_dim", fmt::format("expected a positive size, got {}", model.embedding_dim));
+  if (model.embedding_dim <= 0)
+    fail("model.embedding_dim",
+         fmt::format("expected a positive size, got {}", model.embedding_dim));
   if (model.pooling != "sum" && model.pooling != "mean" && model.pooling != "sqrtn") {
     fail("model.pooling", fmt::format("expected sum, mean or sqrtn, got '{}'", model.pooling));
   }
   if (model.output_bias_init != "label_mean" && model.output_bias_init != "zero") {
-    fail("model.output_bias_init", fmt::format("expected label_mean or zero, got '{}'", model.output_bias_init));
+    fail("model.output_bias_init",
+         fmt::format("expected label_mean or zero, got '{}'", model.output_bias_init));
   }
-  if (model.cross_projection_dim < 0) fail("model.cross.projection_dim", "expected 0 (full rank) or a positive size");
+  if (model.cross_projection_dim < 0)
+    fail("model.cross.projection_dim", "expected 0 (full rank) or a positive size");
   const auto check_opt = [](const OptimizerConfig& o, const char* which) {
     try {
       o.Validate();
     } catch (const ConfigError& e) {
       std::string msg = e.what();
       const std::string prefix = "optimizer.";
-      if (msg.rfind(prefix, 0) == 0) msg = fmt::format("optimizer.{}.{}", which, msg.substr(prefix.size()));
+      if (msg.rfind(prefix, 0) == 0)
+        msg = fmt::format("optimizer.{}.{}", which, msg.substr(prefix.size()));
       throw ConfigError(msg);
     }
   };
   check_opt(embedding_optimizer, "embedding");
   check_opt(dense_optimizer, "dense");
-  if (train.epochs <= 0) fail("train.epochs", fmt::format("expected at least 1, got {}", train.epochs));
-  if (train.batch_size <= 0) fail("train.batch_size", fmt::format("expected a positive size, got {}", train.batch_size));
+  if (train.epochs <= 0)
+    fail("train.epochs", fmt::format("expected at least 1, got {}", train.epochs));
+  if (train.batch_size <= 0)
+    fail("train.batch_size", fmt::format("expected a positive size, got {}", train.batch_size));
   if (train.eval_batch_size <= 0) fail("train.eval_batch_size", "expected a positive size");
-  if (train.threads < 0) fail("train.threads", fmt::format("expected 0 (all cores) or more, got {}", train.threads));
+  if (train.threads < 0)
+    fail("train.threads", fmt::format("expected 0 (all cores) or more, got {}", train.threads));
   if (train.shuffle_buffer < 0) fail("train.shuffle_buffer", "expected 0 or more rows");
   if (train.checkpoint_every < 0) fail("train.checkpoint_every", "expected 0 or more steps");
   if (train.eval_every < 0) fail("train.eval_every", "expected 0 or more steps");
-  if (train.early_stopping_patience < 0) fail("train.early_stopping_patience", "expected 0 or more");
+  if (train.early_stopping_patience < 0)
+    fail("train.early_stopping_patience", "expected 0 or more");
   if (train.max_steps < 0) fail("train.max_steps", "expected 0 or more");
   if (train.precision != "fp32" && train.precision != "bf16") {
     fail("train.precision", fmt::format("expected fp32 or bf16, got '{}'", train.precision));
@@ -304,10 +342,12 @@ void JobConfig::Validate() const {
   if (!(train.log_every_seconds > 0)) fail("train.log_every_seconds", "expected a positive number");
   // The model section is checked against the data when the model is built; check the parts
   // that do not depend on the data now so the error comes before any file is read.
-  if (model.interaction == "dot" && !model.bottom.empty() && model.bottom.back() != model.embedding_dim) {
-    fail("model.bottom", fmt::format("dot interaction needs the bottom stack's last layer ({}) to equal "
-                                     "model.embedding_dim ({})",
-                                     model.bottom.back(), model.embedding_dim));
+  if (model.interaction == "dot" && !model.bottom.empty() &&
+      model.bottom.back() != model.embedding_dim) {
+    fail("model.bottom",
+         fmt::format("dot interaction needs the bottom stack's last layer ({}) to equal "
+                     "model.embedding_dim ({})",
+                     model.bottom.back(), model.embedding_dim));
   }
   RankingConfig probe;
   probe.dense_features = 1;
@@ -332,7 +372,8 @@ RankingConfig JobConfig::MakeRankingConfig(const DataSpec& spec) const {
   r.dense_features = spec.num_dense();
   const Pooling pooling = ParsePooling(model.pooling);
   for (const SparseFeatureSpec& f : spec.sparse) {
-    r.tables.push_back({.name = f.name, .vocabulary_size = f.vocabulary_size, .dim = model.embedding_dim});
+    r.tables.push_back(
+        {.name = f.name, .vocabulary_size = f.vocabulary_size, .dim = model.embedding_dim});
     r.features.push_back({.name = f.name, .table = f.name, .pooling = pooling});
   }
   r.bottom = model.bottom;
@@ -345,7 +386,8 @@ RankingConfig JobConfig::MakeRankingConfig(const DataSpec& spec) const {
   r.cross_diag_scale = model.cross_diag_scale;
   r.cross_use_bias = model.cross_use_bias;
   r.concat_dense = model.concat_dense;
-  r.loss = spec.label == LabelKind::kReal ? LossKind::kMeanSquaredError : LossKind::kBinaryCrossEntropy;
+  r.loss =
+      spec.label == LabelKind::kReal ? LossKind::kMeanSquaredError : LossKind::kBinaryCrossEntropy;
   r.output_activation = model.output_activation;
   r.embedding_l2 = model.embedding_l2;
   r.dense_l2 = model.dense_l2;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <string>
+
 #include "crank/base/error.h"
 
 namespace crank {
@@ -66,7 +69,8 @@ TEST(JobConfig, InvalidValuesAreRejected) {
   EXPECT_NE(ErrorOf("train: {batch_size: -1}\n").find("train.batch_size"), std::string::npos);
   EXPECT_NE(ErrorOf("model: {interaction: bilinear}\n").find("interaction"), std::string::npos);
   EXPECT_NE(ErrorOf("model: {pooling: max}\n").find("model.pooling"), std::string::npos);
-  EXPECT_NE(ErrorOf("optimizer: {dense: {kind: lamb}}\n").find("optimizer.dense"), std::string::npos);
+  EXPECT_NE(ErrorOf("optimizer: {dense: {kind: lamb}}\n").find("optimizer.dense"),
+            std::string::npos);
   EXPECT_NE(ErrorOf("optimizer: {embedding: {learning_rate: -1}}\n").find("optimizer.embedding"),
             std::string::npos);
   const std::string dot = ErrorOf("model: {embedding_dim: 8}\n");
@@ -75,6 +79,50 @@ TEST(JobConfig, InvalidValuesAreRejected) {
   EXPECT_EQ(ErrorOf("model: {embedding_dim: 8, interaction: cross}\n"), "");
   EXPECT_NE(ErrorOf("train: [1, 2]\n").find("expected a mapping"), std::string::npos);
   EXPECT_NE(ErrorOf("train: {epochs: [\n").find("invalid YAML"), std::string::npos);
+}
+
+TEST(JobConfig, DuplicateKeysAreErrorsNamingKeyAndLine) {
+  EXPECT_EQ(ErrorOf("train:\n  epochs: 2\n  batch_size: 64\n  epochs: 3\n"),
+            "job.yaml:4: train.epochs: duplicate key (first at line 2)");
+  EXPECT_EQ(ErrorOf("model: {embedding_dim: 8, embedding_dim: 16}\n"),
+            "job.yaml:1: model.embedding_dim: duplicate key (first at line 1)");
+  EXPECT_EQ(ErrorOf("train: {epochs: 2}\nmodel: {}\ntrain: {epochs: 3}\n"),
+            "job.yaml:3: config.train: duplicate key (first at line 1)");
+  EXPECT_EQ(
+      ErrorOf("optimizer:\n  dense:\n    warmup: {warmup_steps: 1,\n      warmup_steps: 2}\n"),
+      "job.yaml:4: optimizer.dense.warmup.warmup_steps: duplicate key (first at line 3)");
+  EXPECT_EQ(ErrorOf("model:\n  cross: {layers: 2}\n  dot: {}\n  cross: {layers: 3}\n"),
+            "job.yaml:4: model.cross: duplicate key (first at line 2)");
+  // The data section reports its own duplicates, in its own words.
+  EXPECT_EQ(ErrorOf("data:\n  format: criteo\n  format: delimited\n"),
+            "job.yaml:3: data: duplicate key 'format' (first at line 2)");
+}
+
+// Found by fuzz_job_config (fuzz/regressions/fuzz_job_config/mapping_as_key*): a mapping or a
+// list as key let yaml-cpp's YAML::TypedBadConversion escape FromYamlString instead of a
+// ConfigError. A null key was read as the name "null"; it is now refused as not a name.
+TEST(JobConfig, KeysThatAreNotNamesAreConfigErrors) {
+  EXPECT_EQ(ErrorOf("{{}}"), "job.yaml:1: config: expected a key name, found a list or mapping");
+  EXPECT_EQ(ErrorOf("train:\n  epochs: 2\n  ~: 1\n"),
+            "job.yaml:3: train: expected a key name, found a null key");
+  EXPECT_EQ(ErrorOf("model:\n  ? [bottom, top]\n  : [16, 1]\n"),
+            "job.yaml:2: model: expected a key name, found a list or mapping");
+  EXPECT_EQ(ErrorOf("optimizer: {dense: {? {kind: sgd} : 1}}\n"),
+            "job.yaml:1: optimizer.dense: expected a key name, found a list or mapping");
+  EXPECT_EQ(ErrorOf("? [a]\n: 1\n"),
+            "job.yaml:1: config: expected a key name, found a list or mapping");
+}
+
+// Every configuration in examples/ loads (the YAML only: data files are not opened).
+TEST(JobConfig, ExampleConfigurationsLoad) {
+  int loaded = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(CRANK_SOURCE_DIR "/examples")) {
+    if (entry.path().extension() != ".yaml") continue;
+    SCOPED_TRACE(entry.path().string());
+    EXPECT_NO_THROW(JobConfig::FromYamlFile(entry.path().string()));
+    ++loaded;
+  }
+  EXPECT_GE(loaded, 1);
 }
 
 TEST(JobConfig, MissingFileIsAnIoError) {
