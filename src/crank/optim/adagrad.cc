@@ -11,7 +11,9 @@ namespace crank {
 namespace {
 
 // acc += g^2; w -= lr * g / (sqrt(acc) + eps)
-inline void AdagradUpdate(float* w, float* acc, const float* g, int64_t n, float lr, float eps) {
+inline void AdagradUpdate(float* __restrict w, float* __restrict acc, const float* __restrict g,
+                          int64_t n, float lr, float eps) {
+#pragma omp simd
   for (int64_t i = 0; i < n; ++i) {
     acc[i] += g[i] * g[i];
     w[i] -= lr * g[i] / (std::sqrt(acc[i]) + eps);

@@ -11,8 +11,10 @@ namespace crank {
 namespace {
 
 // m += (g - m) * (1 - beta_1); v += (g^2 - v) * (1 - beta_2); w -= m * alpha / (sqrt(v) + eps)
-inline void AdamUpdate(float* w, float* m, float* v, const float* g, int64_t n, float alpha,
-                       float one_minus_beta_1, float one_minus_beta_2, float eps) {
+inline void AdamUpdate(float* __restrict w, float* __restrict m, float* __restrict v,
+                       const float* __restrict g, int64_t n, float alpha, float one_minus_beta_1,
+                       float one_minus_beta_2, float eps) {
+#pragma omp simd
   for (int64_t i = 0; i < n; ++i) {
     m[i] += (g[i] - m[i]) * one_minus_beta_1;
     v[i] += (g[i] * g[i] - v[i]) * one_minus_beta_2;
