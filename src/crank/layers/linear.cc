@@ -73,7 +73,10 @@ void Linear::Forward(const Tensor& x, Tensor* y, bool training) {
   *y = ForwardBorrowed(x_, true);
 }
 
-void Linear::Backward(const Tensor& dy, Tensor* dx) {
+void Linear::Backward(const Tensor& dy, Tensor* dx) { Backward(dy, dx, &d_pre_); }
+
+void Linear::Backward(const Tensor& dy, Tensor* dx, Tensor* d_pre_scratch) {
+  CRANK_CHECK(d_pre_scratch != nullptr && d_pre_scratch != &dy && d_pre_scratch != dx);
   CRANK_REQUIRE(input_ != nullptr, "{}: Backward needs a preceding Forward with training=true",
                 name_);
   const int64_t batch = input_->dim(0);
@@ -90,8 +93,8 @@ void Linear::Backward(const Tensor& dy, Tensor* dx) {
   }
   float* d_pre = nullptr;
   if (options_.activation != Activation::kLinear) {
-    d_pre_.Resize({batch, out});
-    d_pre = d_pre_.data();
+    d_pre_scratch->Resize({batch, out});
+    d_pre = d_pre_scratch->data();
   }
   float* dx_data = nullptr;
   if (dx != nullptr) {

@@ -48,6 +48,9 @@ class Linear : public Block {
   // dy: (B, O) -> *dx: (B, I) (overwritten; nullptr skips it). Accumulates into kernel().grad
   // and bias()->grad. Requires a preceding Forward with training = true (else InvalidArgument).
   void Backward(const Tensor& dy, Tensor* dx) override;
+  // Backward with a caller-owned scratch for dL/d(pre-activation) (resized to (B, O) as needed),
+  // so that the layers of a stack can share one buffer; Backward uses the layer's own.
+  void Backward(const Tensor& dy, Tensor* dx, Tensor* d_pre_scratch);
 
   // {kernel, bias} (bias only when use_bias).
   std::vector<Variable*> Variables() override;

@@ -64,7 +64,7 @@ void Mlp::Backward(const Tensor& dy, Tensor* dx) {
   const Tensor* g = &dy;
   for (size_t i = layers_.size(); i-- > 0;) {
     Tensor* d_in = i == 0 ? dx : &d_hidden_[i % 2];
-    layers_[i]->Backward(*g, d_in);
+    layers_[i]->Backward(*g, d_in, &d_pre_);
     g = d_in;
   }
 }

@@ -67,6 +67,7 @@ class Mlp : public Block {
   Tensor x_;  // (B, in) copy of the training input
   bool has_cache_ = false;
   Tensor d_hidden_[2];  // ping-pong gradients between layers
+  Tensor d_pre_;        // the layers' shared dL/d(pre-activation) scratch
 };
 
 }  // namespace crank
