@@ -55,6 +55,10 @@ TEST_F(Cli, TrainEvalPredictRoundTrip) {
   }
   EXPECT_EQ(train["history"].size(), 2u);
   EXPECT_EQ(train["examples"], 2000);
+  // The peak memory of the run is reported at the end, in the log and in the metrics.
+  EXPECT_NE(r.err.find("peak memory"), std::string::npos) << r.err;
+  ASSERT_TRUE(train.contains("peak_rss_mb"));
+  EXPECT_GT(train["peak_rss_mb"].get<double>(), 0.0);
 
   r = Run("eval --model " + P("m.crank") + " --data " + P("eval.tsv") + " --metrics-out " + P("eval.json"));
   ASSERT_EQ(r.code, 0) << r.err;
@@ -152,6 +156,22 @@ TEST_F(Cli, ExitCodesSayWhatWentWrong) {
   Result cfg = Run("train --config " + P("bad.yaml") + " --train x --model-out y");
   EXPECT_EQ(cfg.code, 2);
   EXPECT_NE(cfg.err.find("bad.yaml:2"), std::string::npos) << cfg.err;
+  // A value out of range names the file and line of its key; the same value given by a flag
+  // names the key.
+  {
+    std::ofstream f(P("bad_value.yaml"));
+    f << "train:\n  batch_size: 64\n  epochs: 0\n";
+  }
+  cfg = Run("train --config " + P("bad_value.yaml") + " --train x --model-out y");
+  EXPECT_EQ(cfg.code, 2);
+  EXPECT_NE(cfg.err.find("bad_value.yaml:3: train.epochs: expected at least 1, got 0"),
+            std::string::npos)
+      << cfg.err;
+  cfg = Run("train --train x --model-out y --epochs 0");
+  EXPECT_EQ(cfg.code, 2);
+  EXPECT_NE(cfg.err.find("crank: error: train.epochs: expected at least 1, got 0"),
+            std::string::npos)
+      << cfg.err;
   {
     std::ofstream f(P("garbage.crank"));
     f << "not a model";

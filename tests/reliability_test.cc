@@ -130,6 +130,7 @@ TEST_F(Reliability, EmptyAndAllBadFilesAreDataErrors) {
   Result r = Train("empty.tsv", "skip");
   EXPECT_EQ(r.code, 3) << r.err;
   EXPECT_NE(r.err.find("no training examples"), std::string::npos) << r.err;
+  EXPECT_TRUE(OneLineError(r)) << r.err;
   {
     std::ofstream f(P("garbage.tsv"), std::ios::binary);
     std::mt19937 g(1);
@@ -148,6 +149,7 @@ TEST_F(Reliability, EmptyAndAllBadFilesAreDataErrors) {
   r = Run("train --config " + P("schema.yaml") + " --train " + P("header.csv") + " --model-out " + P("h.crank") +
           SmallModel());
   EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_TRUE(OneLineError(r)) << r.err;
 }
 
 TEST_F(Reliability, MissingDirectoryAndUnreadableInputsAreIoErrors) {
@@ -263,6 +265,8 @@ TEST_F(DamagedModel, AModelWhoseConfigDoesNotMatchItsVariablesIsRefused) {
   { std::ofstream(P("other.csv")) << "a,b,c\n1,2,3\n"; }
   const Result d = Run("eval --model " + P("m.crank") + " --data " + P("other.csv") + " --bad-rows fail");
   EXPECT_EQ(d.code, 3) << d.err;
+  EXPECT_TRUE(OneLineError(d)) << d.err;
+  EXPECT_NE(d.err.find("other.csv:"), std::string::npos) << d.err;
 }
 
 TEST_F(Reliability, KilledWhileCheckpointingAlwaysLeavesALoadableCheckpointAndResumeCompletes) {

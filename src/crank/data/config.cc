@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <map>
@@ -406,7 +407,65 @@ void ValidateEncoding(const Encoding& e, const std::string& path) {
   }
 }
 
+// YamlLineOf below `node`, whose line is `line`.
+int LineAlong(const YAML::Node& node, std::string_view path, int line) {
+  const auto line_of = [line](const YAML::Node& n) {
+    const int l = n.Mark().line;
+    return l >= 0 ? l + 1 : line;
+  };
+  if (!path.empty() && path[0] == '.') path.remove_prefix(1);
+  if (path.empty()) return line;
+  if (path[0] == '[') {
+    const size_t close = path.find(']');
+    size_t i = 0;
+    const auto [ptr, ec] =
+        std::from_chars(path.data() + 1, path.data() + std::min(close, path.size()), i);
+    if (close == std::string_view::npos || ec != std::errc() || ptr != path.data() + close ||
+        !node.IsSequence() || i >= node.size()) {
+      return line;
+    }
+    const YAML::Node item = node[i];
+    return LineAlong(item, path.substr(close + 1), line_of(item));
+  }
+  const size_t end = path.find_first_of(".[");
+  const std::string_view name = path.substr(0, end);
+  if (!node.IsMap()) return line;
+  for (const auto& kv : node) {
+    if (kv.first.IsScalar() && kv.first.Scalar() == name) {
+      return LineAlong(kv.second, end == std::string_view::npos ? "" : path.substr(end),
+                       line_of(kv.first));
+    }
+  }
+  return line;
+}
+
 }  // namespace
+
+int YamlLineOf(const YAML::Node& root, std::string_view path) {
+  try {
+    if (!root.IsDefined()) return 0;
+    const int l = root.Mark().line;
+    return LineAlong(root, path, l >= 0 ? l + 1 : 0);
+  } catch (const YAML::Exception&) {  // not expected from a loaded tree; a line is optional
+    return 0;
+  }
+}
+
+std::string LocateConfigError(const YAML::Node& root, std::string_view root_key,
+                              const std::string& file, const std::string& message) {
+  if (file.empty()) return message;
+  const size_t colon = message.find(": ");
+  std::string_view key = std::string_view(message).substr(0, colon);
+  if (colon == std::string::npos || key.empty() || key.find(' ') != std::string_view::npos) {
+    return file + ": " + message;
+  }
+  if (!root_key.empty()) {
+    if (key.substr(0, root_key.size()) != root_key) return file + ": " + message;
+    key.remove_prefix(root_key.size());
+  }
+  const int line = YamlLineOf(root, key);
+  return line > 0 ? fmt::format("{}:{}: {}", file, line, message) : file + ": " + message;
+}
 
 const char* ToString(DataFormat v) { return NameOf(kFormats, v); }
 const char* ToString(LabelKind v) { return NameOf(kTasks, v); }
@@ -450,7 +509,7 @@ DataConfig DataConfig::FromYaml(const YAML::Node& data, const std::string& yaml_
   try {
     cfg.Validate();
   } catch (const ConfigError& e) {
-    throw ConfigError(yaml_path.empty() ? std::string(e.what()) : yaml_path + ": " + e.what());
+    throw ConfigError(LocateConfigError(data, "data", yaml_path, e.what()));
   }
   return cfg;
 }
@@ -594,10 +653,11 @@ void DataConfig::Validate() const {
       throw ConfigError(fmt::format("{}.name: '{}' is used by another field", path, f.name));
     }
   }
-  for (size_t i = 0; i < d.sparse.size(); ++i) {
-    const SparseField& f = d.sparse[i];
-    const std::string path =
-        fmt::format("data.delimited.{}[{}]", f.multi_hot ? "multi_hot" : "categorical", i);
+  size_t num_categorical = 0, num_multi_hot = 0;  // the index in its YAML list
+  for (const SparseField& f : d.sparse) {
+    const std::string path = f.multi_hot
+                                 ? fmt::format("data.delimited.multi_hot[{}]", num_multi_hot++)
+                                 : fmt::format("data.delimited.categorical[{}]", num_categorical++);
     if (f.name.empty() || f.column.empty())
       throw ConfigError(path + ": name and column must not be empty");
     if (!names.insert(f.name).second) {

@@ -62,7 +62,7 @@ TEST(DataConfig, BadValuesAreErrorsNamingTheKey) {
   EXPECT_EQ(ErrorOf("holdout: {offset: 1}\n"),
             "cfg.yaml:1: data.holdout: needs `every` (hold out one data row in every N)");
   EXPECT_EQ(ErrorOf("criteo: {fields: {C27: {hash_buckets: 5}}}\n"),
-            "cfg.yaml: data.criteo.fields: unknown field 'C27' (expected C1..C26)");
+            "cfg.yaml:1: data.criteo.fields: unknown field 'C27' (expected C1..C26)");
   EXPECT_EQ(
       ErrorOf("criteo: {fields: {C3: {}}}\n"),
       "cfg.yaml:1: data.criteo.fields.C3: give hash_buckets: N or vocabulary: {min_count: N}");
@@ -88,7 +88,7 @@ TEST(DataConfig, BadValuesAreErrorsNamingTheKey) {
                     "delimited:\n"
                     "  label: y\n"
                     "  dense: [a, a]\n"),
-            "cfg.yaml: data.delimited.dense[1].name: 'a' is used by another field");
+            "cfg.yaml:4: data.delimited.dense[1].name: 'a' is used by another field");
   EXPECT_EQ(
       ErrorOf("format: delimited\n"
               "delimited:\n"
@@ -103,7 +103,7 @@ TEST(DataConfig, BadValuesAreErrorsNamingTheKey) {
               "delimited:\n"
               "  label: y\n"
               "  multi_hot: [{name: g, separator: ',', hash_buckets: 9}]\n"),
-      "cfg.yaml: data.delimited.multi_hot[0].separator: must differ from the delimiter, quote "
+      "cfg.yaml:4: data.delimited.multi_hot[0].separator: must differ from the delimiter, quote "
       "and newline");
   EXPECT_EQ(ErrorOf("max_line_bytes: [1]\n"),
             "cfg.yaml:1: data.max_line_bytes: expected an integer, found a list");
@@ -113,6 +113,44 @@ TEST(DataConfig, BadValuesAreErrorsNamingTheKey) {
 // invalid_utf8_names_collide_minimized): a one-byte delimiter or separator >= 0x80 was accepted
 // but cannot be written by ToYaml, and names differing only in invalid bytes were both written
 // as U+FFFD, so the resolved configuration did not read back.
+// Values that pass the key and type checks but not Validate() are named with the line of their
+// key too (of the nearest enclosing key or list item when the key itself is not in the text).
+TEST(DataConfig, ValidateErrorsNameTheLineOfTheKey) {
+  EXPECT_EQ(ErrorOf("format: delimited\n"
+                    "delimited:\n"
+                    "  label: y\n"
+                    "  dense:\n"
+                    "    - a\n"
+                    "    - {name: b}\n"
+                    "    - name: c\n"
+                    "      column: x\n"
+                    "    - column: y\n"
+                    "      name: a\n"),
+            "cfg.yaml:10: data.delimited.dense[3].name: 'a' is used by another field");
+  // A list item index counts within its own list (categorical and multi_hot separately).
+  EXPECT_EQ(ErrorOf("format: delimited\n"
+                    "delimited:\n"
+                    "  delimiter: ','\n"
+                    "  label: y\n"
+                    "  categorical: [{name: u, hash_buckets: 9}, {name: i, hash_buckets: 9}]\n"
+                    "  multi_hot:\n"
+                    "    - name: g\n"
+                    "      hash_buckets: 9\n"
+                    "      separator: ','\n"),
+            "cfg.yaml:9: data.delimited.multi_hot[0].separator: must differ from the delimiter, "
+            "quote and newline");
+  EXPECT_EQ(ErrorOf("format: delimited\n"
+                    "delimited:\n"
+                    "  label: y\n"
+                    "  categorical: [{name: u, hash_buckets: 9}]\n"
+                    "  multi_hot:\n"
+                    "    - {name: u, hash_buckets: 9}\n"),
+            "cfg.yaml:6: data.delimited.multi_hot[0].name: 'u' is used by another field");
+  // Without a file name the message is the key's alone, as Validate() gives it.
+  EXPECT_EQ(ErrorOf("format: delimited\ndelimited: {label: y, dense: [a, a]}\n", ""),
+            "data.delimited.dense[1].name: 'a' is used by another field");
+}
+
 TEST(DataConfig, TextThatIsNotUtf8IsRefusedNamingTheKey) {
   const std::string delimited = "format: delimited\ndelimited:\n  label: y\n";
   EXPECT_EQ(ErrorOf(delimited + "  delimiter: \"\xcd\"\n  dense: [x]\n"),

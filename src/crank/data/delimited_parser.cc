@@ -125,9 +125,13 @@ bool DelimitedParser::Parse(std::string_view line, RawRow* row, std::string* err
     if (!config_.weight.empty()) {
       const std::string_view t = Text(weight_);
       double w = 0.0;
-      if (ParseNumber(t, &w) != NumberStatus::kOk || w < 0.0 ||
-          w > std::numeric_limits<float>::max()) {  // batches hold floats
+      if (ParseNumber(t, &w) != NumberStatus::kOk || w < 0.0) {
         *error = fmt::format("field {}: {} is not a finite number >= 0 (sample weight)",
+                             weight_.column, QuoteToken(t));
+        return false;
+      }
+      if (w > std::numeric_limits<float>::max()) {  // batches hold floats
+        *error = fmt::format("field {}: {} is too large for a 32-bit float (sample weight)",
                              weight_.column, QuoteToken(t));
         return false;
       }
@@ -161,8 +165,8 @@ bool DelimitedParser::Parse(std::string_view line, RawRow* row, std::string* err
         return false;
       } else if (std::abs(v) > std::numeric_limits<float>::max()) {
         // Batches hold floats; larger values would also overflow the training statistics.
-        *error = fmt::format("field {}: {} is too large for a 32-bit float", f.column,
-                             QuoteToken(t));
+        *error =
+            fmt::format("field {}: {} is too large for a 32-bit float", f.column, QuoteToken(t));
         return false;
       }
     }

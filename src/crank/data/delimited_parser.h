@@ -9,7 +9,8 @@
 //
 // Malformed rows: unbalanced quotes, a column count different from the header's, a label that
 // is not 0/1 (bce) or not finite (mse), a weight that is not a finite number >= 0, a dense
-// value that is not a finite number, a timestamp that is not a number.
+// value that is not a finite number, a label (mse), weight or dense value beyond the float
+// range, a timestamp that is not a number.
 
 #include <memory>
 #include <string>

@@ -285,6 +285,8 @@ TEST_F(SmallSchema, MalformedRowsFollowThePolicy) {
       {"u1,i1,3,,1,0", "field y: the label is missing"},
       {"u1,i1,3,1e999,1,0", "field y: '1e999' is not a finite number"},
       {"u1,i1,3,4.5,-1,0", "field w: '-1' is not a finite number >= 0 (sample weight)"},
+      {"u1,i1,3,4.5,nan,0", "field w: 'nan' is not a finite number >= 0 (sample weight)"},
+      {"u1,i1,3,4.5,heavy,0", "field w: 'heavy' is not a finite number >= 0 (sample weight)"},
       {"u1,i1,3,4.5,1,yesterday", "field ts: 'yesterday' is not a unix timestamp in seconds"},
       {"u1,\"i1,3,4.5,1,0", "column 2: unterminated quoted field"},
   };
@@ -314,8 +316,8 @@ TEST_F(SmallSchema, LabelsAndWeightsBeyondFloatRangeAreMalformed) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"u1,i1,3,1e300,1,0", "field y: '1e300' is too large for a 32-bit float"},
       {"u1,i1,3,-3.5e38,1,0", "field y: '-3.5e38' is too large for a 32-bit float"},
-      {"u1,i1,3,4.5,1e300,0", "field w: '1e300' is not a finite number >= 0 (sample weight)"},
-      {"u1,i1,3,4.5,3.5e38,0", "field w: '3.5e38' is not a finite number >= 0 (sample weight)"},
+      {"u1,i1,3,4.5,1e300,0", "field w: '1e300' is too large for a 32-bit float (sample weight)"},
+      {"u1,i1,3,4.5,3.5e38,0", "field w: '3.5e38' is too large for a 32-bit float (sample weight)"},
   };
   const auto skip = test::MakeMapping(test::ConfigFromYaml(Yaml("on_error: skip\n")));
   const auto fail = test::MakeMapping(test::ConfigFromYaml(Yaml("on_error: fail\n")));

@@ -35,7 +35,7 @@ struct RankingConfig {
   bool dot_skip_gather = false;
   int cross_layers = 1;
   std::optional<int64_t> cross_projection_dim;
-  float cross_diag_scale = 0.0f;
+  float cross_diag_scale = 0.0f;  // finite, >= 0
   bool cross_use_bias = true;
 
   // Bottom output concatenated in front of the interaction output (TFRS concat_dense).
@@ -48,7 +48,7 @@ struct RankingConfig {
   std::string output_activation = "auto";
 
   // L2 regularization coefficients (Keras L2: l2 * sum(w^2)) per block. Embedding rows are
-  // regularized when they are touched by a batch.
+  // regularized when they are touched by a batch. Finite, >= 0.
   float embedding_l2 = 0.0f;
   float dense_l2 = 0.0f;
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -73,6 +74,33 @@ TEST(Ranking, RejectsEmbeddingDimsThatDifferBetweenFeaturesForDot) {
       std::vector<FeatureConfig>{{"a", "a"}, {"b", "b"}});
   blocks.bottom_stack = std::make_unique<Mlp>("bottom", MlpOptions{{8}});
   EXPECT_THROW(Ranking(std::move(blocks), 4, 1), InvalidArgument);
+}
+
+TEST(RankingConfig, NonFiniteOrNegativeCoefficientsAreRefusedNamingTheField) {
+  SyntheticProblem p;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<std::pair<float RankingConfig::*, std::string>> fields = {
+      {&RankingConfig::embedding_l2, "embedding_l2"},
+      {&RankingConfig::dense_l2, "dense_l2"},
+      {&RankingConfig::cross_diag_scale, "cross_diag_scale"}};
+  for (const auto& [field, name] : fields) {
+    for (const float bad : {nan, inf, -inf, -1.0f}) {
+      RankingConfig c = p.Config();
+      c.*field = bad;
+      try {
+        c.Validate();
+        ADD_FAILURE() << name << " = " << bad << " was accepted";
+      } catch (const ConfigError& e) {
+        EXPECT_EQ(std::string(e.what()).rfind(name + ": expected a finite number >= 0, got ", 0),
+                  0u)
+            << e.what();
+      }
+    }
+    RankingConfig c = p.Config();
+    c.*field = 0.5f;
+    EXPECT_NO_THROW(c.Validate()) << name;
+  }
 }
 
 class RankingBadInput : public ::testing::Test {

@@ -3,11 +3,13 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include "crank/base/error.h"
 
@@ -37,9 +39,21 @@ class Section {
     try {
       *out = v.as<T>();
     } catch (const YAML::Exception&) {
-      const int line = v.Mark().line + 1;
-      throw ConfigError(fmt::format("{}:{}: {}.{}: expected {}, got '{}'", file_, line, path_, key,
-                                    TypeName<T>(), v.IsScalar() ? v.Scalar() : "a non-scalar"));
+      int line = KeyLine(key);
+      std::string got = Describe(v);
+      if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+        // Name the first item that is not an integer.
+        for (size_t i = 0; v.IsSequence() && i < v.size(); ++i) {
+          const YAML::Node item = v[i];
+          int64_t unused = 0;
+          if (item.IsScalar() && YAML::convert<int64_t>::decode(item, unused)) continue;
+          if (item.Mark().line >= 0) line = item.Mark().line + 1;
+          got = fmt::format("{} at [{}]", Describe(item), i);
+          break;
+        }
+      }
+      throw ConfigError(fmt::format("{}:{}: {}.{}: expected {}, got {}", file_, line, path_, key,
+                                    TypeName<T>(), got));
     }
   }
 
@@ -75,6 +89,14 @@ class Section {
     return line >= 0 ? line + 1 : node_.Mark().line + 1;
   }
 
+  // 1-based line of `key` in this mapping (CheckDuplicates made it unique).
+  int KeyLine(const std::string& key) const {
+    for (const auto& kv : node_) {
+      if (kv.first.IsScalar() && kv.first.Scalar() == key) return LineOf(kv.first);
+    }
+    return LineOf(node_);
+  }
+
   // A key given twice is an error: yaml-cpp keeps both, and a lookup would see only the first.
   void CheckDuplicates() const {
     std::map<std::string, int> first_line;  // key -> its 1-based line
@@ -87,6 +109,14 @@ class Section {
                                       path_, kv.first.Scalar(), it->second));
       }
     }
+  }
+
+  // What a value is, for messages: 'text', a list, a mapping or nothing.
+  static std::string Describe(const YAML::Node& n) {
+    if (n.IsScalar()) return "'" + n.Scalar() + "'";
+    if (n.IsSequence()) return "a list";
+    if (n.IsMap()) return "a mapping";
+    return "nothing";
   }
 
   template <typename T>
@@ -206,7 +236,12 @@ JobConfig Parse(const YAML::Node& root, const std::string& file) {
   t.Get("log_every_seconds", &to.log_every_seconds);
   t.CheckUnknown();
   top.CheckUnknown();
-  c.Validate();
+  try {
+    c.Validate();
+  } catch (const ConfigError& e) {
+    // Every value comes from the file or the defaults: name the line of the key in error.
+    throw ConfigError(LocateConfigError(root, "", file, e.what()));
+  }
   return c;
 }
 
@@ -310,6 +345,15 @@ void JobConfig::Validate() const {
   }
   if (model.cross_projection_dim < 0)
     fail("model.cross.projection_dim", "expected 0 (full rank) or a positive size");
+  if (model.interaction == "cross" && model.cross_layers < 1)
+    fail("model.cross.layers", fmt::format("expected at least 1, got {}", model.cross_layers));
+  const auto finite_non_negative = [&](float v, const char* field) {
+    if (!(std::isfinite(v) && v >= 0.0f))
+      fail(field, fmt::format("expected a finite number >= 0, got {}", v));
+  };
+  finite_non_negative(model.cross_diag_scale, "model.cross.diag_scale");
+  finite_non_negative(model.embedding_l2, "model.embedding_l2");
+  finite_non_negative(model.dense_l2, "model.dense_l2");
   const auto check_opt = [](const OptimizerConfig& o, const char* which) {
     try {
       o.Validate();
@@ -339,7 +383,10 @@ void JobConfig::Validate() const {
   if (train.precision != "fp32" && train.precision != "bf16") {
     fail("train.precision", fmt::format("expected fp32 or bf16, got '{}'", train.precision));
   }
-  if (!(train.log_every_seconds > 0)) fail("train.log_every_seconds", "expected a positive number");
+  if (!(std::isfinite(train.log_every_seconds) && train.log_every_seconds > 0)) {
+    fail("train.log_every_seconds",
+         fmt::format("expected a finite number > 0, got {}", train.log_every_seconds));
+  }
   // The model section is checked against the data when the model is built; check the parts
   // that do not depend on the data now so the error comes before any file is read.
   if (model.interaction == "dot" && !model.bottom.empty() &&

@@ -46,18 +46,18 @@ struct TrainOptions {
   int64_t epochs = 1;
   int64_t batch_size = 512;
   int64_t eval_batch_size = 4096;
-  int threads = 0;            // 0 = all cores
+  int threads = 0;  // 0 = all cores
   uint64_t seed = 0;
-  int64_t shuffle_buffer = 0; // rows; 0 = file order
-  int64_t checkpoint_every = 0;  // steps; 0 = at the end of each epoch only
-  int64_t eval_every = 0;        // steps; 0 = after each epoch only
+  int64_t shuffle_buffer = 0;           // rows; 0 = file order
+  int64_t checkpoint_every = 0;         // steps; 0 = at the end of each epoch only
+  int64_t eval_every = 0;               // steps; 0 = after each epoch only
   int64_t early_stopping_patience = 0;  // evaluations without improvement; 0 = off
-  int64_t max_steps = 0;         // stop after this many steps in total; 0 = no limit
-  bool in_memory = false;        // load the training files into memory first
+  int64_t max_steps = 0;                // stop after this many steps in total; 0 = no limit
+  bool in_memory = false;               // load the training files into memory first
   // GEMM input precision: fp32, or bf16 (inputs rounded to bfloat16, fp32 accumulation and fp32
   // master weights) on CPUs with AVX512-BF16/AMX; elsewhere bf16 runs in fp32.
   std::string precision = "fp32";
-  double log_every_seconds = 10; // progress lines when stderr is not a terminal
+  double log_every_seconds = 10;  // progress lines when stderr is not a terminal
 };
 
 struct JobConfig {
@@ -70,12 +70,15 @@ struct JobConfig {
   JobConfig();  // the defaults (see docs/defaults.md for how they were chosen)
 
   // Reads a YAML file with optional sections data, model, optimizer {embedding, dense}, train.
-  // Unknown keys, wrong types and invalid values throw ConfigError "file:line: key: ...";
-  // a missing or unreadable file throws IoError.
+  // Unknown keys, wrong types and invalid values throw ConfigError "file:line: key: ..." (for
+  // a value that fails Validate(), the line of its key; of its section when the key was left
+  // at its default); a missing or unreadable file throws IoError. The result is validated.
   static JobConfig FromYamlFile(const std::string& path);
   static JobConfig FromYamlString(const std::string& text, const std::string& name_for_errors);
   std::string ToYaml() const;
-  // Throws ConfigError naming the field.
+  // Throws ConfigError "key: what" naming the field (e.g. "train.epochs: expected at least 1,
+  // got 0"); the configuration keeps no file positions, so a value changed after loading (a
+  // command-line flag) is named by its key only.
   void Validate() const;
 
   // The model configuration for data described by `spec`.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <limits>
 #include <string>
 
 #include "crank/base/error.h"
@@ -62,6 +63,83 @@ TEST(JobConfig, WrongTypeNamesTheKey) {
   const std::string e = ErrorOf("train: {batch_size: many}\n");
   EXPECT_NE(e.find("train.batch_size: expected an integer, got 'many'"), std::string::npos) << e;
   EXPECT_NE(ErrorOf("model: {bottom: 5x}\n").find("model.bottom"), std::string::npos);
+  // A list or mapping where a value belongs is named as such; a list of integers names the
+  // first item that is not one, at its line.
+  EXPECT_EQ(ErrorOf("train:\n  epochs: [1]\n"),
+            "job.yaml:2: train.epochs: expected an integer, got a list");
+  EXPECT_EQ(ErrorOf("model:\n  pooling: {kind: sum}\n"),
+            "job.yaml:2: model.pooling: expected a string, got a mapping");
+  EXPECT_EQ(ErrorOf("model:\n  embedding_l2:\n"),
+            "job.yaml:2: model.embedding_l2: expected a number, got nothing");
+  EXPECT_EQ(ErrorOf("model:\n  bottom:\n    - 16\n    - wide\n"),
+            "job.yaml:4: model.bottom: expected a list of integers, got 'wide' at [1]");
+  EXPECT_EQ(ErrorOf("model: {top: [8, [1]]}\n"),
+            "job.yaml:1: model.top: expected a list of integers, got a list at [1]");
+  EXPECT_EQ(ErrorOf("model: {top: {a: 1}}\n"),
+            "job.yaml:1: model.top: expected a list of integers, got a mapping");
+}
+
+// Values that are well typed but invalid are named with the line of their key (of their
+// section when the key is left at its default), like unknown keys and wrong types.
+TEST(JobConfig, InvalidValuesNameFileLineAndKey) {
+  EXPECT_EQ(ErrorOf("train:\n  batch_size: 64\n  epochs: 0\n"),
+            "job.yaml:3: train.epochs: expected at least 1, got 0");
+  EXPECT_EQ(ErrorOf("optimizer:\n  dense:\n    kind: adam\n    learning_rate: -1\n"),
+            "job.yaml:4: optimizer.dense.learning_rate: expected a finite value > 0; got -1");
+  EXPECT_EQ(ErrorOf("optimizer:\n  embedding:\n    schedule: warmup_poly_decay\n"
+                    "    warmup:\n      decay_steps: 10\n      warmup_steps: -2\n"),
+            "job.yaml:6: optimizer.embedding.warmup.warmup_steps: expected >= 0; got -2");
+  EXPECT_EQ(ErrorOf("model:\n  interaction: cross\n  cross:\n    layers: 0\n"),
+            "job.yaml:4: model.cross.layers: expected at least 1, got 0");
+  EXPECT_EQ(ErrorOf("train: {epochs: 1}\nmodel:\n  top: [8, 2]\n"),
+            "job.yaml:3: model.top: the last layer must have 1 unit (one prediction), got 2");
+  // model.bottom keeps its default; the error points at the model section.
+  EXPECT_EQ(ErrorOf("train: {epochs: 1}\nmodel:\n  embedding_dim: 8\n"),
+            "job.yaml:2: model.bottom: dot interaction needs the bottom stack's last layer (16) "
+            "to equal model.embedding_dim (8)");
+  EXPECT_EQ(ErrorOf("data:\n  format: delimited\n  delimited:\n    label: y\n"
+                    "    dense: [a, b]\n    categorical:\n      - {name: a, hash_buckets: 5}\n"),
+            "job.yaml:7: data.delimited.categorical[0].name: 'a' is used by another field");
+  // Values set after loading (command-line flags) have no line: Validate() names the key.
+  JobConfig c = JobConfig::FromYamlString("train:\n  epochs: 2\n", "job.yaml");
+  c.train.epochs = 0;
+  try {
+    c.Validate();
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "train.epochs: expected at least 1, got 0");
+  }
+}
+
+// `.nan` and `.inf` are YAML numbers: every float option refuses them (and negative values
+// where they make no sense) naming the key, instead of training with NaN weights.
+TEST(JobConfig, NonFiniteNumbersAreRefusedNamingTheKey) {
+  EXPECT_EQ(ErrorOf("model: {embedding_l2: .nan}\n"),
+            "job.yaml:1: model.embedding_l2: expected a finite number >= 0, got nan");
+  EXPECT_EQ(ErrorOf("model:\n  dense_l2: .inf\n"),
+            "job.yaml:2: model.dense_l2: expected a finite number >= 0, got inf");
+  EXPECT_EQ(ErrorOf("model:\n  dense_l2: -0.5\n"),
+            "job.yaml:2: model.dense_l2: expected a finite number >= 0, got -0.5");
+  EXPECT_EQ(ErrorOf("model:\n  interaction: cross\n  cross: {layers: 2,\n    diag_scale: -.inf}\n"),
+            "job.yaml:4: model.cross.diag_scale: expected a finite number >= 0, got -inf");
+  EXPECT_EQ(ErrorOf("model:\n  cross: {diag_scale: .NaN}\n"),
+            "job.yaml:2: model.cross.diag_scale: expected a finite number >= 0, got nan");
+  EXPECT_EQ(ErrorOf("train:\n  log_every_seconds: .inf\n"),
+            "job.yaml:2: train.log_every_seconds: expected a finite number > 0, got inf");
+  EXPECT_EQ(ErrorOf("train:\n  log_every_seconds: .nan\n"),
+            "job.yaml:2: train.log_every_seconds: expected a finite number > 0, got nan");
+  EXPECT_NE(ErrorOf("optimizer: {dense: {learning_rate: .nan}}\n")
+                .find("job.yaml:1: optimizer.dense.learning_rate: expected a finite value > 0"),
+            std::string::npos);
+  EXPECT_EQ(ErrorOf("model: {embedding_l2: 0, dense_l2: 0.001, cross: {diag_scale: 1.5}}\n"), "");
+  JobConfig c;
+  c.model.cross_diag_scale = std::numeric_limits<float>::quiet_NaN();
+  try {
+    c.Validate();
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "model.cross.diag_scale: expected a finite number >= 0, got nan");
+  }
 }
 
 TEST(JobConfig, InvalidValuesAreRejected) {
