@@ -88,7 +88,17 @@ std::map<std::string, double> MetricSet::Results() const {
   return r;
 }
 
-void MetricSet::Reset() { *this = MetricSet(regression_); }
+void MetricSet::Reset() {
+  // Field by field, so that the AUC's storage keeps its capacity: a reset after every training
+  // step allocates nothing.
+  examples_ = 0;
+  labels_in_unit_interval_ = true;
+  auc_.Reset();
+  for (WeightedMean* m :
+       {&logloss_, &accuracy_, &prediction_, &label_, &squared_error_, &absolute_error_, &loss_}) {
+    *m = WeightedMean();
+  }
+}
 
 void MetricSet::Merge(const MetricSet& other) {
   CRANK_REQUIRE(regression_ == other.regression_,

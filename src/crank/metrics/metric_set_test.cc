@@ -167,6 +167,30 @@ TEST(MetricSet, ResetClearsEverything) {
   EXPECT_EQ(r.count("rmse"), 0u);
 }
 
+TEST(MetricSet, AfterResetMatchesAFreshSet) {
+  // Labels outside [0, 1] before the reset must not affect what is reported after it.
+  const std::vector<float> p = {0.2f, 0.7f, 0.4f};
+  const std::vector<float> y = {0, 1, 1};
+  const std::vector<float> big = {3, 5, 0};
+  MetricSet reused;
+  reused.Update(p.data(), big.data(), nullptr, 3);
+  reused.UpdateLoss(4.0, 3.0);
+  reused.Reset();
+  reused.Update(p.data(), y.data(), nullptr, 3);
+  MetricSet fresh;
+  fresh.Update(p.data(), y.data(), nullptr, 3);
+  const auto a = reused.Results();
+  const auto b = fresh.Results();
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, value] : b) {
+    if (std::isnan(value)) {
+      EXPECT_TRUE(std::isnan(a.at(name))) << name;
+    } else {
+      EXPECT_DOUBLE_EQ(a.at(name), value) << name;
+    }
+  }
+}
+
 TEST(MetricSet, RejectsInvalidInputAndRecordsNothing) {
   const float inf = std::numeric_limits<float>::infinity();
   const float nan = std::numeric_limits<float>::quiet_NaN();
