@@ -23,16 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const crank::Error&) {
     return 0;  // refused with a crank exception: expected
   }
-  const std::string yaml = config.ToYaml();
-  crank::DataConfig again;
-  try {
-    again = crank::DataConfig::FromYamlString(yaml, "/fuzz/resolved.yaml");
-  } catch (const crank::Error& e) {
-    FUZZ_CHECK(false, std::string("the resolved configuration does not parse back: ") + e.what() +
-                          "\n--- resolved:\n" + yaml);
-  }
-  FUZZ_CHECK(again.ToYaml() == yaml, "ToYaml of the parsed resolved configuration differs:\n" +
-                                         yaml + "\n---\n" + again.ToYaml());
+  crank::fuzz::CheckResolvedYamlRoundTrips(config);
   // A valid configuration resolves to a schema without throwing.
   try {
     const crank::Schema schema = crank::ResolveSchema(config);

@@ -49,16 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const crank::Error& e) {
     FUZZ_CHECK(false, std::string("an accepted configuration does not validate: ") + e.what());
   }
-  const std::string yaml = config.ToYaml();
-  crank::JobConfig again;
-  try {
-    again = crank::JobConfig::FromYamlString(yaml, "/fuzz/resolved.yaml");
-  } catch (const crank::Error& e) {
-    FUZZ_CHECK(false, std::string("the resolved configuration does not parse back: ") + e.what() +
-                          "\n--- resolved:\n" + yaml);
-  }
-  FUZZ_CHECK(again.ToYaml() == yaml, "ToYaml of the parsed resolved configuration differs:\n" +
-                                         yaml + "\n---\n" + again.ToYaml());
+  crank::fuzz::CheckResolvedYamlRoundTrips(config);
   // The model configuration for the data the configuration describes: a model or a crank::Error
   // (some checks need the data, e.g. a schema without dense fields).
   try {

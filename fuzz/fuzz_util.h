@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,22 @@ namespace crank::fuzz {
 const std::string& ScratchDir();
 // Writes `bytes` to ScratchDir()/name (replacing it) and returns the path.
 std::string WriteScratchFile(const std::string& name, std::string_view bytes);
+
+// An accepted configuration (crank::DataConfig, crank::JobConfig): its resolved YAML
+// (ToYaml) parses back, and to the same resolved YAML.
+template <typename Config>
+void CheckResolvedYamlRoundTrips(const Config& config) {
+  const std::string yaml = config.ToYaml();
+  Config again;
+  try {
+    again = Config::FromYamlString(yaml, "/fuzz/resolved.yaml");
+  } catch (const std::exception& e) {
+    FUZZ_CHECK(false, std::string("the resolved configuration does not parse back: ") + e.what() +
+                          "\n--- resolved:\n" + yaml);
+  }
+  FUZZ_CHECK(again.ToYaml() == yaml, "ToYaml of the parsed resolved configuration differs:\n" +
+                                         yaml + "\n---\n" + again.ToYaml());
+}
 
 // Checks a batch against what the data pipeline promises (data/batch.h, data/data_spec.h):
 // `rows` examples; dense (B, D) finite; every sparse feature CSR with B + 1 offsets,
