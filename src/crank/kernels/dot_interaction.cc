@@ -68,8 +68,12 @@ inline void RowTimesTransposed(const float* ti, const float* tt, int64_t dim, in
   Vec16 acc[kBlocks] = {};
   for (int64_t e = 0; e < dim; ++e) {
     const float v = ti[e];
-    const Vec16* col = reinterpret_cast<const Vec16*>(tt + e * ld);
-    for (int k = 0; k < kBlocks; ++k) acc[k] += v * col[k];
+    const float* col = tt + e * ld;
+    for (int k = 0; k < kBlocks; ++k) {
+      Vec16 c;  // memcpy: a vector load without type punning
+      std::memcpy(&c, col + 16 * k, sizeof(c));
+      acc[k] += v * c;
+    }
   }
   std::memcpy(dst, acc, static_cast<size_t>(n) * sizeof(float));
 }
