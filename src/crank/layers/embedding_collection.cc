@@ -10,10 +10,15 @@
 #include <utility>
 
 #include "crank/base/error.h"
+#include "crank/kernels/gemm.h"
 #include "crank/layers/initializers.h"
 
 namespace crank {
 namespace {
+
+// Forward and Backward work on whole features / tables in parallel (one per task) when there
+// are at least this many per compute thread; below that, each one's own loop is parallel.
+constexpr int64_t kMinFeaturesPerThread = 4;
 
 // "(C1, C10, ...)" for messages: every name when there are few, else the first two.
 std::string NameList(const std::vector<std::string>& names) {
@@ -188,13 +193,19 @@ void EmbeddingCollection::Forward(const std::vector<SparseFeature>& features,
   const int64_t batch = features.empty() ? 0 : features[0].batch_size();
   outputs->resize(features.size());
   for (size_t i = 0; i < features.size(); ++i) {
+    (*outputs)[i].Resize({batch, tables_[static_cast<size_t>(feature_table_[i])].dim});
+  }
+  const int64_t n = static_cast<int64_t>(features.size());
+  // With several features per thread, one parallel region over the features (each pooled on one
+  // thread) replaces one region per feature; the outputs are the same either way.
+#pragma omp parallel for schedule(dynamic, 1) if (n >= kMinFeaturesPerThread * ComputeThreads())
+  for (int64_t k = 0; k < n; ++k) {
+    const size_t i = static_cast<size_t>(k);
     const SparseFeature& f = features[i];
     const size_t t = static_cast<size_t>(feature_table_[i]);
-    Tensor& y = (*outputs)[i];
-    y.Resize({batch, tables_[t].dim});
     EmbeddingBagForward(variables_[t].value.data(), tables_[t].dim, f.ids.data(), f.offsets.data(),
                         f.weights.empty() ? nullptr : f.weights.data(), batch, features_[i].pooling,
-                        y.data());
+                        (*outputs)[i].data());
   }
   if (training) inputs_ = &features;
   batch_ = batch;
@@ -214,63 +225,71 @@ void EmbeddingCollection::Backward(const std::vector<Tensor>& d_outputs) {
                   feature_names_[i], batch_, dim, d.ShapeString());
   }
 
-  for (size_t t = 0; t < tables_.size(); ++t) {
-    TableWork& w = work_[t];
-    RowSparseGrad& g = variables_[t].sparse_grad;
-    const int64_t dim = tables_[t].dim;
-    const int64_t num_old = static_cast<int64_t>(g.ids.size());
-    if (num_old == 0) {
-      g.rows.Resize({0, dim});
-    } else {
-      CRANK_CHECK(g.rows.rank() == 2 && g.rows.dim(0) == num_old && g.rows.dim(1) == dim,
-                  "table '{}': sparse_grad has {} ids but rows {}", tables_[t].name, num_old,
-                  g.rows.ShapeString());
-    }
-    int64_t n = num_old;
-    for (int i : w.features) n += static_cast<int64_t>(inputs[static_cast<size_t>(i)].ids.size());
-    if (n == num_old) continue;  // no lookups of this table in the batch
+  const int64_t num_tables = static_cast<int64_t>(tables_.size());
+  // Tables are independent: with several per thread, one parallel region over the tables (each
+  // merged on one thread) replaces the per-table regions; the result is the same either way.
+#pragma omp parallel for schedule(dynamic, \
+                                  1) if (num_tables >= kMinFeaturesPerThread * ComputeThreads())
+  for (int64_t t = 0; t < num_tables; ++t) BackwardTable(static_cast<size_t>(t), inputs, d_outputs);
+}
 
-    // Every lookup of the table as (id, coefficient, output-gradient row); the rows already
-    // accumulated come first with coefficient 1, so each merged row is old + new contributions.
-    w.ids.resize(static_cast<size_t>(n));
-    w.coef.resize(static_cast<size_t>(n));
-    w.d_rows.resize(static_cast<size_t>(n));
-    for (int64_t k = 0; k < num_old; ++k) {
-      w.ids[static_cast<size_t>(k)] = g.ids[static_cast<size_t>(k)];
-      w.coef[static_cast<size_t>(k)] = 1.0f;
-      w.d_rows[static_cast<size_t>(k)] = g.rows.row(k);
-    }
-    int64_t pos = num_old;
-    for (int i : w.features) {
-      const SparseFeature& f = inputs[static_cast<size_t>(i)];
-      const float* d = d_outputs[static_cast<size_t>(i)].data();
-      std::copy(f.ids.begin(), f.ids.end(), w.ids.begin() + pos);
-      EmbeddingBagCoefficients(f.offsets.data(), f.weights.empty() ? nullptr : f.weights.data(),
-                               batch_, features_[static_cast<size_t>(i)].pooling,
-                               w.coef.data() + pos);
-      for (int64_t b = 0; b < batch_; ++b) {
-        const float* row = d + b * dim;
-        for (int64_t k = f.offsets[static_cast<size_t>(b)];
-             k < f.offsets[static_cast<size_t>(b) + 1]; ++k) {
-          w.d_rows[static_cast<size_t>(pos + k)] = row;
-        }
-      }
-      pos += static_cast<int64_t>(f.ids.size());
-    }
-
-    w.order.resize(static_cast<size_t>(n));
-    w.scratch.resize(static_cast<size_t>(GroupIdsScratchSize(n)));
-    w.unique.resize(static_cast<size_t>(n));
-    w.segments.resize(static_cast<size_t>(n) + 1);
-    const int64_t num_unique = GroupIds(w.ids.data(), n, tables_[t].vocabulary_size, w.order.data(),
-                                        w.scratch.data(), w.unique.data(), w.segments.data());
-    w.rows.Resize({num_unique, dim});
-    EmbeddingBagBackward(num_unique, dim, w.segments.data(), w.order.data(), w.coef.data(),
-                         w.d_rows.data(), w.rows.data());
-    w.unique.resize(static_cast<size_t>(num_unique));
-    std::swap(g.ids, w.unique);
-    std::swap(g.rows, w.rows);
+void EmbeddingCollection::BackwardTable(size_t t, const std::vector<SparseFeature>& inputs,
+                                        const std::vector<Tensor>& d_outputs) {
+  TableWork& w = work_[t];
+  RowSparseGrad& g = variables_[t].sparse_grad;
+  const int64_t dim = tables_[t].dim;
+  const int64_t num_old = static_cast<int64_t>(g.ids.size());
+  if (num_old == 0) {
+    g.rows.Resize({0, dim});
+  } else {
+    CRANK_CHECK(g.rows.rank() == 2 && g.rows.dim(0) == num_old && g.rows.dim(1) == dim,
+                "table '{}': sparse_grad has {} ids but rows {}", tables_[t].name, num_old,
+                g.rows.ShapeString());
   }
+  int64_t n = num_old;
+  for (int i : w.features) n += static_cast<int64_t>(inputs[static_cast<size_t>(i)].ids.size());
+  if (n == num_old) return;  // no lookups of this table in the batch
+
+  // Every lookup of the table as (id, coefficient, output-gradient row); the rows already
+  // accumulated come first with coefficient 1, so each merged row is old + new contributions.
+  w.ids.resize(static_cast<size_t>(n));
+  w.coef.resize(static_cast<size_t>(n));
+  w.d_rows.resize(static_cast<size_t>(n));
+  for (int64_t k = 0; k < num_old; ++k) {
+    w.ids[static_cast<size_t>(k)] = g.ids[static_cast<size_t>(k)];
+    w.coef[static_cast<size_t>(k)] = 1.0f;
+    w.d_rows[static_cast<size_t>(k)] = g.rows.row(k);
+  }
+  int64_t pos = num_old;
+  for (int i : w.features) {
+    const SparseFeature& f = inputs[static_cast<size_t>(i)];
+    const float* d = d_outputs[static_cast<size_t>(i)].data();
+    std::copy(f.ids.begin(), f.ids.end(), w.ids.begin() + pos);
+    EmbeddingBagCoefficients(f.offsets.data(), f.weights.empty() ? nullptr : f.weights.data(),
+                             batch_, features_[static_cast<size_t>(i)].pooling,
+                             w.coef.data() + pos);
+    for (int64_t b = 0; b < batch_; ++b) {
+      const float* row = d + b * dim;
+      for (int64_t k = f.offsets[static_cast<size_t>(b)]; k < f.offsets[static_cast<size_t>(b) + 1];
+           ++k) {
+        w.d_rows[static_cast<size_t>(pos + k)] = row;
+      }
+    }
+    pos += static_cast<int64_t>(f.ids.size());
+  }
+
+  w.order.resize(static_cast<size_t>(n));
+  w.scratch.resize(static_cast<size_t>(GroupIdsScratchSize(n)));
+  w.unique.resize(static_cast<size_t>(n));
+  w.segments.resize(static_cast<size_t>(n) + 1);
+  const int64_t num_unique = GroupIds(w.ids.data(), n, tables_[t].vocabulary_size, w.order.data(),
+                                      w.scratch.data(), w.unique.data(), w.segments.data());
+  w.rows.Resize({num_unique, dim});
+  EmbeddingBagBackward(num_unique, dim, w.segments.data(), w.order.data(), w.coef.data(),
+                       w.d_rows.data(), w.rows.data());
+  w.unique.resize(static_cast<size_t>(num_unique));
+  std::swap(g.ids, w.unique);
+  std::swap(g.rows, w.rows);
 }
 
 }  // namespace crank

@@ -101,6 +101,9 @@ class EmbeddingCollection {
   };
 
   void RequireBuilt(const char* what) const;
+  // Backward's merge of table t's lookups into its sparse_grad (touches only table t's state).
+  void BackwardTable(size_t t, const std::vector<SparseFeature>& inputs,
+                     const std::vector<Tensor>& d_outputs);
 
   std::vector<TableConfig> tables_;
   std::vector<FeatureConfig> features_;

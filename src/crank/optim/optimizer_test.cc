@@ -488,6 +488,60 @@ TEST_P(EveryOptimizer, IsBitIdenticalForAnyThreadCountAndBetweenDenseAndAllRowsS
   EXPECT_TRUE(sparse_one == sparse_four);
 }
 
+TEST_P(EveryOptimizer, ManySparseTablesGiveTheSameResultsForAnyThreadCountAsEachTableAlone) {
+  // 12 tables: Apply spreads whole tables over the threads at 2 threads (>= 4 per thread) and
+  // updates them one after another at 8; both must equal updating each table on its own.
+  constexpr int kTables = 12;
+  constexpr int64_t kRows = 500, kDim = 16;
+  const int saved_threads = omp_get_max_threads();
+  auto grads = [&](int t, int step, std::vector<int64_t>* ids, std::vector<float>* rows) {
+    ids->clear();
+    rows->clear();
+    for (int64_t r = (t + step) % 3; r < kRows; r += 2 + t % 3) {
+      ids->push_back(r);
+      for (int64_t e = 0; e < kDim; ++e) {
+        rows->push_back(std::cos(0.11f * static_cast<float>(r * kDim + e) + t + 0.5f * step));
+      }
+    }
+  };
+  auto together = [&](int threads) {
+    omp_set_num_threads(threads);
+    auto opt = GetParam().make();
+    std::vector<Variable> tables;
+    for (int t = 0; t < kTables; ++t) tables.push_back(Table("t" + std::to_string(t), kRows, kDim));
+    std::vector<Variable*> vars;
+    for (Variable& v : tables) vars.push_back(&v);
+    std::vector<int64_t> ids;
+    std::vector<float> rows;
+    for (int step = 0; step < 3; ++step) {
+      for (int t = 0; t < kTables; ++t) {
+        grads(t, step, &ids, &rows);
+        SetSparseGrad(tables[static_cast<size_t>(t)], ids, rows);
+      }
+      opt->Apply(vars);
+    }
+    std::vector<std::vector<float>> out;
+    for (const Variable& v : tables) out.push_back(v.value.ToVector());
+    return out;
+  };
+  const auto two = together(2);
+  const auto eight = together(8);
+  omp_set_num_threads(saved_threads);
+  EXPECT_TRUE(two == eight);
+  for (int t = 0; t < kTables; ++t) {
+    auto opt = GetParam().make();
+    Variable v = Table("t" + std::to_string(t), kRows, kDim);
+    std::vector<int64_t> ids;
+    std::vector<float> rows;
+    for (int step = 0; step < 3; ++step) {
+      grads(t, step, &ids, &rows);
+      SetSparseGrad(v, ids, rows);
+      opt->Apply({&v});
+    }
+    EXPECT_TRUE(v.value.ToVector() == two[static_cast<size_t>(t)]) << "table " << t;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Optim, EveryOptimizer, ::testing::ValuesIn(AllOptimizers()),
                          [](const auto& info) { return info.param.label; });
 

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "crank/base/error.h"
+#include "crank/kernels/gemm.h"
 
 namespace crank {
 
@@ -91,13 +92,28 @@ void SlotOptimizer::Apply(const std::vector<Variable*>& vars) {
   }
   const int64_t step = iterations();
   const float lr = schedule_ ? schedule_->Rate(step) : constant_lr_;
+  sparse_.clear();
   for (size_t i = 0; i < vars.size(); ++i) {
     Variable& var = *vars[i];
     if (!var.sparse) {
       UpdateDense(var, scratch_[i], lr, step);
     } else if (!var.sparse_grad.ids.empty()) {
-      UpdateSparse(var, scratch_[i], lr, step);
+      sparse_.push_back(i);
     }
+  }
+  // Row-sparse variables (one per embedding table) are many small independent updates: with
+  // several per thread, one parallel region spreads whole variables over the threads (the
+  // per-variable row loop then runs on its thread) instead of one region, or one serial loop,
+  // per variable. Each variable is updated the same way either way: the results do not change.
+  const int64_t n = static_cast<int64_t>(sparse_.size());
+  if (n >= kMinSparseVariablesPerThread * ComputeThreads()) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t k = 0; k < n; ++k) {
+      const size_t i = sparse_[static_cast<size_t>(k)];
+      UpdateSparse(*vars[i], scratch_[i], lr, step);
+    }
+  } else {
+    for (size_t i : sparse_) UpdateSparse(*vars[i], scratch_[i], lr, step);
   }
   IncrementIterations();
 }

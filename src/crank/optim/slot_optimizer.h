@@ -68,7 +68,12 @@ class SlotOptimizer : public Optimizer {
   std::unordered_map<const Variable*, VariableSlots> slots_;
   std::set<std::string> used_names_;
   std::vector<Tensor*> scratch_;  // per-Apply slot pointers; keeps its capacity
+  std::vector<size_t> sparse_;    // per-Apply indices of the sparse variables to update
 };
+
+// Apply updates the row-sparse variables in one parallel region, a whole variable per task, when
+// there are at least this many per compute thread.
+inline constexpr int64_t kMinSparseVariablesPerThread = 4;
 
 // Work on fewer than kOptimChunk elements runs on one thread.
 inline constexpr int64_t kOptimChunk = int64_t{1} << 14;
