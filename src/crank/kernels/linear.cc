@@ -1,6 +1,7 @@
 #include "crank/kernels/linear.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "crank/base/error.h"
 #include "crank/kernels/gemm.h"
@@ -36,9 +37,48 @@ void LinearForward(const float* x, const float* w, const float* b, Activation ac
 
 namespace {
 
-// d_pre = act'(y) dy (when d_pre != nullptr; else g = dy) and db += column sums of it, in one
-// pass, a block of kColumnBlock columns per task so each column is summed in row order in double
-// precision on one thread: the result does not depend on the thread count.
+// dL/d(pre-activation) of one element from the activation's output y and its gradient dy.
+template <Activation kAct>
+inline float PreActivationGradient(float y, float dy) {
+  if constexpr (kAct == Activation::kRelu) {
+    return y > 0.0f ? dy : 0.0f;
+  } else if constexpr (kAct == Activation::kSigmoid) {
+    return dy * y * (1.0f - y);
+  } else {
+    return dy;
+  }
+}
+
+// Columns [c0, c0 + width) of ActivationBackwardColumnSums, width <= kWidth, in one fused pass
+// per row; kWidth known at compile time keeps the accumulators in vector registers. y may be
+// null for kLinear.
+template <Activation kAct, int kWidth>
+void ColumnBlock(const float* __restrict y, const float* __restrict dy, int64_t batch, int64_t out,
+                 int64_t c0, int64_t width, float* __restrict d_pre, float* __restrict db) {
+  double acc[kWidth] = {};
+  float g[kWidth];
+  for (int64_t r = 0; r < batch; ++r) {
+    const int64_t at = r * out + c0;
+    const float* yr = kAct == Activation::kLinear ? dy + at : y + at;
+    const float* gr = dy + at;
+    if (width == kWidth) {
+      for (int j = 0; j < kWidth; ++j) g[j] = PreActivationGradient<kAct>(yr[j], gr[j]);
+      for (int j = 0; j < kWidth; ++j) acc[j] += g[j];
+      if (d_pre != nullptr) std::memcpy(d_pre + at, g, sizeof(g));
+    } else {
+      for (int64_t j = 0; j < width; ++j) g[j] = PreActivationGradient<kAct>(yr[j], gr[j]);
+      for (int64_t j = 0; j < width; ++j) acc[j] += g[j];
+      if (d_pre != nullptr) std::memcpy(d_pre + at, g, sizeof(float) * static_cast<size_t>(width));
+    }
+  }
+  if (db != nullptr) {
+    for (int64_t j = 0; j < width; ++j) db[c0 + j] += static_cast<float>(acc[j]);
+  }
+}
+
+// d_pre = act'(y) dy (when d_pre != nullptr) and db += column sums of it (when db != nullptr),
+// in one pass, a block of kColumnBlock columns per task so each column is summed in row order
+// in double precision on one thread: the result does not depend on the thread count.
 void ActivationBackwardColumnSums(Activation act, const float* y, const float* dy, int64_t batch,
                                   int64_t out, float* d_pre, float* db) {
   const int64_t blocks = (out + kColumnBlock - 1) / kColumnBlock;
@@ -46,20 +86,16 @@ void ActivationBackwardColumnSums(Activation act, const float* y, const float* d
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const int64_t c0 = blk * kColumnBlock;
     const int64_t width = std::min(kColumnBlock, out - c0);
-    double acc[kColumnBlock] = {};
-    for (int64_t r = 0; r < batch; ++r) {
-      const int64_t at = r * out + c0;
-      const float* gr = dy + at;
-      if (d_pre != nullptr) {
-        ActivationBackward(act, y + at, dy + at, width, d_pre + at);
-        gr = d_pre + at;
-      }
-      if (db != nullptr) {
-        for (int64_t j = 0; j < width; ++j) acc[j] += gr[j];
-      }
-    }
-    if (db != nullptr) {
-      for (int64_t j = 0; j < width; ++j) db[c0 + j] += static_cast<float>(acc[j]);
+    switch (act) {
+      case Activation::kRelu:
+        ColumnBlock<Activation::kRelu, kColumnBlock>(y, dy, batch, out, c0, width, d_pre, db);
+        break;
+      case Activation::kSigmoid:
+        ColumnBlock<Activation::kSigmoid, kColumnBlock>(y, dy, batch, out, c0, width, d_pre, db);
+        break;
+      case Activation::kLinear:
+        ColumnBlock<Activation::kLinear, kColumnBlock>(y, dy, batch, out, c0, width, d_pre, db);
+        break;
     }
   }
 }
