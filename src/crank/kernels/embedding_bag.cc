@@ -128,6 +128,10 @@ std::string_view PoolingName(Pooling pooling) {
   return "";
 }
 
+bool EmbeddingBagWorthSplitting(int64_t batch, int64_t nnz, int64_t dim) {
+  return batch > 1 && (batch + nnz) * dim >= kMinParallelWork;
+}
+
 void EmbeddingBagForward(const float* table, int64_t dim, const int64_t* ids,
                          const int64_t* offsets, const float* weights, int64_t batch,
                          Pooling pooling, float* out) {

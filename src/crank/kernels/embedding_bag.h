@@ -39,6 +39,11 @@ Pooling ParsePooling(std::string_view name);
 // The inverse of ParsePooling.
 std::string_view PoolingName(Pooling pooling);
 
+// Whether EmbeddingBagForward / EmbeddingBagBackward split a bag of B examples with nnz lookups
+// of E-wide rows over the threads (below this much work one thread does it all). Callers with
+// many such small bags can run whole bags in parallel instead.
+bool EmbeddingBagWorthSplitting(int64_t batch, int64_t nnz, int64_t dim);
+
 // table: (V, E); ids: (nnz) in [0, V); offsets: (B + 1), offsets[0] == 0, non-decreasing,
 // offsets[B] == nnz; weights: (nnz) or nullptr (all 1) -> out: (B, E), overwritten.
 // Parallel over examples. out must not alias table.

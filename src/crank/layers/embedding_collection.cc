@@ -17,8 +17,18 @@ namespace crank {
 namespace {
 
 // Forward and Backward work on whole features / tables in parallel (one per task) when there
-// are at least this many per compute thread; below that, each one's own loop is parallel.
+// are at least this many per compute thread and each one is too small for its own loops to be
+// split over the threads (small batches); otherwise each one's own loops are parallel.
 constexpr int64_t kMinFeaturesPerThread = 4;
+
+// Whether to spread the features of a batch over the threads (see kMinFeaturesPerThread).
+bool SpreadFeatures(const std::vector<SparseFeature>& features, int64_t dim) {
+  const int64_t n = static_cast<int64_t>(features.size());
+  if (n < kMinFeaturesPerThread * ComputeThreads() || ComputeThreads() < 2) return false;
+  int64_t nnz = 0;
+  for (const SparseFeature& f : features) nnz += static_cast<int64_t>(f.ids.size());
+  return !EmbeddingBagWorthSplitting(features[0].batch_size(), nnz / n, dim);
+}
 
 // "(C1, C10, ...)" for messages: every name when there are few, else the first two.
 std::string NameList(const std::vector<std::string>& names) {
@@ -198,7 +208,8 @@ void EmbeddingCollection::Forward(const std::vector<SparseFeature>& features,
   const int64_t n = static_cast<int64_t>(features.size());
   // With several features per thread, one parallel region over the features (each pooled on one
   // thread) replaces one region per feature; the outputs are the same either way.
-#pragma omp parallel for schedule(dynamic, 1) if (n >= kMinFeaturesPerThread * ComputeThreads())
+  const bool spread = n > 0 && SpreadFeatures(features, tables_[0].dim);
+#pragma omp parallel for schedule(dynamic, 1) if (spread)
   for (int64_t k = 0; k < n; ++k) {
     const size_t i = static_cast<size_t>(k);
     const SparseFeature& f = features[i];

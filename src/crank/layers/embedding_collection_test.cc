@@ -441,8 +441,9 @@ TEST(EmbeddingCollection, BitIdenticalWithOneAndTwoThreads) {
 namespace crank {
 namespace {
 
-// Forward and Backward at thread counts that take both paths (tables spread over the threads in
-// one region, and each table's own parallel loops) give bit-identical outputs and gradients.
+// Forward and Backward at thread counts and batch sizes that take both paths (small batches:
+// whole tables spread over the threads in one region; large ones: each table's own loops split
+// over the threads) give bit-identical outputs and gradients.
 TEST(EmbeddingCollection, ResultsDoNotDependOnTheThreadCountOrPath) {
   constexpr int kTables = 12;
   std::vector<TableConfig> tables;
@@ -454,41 +455,48 @@ TEST(EmbeddingCollection, ResultsDoNotDependOnTheThreadCountOrPath) {
                         : t % 3 == 1 ? Pooling::kMean
                                      : Pooling::kSqrtn});
   }
-  const int64_t batch = 1500;  // large enough for each table's own loops to run in parallel
-  Rng data_rng(5);
-  std::vector<SparseFeature> in(kTables);
-  std::vector<Tensor> d(kTables);
-  for (int t = 0; t < kTables; ++t) {
-    SparseFeature& f = in[static_cast<size_t>(t)];
-    f.offsets.push_back(0);
-    for (int64_t b = 0; b < batch; ++b) {
-      const int64_t bag = static_cast<int64_t>(data_rng.UniformFloat() * 3);  // 0..2 ids
-      for (int64_t k = 0; k < bag; ++k) {
-        f.ids.push_back(static_cast<int64_t>(data_rng.UniformFloat() * 3000));
-      }
-      f.offsets.push_back(static_cast<int64_t>(f.ids.size()));
-    }
-    d[static_cast<size_t>(t)] = Tensor({batch, 16});
-    for (int64_t i = 0; i < batch * 16; ++i) d[static_cast<size_t>(t)][i] = data_rng.UniformFloat();
-  }
   const int saved = ComputeThreads();
-  std::vector<std::vector<float>> outputs[2], grads[2];
-  const int thread_counts[2] = {2, 8};  // 12 tables: >= 4 per thread at 2, < 4 per thread at 8
-  for (int run = 0; run < 2; ++run) {
-    SetComputeThreads(thread_counts[run]);
-    EmbeddingCollection ec(tables, features);
-    Rng rng(1);
-    ec.Build(rng);
-    std::vector<Tensor> out;
-    ec.Forward(in, &out, true);
-    for (const Tensor& o : out) outputs[run].emplace_back(o.data(), o.data() + o.size());
-    for (Variable* v : ec.Variables()) v->ZeroGrad();
-    ec.Backward(d);
-    for (Variable* v : ec.Variables()) grads[run].push_back(Dense(*v));
+  for (const int64_t batch : {64, 1500}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    Rng data_rng(5);
+    std::vector<SparseFeature> in(kTables);
+    std::vector<Tensor> d(kTables);
+    for (int t = 0; t < kTables; ++t) {
+      SparseFeature& f = in[static_cast<size_t>(t)];
+      f.offsets.push_back(0);
+      for (int64_t b = 0; b < batch; ++b) {
+        const int64_t bag = static_cast<int64_t>(data_rng.UniformFloat() * 3);  // 0..2 ids
+        for (int64_t k = 0; k < bag; ++k) {
+          f.ids.push_back(static_cast<int64_t>(data_rng.UniformFloat() * 3000));
+        }
+        f.offsets.push_back(static_cast<int64_t>(f.ids.size()));
+      }
+      d[static_cast<size_t>(t)] = Tensor({batch, 16});
+      for (int64_t i = 0; i < batch * 16; ++i) {
+        d[static_cast<size_t>(t)][i] = data_rng.UniformFloat();
+      }
+    }
+    std::vector<std::vector<std::vector<float>>> outputs, grads;
+    for (const int threads : {1, 2, 8}) {
+      SetComputeThreads(threads);
+      EmbeddingCollection ec(tables, features);
+      Rng rng(1);
+      ec.Build(rng);
+      std::vector<Tensor> out;
+      ec.Forward(in, &out, true);
+      outputs.emplace_back();
+      for (const Tensor& o : out) outputs.back().emplace_back(o.data(), o.data() + o.size());
+      for (Variable* v : ec.Variables()) v->ZeroGrad();
+      ec.Backward(d);
+      grads.emplace_back();
+      for (Variable* v : ec.Variables()) grads.back().push_back(Dense(*v));
+    }
+    EXPECT_EQ(outputs[0], outputs[1]);
+    EXPECT_EQ(outputs[0], outputs[2]);
+    EXPECT_EQ(grads[0], grads[1]);
+    EXPECT_EQ(grads[0], grads[2]);
   }
   SetComputeThreads(saved);
-  EXPECT_EQ(outputs[0], outputs[1]);
-  EXPECT_EQ(grads[0], grads[1]);
 }
 
 }  // namespace

@@ -101,12 +101,16 @@ void SlotOptimizer::Apply(const std::vector<Variable*>& vars) {
       sparse_.push_back(i);
     }
   }
-  // Row-sparse variables (one per embedding table) are many small independent updates: with
-  // several per thread, one parallel region spreads whole variables over the threads (the
-  // per-variable row loop then runs on its thread) instead of one region, or one serial loop,
-  // per variable. Each variable is updated the same way either way: the results do not change.
+  // Row-sparse variables (one per embedding table) are many independent updates. When there are
+  // several per thread and each is too small for its row loop to be split over the threads
+  // (small batches), one parallel region spreads whole variables over the threads instead of a
+  // serial loop per variable. Each variable is updated the same way either way: the results do
+  // not change.
   const int64_t n = static_cast<int64_t>(sparse_.size());
-  if (n >= kMinSparseVariablesPerThread * ComputeThreads()) {
+  int64_t elements = 0;
+  for (size_t i : sparse_) elements += vars[i]->sparse_grad.rows.size();
+  if (ComputeThreads() > 1 && n >= kMinSparseVariablesPerThread * ComputeThreads() &&
+      elements / n <= kOptimChunk) {
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t k = 0; k < n; ++k) {
       const size_t i = sparse_[static_cast<size_t>(k)];

@@ -72,7 +72,7 @@ class SlotOptimizer : public Optimizer {
 };
 
 // Apply updates the row-sparse variables in one parallel region, a whole variable per task, when
-// there are at least this many per compute thread.
+// there are at least this many per compute thread and they average at most kOptimChunk elements.
 inline constexpr int64_t kMinSparseVariablesPerThread = 4;
 
 // Work on fewer than kOptimChunk elements runs on one thread.
