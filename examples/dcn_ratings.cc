@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
   blocks.embedding = std::make_unique<crank::EmbeddingCollection>(
       std::vector<crank::TableConfig>{{.name = "user", .vocabulary_size = kUsers, .dim = 16},
                                       {.name = "item", .vocabulary_size = kItems, .dim = 16}},
-      std::vector<crank::FeatureConfig>{{.name = "user", .table = "user"}, {.name = "item", .table = "item"}});
+      std::vector<crank::FeatureConfig>{{.name = "user", .table = "user"},
+                                        {.name = "item", .table = "item"}});
   blocks.bottom_stack = std::make_unique<crank::Mlp>("bottom", crank::MlpOptions{.units = {16, 8}});
   // DCN: concatenate [item, user, bottom] and apply one low-rank Cross layer.
   crank::CrossInteractionOptions cross;
@@ -74,14 +75,16 @@ int main(int argc, char** argv) {
   cross.cross.projection_dim = 8;
   blocks.feature_interaction = std::make_unique<crank::CrossInteraction>(cross);
   blocks.top_stack = std::make_unique<crank::Mlp>(
-      "top", crank::MlpOptions{.units = {64, 32, 1}, .final_activation = crank::Activation::kLinear});
+      "top",
+      crank::MlpOptions{.units = {64, 32, 1}, .final_activation = crank::Activation::kLinear});
   blocks.task = std::make_unique<crank::RankingTask>(
       crank::RankingTaskOptions{.loss = crank::LossKind::kMeanSquaredError});
   blocks.output_activation = crank::Activation::kLinear;  // ratings are not probabilities
   crank::Ranking model(std::move(blocks), /*dense_features=*/1, /*seed=*/3);
 
   std::vector<std::pair<std::unique_ptr<crank::Optimizer>, std::vector<crank::Variable*>>> parts;
-  parts.emplace_back(crank::MakeAdagrad({.learning_rate = 0.05f}), model.EmbeddingTrainableVariables());
+  parts.emplace_back(crank::MakeAdagrad({.learning_rate = 0.05f}),
+                     model.EmbeddingTrainableVariables());
   parts.emplace_back(crank::MakeAdam({.learning_rate = 0.002f}), model.DenseTrainableVariables());
   model.SetOptimizer(std::make_unique<crank::CompositeOptimizer>(std::move(parts)));
 

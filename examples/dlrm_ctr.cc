@@ -72,7 +72,8 @@ int main(int argc, char** argv) {
   crank::Ranking model(config);
 
   std::vector<std::pair<std::unique_ptr<crank::Optimizer>, std::vector<crank::Variable*>>> parts;
-  parts.emplace_back(crank::MakeAdagrad({.learning_rate = 0.05f}), model.EmbeddingTrainableVariables());
+  parts.emplace_back(crank::MakeAdagrad({.learning_rate = 0.05f}),
+                     model.EmbeddingTrainableVariables());
   parts.emplace_back(crank::MakeAdam({.learning_rate = 0.001f}), model.DenseTrainableVariables());
   model.SetOptimizer(std::make_unique<crank::CompositeOptimizer>(std::move(parts)));
 
@@ -87,6 +88,7 @@ int main(int argc, char** argv) {
   model.TestStep(eval);
   const auto m = model.Metrics();
   std::printf("eval: auc %.4f  accuracy %.4f  loss %.4f  prediction_mean %.4f  label_mean %.4f\n",
-              m.at("auc"), m.at("accuracy"), m.at("loss"), m.at("prediction_mean"), m.at("label_mean"));
+              m.at("auc"), m.at("accuracy"), m.at("loss"), m.at("prediction_mean"),
+              m.at("label_mean"));
   return m.at("auc") > 0.6 ? 0 : 1;
 }

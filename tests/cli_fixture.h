@@ -4,6 +4,7 @@
 // A test fixture that runs the built `crank` binary in a private temporary directory and
 // captures its exit code, stdout and stderr.
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,8 +13,6 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace crank::testing {
 
@@ -43,7 +42,8 @@ class CliFixture : public ::testing::Test {
 
   Result Run(const std::string& args) {
     const std::string out = (dir_ / "stdout.txt").string(), err = (dir_ / "stderr.txt").string();
-    const std::string cmd = std::string(CRANK_BINARY_DIR) + "/bin/crank " + args + " >" + out + " 2>" + err;
+    const std::string cmd =
+        std::string(CRANK_BINARY_DIR) + "/bin/crank " + args + " >" + out + " 2>" + err;
     const int status = std::system(cmd.c_str());
     Result r;
     r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -55,11 +55,16 @@ class CliFixture : public ::testing::Test {
 
   // Small data and a small model so each test takes about a second.
   void Generate(int rows_train = 8000, int rows_eval = 2000) {
-    ASSERT_EQ(Run("gen --rows " + std::to_string(rows_train) + " --seed 1 --out " + P("train.tsv")).code, 0);
-    ASSERT_EQ(Run("gen --rows " + std::to_string(rows_eval) + " --seed 2 --out " + P("eval.tsv")).code, 0);
+    ASSERT_EQ(
+        Run("gen --rows " + std::to_string(rows_train) + " --seed 1 --out " + P("train.tsv")).code,
+        0);
+    ASSERT_EQ(
+        Run("gen --rows " + std::to_string(rows_eval) + " --seed 2 --out " + P("eval.tsv")).code,
+        0);
   }
   std::string SmallModel() const {
-    return " --embedding-dim 4 --bottom 16,4 --top 16,1 --hash-buckets 2000 --batch-size 128 --threads 2 "
+    return " --embedding-dim 4 --bottom 16,4 --top 16,1 --hash-buckets 2000 --batch-size 128 "
+           "--threads 2 "
            "--embedding-learning-rate 1.0 --dense-learning-rate 0.003 ";
   }
 

@@ -1,6 +1,7 @@
 // End-to-end tests of the `crank` command line: round trips, exit codes, bad rows, resume and
 // the MovieLens example.
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,15 +9,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include "cli_fixture.h"
-
 #include "crank/data/batch_reader.h"
 #include "crank/train/trainer.h"
 
@@ -32,25 +30,29 @@ using testing::Result;
 TEST_F(Cli, HelpDocumentsEveryCommand) {
   Result r = Run("--help");
   EXPECT_EQ(r.code, 0);
-  for (const char* cmd : {"train", "eval", "predict", "gen", "info"}) EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
+  for (const char* cmd : {"train", "eval", "predict", "gen", "info"})
+    EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
   r = Run("train --help");
   EXPECT_EQ(r.code, 0);
-  for (const char* flag : {"--train", "--eval", "--model-out", "--config", "--format", "--interaction", "--embedding-dim",
-                           "--bottom", "--top", "--hash-buckets", "--epochs", "--batch-size", "--learning-rate",
-                           "--threads", "--seed", "--metrics-out", "--checkpoint-every", "--resume", "--bad-rows"}) {
+  for (const char* flag :
+       {"--train", "--eval", "--model-out", "--config", "--format", "--interaction",
+        "--embedding-dim", "--bottom", "--top", "--hash-buckets", "--epochs", "--batch-size",
+        "--learning-rate", "--threads", "--seed", "--metrics-out", "--checkpoint-every", "--resume",
+        "--bad-rows"}) {
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
   }
 }
 
 TEST_F(Cli, TrainEvalPredictRoundTrip) {
   Generate();
-  Result r = Run("train --train " + P("train.tsv") + " --eval " + P("eval.tsv") + " --model-out " + P("m.crank") +
-                 " --metrics-out " + P("train.json") + SmallModel() + " --epochs 2");
+  Result r = Run("train --train " + P("train.tsv") + " --eval " + P("eval.tsv") + " --model-out " +
+                 P("m.crank") + " --metrics-out " + P("train.json") + SmallModel() + " --epochs 2");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("resolved configuration"), std::string::npos);
   EXPECT_NE(r.err.find("GEMM backend"), std::string::npos);
   const auto train = nlohmann::json::parse(ReadFile(P("train.json")));
-  for (const char* key : {"examples", "auc", "logloss", "accuracy", "ne", "calibration", "train_examples_per_sec", "history"}) {
+  for (const char* key : {"examples", "auc", "logloss", "accuracy", "ne", "calibration",
+                          "train_examples_per_sec", "history"}) {
     EXPECT_TRUE(train.contains(key)) << key;
   }
   EXPECT_EQ(train["history"].size(), 2u);
@@ -60,17 +62,20 @@ TEST_F(Cli, TrainEvalPredictRoundTrip) {
   ASSERT_TRUE(train.contains("peak_rss_mb"));
   EXPECT_GT(train["peak_rss_mb"].get<double>(), 0.0);
 
-  r = Run("eval --model " + P("m.crank") + " --data " + P("eval.tsv") + " --metrics-out " + P("eval.json"));
+  r = Run("eval --model " + P("m.crank") + " --data " + P("eval.tsv") + " --metrics-out " +
+          P("eval.json"));
   ASSERT_EQ(r.code, 0) << r.err;
   const auto eval = nlohmann::json::parse(ReadFile(P("eval.json")));
   EXPECT_DOUBLE_EQ(eval["auc"].get<double>(), train["auc"].get<double>());  // same model, same data
   EXPECT_GT(eval["auc"].get<double>(), 0.55);
 
   // Predictions: one per row, in order, for labelled and unlabelled input, equal to the library's.
-  r = Run("predict --model " + P("m.crank") + " --data " + P("eval.tsv") + " --out " + P("pred.txt"));
+  r = Run("predict --model " + P("m.crank") + " --data " + P("eval.tsv") + " --out " +
+          P("pred.txt"));
   ASSERT_EQ(r.code, 0) << r.err;
   ASSERT_EQ(Run("gen --rows 2000 --seed 2 --unlabelled --out " + P("unlabelled.tsv")).code, 0);
-  r = Run("predict --model " + P("m.crank") + " --data " + P("unlabelled.tsv") + " --out " + P("pred2.txt"));
+  r = Run("predict --model " + P("m.crank") + " --data " + P("unlabelled.tsv") + " --out " +
+          P("pred2.txt"));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(ReadFile(P("pred.txt")), ReadFile(P("pred2.txt")));
 
@@ -99,20 +104,32 @@ TEST_F(Cli, TrainEvalPredictRoundTrip) {
 
 TEST_F(Cli, ResumeMatchesAnUninterruptedRun) {
   Generate(6000, 1000);
-  const std::string common = " --train " + P("train.tsv") + SmallModel() + " --epochs 2 --shuffle-buffer 1000 --seed 5 ";
+  const std::string common =
+      " --train " + P("train.tsv") + SmallModel() + " --epochs 2 --shuffle-buffer 1000 --seed 5 ";
   ASSERT_EQ(Run("train" + common + "--model-out " + P("full.crank")).code, 0);
-  ASSERT_EQ(Run("train" + common + "--model-out " + P("part.crank") + " --max-steps 60 --checkpoint-every 25").code, 0);
-  Result r = Run("train" + common + "--model-out " + P("part.crank") + " --checkpoint-every 25 --resume");
+  ASSERT_EQ(Run("train" + common + "--model-out " + P("part.crank") +
+                " --max-steps 60 --checkpoint-every 25")
+                .code,
+            0);
+  Result r =
+      Run("train" + common + "--model-out " + P("part.crank") + " --checkpoint-every 25 --resume");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("resuming"), std::string::npos);
-  ASSERT_EQ(Run("predict --model " + P("full.crank") + " --data " + P("train.tsv") + " --out " + P("a.txt")).code, 0);
-  ASSERT_EQ(Run("predict --model " + P("part.crank") + " --data " + P("train.tsv") + " --out " + P("b.txt")).code, 0);
+  ASSERT_EQ(Run("predict --model " + P("full.crank") + " --data " + P("train.tsv") + " --out " +
+                P("a.txt"))
+                .code,
+            0);
+  ASSERT_EQ(Run("predict --model " + P("part.crank") + " --data " + P("train.tsv") + " --out " +
+                P("b.txt"))
+                .code,
+            0);
   EXPECT_EQ(ReadFile(P("a.txt")), ReadFile(P("b.txt")));
 }
 
 TEST_F(Cli, SameSeedGivesByteIdenticalModels) {
   Generate(4000, 500);
-  const std::string args = "train --train " + P("train.tsv") + SmallModel() + " --seed 3 --model-out ";
+  const std::string args =
+      "train --train " + P("train.tsv") + SmallModel() + " --seed 3 --model-out ";
   ASSERT_EQ(Run(args + P("a.crank")).code, 0);
   ASSERT_EQ(Run(args + P("b.crank")).code, 0);
   EXPECT_EQ(ReadFile(P("a.crank")), ReadFile(P("b.crank")));
@@ -122,12 +139,14 @@ TEST_F(Cli, MalformedRowsAreSkippedOrFailWithFileAndLine) {
   Generate(3000, 500);
   {
     std::ofstream f(P("train.tsv"), std::ios::app);
-    f << "1\t2\tthree\n";   // line 3001: wrong column count
+    f << "1\t2\tthree\n";  // line 3001: wrong column count
   }
-  Result skip = Run("train --train " + P("train.tsv") + " --model-out " + P("s.crank") + SmallModel());
+  Result skip =
+      Run("train --train " + P("train.tsv") + " --model-out " + P("s.crank") + SmallModel());
   EXPECT_EQ(skip.code, 0) << skip.err;
   EXPECT_NE(skip.err.find("train.tsv:3001"), std::string::npos) << skip.err;
-  Result fail = Run("train --train " + P("train.tsv") + " --model-out " + P("f.crank") + SmallModel() + " --bad-rows fail");
+  Result fail = Run("train --train " + P("train.tsv") + " --model-out " + P("f.crank") +
+                    SmallModel() + " --bad-rows fail");
   EXPECT_EQ(fail.code, 3) << fail.err;
   EXPECT_NE(fail.err.find("train.tsv:3001"), std::string::npos) << fail.err;
   EXPECT_NE(fail.err.find("crank: error:"), std::string::npos);
@@ -136,7 +155,8 @@ TEST_F(Cli, MalformedRowsAreSkippedOrFailWithFileAndLine) {
     std::ofstream f(P("bad_label.tsv"));
     f << "2" << std::string(13, '\t') << std::string(26, '\t') << "\n";
   }
-  Result label = Run("train --train " + P("bad_label.tsv") + " --model-out " + P("l.crank") + SmallModel() + " --bad-rows fail");
+  Result label = Run("train --train " + P("bad_label.tsv") + " --model-out " + P("l.crank") +
+                     SmallModel() + " --bad-rows fail");
   EXPECT_EQ(label.code, 3) << label.err;
   EXPECT_NE(label.err.find("bad_label.tsv:1"), std::string::npos) << label.err;
 }
@@ -148,7 +168,8 @@ TEST_F(Cli, ExitCodesSayWhatWentWrong) {
   Result missing = Run("train --train " + P("absent.tsv") + " --model-out " + P("m.crank"));
   EXPECT_EQ(missing.code, 4) << missing.err;
   EXPECT_NE(missing.err.find("absent.tsv"), std::string::npos);
-  EXPECT_EQ(Run("train --train " + dir_.string() + " --model-out " + P("m.crank")).code, 4);  // a directory
+  EXPECT_EQ(Run("train --train " + dir_.string() + " --model-out " + P("m.crank")).code,
+            4);  // a directory
   {
     std::ofstream f(P("bad.yaml"));
     f << "train:\n  epochz: 1\n";
@@ -187,19 +208,25 @@ TEST_F(Cli, ExitCodesSayWhatWentWrong) {
 
 TEST_F(Cli, PredictFailureKeepsAnExistingOutput) {
   Generate(2000, 200);
-  ASSERT_EQ(Run("train --train " + P("train.tsv") + " --model-out " + P("m.crank") + SmallModel()).code, 0);
+  ASSERT_EQ(
+      Run("train --train " + P("train.tsv") + " --model-out " + P("m.crank") + SmallModel()).code,
+      0);
   { std::ofstream(P("out.txt")) << "kept\n"; }
   { std::ofstream(P("bad.tsv")) << "0\t1\n"; }
-  Result r = Run("predict --model " + P("m.crank") + " --data " + P("bad.tsv") + " --out " + P("out.txt"));
+  Result r =
+      Run("predict --model " + P("m.crank") + " --data " + P("bad.tsv") + " --out " + P("out.txt"));
   EXPECT_EQ(r.code, 3) << r.err;
   EXPECT_EQ(ReadFile(P("out.txt")), "kept\n");
 }
 
 TEST_F(Cli, MovieLensExampleBeatsTheBiasBaseline) {
-  const fs::path data = fs::path(CRANK_SOURCE_DIR) / ".." / "shared" / "data" / "movielens-latest-small" / "ratings.csv";
-  ASSERT_TRUE(fs::exists(data)) << "MovieLens data not found at " << data << " (../shared/data beside the repository)";
-  Result r = Run(std::string("train --config ") + CRANK_SOURCE_DIR + "/examples/movielens.yaml --model-out " +
-                 P("ml.crank") + " --metrics-out " + P("ml.json"));
+  const fs::path data = fs::path(CRANK_SOURCE_DIR) / ".." / "shared" / "data" /
+                        "movielens-latest-small" / "ratings.csv";
+  ASSERT_TRUE(fs::exists(data)) << "MovieLens data not found at " << data
+                                << " (../shared/data beside the repository)";
+  Result r = Run(std::string("train --config ") + CRANK_SOURCE_DIR +
+                 "/examples/movielens.yaml --model-out " + P("ml.crank") + " --metrics-out " +
+                 P("ml.json"));
   ASSERT_EQ(r.code, 0) << r.err;
   const auto m = nlohmann::json::parse(ReadFile(P("ml.json")));
   EXPECT_EQ(m["examples"], 10084);

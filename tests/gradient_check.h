@@ -13,14 +13,14 @@
 // Coordinates are sampled (opts.samples of them, deterministically from opts.seed); each is
 // perturbed by +-eps in place, the loss re-evaluated (accumulated in double), and restored.
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "crank/base/rng.h"
 #include "crank/tensor/tensor.h"
@@ -55,7 +55,8 @@ class ProjectionLoss {
 };
 
 // Central difference of loss() w.r.t. param[i] with step eps (the step actually representable).
-inline double NumericDerivative(const std::function<double()>& loss, float* param, int64_t i, double eps) {
+inline double NumericDerivative(const std::function<double()>& loss, float* param, int64_t i,
+                                double eps) {
   const float orig = param[i];
   param[i] = static_cast<float>(orig + eps);
   const double up = loss();

@@ -3,6 +3,7 @@
 // behaviour (docs/reliability.md) -- a counted skip or a one-line error with an exit code --
 // and never a crash or a lost checkpoint.
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -13,13 +14,11 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "cli_fixture.h"
 #include "crank/io/checkpoint.h"
@@ -62,8 +61,10 @@ class Reliability : public testing::CliFixture {
       f << Row(0, i % 3 ? "0" : "1") << "\n";
     }
   }
-  Result Train(const std::string& file, const std::string& policy, const std::string& out = "m.crank") {
-    return Run("train --train " + P(file) + " --model-out " + P(out) + Small() + " --bad-rows " + policy);
+  Result Train(const std::string& file, const std::string& policy,
+               const std::string& out = "m.crank") {
+    return Run("train --train " + P(file) + " --model-out " + P(out) + Small() + " --bad-rows " +
+               policy);
   }
   static bool OneLineError(const Result& r) {
     const size_t at = r.err.find("crank: error:");
@@ -103,7 +104,8 @@ TEST_F(Reliability, EveryKindOfMalformedRowIsSkippedOrFailsWithFileAndLine) {
     EXPECT_EQ(fail.code, 3) << fail.err;
     EXPECT_TRUE(OneLineError(fail)) << fail.err.substr(0, 2000);
     EXPECT_NE(fail.err.find(file + ":101"), std::string::npos) << fail.err.substr(0, 2000);
-    if (*c.reason) EXPECT_NE(fail.err.find(c.reason), std::string::npos) << fail.err.substr(0, 2000);
+    if (*c.reason)
+      EXPECT_NE(fail.err.find(c.reason), std::string::npos) << fail.err.substr(0, 2000);
   }
 }
 
@@ -120,8 +122,14 @@ TEST_F(Reliability, NegativeDenseValuesBecomeZeroAndCrlfEqualsLf) {
   }
   ASSERT_EQ(Train("lf.tsv", "fail", "lf.crank").code, 0);
   ASSERT_EQ(Train("crlf.tsv", "fail", "crlf.crank").code, 0);
-  ASSERT_EQ(Run("predict --model " + P("lf.crank") + " --data " + P("lf.tsv") + " --out " + P("a.txt")).code, 0);
-  ASSERT_EQ(Run("predict --model " + P("crlf.crank") + " --data " + P("crlf.tsv") + " --out " + P("b.txt")).code, 0);
+  ASSERT_EQ(
+      Run("predict --model " + P("lf.crank") + " --data " + P("lf.tsv") + " --out " + P("a.txt"))
+          .code,
+      0);
+  ASSERT_EQ(Run("predict --model " + P("crlf.crank") + " --data " + P("crlf.tsv") + " --out " +
+                P("b.txt"))
+                .code,
+            0);
   EXPECT_EQ(ReadFile(P("a.txt")), ReadFile(P("b.txt")));
 }
 
@@ -146,8 +154,8 @@ TEST_F(Reliability, EmptyAndAllBadFilesAreDataErrors) {
                                        "    label: label\n    dense: [{name: x}]\n"
                                        "    categorical: [{name: c, hash_buckets: 10}]\n";
   }
-  r = Run("train --config " + P("schema.yaml") + " --train " + P("header.csv") + " --model-out " + P("h.crank") +
-          SmallModel());
+  r = Run("train --config " + P("schema.yaml") + " --train " + P("header.csv") + " --model-out " +
+          P("h.crank") + SmallModel());
   EXPECT_EQ(r.code, 3) << r.err;
   EXPECT_TRUE(OneLineError(r)) << r.err;
 }
@@ -179,7 +187,8 @@ class DamagedModel : public Reliability {
   void SetUp() override {
     Reliability::SetUp();
     ASSERT_EQ(Run("gen --rows 2000 --out " + P("d.tsv")).code, 0);
-    ASSERT_EQ(Run("train --train " + P("d.tsv") + " --model-out " + P("m.crank") + Small()).code, 0);
+    ASSERT_EQ(Run("train --train " + P("d.tsv") + " --model-out " + P("m.crank") + Small()).code,
+              0);
     model_ = ReadFile(P("m.crank"));
   }
   Result EvalWith(const std::string& bytes) {
@@ -198,7 +207,8 @@ TEST_F(DamagedModel, TruncatedAtEverySixteenthIsRefused) {
     const Result r = EvalWith(model_.substr(0, len));
     EXPECT_EQ(r.code, 4) << "cut at " << len << ": " << r.err;
     EXPECT_TRUE(OneLineError(r)) << r.err;
-    EXPECT_TRUE(r.err.find("truncated") != std::string::npos || r.err.find("not a crank") != std::string::npos ||
+    EXPECT_TRUE(r.err.find("truncated") != std::string::npos ||
+                r.err.find("not a crank") != std::string::npos ||
                 r.err.find("corrupted") != std::string::npos)
         << r.err;
   }
@@ -263,7 +273,8 @@ TEST_F(DamagedModel, AModelWhoseConfigDoesNotMatchItsVariablesIsRefused) {
   EXPECT_NE(r.err.find("shape"), std::string::npos) << r.err;
   // Data of another format than the model's is a data error.
   { std::ofstream(P("other.csv")) << "a,b,c\n1,2,3\n"; }
-  const Result d = Run("eval --model " + P("m.crank") + " --data " + P("other.csv") + " --bad-rows fail");
+  const Result d =
+      Run("eval --model " + P("m.crank") + " --data " + P("other.csv") + " --bad-rows fail");
   EXPECT_EQ(d.code, 3) << d.err;
   EXPECT_TRUE(OneLineError(d)) << d.err;
   EXPECT_NE(d.err.find("other.csv:"), std::string::npos) << d.err;
@@ -271,9 +282,10 @@ TEST_F(DamagedModel, AModelWhoseConfigDoesNotMatchItsVariablesIsRefused) {
 
 TEST_F(Reliability, KilledWhileCheckpointingAlwaysLeavesALoadableCheckpointAndResumeCompletes) {
   ASSERT_EQ(Run("gen --rows 12000 --out " + P("k.tsv")).code, 0);
-  const std::string common = "train --train " + P("k.tsv") +
-                             " --embedding-dim 8 --bottom 16,8 --top 16,1 --hash-buckets 20000 --batch-size 64"
-                             " --threads 2 --epochs 2 --shuffle-buffer 500 --checkpoint-every 3 -q";
+  const std::string common =
+      "train --train " + P("k.tsv") +
+      " --embedding-dim 8 --bottom 16,8 --top 16,1 --hash-buckets 20000 --batch-size 64"
+      " --threads 2 --epochs 2 --shuffle-buffer 500 --checkpoint-every 3 -q";
   const std::string args = common + " --model-out " + P("k.crank");
   ASSERT_EQ(Run(common + " --model-out " + P("ref.crank")).code, 0);  // uninterrupted
   std::mt19937 g(3);
@@ -284,7 +296,8 @@ TEST_F(Reliability, KilledWhileCheckpointingAlwaysLeavesALoadableCheckpointAndRe
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-      const std::string cmd = "exec " + bin + " " + args + (resume ? " --resume" : "") + " 2>/dev/null";
+      const std::string cmd =
+          "exec " + bin + " " + args + (resume ? " --resume" : "") + " 2>/dev/null";
       execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
@@ -306,29 +319,39 @@ TEST_F(Reliability, KilledWhileCheckpointingAlwaysLeavesALoadableCheckpointAndRe
   EXPECT_GT(loads, 0) << "no checkpoint was ever written before a kill";
   const Result done = Run(args + " --resume");
   ASSERT_EQ(done.code, 0) << done.err;
-  ASSERT_EQ(Run("predict --model " + P("k.crank") + " --data " + P("k.tsv") + " --out " + P("a.txt")).code, 0);
-  ASSERT_EQ(Run("predict --model " + P("ref.crank") + " --data " + P("k.tsv") + " --out " + P("b.txt")).code, 0);
-  EXPECT_EQ(ReadFile(P("a.txt")), ReadFile(P("b.txt"))) << "resumed after kills differs from an uninterrupted run";
+  ASSERT_EQ(
+      Run("predict --model " + P("k.crank") + " --data " + P("k.tsv") + " --out " + P("a.txt"))
+          .code,
+      0);
+  ASSERT_EQ(
+      Run("predict --model " + P("ref.crank") + " --data " + P("k.tsv") + " --out " + P("b.txt"))
+          .code,
+      0);
+  EXPECT_EQ(ReadFile(P("a.txt")), ReadFile(P("b.txt")))
+      << "resumed after kills differs from an uninterrupted run";
 }
 
 TEST_F(Reliability, FullDiskFailsTheWriteCleanlyAndKeepsThePreviousCheckpoint) {
   ASSERT_EQ(Run("gen --rows 3000 --out " + P("f.tsv")).code, 0);
-  const std::string args = "train --train " + P("f.tsv") + " --model-out " + P("f.crank") + Small() + " --epochs 3";
+  const std::string args =
+      "train --train " + P("f.tsv") + " --model-out " + P("f.crank") + Small() + " --epochs 3";
   ASSERT_EQ(Run(args + " --max-steps 10").code, 0);
   const std::string before = ReadFile(P("f.crank.ckpt"));
   ASSERT_GT(before.size(), 4096u);
   // Resume with a file-size limit smaller than a checkpoint (the shell ignores SIGXFSZ so the
   // write fails with EFBIG instead of killing the process).
   const std::string bin = std::string(CRANK_BINARY_DIR) + "/bin/crank";
-  const std::string cmd = "sh -c 'trap \"\" XFSZ; ulimit -f 4; exec " + bin + " " + args + " --resume' >" +
-                          P("out.txt") + " 2>" + P("err.txt");
+  const std::string cmd = "sh -c 'trap \"\" XFSZ; ulimit -f 4; exec " + bin + " " + args +
+                          " --resume' >" + P("out.txt") + " 2>" + P("err.txt");
   const int status = std::system(cmd.c_str());
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 4) << ReadFile(P("err.txt"));
-  EXPECT_NE(ReadFile(P("err.txt")).find("File too large"), std::string::npos) << ReadFile(P("err.txt"));
+  EXPECT_NE(ReadFile(P("err.txt")).find("File too large"), std::string::npos)
+      << ReadFile(P("err.txt"));
   EXPECT_EQ(ReadFile(P("f.crank.ckpt")), before) << "the previous checkpoint changed";
   for (const auto& e : fs::directory_iterator(dir_)) {
-    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << "left behind: " << e.path();
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos)
+        << "left behind: " << e.path();
   }
   EXPECT_EQ(Run(args + " --resume").code, 0);  // and it resumes fine once there is space
 }
@@ -347,19 +370,21 @@ TEST_F(Reliability, ExtremeAndMissingInputsGiveFinitePredictions) {
   {
     std::ofstream f(P("e.csv"));
     f << "label,x,y,c\n";
-    for (int i = 0; i < 200; ++i) f << (i % 2) << "," << i << "," << (i % 7) << ",t" << (i % 5) << "\n";
-    f << "1,1e30,-1e30,t1\n";   // extreme values, no transform
-    f << "0,,,\n";              // everything missing
-    std::ofstream(P("e.yaml")) << "data:\n  format: delimited\n  task: bce\n  delimited:\n    label: label\n"
-                                  "    dense: [{name: x}, {name: y}]\n"
-                                  "    categorical: [{name: c, hash_buckets: 10}]\n";
+    for (int i = 0; i < 200; ++i)
+      f << (i % 2) << "," << i << "," << (i % 7) << ",t" << (i % 5) << "\n";
+    f << "1,1e30,-1e30,t1\n";  // extreme values, no transform
+    f << "0,,,\n";             // everything missing
+    std::ofstream(P("e.yaml"))
+        << "data:\n  format: delimited\n  task: bce\n  delimited:\n    label: label\n"
+           "    dense: [{name: x}, {name: y}]\n"
+           "    categorical: [{name: c, hash_buckets: 10}]\n";
   }
-  ASSERT_EQ(Run("train --config " + P("e.yaml") + " --train " + P("e.csv") + " --model-out " + P("e.crank") +
-                SmallModel() + " --bad-rows fail")
+  ASSERT_EQ(Run("train --config " + P("e.yaml") + " --train " + P("e.csv") + " --model-out " +
+                P("e.crank") + SmallModel() + " --bad-rows fail")
                 .code,
             0);
-  const Result r = Run("predict --model " + P("e.crank") + " --data " + P("e.csv") + " --out " + P("p.txt") +
-                       " --batch-size 1");
+  const Result r = Run("predict --model " + P("e.crank") + " --data " + P("e.csv") + " --out " +
+                       P("p.txt") + " --batch-size 1");
   ASSERT_EQ(r.code, 0) << r.err;
   std::ifstream in(P("p.txt"));
   std::string line;

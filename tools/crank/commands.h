@@ -6,9 +6,8 @@
 // the library (train/trainer.h); errors are exceptions that main() turns into one line on
 // stderr and an exit code (docs/cli.md).
 
-#include <functional>
-
 #include <CLI/CLI.hpp>
+#include <functional>
 
 namespace crank::cli {
 

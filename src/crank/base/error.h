@@ -6,10 +6,10 @@
 // Every message says what was expected, what was found and where (file:line[:field] for data).
 // The CLI maps them to exit codes: InvalidArgument/ConfigError -> 2, DataError -> 3, IoError -> 4.
 
+#include <fmt/format.h>
+
 #include <stdexcept>
 #include <string>
-
-#include <fmt/format.h>
 
 namespace crank {
 
@@ -54,19 +54,19 @@ class NumericError : public Error {
 }  // namespace crank
 
 // Aborts with file:line when an internal invariant does not hold. Not for user input.
-#define CRANK_CHECK(cond, ...)                                                      \
-  do {                                                                              \
-    if (!(cond)) [[unlikely]] {                                                     \
+#define CRANK_CHECK(cond, ...)                                                        \
+  do {                                                                                \
+    if (!(cond)) [[unlikely]] {                                                       \
       ::crank::CheckFailed(__FILE__, __LINE__, #cond, ::fmt::format("" __VA_ARGS__)); \
-    }                                                                               \
+    }                                                                                 \
   } while (0)
 
 // Throws crank::InvalidArgument with a formatted message when cond is false.
-#define CRANK_REQUIRE(cond, ...)                                        \
-  do {                                                                  \
-    if (!(cond)) [[unlikely]] {                                         \
-      throw ::crank::InvalidArgument(::fmt::format(__VA_ARGS__));       \
-    }                                                                   \
+#define CRANK_REQUIRE(cond, ...)                                  \
+  do {                                                            \
+    if (!(cond)) [[unlikely]] {                                   \
+      throw ::crank::InvalidArgument(::fmt::format(__VA_ARGS__)); \
+    }                                                             \
   } while (0)
 
 #endif  // CRANK_BASE_ERROR_H_

@@ -13,7 +13,9 @@ void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 LogLevel GetLogLevel() { return static_cast<LogLevel>(g_level.load()); }
 
 void LogLine(LogLevel level, std::string_view line) {
-  const char* tag = level == LogLevel::kWarning ? "warning: " : level == LogLevel::kError ? "error: " : "";
+  const char* tag = level == LogLevel::kWarning ? "warning: "
+                    : level == LogLevel::kError ? "error: "
+                                                : "";
   std::string s = fmt::format("[crank] {}{}\n", tag, line);
   std::fwrite(s.data(), 1, s.size(), stderr);
 }

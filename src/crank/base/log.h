@@ -3,9 +3,9 @@
 
 // Minimal leveled logging to stderr through fmt. Thread-safe (one write per line).
 
-#include <string_view>
-
 #include <fmt/format.h>
+
+#include <string_view>
 
 namespace crank {
 
@@ -17,7 +17,8 @@ void LogLine(LogLevel level, std::string_view line);
 
 template <typename... Args>
 void LogInfo(fmt::format_string<Args...> f, Args&&... args) {
-  if (GetLogLevel() <= LogLevel::kInfo) LogLine(LogLevel::kInfo, fmt::format(f, std::forward<Args>(args)...));
+  if (GetLogLevel() <= LogLevel::kInfo)
+    LogLine(LogLevel::kInfo, fmt::format(f, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void LogWarning(fmt::format_string<Args...> f, Args&&... args) {
@@ -26,7 +27,8 @@ void LogWarning(fmt::format_string<Args...> f, Args&&... args) {
 }
 template <typename... Args>
 void LogDebug(fmt::format_string<Args...> f, Args&&... args) {
-  if (GetLogLevel() <= LogLevel::kDebug) LogLine(LogLevel::kDebug, fmt::format(f, std::forward<Args>(args)...));
+  if (GetLogLevel() <= LogLevel::kDebug)
+    LogLine(LogLevel::kDebug, fmt::format(f, std::forward<Args>(args)...));
 }
 
 }  // namespace crank

@@ -31,7 +31,10 @@ class Rng {
 
   // Full state, for checkpoints.
   std::array<uint64_t, 4> State() const { return s_; }
-  void SetState(const std::array<uint64_t, 4>& s) { s_ = s; has_spare_ = false; }
+  void SetState(const std::array<uint64_t, 4>& s) {
+    s_ = s;
+    has_spare_ = false;
+  }
 
  private:
   std::array<uint64_t, 4> s_;

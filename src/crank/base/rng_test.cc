@@ -1,8 +1,8 @@
 #include "crank/base/rng.h"
 
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 namespace crank {
 namespace {

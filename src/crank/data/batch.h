@@ -19,7 +19,9 @@ struct SparseFeature {
   std::vector<int64_t> offsets;  // (B + 1), offsets[0] == 0, non-decreasing, back() == nnz
   std::vector<float> weights;    // (nnz) per-id weights, or empty (all 1)
 
-  int64_t batch_size() const { return offsets.empty() ? 0 : static_cast<int64_t>(offsets.size()) - 1; }
+  int64_t batch_size() const {
+    return offsets.empty() ? 0 : static_cast<int64_t>(offsets.size()) - 1;
+  }
   void Clear() {
     ids.clear();
     offsets.assign(1, 0);
@@ -28,10 +30,10 @@ struct SparseFeature {
 };
 
 struct Batch {
-  Tensor dense;                        // (B, D) float features
-  std::vector<SparseFeature> sparse;   // F features, in the model's feature order (sorted names)
-  Tensor labels;                       // (B); may be empty for predict-only batches
-  Tensor weights;                      // (B) sample weights, or empty (all 1)
+  Tensor dense;                       // (B, D) float features
+  std::vector<SparseFeature> sparse;  // F features, in the model's feature order (sorted names)
+  Tensor labels;                      // (B); may be empty for predict-only batches
+  Tensor weights;                     // (B) sample weights, or empty (all 1)
 
   int64_t size() const { return dense.rank() == 2 ? dense.dim(0) : labels.size(); }
 };

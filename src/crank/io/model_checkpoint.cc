@@ -33,11 +33,12 @@ void SaveModelCheckpoint(const std::string& path, Ranking& model, Optimizer* opt
 ModelCheckpoint ModelCheckpoint::Load(const std::string& path) {
   Checkpoint c = Checkpoint::Load(path);
   if (!c.Has("model/kind") || c.GetString("model/kind") != kKind) {
-    throw IoError(fmt::format("{} is a crank checkpoint but not a ranking model (no model/kind '{}')",
-                              path, kKind));
+    throw IoError(fmt::format(
+        "{} is a crank checkpoint but not a ranking model (no model/kind '{}')", path, kKind));
   }
   for (const char* name : {"model/config", "data/mapping", "train/state", "train/history"}) {
-    if (!c.Has(name)) throw IoError(fmt::format("{} is incomplete: it has no record '{}'", path, name));
+    if (!c.Has(name))
+      throw IoError(fmt::format("{} is incomplete: it has no record '{}'", path, name));
   }
   if (c.GetInt64s("train/state").size() != 6) {
     throw IoError(fmt::format("{}: record 'train/state' has {} values, expected 6", path,
@@ -46,8 +47,12 @@ ModelCheckpoint ModelCheckpoint::Load(const std::string& path) {
   return ModelCheckpoint(std::move(c));
 }
 
-const std::string& ModelCheckpoint::config_yaml() const { return checkpoint_.GetString("model/config"); }
-const std::string& ModelCheckpoint::mapping() const { return checkpoint_.GetString("data/mapping"); }
+const std::string& ModelCheckpoint::config_yaml() const {
+  return checkpoint_.GetString("model/config");
+}
+const std::string& ModelCheckpoint::mapping() const {
+  return checkpoint_.GetString("data/mapping");
+}
 
 TrainingState ModelCheckpoint::state() const {
   const auto& s = checkpoint_.GetInt64s("train/state");
@@ -62,10 +67,11 @@ TrainingState ModelCheckpoint::state() const {
   return t;
 }
 
-static void CopyInto(const std::string& path, const std::string& what, const Tensor& from, Tensor* to) {
+static void CopyInto(const std::string& path, const std::string& what, const Tensor& from,
+                     Tensor* to) {
   if (from.shape() != to->shape()) {
-    throw IoError(fmt::format("{}: {} has shape {} in the checkpoint, the model expects {}", path, what,
-                              from.ShapeString(), to->ShapeString()));
+    throw IoError(fmt::format("{}: {} has shape {} in the checkpoint, the model expects {}", path,
+                              what, from.ShapeString(), to->ShapeString()));
   }
   if (from.size()) std::memcpy(to->data(), from.data(), sizeof(float) * from.size());
 }
@@ -76,14 +82,15 @@ void ModelCheckpoint::RestoreVariables(Ranking& model) const {
     const std::string name = "var/" + v->name;
     expected.insert(name);
     if (!checkpoint_.Has(name)) {
-      throw IoError(fmt::format("{}: the model has variable '{}' but the checkpoint does not", path(), v->name));
+      throw IoError(fmt::format("{}: the model has variable '{}' but the checkpoint does not",
+                                path(), v->name));
     }
     CopyInto(path(), "variable '" + v->name + "'", checkpoint_.GetTensor(name), &v->value);
   }
   for (const std::string& name : checkpoint_.Names()) {
     if (name.rfind("var/", 0) == 0 && !expected.count(name)) {
-      throw IoError(fmt::format("{}: the checkpoint has variable '{}' that the model does not", path(),
-                                name.substr(4)));
+      throw IoError(fmt::format("{}: the checkpoint has variable '{}' that the model does not",
+                                path(), name.substr(4)));
     }
   }
 }
@@ -96,8 +103,9 @@ void ModelCheckpoint::RestoreOptimizer(Ranking& model, Optimizer& optimizer) con
   for (auto& [name, tensor] : optimizer.StateTensors()) {
     const std::string record = "opt/" + name;
     if (!checkpoint_.Has(record)) {
-      throw IoError(fmt::format("{}: optimizer state '{}' is missing (was it saved with another optimizer?)",
-                                path(), name));
+      throw IoError(
+          fmt::format("{}: optimizer state '{}' is missing (was it saved with another optimizer?)",
+                      path(), name));
     }
     CopyInto(path(), "optimizer state '" + name + "'", checkpoint_.GetTensor(record), tensor);
   }

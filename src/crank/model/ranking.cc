@@ -65,13 +65,16 @@ Ranking::Ranking(RankingBlocks blocks, int64_t dense_features, uint64_t seed)
     : blocks_(std::move(blocks)), dense_features_(dense_features) {
   if (!blocks_.embedding) throw InvalidArgument("Ranking needs an embedding layer");
   if (dense_features_ <= 0) {
-    throw InvalidArgument(fmt::format("Ranking needs at least one dense feature, got {}", dense_features_));
+    throw InvalidArgument(
+        fmt::format("Ranking needs at least one dense feature, got {}", dense_features_));
   }
   if (blocks_.output_activation == Activation::kRelu) {
     throw InvalidArgument("the model output activation must be sigmoid or linear, got relu");
   }
-  if (!blocks_.bottom_stack) blocks_.bottom_stack = std::make_unique<Mlp>("bottom", MlpOptions{{256, 64, 16}});
-  if (!blocks_.feature_interaction) blocks_.feature_interaction = std::make_unique<DotInteraction>();
+  if (!blocks_.bottom_stack)
+    blocks_.bottom_stack = std::make_unique<Mlp>("bottom", MlpOptions{{256, 64, 16}});
+  if (!blocks_.feature_interaction)
+    blocks_.feature_interaction = std::make_unique<DotInteraction>();
   if (!blocks_.top_stack) {
     MlpOptions top;
     top.units = {512, 256, 1};
@@ -104,7 +107,8 @@ Ranking::Ranking(RankingBlocks blocks, int64_t dense_features, uint64_t seed)
   const int64_t top_in = (blocks_.concat_dense ? bottom_width_ : 0) + interaction_width_;
   const int64_t top_width = blocks_.top_stack->Build(top_in, top_rng);
   if (top_width != 1) {
-    throw InvalidArgument(fmt::format("the top stack must output one column, its output has width {}", top_width));
+    throw InvalidArgument(
+        fmt::format("the top stack must output one column, its output has width {}", top_width));
   }
   const size_t f = widths.size() - 1;
   d_emb_.resize(f);
@@ -120,9 +124,13 @@ const std::vector<std::string>& Ranking::SparseFeatureNames() const {
   return blocks_.embedding->FeatureNames();
 }
 
-void Ranking::SetOptimizer(std::unique_ptr<Optimizer> optimizer) { optimizer_ = std::move(optimizer); }
+void Ranking::SetOptimizer(std::unique_ptr<Optimizer> optimizer) {
+  optimizer_ = std::move(optimizer);
+}
 
-std::vector<Variable*> Ranking::EmbeddingTrainableVariables() { return blocks_.embedding->Variables(); }
+std::vector<Variable*> Ranking::EmbeddingTrainableVariables() {
+  return blocks_.embedding->Variables();
+}
 
 std::vector<Variable*> Ranking::DenseTrainableVariables() {
   std::vector<Variable*> out;
@@ -149,13 +157,14 @@ void Ranking::ValidateBatch(const Batch& batch, bool need_labels) const {
   const int64_t b = batch.dense.dim(0);
   if (batch.dense.dim(1) != dense_features_) {
     throw InvalidArgument(fmt::format("dense features: expected {} columns, got {} (shape {})",
-                                      dense_features_, batch.dense.dim(1), batch.dense.ShapeString()));
+                                      dense_features_, batch.dense.dim(1),
+                                      batch.dense.ShapeString()));
   }
   if (b == 0) throw InvalidArgument("batch is empty: expected at least one example");
   const auto& names = SparseFeatureNames();
   if (batch.sparse.size() != names.size()) {
-    throw InvalidArgument(fmt::format("sparse features: expected {} features ({}), got {}", names.size(),
-                                      fmt::join(names, ", "), batch.sparse.size()));
+    throw InvalidArgument(fmt::format("sparse features: expected {} features ({}), got {}",
+                                      names.size(), fmt::join(names, ", "), batch.sparse.size()));
   }
   for (size_t i = 0; i < names.size(); ++i) {
     if (batch.sparse[i].batch_size() != b) {
@@ -167,15 +176,17 @@ void Ranking::ValidateBatch(const Batch& batch, bool need_labels) const {
   if (need_labels) {
     if (batch.labels.size() != b || batch.labels.rank() > 2 ||
         (batch.labels.rank() == 2 && batch.labels.dim(1) != 1)) {
-      throw InvalidArgument(fmt::format("labels: expected shape ({},) for {} examples, got shape {}", b,
-                                        b, batch.labels.ShapeString()));
+      throw InvalidArgument(
+          fmt::format("labels: expected shape ({},) for {} examples, got shape {}", b, b,
+                      batch.labels.ShapeString()));
     }
   }
   if (!batch.weights.empty()) {
     if (batch.weights.size() != b || batch.weights.rank() > 2 ||
         (batch.weights.rank() == 2 && batch.weights.dim(1) != 1)) {
-      throw InvalidArgument(fmt::format("sample weights: expected shape ({},) for {} examples, got shape {}",
-                                        b, b, batch.weights.ShapeString()));
+      throw InvalidArgument(
+          fmt::format("sample weights: expected shape ({},) for {} examples, got shape {}", b, b,
+                      batch.weights.ShapeString()));
     }
   }
 }
@@ -205,8 +216,8 @@ void Ranking::Forward(const Batch& batch, bool training) {
   }
   blocks_.top_stack->Forward(*top_in, &top_out_, training);
   if (top_out_.size() != b) {
-    throw InvalidArgument(fmt::format("top stack: expected output shape ({}, 1), got {}", b,
-                                      top_out_.ShapeString()));
+    throw InvalidArgument(
+        fmt::format("top stack: expected output shape ({}, 1), got {}", b, top_out_.ShapeString()));
   }
   outputs_.Resize({b});
   std::memcpy(outputs_.data(), top_out_.data(), sizeof(float) * b);

@@ -125,19 +125,19 @@ class Ranking {
   std::unique_ptr<Optimizer> optimizer_;
 
   // Activations and gradients, reused across steps.
-  std::vector<Tensor> emb_out_;   // F x (B, E_i)
-  Tensor bottom_out_;             // (B, Hb)
-  Tensor interaction_out_;        // (B, Hi)
-  Tensor top_in_;                 // (B, Hb + Hi) or (B, Hi)
-  Tensor top_out_;                // (B, 1)
-  Tensor outputs_;                // (B)
-  Tensor d_outputs_;              // (B)
-  Tensor d_top_out_;              // (B, 1)
-  Tensor d_top_in_;               // (B, Hb + Hi)
-  Tensor d_interaction_out_;      // (B, Hi)
-  std::vector<Tensor> d_emb_;     // F x (B, E_i)
+  std::vector<Tensor> emb_out_;       // F x (B, E_i)
+  Tensor bottom_out_;                 // (B, Hb)
+  Tensor interaction_out_;            // (B, Hi)
+  Tensor top_in_;                     // (B, Hb + Hi) or (B, Hi)
+  Tensor top_out_;                    // (B, 1)
+  Tensor outputs_;                    // (B)
+  Tensor d_outputs_;                  // (B)
+  Tensor d_top_out_;                  // (B, 1)
+  Tensor d_top_in_;                   // (B, Hb + Hi)
+  Tensor d_interaction_out_;          // (B, Hi)
+  std::vector<Tensor> d_emb_;         // F x (B, E_i)
   Tensor d_bottom_from_interaction_;  // (B, Hb)
-  Tensor d_bottom_out_;           // (B, Hb)
+  Tensor d_bottom_out_;               // (B, Hb)
   std::vector<const Tensor*> feature_ptrs_;
   std::vector<Tensor*> d_feature_ptrs_;
 };

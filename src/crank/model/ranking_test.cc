@@ -1,12 +1,12 @@
 #include "crank/model/ranking.h"
 
-#include <cmath>
+#include <gtest/gtest.h>
+
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <set>
-
-#include <gtest/gtest.h>
 
 #include "crank/base/error.h"
 #include "crank/kernels/gemm.h"
@@ -23,7 +23,8 @@ namespace {
 
 using testing::SyntheticProblem;
 
-std::unique_ptr<Optimizer> DefaultOptimizer(Ranking& m, float emb_lr = 0.05f, float dense_lr = 0.005f) {
+std::unique_ptr<Optimizer> DefaultOptimizer(Ranking& m, float emb_lr = 0.05f,
+                                            float dense_lr = 0.005f) {
   std::vector<std::pair<std::unique_ptr<Optimizer>, std::vector<Variable*>>> parts;
   parts.emplace_back(MakeAdagrad({.learning_rate = emb_lr}), m.EmbeddingTrainableVariables());
   parts.emplace_back(MakeAdam({.learning_rate = dense_lr}), m.DenseTrainableVariables());
@@ -69,9 +70,9 @@ TEST(Ranking, RejectsBottomWidthDifferentFromEmbeddingDimForDot) {
 TEST(Ranking, RejectsEmbeddingDimsThatDifferBetweenFeaturesForDot) {
   SyntheticProblem p;
   RankingBlocks blocks;
-  blocks.embedding = std::make_unique<EmbeddingCollection>(
-      std::vector<TableConfig>{{"a", 10, 8}, {"b", 10, 4}},
-      std::vector<FeatureConfig>{{"a", "a"}, {"b", "b"}});
+  blocks.embedding =
+      std::make_unique<EmbeddingCollection>(std::vector<TableConfig>{{"a", 10, 8}, {"b", 10, 4}},
+                                            std::vector<FeatureConfig>{{"a", "a"}, {"b", "b"}});
   blocks.bottom_stack = std::make_unique<Mlp>("bottom", MlpOptions{{8}});
   EXPECT_THROW(Ranking(std::move(blocks), 4, 1), InvalidArgument);
 }
@@ -194,7 +195,8 @@ void CheckModelGradients(RankingConfig config, const SyntheticProblem& p, bool w
   opts.samples = 12;
   opts.eps = 3e-4;  // the cross layers are quadratic in their inputs: keep the step small
   for (Variable* v : m.DenseTrainableVariables()) {
-    testing::ExpectGradientMatches(loss, v->value.data(), v->grad.data(), v->value.size(), v->name, opts);
+    testing::ExpectGradientMatches(loss, v->value.data(), v->grad.data(), v->value.size(), v->name,
+                                   opts);
   }
   for (Variable* v : m.EmbeddingTrainableVariables()) {
     // Check every touched row's gradient, and that untouched rows are absent.
@@ -202,7 +204,8 @@ void CheckModelGradients(RankingConfig config, const SyntheticProblem& p, bool w
     const int64_t e = v->value.cols();
     for (size_t i = 0; i < v->sparse_grad.ids.size(); ++i) {
       for (int64_t j = 0; j < e; ++j) {
-        dense_grad.at(v->sparse_grad.ids[i], j) = v->sparse_grad.rows.at(static_cast<int64_t>(i), j);
+        dense_grad.at(v->sparse_grad.ids[i], j) =
+            v->sparse_grad.rows.at(static_cast<int64_t>(i), j);
       }
     }
     for (size_t i = 0; i < v->sparse_grad.ids.size() && i < 3; ++i) {
@@ -290,7 +293,8 @@ TEST(Ranking, CompositeOptimizerEqualsSeparateOptimizersOverTenSteps) {
   ASSERT_EQ(va.size(), vb.size());
   for (size_t i = 0; i < va.size(); ++i) {
     ASSERT_EQ(va[i]->value.size(), vb[i]->value.size());
-    EXPECT_EQ(0, std::memcmp(va[i]->value.data(), vb[i]->value.data(), sizeof(float) * va[i]->value.size()))
+    EXPECT_EQ(0, std::memcmp(va[i]->value.data(), vb[i]->value.data(),
+                             sizeof(float) * va[i]->value.size()))
         << va[i]->name;
   }
 }
@@ -308,7 +312,8 @@ TEST(Ranking, SameSeedAndThreadsGiveBitIdenticalWeights) {
   }
   auto va = a.TrainableVariables(), vb = b.TrainableVariables();
   for (size_t i = 0; i < va.size(); ++i) {
-    EXPECT_EQ(0, std::memcmp(va[i]->value.data(), vb[i]->value.data(), sizeof(float) * va[i]->value.size()))
+    EXPECT_EQ(0, std::memcmp(va[i]->value.data(), vb[i]->value.data(),
+                             sizeof(float) * va[i]->value.size()))
         << va[i]->name;
   }
   RankingConfig other = p.Config();
@@ -348,7 +353,8 @@ TEST_P(RankingLearns, DrivesLossDownAndAucAboveNinety) {
     std::vector<float> sorted = eval.labels.ToVector();
     std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
     const float median = sorted[sorted.size() / 2];
-    for (size_t i = 0; i < labels.size(); ++i) labels[i] = eval.labels[static_cast<int64_t>(i)] > median;
+    for (size_t i = 0; i < labels.size(); ++i)
+      labels[i] = eval.labels[static_cast<int64_t>(i)] > median;
   } else {
     for (size_t i = 0; i < labels.size(); ++i) labels[i] = eval.labels[static_cast<int64_t>(i)];
   }
@@ -452,7 +458,8 @@ TEST(Ranking, AcceptsUserDefinedBlocksAndTrainsThem) {
   opts.eps = 3e-4;
   auto loss = [&] { return m->ComputeLoss(b, false); };
   for (Variable* v : dense) {
-    testing::ExpectGradientMatches(loss, v->value.data(), v->grad.data(), v->value.size(), v->name, opts);
+    testing::ExpectGradientMatches(loss, v->value.data(), v->grad.data(), v->value.size(), v->name,
+                                   opts);
   }
   m->SetOptimizer(DefaultOptimizer(*m, 0.1f, 0.01f));
   const Batch eval = p.MakeBatch(1000, 99999);

@@ -12,7 +12,8 @@ namespace {
 int64_t NumElements(const std::vector<int64_t>& shape) {
   int64_t n = 1;
   for (int64_t d : shape) {
-    if (d < 0) throw InvalidArgument("tensor shape " + ShapeToString(shape) + " has a negative dimension");
+    if (d < 0)
+      throw InvalidArgument("tensor shape " + ShapeToString(shape) + " has a negative dimension");
     n *= d;
   }
   return n;

@@ -1,11 +1,10 @@
 #include "crank/train/progress.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
-
-#include <fmt/format.h>
 
 #include "crank/base/log.h"
 
@@ -70,8 +69,9 @@ void Progress::Draw(bool force) {
     std::fflush(stderr);
     drawn_ = true;
   } else {
-    LogInfo("epoch {}/{} step {}: {:.0f} examples/s, loss {:.4f}, {}% of the epoch, ETA {}", epoch_ + 1,
-            epochs_, step_, rate, running_loss_, frac >= 0 ? static_cast<int>(frac * 100) : -1, eta);
+    LogInfo("epoch {}/{} step {}: {:.0f} examples/s, loss {:.4f}, {}% of the epoch, ETA {}",
+            epoch_ + 1, epochs_, step_, rate, running_loss_,
+            frac >= 0 ? static_cast<int>(frac * 100) : -1, eta);
   }
 }
 

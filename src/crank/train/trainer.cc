@@ -1,18 +1,16 @@
 #include "crank/train/trainer.h"
 
 #include <fcntl.h>
+#include <fmt/ranges.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>
-
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
-#include <thread>
-
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "crank/base/error.h"
 #include "crank/base/log.h"
@@ -111,7 +109,8 @@ void ConfigurePrecision(const std::string& precision) {
 
 std::unique_ptr<Optimizer> MakeJobOptimizer(Ranking& model, const JobConfig& config) {
   std::vector<std::pair<std::unique_ptr<Optimizer>, std::vector<Variable*>>> parts;
-  parts.emplace_back(MakeOptimizer(config.embedding_optimizer), model.EmbeddingTrainableVariables());
+  parts.emplace_back(MakeOptimizer(config.embedding_optimizer),
+                     model.EmbeddingTrainableVariables());
   parts.emplace_back(MakeOptimizer(config.dense_optimizer), model.DenseTrainableVariables());
   return std::make_unique<CompositeOptimizer>(std::move(parts));
 }
@@ -128,7 +127,8 @@ MetricMap Evaluate(Ranking& model, BatchReader& reader) {
   MetricMap m = model.Metrics();
   model.ResetMetrics();
   if (m["examples"] == 0) {
-    throw DataError(fmt::format("no examples to evaluate ({} malformed rows skipped)", reader.stats().rows_skipped));
+    throw DataError(fmt::format("no examples to evaluate ({} malformed rows skipped)",
+                                reader.stats().rows_skipped));
   }
   reader.Rewind();
   return m;
@@ -185,21 +185,24 @@ TrainResult Train(const JobConfig& config, const TrainRun& run) {
   std::shared_ptr<const DataMapping> mapping;
   if (run.resume) {
     if (!std::filesystem::exists(result.checkpoint_path)) {
-      throw IoError(fmt::format("--resume: there is no checkpoint at {} (train without --resume to start)",
-                                result.checkpoint_path));
+      throw IoError(
+          fmt::format("--resume: there is no checkpoint at {} (train without --resume to start)",
+                      result.checkpoint_path));
     }
     ckpt = ModelCheckpoint::Load(result.checkpoint_path);
-    const JobConfig saved =
-        JobConfig::FromYamlString(ckpt->config_yaml(), result.checkpoint_path + " (stored configuration)");
+    const JobConfig saved = JobConfig::FromYamlString(
+        ckpt->config_yaml(), result.checkpoint_path + " (stored configuration)");
     if (ModelSignature(saved) != ModelSignature(config)) {
-      throw ConfigError(fmt::format(
-          "--resume: {} was written with a different model, optimizer or data configuration; resume "
-          "with the same configuration (stored in the checkpoint) or start a new run",
-          result.checkpoint_path));
+      throw ConfigError(
+          fmt::format("--resume: {} was written with a different model, optimizer or data "
+                      "configuration; resume "
+                      "with the same configuration (stored in the checkpoint) or start a new run",
+                      result.checkpoint_path));
     }
     mapping = std::make_shared<const DataMapping>(DataMapping::Deserialize(ckpt->mapping()));
   } else {
-    if (DataMapping::NeedsPass(config.data)) LogInfo("building vocabularies and statistics from the training data");
+    if (DataMapping::NeedsPass(config.data))
+      LogInfo("building vocabularies and statistics from the training data");
     mapping = std::make_shared<const DataMapping>(DataMapping::Build(config.data, run.train_files));
   }
   const DataSpec& spec = mapping->spec();
@@ -227,7 +230,8 @@ TrainResult Train(const JobConfig& config, const TrainRun& run) {
     ckpt->RestoreVariables(model);
     ckpt->RestoreOptimizer(model, *optimizer);
     state = ckpt->state();
-    LogInfo("resuming from {}: epoch {}, step {}", result.checkpoint_path, state.epoch + 1, state.global_step);
+    LogInfo("resuming from {}: epoch {}, step {}", result.checkpoint_path, state.epoch + 1,
+            state.global_step);
   }
   model.SetOptimizer(std::move(optimizer));
   const std::string config_yaml = config.ToYaml();
@@ -290,7 +294,8 @@ TrainResult Train(const JobConfig& config, const TrainRun& run) {
     auto t0 = Clock::now();
     if (to.max_steps > 0 && state.global_step >= to.max_steps) stop = true;
     while (!stop && reader->Next(&batch)) {
-      if (batch.labels.empty()) throw DataError("training needs labelled data, but the input has no label column");
+      if (batch.labels.empty())
+        throw DataError("training needs labelled data, but the input has no label column");
       if (state.global_step == 0 && config.model.output_bias_init == "label_mean") {
         double sum = 0.0;
         for (int64_t i = 0; i < batch.labels.size(); ++i) sum += batch.labels[i];
@@ -303,7 +308,8 @@ TrainResult Train(const JobConfig& config, const TrainRun& run) {
             "training diverged: the loss is {} at step {} (epoch {}); the weights of step {} are "
             "kept in {} -- lower the learning rate",
             r.total_loss, state.global_step + 1, state.epoch + 1, state.global_step,
-            std::filesystem::exists(result.checkpoint_path) ? result.checkpoint_path : "no checkpoint yet"));
+            std::filesystem::exists(result.checkpoint_path) ? result.checkpoint_path
+                                                            : "no checkpoint yet"));
       }
       ++state.global_step;
       ++state.batch_in_epoch;
@@ -323,7 +329,8 @@ TrainResult Train(const JobConfig& config, const TrainRun& run) {
           break;
         }
         if (stop) break;
-        if (to.checkpoint_every > 0 && state.global_step % to.checkpoint_every == 0) save(result.checkpoint_path);
+        if (to.checkpoint_every > 0 && state.global_step % to.checkpoint_every == 0)
+          save(result.checkpoint_path);
         t0 = Clock::now();
       }
     }
@@ -347,7 +354,8 @@ TrainResult Train(const JobConfig& config, const TrainRun& run) {
     if (result.stopped_early || state.epoch >= to.epochs) state.finished = true;
     save(result.checkpoint_path);
   }
-  if (result.rows_skipped > 0) LogWarning("{} malformed training rows were skipped", result.rows_skipped);
+  if (result.rows_skipped > 0)
+    LogWarning("{} malformed training rows were skipped", result.rows_skipped);
   // The checkpoint now holds the final state: publish it as the model without writing it again.
   if (!PublishLink(result.checkpoint_path, run.model_out)) save(run.model_out);
   result.state = state;

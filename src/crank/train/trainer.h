@@ -37,13 +37,13 @@ struct TrainRun {
 
 struct TrainResult {
   TrainingState state;
-  int64_t train_examples = 0;          // examples trained on in this run
-  double train_seconds = 0.0;          // wall time in training steps (no eval, no checkpoints)
+  int64_t train_examples = 0;  // examples trained on in this run
+  double train_seconds = 0.0;  // wall time in training steps (no eval, no checkpoints)
   double train_examples_per_sec = 0.0;
-  int64_t rows_skipped = 0;            // malformed training rows skipped
+  int64_t rows_skipped = 0;  // malformed training rows skipped
   bool stopped_early = false;
-  MetricMap final_eval;                // last evaluation (empty without eval files)
-  std::string history_json = "[]";     // [{"epoch":..,"step":..,"metrics":{...}}, ...]
+  MetricMap final_eval;             // last evaluation (empty without eval files)
+  std::string history_json = "[]";  // [{"epoch":..,"step":..,"metrics":{...}}, ...]
   std::string checkpoint_path;
 };
 
@@ -80,7 +80,8 @@ int64_t PredictToFile(Ranking& model, BatchReader& reader, const std::string& ou
 
 // The metrics as a JSON object (NaN as null), plus `extra` members.
 // indent < 0: one line.
-std::string MetricsJson(const MetricMap& metrics, const std::string& extra_members = "", int indent = 2);
+std::string MetricsJson(const MetricMap& metrics, const std::string& extra_members = "",
+                        int indent = 2);
 
 }  // namespace crank
 

@@ -1,12 +1,11 @@
 #include "crank/train/trainer.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "crank/base/error.h"
 #include "crank/data/synthetic_criteo.h"
@@ -20,8 +19,9 @@ namespace fs = std::filesystem;
 class TrainerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("crank_trainer_test_" + std::to_string(getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("crank_trainer_test_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
     train_ = Generate("train.tsv", 12000, 1);
     eval_ = Generate("eval.tsv", 2000, 2);
@@ -69,7 +69,8 @@ class TrainerTest : public ::testing::Test {
   std::string train_, eval_;
 };
 
-void ExpectSameRecords(const std::string& a_path, const std::string& b_path, const std::string& prefix) {
+void ExpectSameRecords(const std::string& a_path, const std::string& b_path,
+                       const std::string& prefix) {
   const Checkpoint a = Checkpoint::Load(a_path), b = Checkpoint::Load(b_path);
   int compared = 0;
   for (const std::string& name : a.Names()) {
@@ -93,7 +94,8 @@ TEST_F(TrainerTest, TrainsAndEvaluatesAboveChance) {
   EXPECT_EQ(r.state.epoch, 2);
   EXPECT_TRUE(r.state.finished);
   EXPECT_EQ(r.train_examples, 2 * 12000);
-  EXPECT_GT(r.final_eval.at("auc"), 0.55);  // a small model on 12k rows; quality is tested elsewhere
+  EXPECT_GT(r.final_eval.at("auc"),
+            0.55);  // a small model on 12k rows; quality is tested elsewhere
   EXPECT_EQ(r.final_eval.at("examples"), 2000);
   EXPECT_TRUE(fs::exists(dir_ / "m.crank"));
   EXPECT_TRUE(fs::exists(dir_ / "m.crank.ckpt"));
@@ -143,7 +145,8 @@ TEST_F(TrainerTest, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
   ASSERT_TRUE(fs::exists(ckpt));
   LoadedModel m = LoadModel(ckpt);
   for (Variable* v : m.model->TrainableVariables()) {
-    for (int64_t i = 0; i < v->value.size(); ++i) ASSERT_TRUE(std::isfinite(v->value[i])) << v->name;
+    for (int64_t i = 0; i < v->value.size(); ++i)
+      ASSERT_TRUE(std::isfinite(v->value[i])) << v->name;
   }
   EXPECT_FALSE(fs::exists(dir_ / "m.crank"));
 }
@@ -199,7 +202,8 @@ TEST_F(TrainerTest, PredictionFailureLeavesAnExistingFileUntouched) {
   { std::ofstream(out) << "previous\n"; }
   const std::string bad = (dir_ / "bad.tsv").string();
   { std::ofstream(bad) << "1\t2\n"; }  // wrong column count
-  auto mapping = std::make_shared<const DataMapping>(m.mapping->WithErrorPolicy(ErrorPolicy::kFail));
+  auto mapping =
+      std::make_shared<const DataMapping>(m.mapping->WithErrorPolicy(ErrorPolicy::kFail));
   auto reader = MakeBatchReader(mapping, {bad}, ReaderOptions{}, false);
   EXPECT_THROW(PredictToFile(*m.model, *reader, out), DataError);
   std::ifstream in(out);
