@@ -201,14 +201,39 @@ def main():
             p(f"| {name} | " + " | ".join(cells) + " |")
         p("")
 
+    def required(flops_per_example, peer_rate, factor, threads):
+        """What factor x the peer's median rate would take: GFLOP/s and share of the peaks."""
+        if not peer_rate or not flops_per_example:
+            return ""
+        gflops = factor * peer_rate * flops_per_example / 1e9
+        sgemm = (limits.get("gemm_peak_gflops") or {}).get(str(threads))
+        fma = (limits.get("fma_register_peak_gflops") or {}).get(str(threads))
+        parts = [f"needs {gflops:.0f} GFLOP/s end to end"]
+        if sgemm:
+            parts.append(f"{100 * gflops / sgemm:.0f}% of the sgemm peak")
+        if fma:
+            parts.append(f"{100 * gflops / fma:.0f}% of the FMA register peak")
+        return "; " + ", ".join(parts)
+
     p("## Targets\n")
+    p("(\"needs\": the fp32 GEMM work of the target rate, factor x the peer's median rate, "
+      "against this run's machine limits.)\n")
     for (cfg, b, t), need in TARGETS.items():
         got = train_ratio.get((cfg, b, t))
+        c = select(benchmark="train", config=cfg, batch=b, threads=t)
+        tr = med([r.get("train_examples_per_sec") for r in
+                  select(benchmark="peer", config=cfg, batch=b, threads=t)])
+        fpe = c[0]["flops_per_example"] if c else None
         p(f"- training {cfg} batch {b}, {t} threads: crank/torch {fmt(got, 2)} "
-          f"(target >= {need}): {verdict(got, got is not None and got >= need)}")
+          f"(target >= {need}): {verdict(got, got is not None and got >= need)}"
+          f"{required(fpe, tr, need, t)}")
     got = infer_ratio.get(("criteo-dlrm", 2))
+    ci = select(benchmark="infer", config="criteo-dlrm", threads=2)
+    ti = med([r.get("inference_examples_per_sec") for r in
+              select(benchmark="peer", config="criteo-dlrm", batch=2048, threads=2)])
     p(f"- inference criteo-dlrm batch 2048, 2 threads: crank/torch {fmt(got, 2)} (target >= 3): "
-      f"{verdict(got, got is not None and got >= 3)}")
+      f"{verdict(got, got is not None and got >= 3)}"
+      f"{required(ci[0]['flops_per_example'] if ci else None, ti, 3, 2)}")
     for t in ("1", "2"):
         fr = med([r["fraction_of_gemm_peak"] for r in select(benchmark="train", batch=2048,
                                                              config="criteo-dlrm", threads=int(t))])
