@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "crank/base/rng.h"
-#include "crank/data/batch.h"
+#include "crank/tensor/batch.h"
 #include "crank/data/batch_reader.h"
 #include "crank/data/buffer_parser.h"
 #include "crank/data/config.h"

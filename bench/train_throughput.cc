@@ -47,13 +47,13 @@
 #include <vector>
 
 #include "crank/base/rng.h"
-#include "crank/data/batch.h"
+#include "crank/tensor/batch.h"
 #include "crank/data/batch_reader.h"
 #include "crank/data/config.h"
 #include "crank/data/mapping.h"
 #include "crank/data/synthetic_criteo.h"
 #include "crank/kernels/gemm.h"
-#include "crank/kernels/runtime_env.h"
+#include "crank/startup/runtime_env.h"
 #include "crank/model/ranking.h"
 #include "crank/model/ranking_config.h"
 #include "crank/optim/composite_optimizer.h"

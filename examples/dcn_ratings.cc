@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "crank/base/rng.h"
-#include "crank/data/batch.h"
+#include "crank/tensor/batch.h"
 #include "crank/layers/cross.h"
 #include "crank/layers/mlp.h"
 #include "crank/model/ranking.h"

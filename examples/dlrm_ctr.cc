@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "crank/base/rng.h"
-#include "crank/data/batch.h"
+#include "crank/tensor/batch.h"
 #include "crank/model/ranking.h"
 #include "crank/optim/composite_optimizer.h"
 

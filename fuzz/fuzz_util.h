@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "crank/data/batch.h"
+#include "crank/tensor/batch.h"
 #include "crank/data/data_spec.h"
 
 // Aborts with a message when an invariant of the code under test does not hold.

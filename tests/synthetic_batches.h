@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "crank/base/rng.h"
-#include "crank/data/batch.h"
+#include "crank/tensor/batch.h"
 #include "crank/model/ranking_config.h"
 
 namespace crank::testing {

@@ -17,7 +17,7 @@
 #include "crank/data/batch_reader.h"
 #include "crank/data/synthetic_criteo.h"
 #include "crank/kernels/gemm.h"
-#include "crank/kernels/runtime_env.h"
+#include "crank/startup/runtime_env.h"
 #include "crank/train/progress.h"
 #include "crank/train/trainer.h"
 

@@ -14,7 +14,7 @@
 #include "commands.h"
 #include "crank/base/error.h"
 #include "crank/base/log.h"
-#include "crank/kernels/runtime_env.h"
+#include "crank/startup/runtime_env.h"
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "crank/data/batch.h"
+#include "crank/tensor/batch.h"
 #include "crank/data/data_spec.h"
 #include "crank/data/line_reader.h"
 #include "crank/data/row_source.h"

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "crank/data/batch.h"
+#include "crank/tensor/batch.h"
 #include "crank/data/example.h"
 #include "crank/data/mapping.h"
 #include "crank/data/row_source.h"

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "crank/data/batch.h"
+#include "crank/tensor/batch.h"
 #include "crank/data/data_spec.h"
 
 namespace crank {

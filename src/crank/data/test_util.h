@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "crank/data/batch.h"
+#include "crank/tensor/batch.h"
 #include "crank/data/batch_reader.h"
 #include "crank/data/config.h"
 #include "crank/data/mapping.h"

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "crank/base/rng.h"
-#include "crank/data/batch.h"
+#include "crank/tensor/batch.h"
 #include "crank/kernels/embedding_bag.h"
 #include "crank/layers/variable.h"
 #include "crank/tensor/tensor.h"

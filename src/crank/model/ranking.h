@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "crank/data/batch.h"
+#include "crank/tensor/batch.h"
 #include "crank/kernels/activation.h"
 #include "crank/layers/block.h"
 #include "crank/layers/embedding_collection.h"

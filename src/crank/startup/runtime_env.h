@@ -1,5 +1,5 @@
-#ifndef CRANK_KERNELS_RUNTIME_ENV_H_
-#define CRANK_KERNELS_RUNTIME_ENV_H_
+#ifndef CRANK_STARTUP_RUNTIME_ENV_H_
+#define CRANK_STARTUP_RUNTIME_ENV_H_
 
 // The process environment the compute libraries need for the fast path. OpenMP (libgomp) and
 // OpenBLAS read their settings once, when the process loads them, so a program sets them by
@@ -45,4 +45,4 @@ std::string OpenMpWaitDescription();
 
 }  // namespace crank
 
-#endif  // CRANK_KERNELS_RUNTIME_ENV_H_
+#endif  // CRANK_STARTUP_RUNTIME_ENV_H_

@@ -1,4 +1,4 @@
-#include "crank/kernels/runtime_env.h"
+#include "crank/startup/runtime_env.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
-#ifndef CRANK_DATA_BATCH_H_
-#define CRANK_DATA_BATCH_H_
+#ifndef CRANK_TENSOR_BATCH_H_
+#define CRANK_TENSOR_BATCH_H_
 
 // One batch of examples as the model consumes it.
 //
@@ -40,4 +40,4 @@ struct Batch {
 
 }  // namespace crank
 
-#endif  // CRANK_DATA_BATCH_H_
+#endif  // CRANK_TENSOR_BATCH_H_

@@ -1,0 +1,2 @@
+// Must not compile: kernels/ (stateless math) may not include layers/.
+#include "crank/layers/linear.h"

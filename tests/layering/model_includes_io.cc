@@ -1,0 +1,2 @@
+// Must not compile: model/ sits below io/.
+#include "crank/io/checkpoint.h"

@@ -1,0 +1,2 @@
+// Must not compile: tensor/ sits below kernels/.
+#include "crank/kernels/gemm.h"
