@@ -11,7 +11,7 @@
 // x0, x, out: (B, W). `act` is the preactivation (linear, relu or sigmoid). The GEMMs go
 // through Gemm (OpenBLAS); element-wise passes are OpenMP-parallel over rows and the bias
 // gradient over column blocks, each output element reduced in a fixed order, so results are
-// bit-identical for a given thread count (and across thread counts, as Gemm). No allocation:
+// bit-identical across runs and thread counts (as Gemm). No allocation:
 // the caller provides the caches and scratch.
 
 #include <cstdint>

@@ -13,6 +13,7 @@
 
 #include "crank/base/error.h"
 #include "crank/kernels/bf16.h"
+#include "crank/kernels/compute_settings.h"
 #include "crank/kernels/gemm_onednn.h"
 
 namespace crank {
@@ -27,10 +28,13 @@ std::atomic<bool> g_simulate_no_bf16{false};
 //
 // fp32 under kAuto: oneDNN's brgemm matmul is ~10% faster than OpenBLAS on this project's
 // layer shapes (up to 2.2x where one side is 13 wide) but 5-7x slower on matrix-vector shapes
-// such as the 1-unit output layer, which stay on OpenBLAS.
+// such as the 1-unit output layer, which stay on OpenBLAS. The rule reads M only where A is
+// transposed: elsewhere M is the batch, and the library must not change with it (see TiledGemm).
 constexpr int64_t kMinOneDnnSide = 8;
-constexpr std::string_view kOneDnnRule = "min(M, N) >= 8";
-bool OneDnnSuits(int64_t m, int64_t n) { return std::min(m, n) >= kMinOneDnnSide; }
+constexpr std::string_view kOneDnnRule = "N >= 8 (and M >= 8 where A is transposed)";
+bool OneDnnSuits(bool trans_a, int64_t m, int64_t n) {
+  return n >= kMinOneDnnSide && (!trans_a || m >= kMinOneDnnSide);
+}
 
 // bf16: products with a side thinner than 16 stay fp32. They carry a negligible share of the
 // FLOPs and the precision-sensitive ends of a model: the first layer multiplies the raw dense
@@ -40,7 +44,7 @@ constexpr int64_t kMinBf16Side = 16;
 constexpr std::string_view kBf16Rule = "min(M, N, K) >= 16";
 bool Bf16Suits(int64_t m, int64_t n, int64_t k) { return std::min({m, n, k}) >= kMinBf16Side; }
 
-bool UseOneDnnFp32(int64_t m, int64_t n) {
+bool UseOneDnnFp32(bool trans_a, int64_t m, int64_t n) {
   switch (g_backend.load(std::memory_order_relaxed)) {
     case GemmBackend::kOpenBlas:
       return false;
@@ -49,13 +53,119 @@ bool UseOneDnnFp32(int64_t m, int64_t n) {
     case GemmBackend::kAuto:
       break;
   }
-  return OneDnnAvailable() && OneDnnSuits(m, n);
+  return OneDnnAvailable() && OneDnnSuits(trans_a, m, n);
+}
+
+// The calling thread's override (compute_settings.h), else the process default.
+GemmPrecision RequestedPrecision() {
+  return ThreadGemmPrecision().value_or(g_precision.load(std::memory_order_relaxed));
 }
 
 // Grow-only: resized only upwards, so steady-state calls allocate nothing.
-uint16_t* Scratch(std::vector<uint16_t>& buffer, int64_t size) {
+template <typename T>
+T* Scratch(std::vector<T>& buffer, int64_t size) {
   if (static_cast<int64_t>(buffer.size()) < size) buffer.resize(static_cast<size_t>(size));
   return buffer.data();
+}
+
+// One library call on one tile of C, single-threaded (see TiledGemm). T is float, or uint16_t
+// for bf16 bit patterns.
+template <typename T>
+using TileKernel = void (*)(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                            float alpha, const T* a, int64_t lda, const T* b, int64_t ldb,
+                            float beta, float* c, int64_t ldc);
+
+void OpenBlasTile(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                  int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, static_cast<blasint>(m), static_cast<blasint>(n),
+              static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b,
+              static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+}
+
+// Tiling (the determinism contract in gemm.h). Neither library keeps a row's result independent
+// of M or of the thread count: both pick other micro-kernels for the edge rows of a call, and
+// both split M, N (OpenBLAS) or K (oneDNN) between threads by the thread count. So Gemm cuts C
+// itself, by rules that see neither M (where A is not transposed) nor the thread count, and
+// runs each tile as a single-threaded library call:
+//   - A not transposed (forward and input-gradient products, whose M is the batch): tiles of
+//     kRowTile whole rows; the last, shorter tile is padded with zero rows to kRowTile rows in
+//     scratch (same leading dimensions), so every call has the same shape and a row's result
+//     depends only on its own inputs and its position within its tile (its index mod kRowTile).
+//   - A transposed (weight-gradient products x^T g, whose K is the batch): tiles of kRowTile
+//     rows and kColTile columns, unpadded; C's shape does not depend on the batch.
+constexpr int64_t kRowTile = 64;
+constexpr int64_t kColTile = 128;
+
+// Runs the calling thread's OpenMP-threaded libraries on one thread while in scope: each tile
+// is one library call on one thread, whether or not Gemm's own parallel region is active.
+class SingleThreadedLibraries {
+ public:
+  SingleThreadedLibraries() : saved_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~SingleThreadedLibraries() { omp_set_num_threads(saved_); }
+  SingleThreadedLibraries(const SingleThreadedLibraries&) = delete;
+  SingleThreadedLibraries& operator=(const SingleThreadedLibraries&) = delete;
+
+ private:
+  int saved_;
+};
+
+template <typename T>
+void RunTile(TileKernel<T> kernel, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+             float alpha, const T* a, int64_t lda, const T* b, int64_t ldb, float beta, float* c,
+             int64_t ldc, int64_t r0, int64_t rows, int64_t c0, int64_t cols) {
+  const T* a_tile = trans_a ? a + r0 : a + r0 * lda;
+  const T* b_tile = trans_b ? b + c0 * ldb : b + c0;
+  float* c_tile = c + r0 * ldc + c0;
+  if (trans_a || rows == kRowTile) {
+    kernel(trans_a, trans_b, rows, cols, k, alpha, a_tile, lda, b_tile, ldb, beta, c_tile, ldc);
+    return;
+  }
+  // The short last row tile: kRowTile rows of A and C in scratch, the missing ones zero.
+  thread_local std::vector<T> a_pad;
+  thread_local std::vector<float> c_pad;
+  T* ap = Scratch(a_pad, kRowTile * lda);
+  float* cp = Scratch(c_pad, kRowTile * ldc);
+  std::copy(a_tile, a_tile + (rows - 1) * lda + k, ap);
+  std::fill(ap + (rows - 1) * lda + k, ap + kRowTile * lda, T{0});
+  for (int64_t i = 0; i < kRowTile; ++i) {
+    float* row = cp + i * ldc + c0;
+    if (i < rows && beta != 0.0f) {
+      std::copy(c_tile + i * ldc, c_tile + i * ldc + cols, row);
+    } else {
+      std::fill(row, row + cols, 0.0f);
+    }
+  }
+  kernel(trans_a, trans_b, kRowTile, cols, k, alpha, ap, lda, b_tile, ldb, beta, cp + c0, ldc);
+  for (int64_t i = 0; i < rows; ++i) {
+    std::copy(cp + i * ldc + c0, cp + i * ldc + c0 + cols, c_tile + i * ldc);
+  }
+}
+
+// C = alpha op(A) op(B) + beta C, cut into tiles as above, the tiles spread over ComputeThreads()
+// threads (one inside an enclosing parallel region).
+template <typename T>
+void TiledGemm(TileKernel<T> kernel, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+               float alpha, const T* a, int64_t lda, const T* b, int64_t ldb, float beta, float* c,
+               int64_t ldc) {
+  const int64_t col_tile = trans_a ? kColTile : n;
+  const int64_t row_tiles = (m + kRowTile - 1) / kRowTile;
+  const int64_t col_tiles = (n + col_tile - 1) / col_tile;
+  const int64_t tiles = row_tiles * col_tiles;
+  const int threads =
+      omp_in_parallel() ? 1 : static_cast<int>(std::min<int64_t>(ComputeThreads(), tiles));
+#pragma omp parallel num_threads(threads)
+  {
+    SingleThreadedLibraries one_thread;
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t r0 = t / col_tiles * kRowTile;
+      const int64_t c0 = t % col_tiles * col_tile;
+      RunTile(kernel, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, r0,
+              std::min(kRowTile, m - r0), c0, std::min(col_tile, n - c0));
+    }
+  }
 }
 
 // op(A) op(B) with bf16-rounded inputs on oneDNN; A and B are converted in their stored layout.
@@ -69,7 +179,8 @@ void GemmBf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float
   uint16_t* b_bf16 = Scratch(b16, b_rows * b_cols);
   RoundToBf16(a, a_rows, a_cols, lda, a_bf16);
   RoundToBf16(b, b_rows, b_cols, ldb, b_bf16);
-  OneDnnGemmBf16(trans_a, trans_b, m, n, k, alpha, a_bf16, a_cols, b_bf16, b_cols, beta, c, ldc);
+  TiledGemm<uint16_t>(OneDnnGemmBf16, trans_a, trans_b, m, n, k, alpha, a_bf16, a_cols, b_bf16,
+                      b_cols, beta, c, ldc);
 }
 
 // C(M, N) = beta * C with BLAS semantics (beta == 0 writes zeros, even over NaN).
@@ -104,14 +215,8 @@ void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
     GemmBf16(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  if (UseOneDnnFp32(m, n)) {
-    OneDnnGemmFp32(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, static_cast<blasint>(m), static_cast<blasint>(n),
-              static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b,
-              static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+  TiledGemm<float>(UseOneDnnFp32(trans_a, m, n) ? OneDnnGemmFp32 : OpenBlasTile, trans_a, trans_b,
+                   m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void SetComputeThreads(int n) {
@@ -127,8 +232,8 @@ void SetGemmPrecision(GemmPrecision precision) { g_precision.store(precision); }
 GemmPrecision GetGemmPrecision() { return g_precision.load(std::memory_order_relaxed); }
 
 GemmPrecision ActiveGemmPrecision() {
-  return GetGemmPrecision() == GemmPrecision::kBf16 && Bf16Supported() ? GemmPrecision::kBf16
-                                                                       : GemmPrecision::kFp32;
+  return RequestedPrecision() == GemmPrecision::kBf16 && Bf16Supported() ? GemmPrecision::kBf16
+                                                                         : GemmPrecision::kFp32;
 }
 
 bool GemmRunsInBf16(int64_t m, int64_t n, int64_t k) {
@@ -215,7 +320,7 @@ std::string GemmBackendDescription() {
                        fp32_libraries, thread_count);
   }
   std::string fallback;
-  if (GetGemmPrecision() == GemmPrecision::kBf16) {
+  if (RequestedPrecision() == GemmPrecision::kBf16) {
     fallback = OneDnnAvailable() ? " (bf16 requested: not supported on this CPU, running fp32)"
                                  : " (bf16 requested: this build has no oneDNN, running fp32)";
   }

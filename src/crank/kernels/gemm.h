@@ -9,11 +9,14 @@
 // (CMake option CRANK_WITH_ONEDNN, on by default; package libdnnl-dev). The bf16 precision needs
 // oneDNN and a CPU with AVX512-BF16; elsewhere it falls back to fp32.
 //
-// Determinism: for a fixed thread count and fixed settings the results are bit-identical from
-// run to run (both libraries partition a GEMM the same way every time for a given shape and
-// thread count). Across thread counts they may differ in the last bits: oneDNN can split K
-// between threads (e.g. the dW product of a 256->64 layer at batch 2048), and OpenBLAS's
-// partitioning changes the kernel edges of some shapes (e.g. the 367->512 forward product).
+// Determinism: results are bit-identical from run to run and across thread counts, and a row
+// of C computed with A not transposed (a forward or input-gradient product, M = the batch)
+// does not depend on M: a row's prediction is the same in whatever batch it is. Gemm cuts C
+// into tiles by rules that see neither the thread count nor (A not transposed) M, pads the
+// last row tile to full height in scratch, and runs each tile as a single-threaded library call
+// (gemm.cc, TiledGemm). The library choice follows the same rule (kAuto reads M only where A
+// is transposed). Exception: with kBf16 the min(M, N, K) >= 16 rule keeps products with fewer
+// than 16 rows in fp32, so bf16 batches of under 16 rows differ from larger ones.
 
 #include <cstdint>
 #include <string>
@@ -33,8 +36,9 @@ namespace crank {
 // nearest even, bf16.h) into per-thread grow-only scratch buffers and multiplied on oneDNN with
 // fp32 accumulation; alpha, beta and C stay fp32 and the caller's A and B are not modified.
 // Thread-safety: reentrant (each calling thread has its own scratch buffers and oneDNN
-// primitive cache); runs on ComputeThreads() threads (one when called from inside an OpenMP
-// parallel region). No allocation once a shape has been seen on a thread.
+// primitive cache); spreads its tiles over ComputeThreads() threads of the calling thread (one
+// when called from inside an OpenMP parallel region). No allocation once a shape has been seen
+// on a thread. The precision is the calling thread's (compute_settings.h), else the process's.
 void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
@@ -50,22 +54,24 @@ int ComputeThreads();
 // state and everything outside Gemm stay fp32.
 enum class GemmPrecision { kFp32, kBf16 };
 
-// Process-wide; call from the main thread, outside parallel regions (like SetComputeThreads).
-// kBf16 where Bf16Supported() is false is accepted and runs in fp32 (ActiveGemmPrecision()
-// says kFp32 and GemmBackendDescription() says why).
+// Process-wide default; ScopedComputeSettings (compute_settings.h) overrides it per thread.
+// Call from the main thread, outside parallel regions (like SetComputeThreads). kBf16 where
+// Bf16Supported() is false is accepted and runs in fp32 (ActiveGemmPrecision() says kFp32 and
+// GemmBackendDescription() says why).
 void SetGemmPrecision(GemmPrecision precision);
 
 // The precision last set (kFp32 before any call).
 GemmPrecision GetGemmPrecision();
 
-// The precision Gemm actually uses: GetGemmPrecision(), except kFp32 when bf16 is unsupported.
+// The precision Gemm actually uses on the calling thread: its ScopedComputeSettings override
+// or else GetGemmPrecision(), except kFp32 when bf16 is unsupported.
 GemmPrecision ActiveGemmPrecision();
 
 // True when bf16 GEMMs run natively: the build has oneDNN and the CPU has AVX512-BF16 (which
 // every AMX-BF16 CPU also has). Detected at run time.
 bool Bf16Supported();
 
-// True when a Gemm of shape (M, N, K) runs with bf16-rounded inputs under the current settings:
+// True when a Gemm of shape (M, N, K) on the calling thread runs with bf16-rounded inputs:
 // ActiveGemmPrecision() is kBf16 and min(M, N, K) >= 16. Thinner products stay fp32: they carry
 // a negligible share of the FLOPs and the precision-sensitive ends of a model (the first layer
 // multiplies the raw dense features, the last one is a 1-unit output).
@@ -76,8 +82,9 @@ GemmPrecision ParseGemmPrecision(std::string_view name);
 std::string_view GemmPrecisionName(GemmPrecision precision);
 
 // Which library runs fp32 GEMMs. kAuto (the default) picks per shape by a measured rule: oneDNN
-// where min(M, N) >= 8 (and the build has it), else OpenBLAS (docs/performance.md, "GEMM backend
-// and bf16"). kOpenBlas keeps every fp32 GEMM on OpenBLAS. bf16 GEMMs always run on oneDNN.
+// where N >= 8, and M >= 8 too where A is transposed (and the build has it), else OpenBLAS
+// (docs/performance.md, "GEMM backend and bf16"). kOpenBlas keeps every fp32 GEMM on OpenBLAS. bf16
+// GEMMs always run on oneDNN.
 enum class GemmBackend { kAuto, kOpenBlas, kOneDnn };
 
 // Process-wide, like SetGemmPrecision. kOneDnn without oneDNN in the build: InvalidArgument.
@@ -92,8 +99,8 @@ std::string_view GemmBackendName(GemmBackend backend);
 void SimulateNoBf16ForTesting(bool simulate);
 
 // The active GEMM precision, libraries and thread count, for logs and benchmark reports, e.g.
-//   "fp32 on oneDNN 2.6.3 (avx512_core_bf16) where min(M, N) >= 8, else OpenBLAS 0.3.21
-//    (core Cooperlake, OpenMP), 2 threads"                                  (the defaults)
+//   "fp32 on oneDNN 2.6.3 (avx512_core_bf16) where N >= 8 (and M >= 8 where A is transposed),
+//    else OpenBLAS 0.3.21 (core Cooperlake, OpenMP), 2 threads"          (the defaults)
 //   "bf16 on oneDNN 2.6.3 (avx512_core_bf16) where min(M, N, K) >= 16, else fp32 on ..."
 //   "fp32 on OpenBLAS 0.3.21 (core Cooperlake, OpenMP), 1 thread (bf16 requested: not
 //    supported on this CPU, running fp32)"

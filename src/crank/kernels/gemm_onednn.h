@@ -7,8 +7,9 @@
 // Each calling thread keeps its own CPU engine, stream, scratchpad and primitive cache, keyed by
 // (M, N, K, transposes, lda/ldb/ldc, input type, alpha != 1, beta, thread count), so a repeated
 // shape re-uses its primitive and steady-state calls allocate nothing on crank's side. oneDNN
-// runs on libgomp: it uses omp_get_max_threads() threads (SetComputeThreads), one inside an
-// OpenMP parallel region. For a fixed thread count the results are bit-identical run to run.
+// runs on libgomp: it uses omp_get_max_threads() threads, one inside an OpenMP parallel region;
+// Gemm calls it once per tile of C with one thread (gemm.h, "Determinism"), so a shape's
+// results are the same bits whatever the thread count.
 //
 // When crank is built without oneDNN (CRANK_WITH_ONEDNN=OFF or the package missing)
 // OneDnnAvailable() is false and the Gemm functions here must not be called (CRANK_CHECK).

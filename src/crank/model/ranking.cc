@@ -223,7 +223,13 @@ void Ranking::Forward(const Batch& batch, bool training) {
   std::memcpy(outputs_.data(), top_out_.data(), sizeof(float) * b);
 }
 
+void Ranking::SetComputeSettings(const ComputeSettings& settings) {
+  settings.Validate();
+  compute_settings_ = settings;
+}
+
 double Ranking::ComputeLoss(const Batch& batch, bool training) {
+  const ScopedComputeSettings compute(compute_settings_);
   ValidateBatch(batch, /*need_labels=*/true);
   Forward(batch, training);
   const bool logits = blocks_.output_activation == Activation::kSigmoid;
@@ -308,6 +314,7 @@ double Ranking::ApplyRegularization() {
 }
 
 StepResult Ranking::ComputeGradients(const Batch& batch) {
+  const ScopedComputeSettings compute(compute_settings_);
   ZeroGrad();
   StepResult r;
   r.loss = ComputeLoss(batch, /*training=*/true);
@@ -319,6 +326,7 @@ StepResult Ranking::ComputeGradients(const Batch& batch) {
 
 StepResult Ranking::TrainStep(const Batch& batch) {
   if (!optimizer_) throw InvalidArgument("TrainStep needs an optimizer: call SetOptimizer first");
+  const ScopedComputeSettings compute(compute_settings_);
   const StepResult r = ComputeGradients(batch);
   if (std::isfinite(r.total_loss)) {
     optimizer_->Apply(TrainableVariables());
@@ -326,9 +334,13 @@ StepResult Ranking::TrainStep(const Batch& batch) {
   return r;
 }
 
-double Ranking::TestStep(const Batch& batch) { return ComputeLoss(batch, /*training=*/false); }
+double Ranking::TestStep(const Batch& batch) {
+  const ScopedComputeSettings compute(compute_settings_);
+  return ComputeLoss(batch, /*training=*/false);
+}
 
 void Ranking::Predict(const Batch& batch, Tensor* predictions) {
+  const ScopedComputeSettings compute(compute_settings_);
   ValidateBatch(batch, /*need_labels=*/false);
   Forward(batch, /*training=*/false);
   const int64_t b = outputs_.size();

@@ -19,14 +19,15 @@
 #include <string>
 #include <vector>
 
-#include "crank/tensor/batch.h"
 #include "crank/kernels/activation.h"
+#include "crank/kernels/compute_settings.h"
 #include "crank/layers/block.h"
 #include "crank/layers/embedding_collection.h"
 #include "crank/layers/feature_interaction.h"
 #include "crank/layers/variable.h"
 #include "crank/model/ranking_config.h"
 #include "crank/task/ranking_task.h"
+#include "crank/tensor/batch.h"
 
 namespace crank {
 
@@ -86,6 +87,13 @@ class Ranking {
   void SetOptimizer(std::unique_ptr<Optimizer> optimizer);
   Optimizer* optimizer() { return optimizer_.get(); }
 
+  // Thread count and GEMM precision of this model's computations: ComputeLoss,
+  // ComputeGradients, TrainStep, TestStep and Predict install them on the calling thread for the
+  // call (ScopedComputeSettings, kernels/compute_settings.h). The defaults keep the process-wide
+  // settings. Throws InvalidArgument when settings.Validate() does.
+  void SetComputeSettings(const ComputeSettings& settings);
+  const ComputeSettings& compute_settings() const { return compute_settings_; }
+
   // Exactly the non-embedding variables, and exactly the embedding tables.
   std::vector<Variable*> DenseTrainableVariables();
   std::vector<Variable*> EmbeddingTrainableVariables();
@@ -123,6 +131,7 @@ class Ranking {
   int64_t bottom_width_ = 0;
   int64_t interaction_width_ = 0;
   std::unique_ptr<Optimizer> optimizer_;
+  ComputeSettings compute_settings_;
 
   // Activations and gradients, reused across steps.
   std::vector<Tensor> emb_out_;       // F x (B, E_i)
