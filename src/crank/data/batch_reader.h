@@ -6,7 +6,7 @@
 // (all rows loaded once, fast iteration for tests and benchmarks). Given the same mapping,
 // files and options, both deliver identical batches.
 //
-// The data path (docs/data_path.md has the longer version):
+// The data path (docs/data_format.md describes each step):
 //
 //   configuration  DataConfig (config.h, the `data:` section)
 //                    -> Schema (the columns of a row)           ResolveSchema
