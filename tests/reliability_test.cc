@@ -261,7 +261,7 @@ TEST_F(DamagedModel, AModelWhoseConfigDoesNotMatchItsVariablesIsRefused) {
       } else {
         w.AddTensor(name, Tensor(c.GetTensor(name)));
       }
-    } else if (name == "train/state") {
+    } else if (name == "train/state" || name == "train/input") {
       w.AddInt64s(name, c.GetInt64s(name));
     } else {
       w.AddString(name, c.GetString(name));

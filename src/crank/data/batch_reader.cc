@@ -14,6 +14,7 @@ void ReaderOptions::Validate() const {
   CRANK_REQUIRE(prefetch_batches >= 1, "reader: prefetch_batches must be >= 1, got {}",
                 prefetch_batches);
   CRANK_REQUIRE(chunk_bytes >= 4096, "reader: chunk_bytes must be >= 4096, got {}", chunk_bytes);
+  slice().Validate();
 }
 
 std::unique_ptr<BatchReader> MakeBatchReader(std::shared_ptr<const DataMapping> mapping,

@@ -10,10 +10,10 @@
 #include <string>
 #include <string_view>
 
-#include "crank/tensor/batch.h"
-#include "crank/data/example.h"
+#include "crank/data/batch_builder.h"
 #include "crank/data/mapping.h"
 #include "crank/data/row_source.h"
+#include "crank/tensor/batch.h"
 
 namespace crank {
 

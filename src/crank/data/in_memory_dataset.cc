@@ -17,7 +17,7 @@ InMemoryDataset::InMemoryDataset(std::shared_ptr<const DataMapping> mapping,
   ids_.resize(nf);
   offsets_.assign(nf, std::vector<int64_t>(1, 0));
   RowSource source(mapping_->config(), mapping_->schema(), files, options.split,
-                   options.chunk_bytes);
+                   options.chunk_bytes, options.slice());
   RawRow raw;
   Example e;
   while (source.Next(&raw)) {
@@ -42,6 +42,7 @@ void InMemoryDataset::StartPass() {
   shuffle_ =
       ShuffleBuffer<int64_t>(options_.shuffle_buffer, Rng(options_.seed).Fork(epoch_).NextU64());
   next_input_ = 0;
+  start_row_ = 0;
   rows_ = 0;
   batches_ = 0;
 }
@@ -77,6 +78,22 @@ bool InMemoryDataset::Next(Batch* batch) {
   if (n == 0 || (n < options_.batch_size && options_.drop_remainder)) return false;
   rows_ += n;
   ++batches_;
+  return true;
+}
+
+ReaderPosition InMemoryDataset::position() const {
+  ReaderPosition p;
+  p.rows = start_row_ + rows_;
+  return p;
+}
+
+bool InMemoryDataset::Seek(const ReaderPosition& position) {
+  if (!CanSeek()) return false;
+  CRANK_REQUIRE(position.rows >= 0 && position.rows <= num_rows_,
+                "InMemoryDataset::Seek: expected a position within the {} rows, got row {}",
+                num_rows_, position.rows);
+  StartPass();
+  next_input_ = start_row_ = position.rows;
   return true;
 }
 

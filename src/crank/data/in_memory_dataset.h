@@ -5,15 +5,16 @@
 // held in columnar form; Next only gathers rows into the batch. For tests, benchmarks and
 // data that fits in memory. Same batches as StreamingReader for the same mapping, files and
 // options (the shuffle buffer runs over row indices with the same random draws).
-// Memory: about 4 * (D + 2) + 8 * (ids per row) bytes per row. Not thread-safe.
+// Memory: about 4 * (D + 2) + 8 * (ids per row) bytes per row. Not thread-safe. Only the
+// rows of options.split and options' rank slice are loaded.
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "crank/data/batch_builder.h"
 #include "crank/data/batch_reader.h"
-#include "crank/data/example.h"
 #include "crank/data/mapping.h"
 #include "crank/data/shuffle_buffer.h"
 
@@ -28,6 +29,12 @@ class InMemoryDataset : public BatchReader {
 
   bool Next(Batch* batch) override;
   void Rewind() override;
+  // Reports only `rows` (no file location): the rows are in memory, so a seek is an index.
+  ReaderPosition position() const override;
+  bool CanSeek() const override { return options_.shuffle_buffer <= 1; }
+  // Uses position.rows (a position from either reader will do); InvalidArgument when it
+  // exceeds num_rows().
+  bool Seek(const ReaderPosition& position) override;
   ReaderStats stats() const override;
   const DataSpec& spec() const override { return mapping_->spec(); }
 
@@ -57,6 +64,7 @@ class InMemoryDataset : public BatchReader {
   BatchBuilder builder_;
   std::vector<const int64_t*> id_ptrs_;
   std::vector<int64_t> id_counts_;
+  int64_t start_row_ = 0;  // the first row of the pass (0, or where Seek put it)
   int64_t rows_ = 0;
   int64_t batches_ = 0;
 };

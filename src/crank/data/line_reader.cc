@@ -46,6 +46,7 @@ LineReader::LineReader(std::string_view text, std::string name, int64_t max_line
   end_ = text.size();
   eof_ = true;
   bytes_read_ = static_cast<int64_t>(text.size());
+  read_offset_ = bytes_read_;
 }
 
 LineReader::~LineReader() {
@@ -58,7 +59,9 @@ void LineReader::Fill() {
     end_ -= begin_;
     begin_ = 0;
   }
-  const size_t n = std::fread(buffer_.get() + end_, 1, capacity_ - end_, file_);
+  size_t want = capacity_ - end_;
+  if (read_limit_ > 0) want = std::min(want, read_limit_);
+  const size_t n = std::fread(buffer_.get() + end_, 1, want, file_);
   if (n == 0) {
     if (std::ferror(file_)) {
       throw IoError(fmt::format("error reading '{}': {}", path_, std::strerror(errno)));
@@ -67,6 +70,27 @@ void LineReader::Fill() {
   }
   end_ += n;
   bytes_read_ += static_cast<int64_t>(n);
+  read_offset_ += static_cast<int64_t>(n);
+}
+
+void LineReader::Seek(int64_t offset, int64_t line_number) {
+  CRANK_REQUIRE(offset >= 0, "LineReader::Seek: offset must be >= 0, got {} ({})", offset, path_);
+  skipping_ = false;
+  line_number_ = line_number;
+  if (file_ == nullptr) {  // text mode: the whole text is in base_
+    CRANK_REQUIRE(offset <= read_offset_,
+                  "LineReader::Seek: offset {} is beyond the end of {} ({} bytes)", offset, path_,
+                  read_offset_);
+    begin_ = static_cast<size_t>(offset);
+    return;
+  }
+  if (fseeko(file_, static_cast<off_t>(offset), SEEK_SET) != 0) {
+    throw IoError(
+        fmt::format("cannot seek to byte {} of '{}': {}", offset, path_, std::strerror(errno)));
+  }
+  begin_ = end_ = 0;
+  eof_ = false;
+  read_offset_ = offset;
 }
 
 LineReader::Status LineReader::Next(std::string_view* line) {

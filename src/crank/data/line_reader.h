@@ -40,8 +40,20 @@ class LineReader {
 
   // 1-based number of the line last returned (kLine or kTooLong).
   int64_t line_number() const { return line_number_; }
-  // Bytes consumed from the file (or text) so far.
+  // Bytes read from the file (or text) so far; bytes skipped by Seek are not counted.
   int64_t bytes_read() const { return bytes_read_; }
+  // Byte offset in the file (or text) of the first byte not yet returned as part of a line:
+  // after a kLine or kTooLong, where the next line starts.
+  int64_t offset() const { return read_offset_ - static_cast<int64_t>(end_ - begin_); }
+
+  // Continues at `offset` (which must be the start of a line, e.g. an earlier offset()), with
+  // `line_number` lines counted before it, without reading the bytes in between. Throws
+  // InvalidArgument for a negative offset or one beyond the end of a text, IoError when the file
+  // cannot seek. An offset beyond the end of a file reads as the end.
+  void Seek(int64_t offset, int64_t line_number);
+  // Reads at most `bytes` per read from the file from now on (0: the whole buffer, the
+  // default), so that reading one short line (a header before a Seek) does not read ahead.
+  void set_read_limit(size_t bytes) { read_limit_ = bytes; }
   const std::string& path() const { return path_; }
 
  private:
@@ -59,6 +71,8 @@ class LineReader {
   bool skipping_ = false;  // inside an over-long line, discarding up to its newline
   int64_t line_number_ = 0;
   int64_t bytes_read_ = 0;
+  int64_t read_offset_ = 0;  // offset in the file (or text) of base_[end_]
+  size_t read_limit_ = 0;
 };
 
 // Throws IoError unless `path` names an existing regular file (or other readable non-directory).

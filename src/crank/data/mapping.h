@@ -14,9 +14,9 @@
 #include <string_view>
 #include <vector>
 
+#include "crank/data/batch_builder.h"
 #include "crank/data/config.h"
 #include "crank/data/data_spec.h"
-#include "crank/data/example.h"
 #include "crank/data/row_parser.h"
 #include "crank/data/row_source.h"
 #include "crank/data/token_hash.h"

@@ -19,13 +19,21 @@ const char* ToString(RowSplit split) {
   return "?";
 }
 
+void RowSlice::Validate() const {
+  CRANK_REQUIRE(world_size >= 1, "reader slice: world_size must be >= 1, got {}", world_size);
+  CRANK_REQUIRE(rank >= 0 && rank < world_size,
+                "reader slice: rank must be in [0, world_size = {}), got {}", world_size, rank);
+}
+
 RowSource::RowSource(const DataConfig& config, const Schema& schema, std::vector<std::string> files,
-                     RowSplit split, size_t chunk_bytes)
+                     RowSplit split, size_t chunk_bytes, RowSlice slice)
     : config_(config),
       schema_(schema),
       files_(std::move(files)),
       split_(split),
+      slice_(slice),
       chunk_bytes_(chunk_bytes) {
+  slice_.Validate();
   for (const std::string& f : files_) CheckReadableFile(f);
   parser_ = MakeRowParser(config, schema);
 }
@@ -49,10 +57,59 @@ void RowSource::Rewind() {
   reader_.reset();
   next_file_ = 0;
   file_row_ = 0;
+  split_row_ = 0;
   bytes_before_ = 0;
   labelled_ = -1;
   finished_ = false;
   stats_ = SourceStats{};
+}
+
+ReaderPosition RowSource::position() const {
+  ReaderPosition p;
+  p.rows = stats_.rows;
+  p.split_row = split_row_;
+  if (reader_) {
+    p.file_index = static_cast<int64_t>(next_file_) - 1;
+    p.byte_offset = reader_->offset();
+    p.file_data_row = file_row_;
+    p.file_line = reader_->line_number();
+  } else {
+    p.file_index = static_cast<int64_t>(next_file_);  // the start of the next file (or the end)
+  }
+  return p;
+}
+
+void RowSource::Seek(const ReaderPosition& position) {
+  CRANK_REQUIRE(position.has_file_location() &&
+                    position.file_index <= static_cast<int64_t>(files_.size()) &&
+                    position.byte_offset >= 0 && position.file_data_row >= 0 &&
+                    position.file_line >= 0 && position.split_row >= 0,
+                "RowSource::Seek: expected a position inside the {} input files, got file {} "
+                "byte {}",
+                files_.size(), position.file_index, position.byte_offset);
+  Rewind();
+  next_file_ = static_cast<size_t>(position.file_index);
+  split_row_ = position.split_row;
+  if (next_file_ == files_.size() || !OpenNext()) return;
+  // A delimited file's header names its columns: read it, then jump over the rows before.
+  std::string_view line;
+  reader_->set_read_limit(kHeaderReadBytes);
+  while (parser_->ExpectsHeader()) {
+    const LineReader::Status status = reader_->Next(&line);
+    if (status == LineReader::Status::kEnd) break;
+    if (status == LineReader::Status::kTooLong) {
+      throw DataError(fmt::format(
+          "{}:{}: the header line is longer than the maximum of {} bytes (max_line_bytes)",
+          reader_->path(), reader_->line_number(), config_.max_line_bytes));
+    }
+    if (!line.empty()) parser_->ParseHeader(line);
+  }
+  reader_->set_read_limit(0);
+  if (position.byte_offset > reader_->offset()) {
+    reader_->Seek(position.byte_offset, position.file_line);
+  }
+  file_row_ = position.file_data_row;
+  stats_.bytes = bytes_before_ + reader_->bytes_read();
 }
 
 bool RowSource::OpenNext() {
@@ -121,6 +178,10 @@ bool RowSource::Next(RawRow* row) {
         ++stats_.filtered;
         continue;
       }
+    }
+    if (slice_.world_size > 1 && split_row_++ % slice_.world_size != slice_.rank) {
+      ++stats_.filtered;
+      continue;
     }
     if (status == LineReader::Status::kTooLong) {
       Malformed(fmt::format("line is longer than the maximum of {} bytes (max_line_bytes)",

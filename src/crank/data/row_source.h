@@ -24,19 +24,53 @@ namespace crank {
 enum class RowSplit { kAll, kTrain, kEval };
 const char* ToString(RowSplit split);
 
+// One rank's share of the input for data-parallel training. The rows the split selects are
+// numbered 0, 1, 2, ... in file order across all files (blank lines and headers are not rows);
+// row i belongs to rank i % world_size. The rule needs no coordination and no counting pass:
+// every rank reads the same files, so the shares are disjoint and together are the whole input,
+// the hold-out split (which counts data rows per file) stays exact, and the shares differ by at
+// most one row. Each rank reads every byte but parses only its own rows (skipping a row costs a
+// newline search). Malformed rows count in the numbering, so each is reported by one rank.
+struct RowSlice {
+  int rank = 0;
+  int world_size = 1;
+  // Throws InvalidArgument unless world_size >= 1 and 0 <= rank < world_size.
+  void Validate() const;
+};
+
 struct SourceStats {
   int64_t rows = 0;      // rows delivered
   int64_t skipped = 0;   // malformed rows skipped (on_error: skip)
-  int64_t filtered = 0;  // well-formed or not, rows left out by the split
-  int64_t bytes = 0;     // bytes read
+  int64_t filtered = 0;  // well-formed or not, rows left out by the split or the slice
+  int64_t bytes = 0;     // bytes read (bytes skipped by Seek are not read)
+};
+
+// Where a pass over the input stands, between two rows: enough to continue a pass without
+// reading what came before. `rows` is always known; the file location is known when
+// file_index >= 0 (readers that keep rows in memory report only `rows`).
+struct ReaderPosition {
+  int64_t rows = 0;           // rows delivered in the pass before this point
+  int64_t file_index = -1;    // the file of the next unread line (index into the files), or -1
+  int64_t byte_offset = 0;    // where that line starts in that file
+  int64_t file_data_row = 0;  // data rows of that file before it (the hold-out counts these)
+  int64_t file_line = 0;      // lines of that file before it (for file:line in messages)
+  int64_t split_row = 0;      // rows selected by the split before it, all files (the slice)
+
+  bool has_file_location() const { return file_index >= 0; }
+  bool operator==(const ReaderPosition&) const = default;
 };
 
 class RowSource {
  public:
+  // Seek reads a delimited file's header in reads of this size.
+  static constexpr size_t kHeaderReadBytes = 4096;
+
   // Checks up front that every file exists and is not a directory (IoError). The parser is
   // made here (joined files are loaded now). `config` and `schema` must outlive the source.
+  // Throws InvalidArgument for an invalid slice.
   RowSource(const DataConfig& config, const Schema& schema, std::vector<std::string> files,
-            RowSplit split, size_t chunk_bytes = LineReader::kDefaultChunkBytes);
+            RowSplit split, size_t chunk_bytes = LineReader::kDefaultChunkBytes,
+            RowSlice slice = {});
   ~RowSource();
 
   // Reads from `text` instead of files (`name` stands for the path in messages), with
@@ -50,6 +84,14 @@ class RowSource {
   bool Next(RawRow* row);
   // Starts over at the first row of the first file (stats restart too).
   void Rewind();
+  // Where the next row comes from (rows = stats().rows). Between files it names the end of the
+  // file just finished or the start of the first one.
+  ReaderPosition position() const;
+  // Restarts at `position` (from position() of a source over the same files, split and slice;
+  // its file location must be known): stats restart, and only the header of a delimited file
+  // is read before the position. Throws InvalidArgument for a position outside the files, and
+  // like Next for a file that cannot be read.
+  void Seek(const ReaderPosition& position);
 
   const SourceStats& stats() const { return stats_; }
   // Where the row last returned came from.
@@ -66,12 +108,14 @@ class RowSource {
   std::string_view text_;
   bool use_text_ = false;
   RowSplit split_;
+  RowSlice slice_;
   size_t chunk_bytes_;
   std::unique_ptr<RowParser> parser_;
 
   std::unique_ptr<LineReader> reader_;
   size_t next_file_ = 0;
   int64_t file_row_ = 0;      // data rows seen in the current file (for the hold-out)
+  int64_t split_row_ = 0;     // rows the split selected so far, all files (for the slice)
   int64_t bytes_before_ = 0;  // bytes of the files already closed
   int labelled_ = -1;         // -1 unknown, else whether the rows delivered have labels
   bool finished_ = false;

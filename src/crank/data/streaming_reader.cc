@@ -12,8 +12,9 @@ StreamingReader::StreamingReader(std::shared_ptr<const DataMapping> mapping,
     : mapping_(std::move(mapping)),
       options_(options),
       source_(mapping_->config(), mapping_->schema(), std::move(files), options.split,
-              options.chunk_bytes) {
+              options.chunk_bytes, options.slice()) {
   options_.Validate();
+  start_ = position_ = source_.position();
 }
 
 StreamingReader::~StreamingReader() { Stop(); }
@@ -37,6 +38,7 @@ void StreamingReader::Stop() {
     free_.push_back(std::move(ready_.front()));
     ready_.pop_front();
   }
+  ready_positions_.clear();
   started_ = false;
 }
 
@@ -45,8 +47,20 @@ void StreamingReader::Rewind() {
   source_.Rewind();
   source_stats_ = SourceStats{};
   ++epoch_;
+  start_ = position_ = source_.position();
   rows_ = 0;
   batches_ = 0;
+}
+
+bool StreamingReader::Seek(const ReaderPosition& position) {
+  if (!CanSeek() || !position.has_file_location()) return false;
+  Stop();
+  source_.Seek(position);
+  source_stats_ = source_.stats();
+  start_ = position_ = position;
+  rows_ = 0;
+  batches_ = 0;
+  return true;
 }
 
 void StreamingReader::Run() {
@@ -84,6 +98,9 @@ void StreamingReader::Run() {
         });
         if (stop_) return;
         ready_.push_back(std::move(batch));
+        ReaderPosition p = source_.position();
+        p.rows += start_.rows;
+        ready_positions_.push_back(p);
       } else {
         free_.push_back(std::move(batch));
       }
@@ -111,6 +128,8 @@ bool StreamingReader::Next(Batch* batch) {
     swap(*batch, ready_.front());
     free_.push_back(std::move(ready_.front()));  // the caller's previous buffers
     ready_.pop_front();
+    position_ = ready_positions_.front();
+    ready_positions_.pop_front();
     lock.unlock();
     cv_.notify_all();
     rows_ += batch->size();

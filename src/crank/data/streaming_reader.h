@@ -21,8 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "crank/data/batch_builder.h"
 #include "crank/data/batch_reader.h"
-#include "crank/data/example.h"
 #include "crank/data/mapping.h"
 #include "crank/data/row_source.h"
 
@@ -38,6 +38,11 @@ class StreamingReader : public BatchReader {
 
   bool Next(Batch* batch) override;
   void Rewind() override;
+  ReaderPosition position() const override { return position_; }
+  bool CanSeek() const override { return options_.shuffle_buffer <= 1; }
+  // Needs a position with its file location; reads only the header of a delimited file
+  // before it.
+  bool Seek(const ReaderPosition& position) override;
   ReaderStats stats() const override;
   const DataSpec& spec() const override { return mapping_->spec(); }
 
@@ -58,8 +63,9 @@ class StreamingReader : public BatchReader {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Batch> ready_;  // at most prefetch_batches
-  std::vector<Batch> free_;  // recycled buffers
+  std::deque<Batch> ready_;                     // at most prefetch_batches
+  std::deque<ReaderPosition> ready_positions_;  // where the input stands after each of ready_
+  std::vector<Batch> free_;                     // recycled buffers
   bool stop_ = false;
   bool done_ = false;  // the thread delivered everything it will
   std::exception_ptr error_;
@@ -67,7 +73,10 @@ class StreamingReader : public BatchReader {
   std::thread thread_;
   bool started_ = false;
 
+  ReaderPosition start_;  // where the pass started (its first row, or a Seek)
+
   // Consumer side.
+  ReaderPosition position_;  // after the last batch Next returned
   int64_t rows_ = 0;
   int64_t batches_ = 0;
 };

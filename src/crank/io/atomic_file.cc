@@ -142,4 +142,20 @@ void AtomicFileWriter::Commit() {
   }
 }
 
+bool PublishHardLink(const std::string& from, const std::string& to) {
+  const std::string tmp = fmt::format("{}.tmp-link-{}", to, static_cast<long>(::getpid()));
+  ::unlink(tmp.c_str());
+  if (::link(from.c_str(), tmp.c_str()) != 0) return false;
+  if (::rename(tmp.c_str(), to.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  const int dir_fd = ::open(ParentDirectory(to).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+  return true;
+}
+
 }  // namespace crank

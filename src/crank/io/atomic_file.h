@@ -68,6 +68,15 @@ class AtomicFileWriter {
 // The directory that holds `path` ("." for a bare file name), for fsync after a rename.
 std::string ParentDirectory(const std::string& path);
 
+// Publishes the existing, complete file `from` also under the name `to` without copying it:
+// a hard link made at "<to>.tmp-link-<pid>" is renamed over `to` (atomic: `to` holds its
+// previous contents or those of `from`, never a mix), then the directory is fsynced. Both
+// names then share one file, so `from` must not be modified in place afterwards (replacing it
+// with AtomicFileWriter is fine). Returns false, with `to` untouched and no temporary left,
+// when the file system cannot do it (no hard links, different file systems, `from` missing);
+// the caller then writes `to` itself. Same thread-safety as AtomicFileWriter.
+bool PublishHardLink(const std::string& from, const std::string& to);
+
 }  // namespace crank
 
 #endif  // CRANK_IO_ATOMIC_FILE_H_

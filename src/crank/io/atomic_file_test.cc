@@ -105,5 +105,35 @@ TEST(AtomicFileWriter, ParentDirectoryOfPaths) {
   EXPECT_EQ(ParentDirectory("/a/model.ckpt"), "/a");
 }
 
+TEST(PublishHardLink, ReplacesTheTargetWithTheSameFile) {
+  ScratchDir dir;
+  const std::string from = dir.File("model.ckpt"), to = dir.File("model");
+  WriteBytes(from, "new contents");
+  WriteBytes(to, "old");
+  ASSERT_TRUE(PublishHardLink(from, to));
+  EXPECT_EQ(ReadBytes(to), "new contents");
+  struct stat a, b;
+  ASSERT_EQ(::stat(from.c_str(), &a), 0);
+  ASSERT_EQ(::stat(to.c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);  // one file, two names
+  EXPECT_EQ(a.st_nlink, 2u);
+  // Replacing the source atomically afterwards leaves the published file as it was.
+  AtomicFileWriter w(from);
+  w.Append("newer", 5);
+  w.Commit();
+  EXPECT_EQ(ReadBytes(to), "new contents");
+}
+
+TEST(PublishHardLink, FailsWithoutTouchingTheTargetOrLeavingATemporary) {
+  ScratchDir dir;
+  const std::string to = dir.File("model");
+  WriteBytes(to, "old");
+  EXPECT_FALSE(PublishHardLink(dir.File("absent"), to));
+  EXPECT_EQ(ReadBytes(to), "old");
+  EXPECT_FALSE(PublishHardLink(dir.File("absent"), dir.File("missing_dir/model")));
+  struct stat st;
+  EXPECT_NE(::stat((to + ".tmp-link-" + std::to_string(::getpid())).c_str(), &st), 0);
+}
+
 }  // namespace
 }  // namespace crank

@@ -27,6 +27,11 @@ void SaveModelCheckpoint(const std::string& path, Ranking& model, Optimizer* opt
   w.AddInt64s("train/state", {state.global_step, state.epoch, state.batch_in_epoch, state.examples,
                               state.finished ? 1 : 0, static_cast<int64_t>(state.seed)});
   w.AddString("train/history", state.history_json);
+  if (state.input) {
+    const InputPositionRecord& in = *state.input;
+    w.AddInt64s("train/input", {in.rows, in.file_index, in.byte_offset, in.file_data_row,
+                                in.file_line, in.split_row});
+  }
   w.Save(path);
 }
 
@@ -43,6 +48,10 @@ ModelCheckpoint ModelCheckpoint::Load(const std::string& path) {
   if (c.GetInt64s("train/state").size() != 6) {
     throw IoError(fmt::format("{}: record 'train/state' has {} values, expected 6", path,
                               c.GetInt64s("train/state").size()));
+  }
+  if (c.Has("train/input") && c.GetInt64s("train/input").size() != 6) {
+    throw IoError(fmt::format("{}: record 'train/input' has {} values, expected 6", path,
+                              c.GetInt64s("train/input").size()));
   }
   return ModelCheckpoint(std::move(c));
 }
@@ -64,6 +73,10 @@ TrainingState ModelCheckpoint::state() const {
   t.finished = s[4] != 0;
   t.seed = static_cast<uint64_t>(s[5]);
   t.history_json = checkpoint_.GetString("train/history");
+  if (checkpoint_.Has("train/input")) {
+    const auto& in = checkpoint_.GetInt64s("train/input");
+    t.input = InputPositionRecord{in[0], in[1], in[2], in[3], in[4], in[5]};
+  }
   return t;
 }
 

@@ -12,11 +12,15 @@
 //   opt/iterations      int64s   [optimizer step count]
 //   train/state         int64s   [global_step, epoch, batch_in_epoch, examples, finished, seed]
 //   train/history       string   JSON array of per-epoch evaluation results
+//   train/input         int64s   [rows, file_index, byte_offset, file_data_row, file_line,
+//                                 split_row]: where the training input stands (optional;
+//                                 absent in older files and when the reader cannot seek)
 //
 // Saving is atomic (a kill leaves the previous file intact); loading verifies checksums and
 // refuses a file whose variables do not match the model built from its own configuration.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "crank/io/checkpoint.h"
@@ -24,6 +28,18 @@
 #include "crank/optim/optimizer.h"
 
 namespace crank {
+
+// Where the training input stood at the checkpoint, within epoch `epoch` after
+// `batch_in_epoch` batches (the fields of the data readers' ReaderPosition, which this layer
+// does not see; docs/checkpoint_format.md).
+struct InputPositionRecord {
+  int64_t rows = 0;           // rows delivered in the epoch
+  int64_t file_index = -1;    // -1: only `rows` is known
+  int64_t byte_offset = 0;    // where the next unread line starts in that file
+  int64_t file_data_row = 0;  // data rows of that file before it
+  int64_t file_line = 0;      // lines of that file before it
+  int64_t split_row = 0;      // rows selected by the split before it, all files
+};
 
 struct TrainingState {
   int64_t global_step = 0;     // optimizer steps taken
@@ -33,6 +49,7 @@ struct TrainingState {
   bool finished = false;       // training completed all epochs (or stopped early)
   uint64_t seed = 0;           // the run's seed (shuffling of epoch e uses Rng(seed).Fork(e))
   std::string history_json = "[]";
+  std::optional<InputPositionRecord> input;  // absent: resume re-reads batch_in_epoch batches
 };
 
 // Writes model, optimizer (may be null) and state to `path` atomically. IoError on failure.

@@ -2,11 +2,14 @@
 #define CRANK_TRAIN_PROGRESS_H_
 
 // Training progress on stderr: on a terminal a single redrawn bar with examples/s, running
-// loss and ETA; otherwise plain log lines every `log_every_seconds`. Not thread-safe.
+// loss and ETA; otherwise plain log lines every `log_every_seconds`. ProgressHook shows a
+// Trainer's progress this way. Not thread-safe.
 
 #include <chrono>
 #include <cstdint>
 #include <string>
+
+#include "crank/train/hooks.h"
 
 namespace crank {
 
@@ -39,6 +42,29 @@ class Progress {
   double running_loss_ = 0.0;
   bool have_loss_ = false;
   bool drawn_ = false;
+};
+
+// The trainer's progress output: epochs start bars, steps advance them, and evaluations and
+// epoch ends finish them (so that log lines start on a fresh line). Never asks to stop.
+class ProgressHook : public TrainHook {
+ public:
+  ProgressHook(bool interactive, double log_every_seconds)
+      : progress_(interactive, log_every_seconds) {}
+
+  void OnEpochBegin(int64_t epoch, int64_t epochs, int64_t total_bytes) override {
+    progress_.StartEpoch(epoch, epochs, total_bytes);
+  }
+  HookAction OnStepEnd(const StepEndInfo& s) override {
+    progress_.Step(s.step, s.batch_size, s.loss, s.bytes_read);
+    return HookAction::kContinue;
+  }
+  void OnEvalBegin(int64_t, int64_t) override { progress_.Finish(); }
+  void OnEpochEnd(int64_t) override { progress_.Finish(); }
+
+  const Progress& progress() const { return progress_; }
+
+ private:
+  Progress progress_;
 };
 
 bool StderrIsTerminal();

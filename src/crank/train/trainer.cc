@@ -1,13 +1,9 @@
 #include "crank/train/trainer.h"
 
-#include <fcntl.h>
 #include <fmt/ranges.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -36,20 +32,6 @@ int64_t TotalBytes(const std::vector<std::string>& files) {
   return total;
 }
 
-Json MetricsToJson(const MetricMap& m) {
-  Json j = Json::object();
-  for (const auto& [k, v] : m) {
-    if (k == "examples") {
-      j[k] = static_cast<int64_t>(v);
-    } else if (std::isfinite(v)) {
-      j[k] = v;
-    } else {
-      j[k] = nullptr;
-    }
-  }
-  return j;
-}
-
 // The part of a job that determines the model's variables and the optimizer's state.
 std::string ModelSignature(const JobConfig& c) {
   JobConfig s;
@@ -60,35 +42,6 @@ std::string ModelSignature(const JobConfig& c) {
   s.data.train_files.clear();
   s.data.eval_files.clear();
   return s.ToYaml();
-}
-
-bool HigherIsBetter(const Ranking& model) {
-  return const_cast<Ranking&>(model).task().loss() == LossKind::kBinaryCrossEntropy;
-}
-
-// The metric early stopping watches: AUC for classification, RMSE for regression.
-double WatchedMetric(const MetricMap& m, bool higher_is_better) {
-  const char* key = higher_is_better ? "auc" : "rmse";
-  auto it = m.find(key);
-  return it == m.end() ? NAN : it->second;
-}
-
-// Makes `to` a hard link of `from`, atomically replacing `to`. False if the file system cannot.
-bool PublishLink(const std::string& from, const std::string& to) {
-  const std::string tmp = fmt::format("{}.tmp-link-{}", to, getpid());
-  std::remove(tmp.c_str());
-  if (link(from.c_str(), tmp.c_str()) != 0) return false;
-  if (std::rename(tmp.c_str(), to.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return false;
-  }
-  const std::string dir = std::filesystem::path(to).parent_path().string();
-  const int fd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
-  return true;
 }
 
 }  // namespace
@@ -115,53 +68,6 @@ std::unique_ptr<Optimizer> MakeJobOptimizer(Ranking& model, const JobConfig& con
   return std::make_unique<CompositeOptimizer>(std::move(parts));
 }
 
-MetricMap Evaluate(Ranking& model, BatchReader& reader) {
-  model.ResetMetrics();
-  Batch batch;
-  while (reader.Next(&batch)) {
-    if (batch.labels.empty()) {
-      throw DataError("evaluation needs labelled data, but the input has no label column");
-    }
-    model.TestStep(batch);
-  }
-  MetricMap m = model.Metrics();
-  model.ResetMetrics();
-  if (m["examples"] == 0) {
-    throw DataError(fmt::format("no examples to evaluate ({} malformed rows skipped)",
-                                reader.stats().rows_skipped));
-  }
-  reader.Rewind();
-  return m;
-}
-
-int64_t PredictToFile(Ranking& model, BatchReader& reader, const std::string& out_path) {
-  AtomicFileWriter out(out_path);
-  Batch batch;
-  Tensor predictions;
-  std::string text;
-  int64_t n = 0;
-  while (reader.Next(&batch)) {
-    model.Predict(batch, &predictions);
-    text.clear();
-    for (int64_t i = 0; i < predictions.size(); ++i) {
-      fmt::format_to(std::back_inserter(text), "{}\n", predictions[i]);
-    }
-    out.Append(text.data(), text.size());
-    n += predictions.size();
-  }
-  out.Commit();
-  return n;
-}
-
-std::string MetricsJson(const MetricMap& metrics, const std::string& extra_members, int indent) {
-  Json j = MetricsToJson(metrics);
-  if (!extra_members.empty()) {
-    Json extra = Json::parse("{" + extra_members + "}");
-    for (auto& [k, v] : extra.items()) j[k] = v;
-  }
-  return j.dump(indent);
-}
-
 LoadedModel LoadModel(const std::string& path) {
   ModelCheckpoint ckpt = ModelCheckpoint::Load(path);
   LoadedModel m;
@@ -173,196 +79,276 @@ LoadedModel LoadModel(const std::string& path) {
   return m;
 }
 
-TrainResult Train(const JobConfig& config, const TrainRun& run) {
-  if (run.train_files.empty()) throw ConfigError("train: no training files given (--train PATH)");
-  if (run.model_out.empty()) throw ConfigError("train: no output path given (--model-out PATH)");
-  TrainResult result;
-  result.checkpoint_path = run.model_out + ".ckpt";
-  const TrainOptions& to = config.train;
+namespace {
+
+ReaderPosition ToReaderPosition(const InputPositionRecord& r) {
+  ReaderPosition p;
+  p.rows = r.rows;
+  p.file_index = r.file_index;
+  p.byte_offset = r.byte_offset;
+  p.file_data_row = r.file_data_row;
+  p.file_line = r.file_line;
+  p.split_row = r.split_row;
+  return p;
+}
+
+InputPositionRecord ToRecord(const ReaderPosition& p) {
+  return InputPositionRecord{p.rows,          p.file_index, p.byte_offset,
+                             p.file_data_row, p.file_line,  p.split_row};
+}
+
+double SecondsSince(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+}  // namespace
+
+Trainer::Trainer(const JobConfig& config, const TrainRun& run)
+    : config_(config),
+      run_(run),
+      early_stopping_(config.train.early_stopping_patience, /*higher_is_better=*/true),
+      eval_cadence_{config.train.eval_every},
+      checkpoint_cadence_{config.train.checkpoint_every} {
+  if (run_.train_files.empty()) throw ConfigError("train: no training files given (--train PATH)");
+  if (run_.model_out.empty()) throw ConfigError("train: no output path given (--model-out PATH)");
+  result_.checkpoint_path = run_.model_out + ".ckpt";
+  const TrainOptions& to = config_.train;
 
   // Data mapping and model: fresh, or restored from the checkpoint.
   std::optional<ModelCheckpoint> ckpt;
-  std::shared_ptr<const DataMapping> mapping;
-  if (run.resume) {
-    if (!std::filesystem::exists(result.checkpoint_path)) {
+  if (run_.resume) {
+    if (!std::filesystem::exists(result_.checkpoint_path)) {
       throw IoError(
           fmt::format("--resume: there is no checkpoint at {} (train without --resume to start)",
-                      result.checkpoint_path));
+                      result_.checkpoint_path));
     }
-    ckpt = ModelCheckpoint::Load(result.checkpoint_path);
+    ckpt = ModelCheckpoint::Load(result_.checkpoint_path);
     const JobConfig saved = JobConfig::FromYamlString(
-        ckpt->config_yaml(), result.checkpoint_path + " (stored configuration)");
-    if (ModelSignature(saved) != ModelSignature(config)) {
+        ckpt->config_yaml(), result_.checkpoint_path + " (stored configuration)");
+    if (ModelSignature(saved) != ModelSignature(config_)) {
       throw ConfigError(
           fmt::format("--resume: {} was written with a different model, optimizer or data "
                       "configuration; resume "
                       "with the same configuration (stored in the checkpoint) or start a new run",
-                      result.checkpoint_path));
+                      result_.checkpoint_path));
     }
-    mapping = std::make_shared<const DataMapping>(DataMapping::Deserialize(ckpt->mapping()));
+    mapping_ = std::make_shared<const DataMapping>(DataMapping::Deserialize(ckpt->mapping()));
   } else {
-    if (DataMapping::NeedsPass(config.data))
+    if (DataMapping::NeedsPass(config_.data))
       LogInfo("building vocabularies and statistics from the training data");
-    mapping = std::make_shared<const DataMapping>(DataMapping::Build(config.data, run.train_files));
+    mapping_ =
+        std::make_shared<const DataMapping>(DataMapping::Build(config_.data, run_.train_files));
   }
-  const DataSpec& spec = mapping->spec();
   // Readers first: a missing or unreadable file fails before the model is initialised.
-  const bool holdout = config.data.holdout.enabled();
+  const bool holdout = config_.data.holdout.enabled();
   ReaderOptions ro;
   ro.batch_size = to.batch_size;
   ro.split = holdout ? RowSplit::kTrain : RowSplit::kAll;
   ro.shuffle_buffer = to.shuffle_buffer;
   ro.seed = to.seed;
-  std::unique_ptr<BatchReader> reader = MakeBatchReader(mapping, run.train_files, ro, to.in_memory);
-  std::unique_ptr<BatchReader> eval_reader;
-  if (!run.eval_files.empty()) {
+  reader_ = MakeBatchReader(mapping_, run_.train_files, ro, to.in_memory);
+  if (!run_.eval_files.empty()) {
     ReaderOptions eo;
     eo.batch_size = to.eval_batch_size;
     eo.split = holdout ? RowSplit::kEval : RowSplit::kAll;
-    eval_reader = MakeBatchReader(mapping, run.eval_files, eo, to.in_memory);
+    eval_reader_ = MakeBatchReader(mapping_, run_.eval_files, eo, to.in_memory);
   }
 
-  Ranking model(config.MakeRankingConfig(spec));
-  std::unique_ptr<Optimizer> optimizer = MakeJobOptimizer(model, config);
-  TrainingState state;
-  state.seed = to.seed;
+  model_ = std::make_unique<Ranking>(config_.MakeRankingConfig(mapping_->spec()));
+  std::unique_ptr<Optimizer> optimizer = MakeJobOptimizer(*model_, config_);
+  state_.seed = to.seed;
   if (ckpt) {
-    ckpt->RestoreVariables(model);
-    ckpt->RestoreOptimizer(model, *optimizer);
-    state = ckpt->state();
-    LogInfo("resuming from {}: epoch {}, step {}", result.checkpoint_path, state.epoch + 1,
-            state.global_step);
+    ckpt->RestoreVariables(*model_);
+    ckpt->RestoreOptimizer(*model_, *optimizer);
+    state_ = ckpt->state();
+    LogInfo("resuming from {}: epoch {}, step {}", result_.checkpoint_path, state_.epoch + 1,
+            state_.global_step);
   }
-  model.SetOptimizer(std::move(optimizer));
-  const std::string config_yaml = config.ToYaml();
-  const std::string mapping_text = mapping->Serialize();
+  model_->SetOptimizer(std::move(optimizer));
+  config_yaml_ = config_.ToYaml();
+  mapping_text_ = mapping_->Serialize();
 
-  Json history = Json::parse(state.history_json.empty() ? "[]" : state.history_json);
-  const bool higher_better = HigherIsBetter(model);
-  double best = NAN;
-  int64_t since_best = 0;
-  for (const Json& h : history) {  // early-stopping state of a resumed run
+  // Early stopping of a resumed run continues from its recorded evaluations.
+  early_stopping_ = EarlyStopping(to.early_stopping_patience,
+                                  model_->task().loss() == LossKind::kBinaryCrossEntropy);
+  history_ = Json::parse(state_.history_json.empty() ? "[]" : state_.history_json);
+  for (const Json& h : history_) {
     MetricMap m;
     for (auto& [k, v] : h["metrics"].items()) m[k] = v.is_number() ? v.get<double>() : NAN;
-    const double w = WatchedMetric(m, higher_better);
-    if (std::isnan(best) || (higher_better ? w > best : w < best)) {
-      best = w;
-      since_best = 0;
-    } else {
-      ++since_best;
-    }
+    early_stopping_.Observe(m);
   }
-  auto save = [&](const std::string& path) {
-    state.history_json = history.dump();
-    SaveModelCheckpoint(path, model, model.optimizer(), config_yaml, mapping_text, state);
-  };
-  bool stop = false;
-  // epoch: 1-based epoch the evaluation belongs to (the one just completed, or in progress).
-  auto evaluate = [&](const char* when, int64_t epoch) {
-    if (!eval_reader) return;
-    MetricMap m = Evaluate(model, *eval_reader);
-    result.final_eval = m;
-    Json entry = {{"epoch", epoch}, {"step", state.global_step}, {"metrics", MetricsToJson(m)}};
-    history.push_back(entry);
-    LogInfo("eval {} (epoch {}, step {}): {}", when, epoch, state.global_step,
-            MetricsToJson(m).dump());
-    const double w = WatchedMetric(m, higher_better);
-    if (std::isnan(best) || (higher_better ? w > best : w < best)) {
-      best = w;
-      since_best = 0;
-    } else if (++since_best >= to.early_stopping_patience && to.early_stopping_patience > 0) {
-      LogInfo("early stopping: {} has not improved for {} evaluations (best {:.5f})",
-              higher_better ? "auc" : "rmse", since_best, best);
-      stop = true;
-      result.stopped_early = true;
-    }
-  };
+}
 
-  if (state.finished) {
-    LogInfo("{} holds a finished run; nothing to resume", result.checkpoint_path);
+Trainer::~Trainer() = default;
+
+void Trainer::AddHook(TrainHook* hook) {
+  CRANK_REQUIRE(hook != nullptr, "Trainer::AddHook: the hook is null");
+  hooks_.push_back(hook);
+}
+
+TrainResult Trainer::Fit() {
+  CRANK_REQUIRE(!fitted_, "Trainer::Fit: a Trainer runs once; make a new one to train again");
+  fitted_ = true;
+  if (state_.finished) {
+    LogInfo("{} holds a finished run; nothing to resume", result_.checkpoint_path);
   }
-  Progress progress(run.progress_bar, to.log_every_seconds);
-  const int64_t total_bytes = TotalBytes(run.train_files);
-  for (int64_t e = 0; e < state.epoch; ++e) reader->Rewind();  // the shuffle order of epoch e
-  Batch batch;
-  double step_seconds = 0.0;
-  while (!state.finished && !stop && state.epoch < to.epochs) {
-    progress.StartEpoch(state.epoch, to.epochs, total_bytes);
-    for (int64_t skip = 0; skip < state.batch_in_epoch; ++skip) {
-      if (!reader->Next(&batch)) break;
-    }
-    auto t0 = Clock::now();
-    if (to.max_steps > 0 && state.global_step >= to.max_steps) stop = true;
-    while (!stop && reader->Next(&batch)) {
-      if (batch.labels.empty())
-        throw DataError("training needs labelled data, but the input has no label column");
-      if (state.global_step == 0 && config.model.output_bias_init == "label_mean") {
-        double sum = 0.0;
-        for (int64_t i = 0; i < batch.labels.size(); ++i) sum += batch.labels[i];
-        model.InitializeOutputBias(sum / static_cast<double>(batch.labels.size()));
-      }
-      const StepResult r = model.TrainStep(batch);
-      if (!std::isfinite(r.total_loss)) {
-        progress.Finish();
-        throw NumericError(fmt::format(
-            "training diverged: the loss is {} at step {} (epoch {}); the weights of step {} are "
-            "kept in {} -- lower the learning rate",
-            r.total_loss, state.global_step + 1, state.epoch + 1, state.global_step,
-            std::filesystem::exists(result.checkpoint_path) ? result.checkpoint_path
-                                                            : "no checkpoint yet"));
-      }
-      ++state.global_step;
-      ++state.batch_in_epoch;
-      state.examples += batch.size();
-      result.train_examples += batch.size();
-      progress.Step(state.global_step, batch.size(), r.loss, reader->stats().bytes_read);
-      const bool at_max = to.max_steps > 0 && state.global_step >= to.max_steps;
-      if ((to.checkpoint_every > 0 && state.global_step % to.checkpoint_every == 0) ||
-          (to.eval_every > 0 && state.global_step % to.eval_every == 0) || at_max) {
-        step_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
-        if (to.eval_every > 0 && state.global_step % to.eval_every == 0) {
-          progress.Finish();
-          evaluate("every eval_every steps", state.epoch + 1);
-        }
-        if (at_max) {
-          stop = true;
-          break;
-        }
-        if (stop) break;
-        if (to.checkpoint_every > 0 && state.global_step % to.checkpoint_every == 0)
-          save(result.checkpoint_path);
-        t0 = Clock::now();
-      }
-    }
-    if (!stop) step_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
-    result.rows_skipped += reader->stats().rows_skipped;
-    if (state.global_step == 0) {
-      progress.Finish();
-      throw DataError(fmt::format("no training examples in {} ({} malformed rows skipped{})",
-                                  fmt::join(run.train_files, ", "), result.rows_skipped,
-                                  holdout ? ", hold-out rows excluded" : ""));
-    }
-    progress.Finish();
-    if (!stop) {
-      ++state.epoch;
-      state.batch_in_epoch = 0;
-      reader->Rewind();
-      evaluate("after epoch", state.epoch);
-    }
-    // Early stopping and the last epoch finish the run; --max-steps only pauses it (a later
-    // --resume with a higher limit continues).
-    if (result.stopped_early || state.epoch >= to.epochs) state.finished = true;
-    save(result.checkpoint_path);
-  }
-  if (result.rows_skipped > 0)
-    LogWarning("{} malformed training rows were skipped", result.rows_skipped);
+  const int64_t total_bytes = TotalBytes(run_.train_files);
+  for (int64_t e = 0; e < state_.epoch; ++e) reader_->Rewind();  // the shuffle order of epoch e
+  while (!state_.finished && !stop_ && state_.epoch < config_.train.epochs) RunEpoch(total_bytes);
+  if (result_.rows_skipped > 0)
+    LogWarning("{} malformed training rows were skipped", result_.rows_skipped);
   // The checkpoint now holds the final state: publish it as the model without writing it again.
-  if (!PublishLink(result.checkpoint_path, run.model_out)) save(run.model_out);
-  result.state = state;
-  result.history_json = history.dump();
-  result.train_seconds = step_seconds;
-  result.train_examples_per_sec = step_seconds > 0 ? result.train_examples / step_seconds : 0.0;
-  return result;
+  if (!PublishHardLink(result_.checkpoint_path, run_.model_out)) Save(run_.model_out);
+  result_.state = state_;
+  result_.history_json = history_.dump();
+  result_.train_seconds = step_seconds_;
+  result_.train_examples_per_sec = step_seconds_ > 0 ? result_.train_examples / step_seconds_ : 0.0;
+  return result_;
+}
+
+void Trainer::RunEpoch(int64_t total_bytes) {
+  const TrainOptions& to = config_.train;
+  for (TrainHook* h : hooks_) h->OnEpochBegin(state_.epoch, to.epochs, total_bytes);
+  if (state_.batch_in_epoch > 0) ResumeInput();
+  auto t0 = Clock::now();
+  if (to.max_steps > 0 && state_.global_step >= to.max_steps) stop_ = true;
+  while (!stop_ && reader_->Next(&batch_)) {
+    const StepResult r = Step();
+    StepEndInfo info;
+    info.step = state_.global_step;
+    info.epoch = state_.epoch;
+    info.batch_size = batch_.size();
+    info.loss = r.loss;
+    info.total_loss = r.total_loss;
+    info.bytes_read = reader_->stats().bytes_read;
+    bool hook_stop = false;
+    for (TrainHook* h : hooks_) hook_stop |= h->OnStepEnd(info) == HookAction::kStop;
+    const bool at_max = to.max_steps > 0 && state_.global_step >= to.max_steps;
+    const bool eval_due = eval_cadence_.Due(state_.global_step);
+    const bool checkpoint_due = checkpoint_cadence_.Due(state_.global_step);
+    if (!(eval_due || checkpoint_due || at_max || hook_stop)) continue;
+    step_seconds_ += SecondsSince(t0);
+    if (eval_due) EvaluateNow("every eval_every steps", state_.epoch + 1);
+    if (hook_stop) result_.stopped_by_hook = true;
+    if (at_max || hook_stop) stop_ = true;
+    if (stop_) break;
+    if (checkpoint_due) Save(result_.checkpoint_path);
+    t0 = Clock::now();
+  }
+  if (!stop_) step_seconds_ += SecondsSince(t0);
+  result_.rows_skipped += reader_->stats().rows_skipped;
+  if (state_.global_step == 0) {
+    EndEpochForHooks();
+    throw DataError(fmt::format("no training examples in {} ({} malformed rows skipped{})",
+                                fmt::join(run_.train_files, ", "), result_.rows_skipped,
+                                config_.data.holdout.enabled() ? ", hold-out rows excluded" : ""));
+  }
+  EndEpochForHooks();
+  if (!stop_) {
+    ++state_.epoch;
+    state_.batch_in_epoch = 0;
+    reader_->Rewind();
+    EvaluateNow("after epoch", state_.epoch);
+  }
+  // Early stopping and the last epoch finish the run; --max-steps and a hook's stop only pause
+  // it (a later --resume continues).
+  if (result_.stopped_early || state_.epoch >= to.epochs) state_.finished = true;
+  Save(result_.checkpoint_path);
+}
+
+void Trainer::ResumeInput() {
+  const int64_t batches = state_.batch_in_epoch;
+  const char* why = nullptr;
+  if (!reader_->CanSeek()) {
+    why = "the shuffle buffer's order depends on every row before, so the input cannot seek";
+  } else if (!state_.input) {
+    why = "the checkpoint has no input position";
+  } else if (!reader_->Seek(ToReaderPosition(*state_.input))) {
+    why = "this reader cannot seek to the saved position (it was saved by the in-memory reader)";
+  }
+  if (why == nullptr) {
+    LogInfo(
+        "resuming the input after {} batches of epoch {} (file {}, byte {}) without "
+        "re-reading them",
+        batches, state_.epoch + 1, state_.input->file_index, state_.input->byte_offset);
+    return;
+  }
+  LogInfo("resuming the input by re-reading the {} batches of epoch {} already trained: {}",
+          batches, state_.epoch + 1, why);
+  for (int64_t skip = 0; skip < batches; ++skip) {
+    if (!reader_->Next(&batch_)) break;
+  }
+}
+
+StepResult Trainer::Step() {
+  if (batch_.labels.empty())
+    throw DataError("training needs labelled data, but the input has no label column");
+  if (state_.global_step == 0 && config_.model.output_bias_init == "label_mean") {
+    double sum = 0.0;
+    for (int64_t i = 0; i < batch_.labels.size(); ++i) sum += batch_.labels[i];
+    model_->InitializeOutputBias(sum / static_cast<double>(batch_.labels.size()));
+  }
+  const StepResult r = model_->TrainStep(batch_);
+  if (!std::isfinite(r.total_loss)) {
+    EndEpochForHooks();
+    throw NumericError(fmt::format(
+        "training diverged: the loss is {} at step {} (epoch {}); the weights of step {} are "
+        "kept in {} -- lower the learning rate",
+        r.total_loss, state_.global_step + 1, state_.epoch + 1, state_.global_step,
+        std::filesystem::exists(result_.checkpoint_path) ? result_.checkpoint_path
+                                                         : "no checkpoint yet"));
+  }
+  ++state_.global_step;
+  ++state_.batch_in_epoch;
+  state_.examples += batch_.size();
+  result_.train_examples += batch_.size();
+  return r;
+}
+
+void Trainer::EvaluateNow(const char* when, int64_t epoch) {
+  if (!eval_reader_) return;
+  for (TrainHook* h : hooks_) h->OnEvalBegin(epoch, state_.global_step);
+  const MetricMap m = Evaluate(*model_, *eval_reader_);
+  result_.final_eval = m;
+  const Json metrics = MetricsToJson(m);
+  history_.push_back({{"epoch", epoch}, {"step", state_.global_step}, {"metrics", metrics}});
+  LogInfo("eval {} (epoch {}, step {}): {}", when, epoch, state_.global_step, metrics.dump());
+  if (early_stopping_.Observe(m)) {
+    LogInfo("early stopping: {} has not improved for {} evaluations (best {:.5f})",
+            early_stopping_.metric_name(), early_stopping_.since_best(), early_stopping_.best());
+    stop_ = true;
+    result_.stopped_early = true;
+  }
+  EvalInfo info;
+  info.when = when;
+  info.epoch = epoch;
+  info.step = state_.global_step;
+  info.metrics = &m;
+  for (TrainHook* h : hooks_) {
+    if (h->OnEval(info) == HookAction::kStop) {
+      stop_ = true;
+      result_.stopped_by_hook = true;
+    }
+  }
+}
+
+void Trainer::Save(const std::string& path) {
+  state_.history_json = history_.dump();
+  state_.input.reset();
+  if (reader_->CanSeek()) state_.input = ToRecord(reader_->position());
+  SaveModelCheckpoint(path, *model_, model_->optimizer(), config_yaml_, mapping_text_, state_);
+  for (TrainHook* h : hooks_) h->OnCheckpoint(path, state_);
+}
+
+void Trainer::EndEpochForHooks() {
+  for (TrainHook* h : hooks_) h->OnEpochEnd(state_.epoch);
+}
+
+TrainResult Train(const JobConfig& config, const TrainRun& run) {
+  Trainer trainer(config, run);
+  ProgressHook progress(run.progress_bar, config.train.log_every_seconds);
+  trainer.AddHook(&progress);
+  return trainer.Fit();
 }
 
 }  // namespace crank

@@ -1,18 +1,21 @@
 #ifndef CRANK_TRAIN_TRAINER_H_
 #define CRANK_TRAIN_TRAINER_H_
 
-// The training, evaluation and prediction loops behind `crank train|eval|predict`.
+// Training behind `crank train`: the Trainer and its thin entry point Train().
 //
-// Train: builds the data mapping (or restores it with the model on --resume), the Ranking model
-// and its CompositeOptimizer (embedding optimizer on the tables, dense optimizer on the rest),
-// then runs epochs over the training files with progress output, periodic and per-epoch
-// evaluation, atomic checkpoints to `<model_out>.ckpt`, optional early stopping, and writes
-// the final model to `model_out`. A non-finite loss stops training with NumericError naming
-// the step; the last good checkpoint on disk is kept. Resuming from a checkpoint ends with the
-// same weights as an uninterrupted run with the same thread count.
+// Trainer: builds the data mapping (or restores it with the model on --resume), the Ranking
+// model and its CompositeOptimizer (embedding optimizer on the tables, dense optimizer on the
+// rest), then Fit() runs epochs over the training files with evaluations (StepCadence
+// eval_every and after each epoch), atomic checkpoints to `<model_out>.ckpt` (StepCadence
+// checkpoint_every and after each epoch), optional EarlyStopping, hooks (train/hooks.h), and
+// publishes the final model at `model_out`. A non-finite loss stops training with NumericError
+// naming the step; the last good checkpoint on disk is kept. Resuming from a checkpoint ends
+// with the same weights as an uninterrupted run with the same thread count; it seeks the input
+// to the saved position where the reader can (no shuffle buffer), else re-reads the batches
+// already trained. The evaluate/predict loops are in train/evaluate.h.
 
-#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,11 +24,12 @@
 #include "crank/io/model_checkpoint.h"
 #include "crank/model/ranking.h"
 #include "crank/optim/optimizer.h"
+#include "crank/train/evaluate.h"
+#include "crank/train/hooks.h"
 #include "crank/train/job_config.h"
+#include "crank/train/policies.h"
 
 namespace crank {
-
-using MetricMap = std::map<std::string, double>;
 
 struct TrainRun {
   std::vector<std::string> train_files;
@@ -40,8 +44,9 @@ struct TrainResult {
   int64_t train_examples = 0;  // examples trained on in this run
   double train_seconds = 0.0;  // wall time in training steps (no eval, no checkpoints)
   double train_examples_per_sec = 0.0;
-  int64_t rows_skipped = 0;  // malformed training rows skipped
-  bool stopped_early = false;
+  int64_t rows_skipped = 0;         // malformed training rows skipped
+  bool stopped_early = false;       // early stopping ended the run (it is finished)
+  bool stopped_by_hook = false;     // a hook asked to stop (the run is paused, not finished)
   MetricMap final_eval;             // last evaluation (empty without eval files)
   std::string history_json = "[]";  // [{"epoch":..,"step":..,"metrics":{...}}, ...]
   std::string checkpoint_path;
@@ -57,6 +62,67 @@ int ConfigureThreads(int threads);
 // Sets the GEMM precision ("fp32" or "bf16"; ConfigError otherwise).
 void ConfigurePrecision(const std::string& precision);
 
+// One training run. Usage: construct, AddHook, Fit once. Not thread-safe; Fit runs on the
+// calling thread (the streaming reader parses on its own thread).
+class Trainer {
+ public:
+  // Prepares the run: checks the arguments (ConfigError), restores the checkpoint on
+  // run.resume (IoError when absent or unreadable, ConfigError when written with another
+  // model, optimizer or data configuration), builds or restores the mapping, opens the
+  // readers (a missing file fails here, before the model is initialised), builds the model
+  // and optimizer and replays the resumed run's evaluations into its early-stopping state.
+  Trainer(const JobConfig& config, const TrainRun& run);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // `hook` is not owned and must outlive Fit. Hooks are called in the order added.
+  void AddHook(TrainHook* hook);
+
+  // Trains until the last epoch, early stopping, max_steps or a hook's stop; writes the
+  // checkpoint and publishes the model. Call once. Throws NumericError (diverged), DataError
+  // (no training examples, unlabelled data), IoError, and whatever a hook throws.
+  TrainResult Fit();
+
+  Ranking& model() { return *model_; }
+  const TrainingState& state() const { return state_; }
+  const DataMapping& mapping() const { return *mapping_; }
+
+ private:
+  void RunEpoch(int64_t total_bytes);
+  // Continues the epoch in progress after its batch_in_epoch batches: seeks when it can.
+  void ResumeInput();
+  // One optimizer step on batch_; NumericError when the loss is not finite.
+  StepResult Step();
+  // Evaluates (when there are eval files), records history, applies early stopping and
+  // calls the hooks. `epoch` is 1-based.
+  void EvaluateNow(const char* when, int64_t epoch);
+  void Save(const std::string& path);
+  void EndEpochForHooks();
+
+  const JobConfig config_;
+  const TrainRun run_;
+  TrainResult result_;
+  std::shared_ptr<const DataMapping> mapping_;
+  std::unique_ptr<BatchReader> reader_;
+  std::unique_ptr<BatchReader> eval_reader_;
+  std::unique_ptr<Ranking> model_;
+  TrainingState state_;
+  std::string config_yaml_;
+  std::string mapping_text_;
+  nlohmann::json history_;  // [{"epoch":..,"step":..,"metrics":{...}}, ...]
+  EarlyStopping early_stopping_;
+  StepCadence eval_cadence_;
+  StepCadence checkpoint_cadence_;
+  std::vector<TrainHook*> hooks_;
+  Batch batch_;
+  bool stop_ = false;
+  bool fitted_ = false;
+  double step_seconds_ = 0.0;
+};
+
+// Trains with a ProgressHook (run.progress_bar: a bar, else log lines): Trainer(config,
+// run).Fit().
 TrainResult Train(const JobConfig& config, const TrainRun& run);
 
 // A trained model with everything needed to read data for it.
@@ -67,21 +133,6 @@ struct LoadedModel {
   TrainingState state;
 };
 LoadedModel LoadModel(const std::string& path);
-
-// Runs the model over every batch of `reader` (labelled) and returns the task metrics
-// ("examples", "auc", "logloss", "accuracy", "ne", "calibration", "loss", ...; "rmse", "mae"
-// for regression). Rewinds the reader afterwards. DataError if the data has no labels.
-MetricMap Evaluate(Ranking& model, BatchReader& reader);
-
-// Writes one prediction per example, in input order, one per line (shortest text that reads
-// back as the same float), to out_path atomically: on error nothing is left at out_path and an
-// existing file there is untouched. Returns the number of predictions.
-int64_t PredictToFile(Ranking& model, BatchReader& reader, const std::string& out_path);
-
-// The metrics as a JSON object (NaN as null), plus `extra` members.
-// indent < 0: one line.
-std::string MetricsJson(const MetricMap& metrics, const std::string& extra_members = "",
-                        int indent = 2);
 
 }  // namespace crank
 

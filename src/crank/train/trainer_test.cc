@@ -6,10 +6,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "crank/base/error.h"
 #include "crank/data/synthetic_criteo.h"
 #include "crank/io/checkpoint.h"
+#include "crank/train/progress.h"
 
 namespace crank {
 namespace {
@@ -210,6 +213,196 @@ TEST_F(TrainerTest, PredictionFailureLeavesAnExistingFileUntouched) {
   std::string line;
   std::getline(in, line);
   EXPECT_EQ(line, "previous");
+}
+
+// Records every hook call as a line of text; optionally asks to stop at a step.
+class RecordingHook : public TrainHook {
+ public:
+  explicit RecordingHook(int64_t stop_at_step = 0) : stop_at_step_(stop_at_step) {}
+  void OnEpochBegin(int64_t epoch, int64_t epochs, int64_t total_bytes) override {
+    events.push_back(fmt::format("begin {}/{}", epoch, epochs));
+    total_bytes_ = total_bytes;
+  }
+  HookAction OnStepEnd(const StepEndInfo& s) override {
+    events.push_back(fmt::format("step {} epoch {}", s.step, s.epoch));
+    steps.push_back(s);
+    return s.step == stop_at_step_ ? HookAction::kStop : HookAction::kContinue;
+  }
+  void OnEvalBegin(int64_t epoch, int64_t step) override {
+    events.push_back(fmt::format("eval-begin {} {}", epoch, step));
+  }
+  HookAction OnEval(const EvalInfo& e) override {
+    events.push_back(fmt::format("eval {} {}", e.epoch, e.step));
+    evals.push_back(*e.metrics);
+    return HookAction::kContinue;
+  }
+  void OnCheckpoint(const std::string& path, const TrainingState& state) override {
+    events.push_back(
+        fmt::format("checkpoint {} {}", fs::path(path).filename().string(), state.global_step));
+  }
+  void OnEpochEnd(int64_t epoch) override { events.push_back(fmt::format("end {}", epoch)); }
+
+  std::vector<std::string> events;
+  std::vector<StepEndInfo> steps;
+  std::vector<MetricMap> evals;
+  int64_t total_bytes_ = 0;
+
+ private:
+  int64_t stop_at_step_;
+};
+
+TEST_F(TrainerTest, HooksAreCalledInOrderWithTheRightValues) {
+  JobConfig job = SmallJob();
+  job.train.epochs = 1;
+  job.train.eval_every = 40;
+  job.train.checkpoint_every = 30;
+  job.train.shuffle_buffer = 0;
+  Trainer trainer(job, Run("m.crank"));
+  RecordingHook hook;
+  trainer.AddHook(&hook);
+  const TrainResult r = trainer.Fit();
+
+  // 12000 rows in batches of 128: 93 full batches and one of 96.
+  std::vector<std::string> expected = {"begin 0/1"};
+  for (int64_t s = 1; s <= 94; ++s) {
+    expected.push_back(fmt::format("step {} epoch 0", s));
+    if (s % 40 == 0) {
+      expected.push_back(fmt::format("eval-begin 1 {}", s));
+      expected.push_back(fmt::format("eval 1 {}", s));
+    }
+    if (s % 30 == 0) expected.push_back(fmt::format("checkpoint m.crank.ckpt {}", s));
+  }
+  expected.insert(expected.end(),
+                  {"end 0", "eval-begin 1 94", "eval 1 94", "checkpoint m.crank.ckpt 94"});
+  EXPECT_EQ(hook.events, expected);
+
+  const int64_t file_bytes = static_cast<int64_t>(fs::file_size(train_));
+  EXPECT_EQ(hook.total_bytes_, file_bytes);
+  ASSERT_EQ(hook.steps.size(), 94u);
+  int64_t examples = 0, last_bytes = 0;
+  for (const StepEndInfo& s : hook.steps) {
+    EXPECT_EQ(s.batch_size, s.step == 94 ? 96 : 128);
+    EXPECT_TRUE(std::isfinite(s.loss));
+    EXPECT_GE(s.total_loss, s.loss);
+    EXPECT_GE(s.bytes_read, last_bytes);
+    last_bytes = s.bytes_read;
+    examples += s.batch_size;
+  }
+  EXPECT_EQ(examples, 12000);
+  EXPECT_EQ(hook.steps.back().bytes_read, file_bytes);
+  ASSERT_EQ(hook.evals.size(), 3u);
+  EXPECT_EQ(hook.evals.back(), r.final_eval);
+  EXPECT_EQ(hook.evals.back().at("examples"), 2000);
+  EXPECT_TRUE(r.state.finished);
+  EXPECT_FALSE(r.stopped_by_hook);
+}
+
+TEST_F(TrainerTest, AHookCanStopTrainingAndResumeContinuesTheRun) {
+  const JobConfig job = SmallJob();
+  Train(job, Run("full.crank"));
+  Trainer trainer(job, Run("stopped.crank"));
+  RecordingHook hook(/*stop_at_step=*/25);
+  trainer.AddHook(&hook);
+  const TrainResult r = trainer.Fit();
+  EXPECT_TRUE(r.stopped_by_hook);
+  EXPECT_FALSE(r.stopped_early);
+  EXPECT_FALSE(r.state.finished);
+  EXPECT_EQ(r.state.global_step, 25);
+  EXPECT_EQ(hook.steps.size(), 25u);
+  EXPECT_EQ(hook.events.back(), "checkpoint stopped.crank.ckpt 25");
+  EXPECT_EQ(ModelCheckpoint::Load((dir_ / "stopped.crank").string()).state().global_step, 25);
+  // The stop paused the run: resuming finishes it exactly as if it had not stopped.
+  const TrainResult done = Train(job, Run("stopped.crank", /*resume=*/true));
+  EXPECT_TRUE(done.state.finished);
+  ExpectSameRecords((dir_ / "full.crank").string(), (dir_ / "stopped.crank").string(), "var/");
+}
+
+TEST(EarlyStopping, StopsAfterPatienceEvaluationsWithoutImprovement) {
+  EarlyStopping auc(2, /*higher_is_better=*/true);
+  EXPECT_STREQ(auc.metric_name(), "auc");
+  EXPECT_FALSE(auc.Observe({{"auc", 0.70}}));
+  EXPECT_FALSE(auc.Observe({{"auc", 0.69}}));
+  EXPECT_FALSE(auc.Observe({{"auc", 0.71}}));  // improvement resets the count
+  EXPECT_EQ(auc.since_best(), 0);
+  EXPECT_FALSE(auc.Observe({{"auc", 0.71}}));  // equal is no improvement
+  EXPECT_TRUE(auc.Observe({}));                // missing is no improvement
+  EXPECT_EQ(auc.best(), 0.71);
+  EarlyStopping rmse(1, /*higher_is_better=*/false);
+  EXPECT_STREQ(rmse.metric_name(), "rmse");
+  EXPECT_FALSE(rmse.Observe({{"rmse", 2.0}}));
+  EXPECT_FALSE(rmse.Observe({{"rmse", 1.5}}));
+  EXPECT_TRUE(rmse.Observe({{"rmse", 1.6}}));
+  EarlyStopping never(0, true);
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(never.Observe({{"auc", 0.5}}));
+  EXPECT_EQ(never.since_best(), 4);
+}
+
+TEST_F(TrainerTest, EarlyStoppingIsTheSameLiveAndAfterResume) {
+  JobConfig job = SmallJob();
+  job.embedding_optimizer.learning_rate = 1e-30f;  // nothing changes: AUC never improves
+  job.dense_optimizer.learning_rate = 1e-30f;
+  job.train.epochs = 10;
+  job.train.eval_every = 10;
+  job.train.early_stopping_patience = 2;
+  const TrainResult live = Train(job, Run("live.crank"));
+  ASSERT_TRUE(live.stopped_early);
+  ASSERT_EQ(live.state.global_step, 30);
+  // Paused after the evaluations at 10 (best) and 20 (one without gain): the resumed run
+  // replays them and stops at the same evaluation.
+  JobConfig first = job;
+  first.train.max_steps = 20;
+  const TrainResult paused = Train(first, Run("resumed.crank"));
+  EXPECT_FALSE(paused.stopped_early);
+  EXPECT_FALSE(paused.state.finished);
+  EXPECT_EQ(paused.state.global_step, 20);
+  const TrainResult resumed = Train(job, Run("resumed.crank", /*resume=*/true));
+  EXPECT_TRUE(resumed.stopped_early);
+  EXPECT_TRUE(resumed.state.finished);
+  EXPECT_EQ(resumed.state.global_step, live.state.global_step);
+  EXPECT_EQ(resumed.history_json, live.history_json);
+}
+
+TEST_F(TrainerTest, ResumeSeeksTheInputInsteadOfReReadingIt) {
+  for (const bool in_memory : {false, true}) {
+    SCOPED_TRACE(in_memory ? "in-memory" : "streaming");
+    JobConfig job = SmallJob();
+    job.train.shuffle_buffer = 0;  // the order is the file's: the input can seek
+    job.train.in_memory = in_memory;
+    const std::string tag = in_memory ? "memory" : "stream";
+    Train(job, Run(tag + "_full.crank"));
+    JobConfig first = job;
+    first.train.max_steps = 60;
+    Train(first, Run(tag + ".crank"));
+    const TrainingState saved =
+        ModelCheckpoint::Load((dir_ / (tag + ".crank.ckpt")).string()).state();
+    ASSERT_TRUE(saved.input.has_value());
+    EXPECT_EQ(saved.input->rows, 60 * 128);
+
+    Trainer trainer(job, Run(tag + ".crank", /*resume=*/true));
+    RecordingHook hook;
+    trainer.AddHook(&hook);
+    const TrainResult done = trainer.Fit();
+    EXPECT_TRUE(done.state.finished);
+    ASSERT_EQ(hook.steps.size(), 2u * 94 - 60);
+    EXPECT_EQ(hook.steps.front().step, 61);
+    EXPECT_EQ(done.train_examples, 2 * 12000 - 60 * 128);
+    if (!in_memory) {
+      // The resumed epoch read the file from the saved byte on, not the bytes already trained.
+      ASSERT_GT(saved.input->byte_offset, 0);
+      const int64_t file_bytes = static_cast<int64_t>(fs::file_size(train_));
+      const StepEndInfo& last_of_epoch = hook.steps[94 - 61];
+      ASSERT_EQ(last_of_epoch.step, 94);
+      EXPECT_EQ(last_of_epoch.epoch, 0);
+      EXPECT_EQ(last_of_epoch.bytes_read, file_bytes - saved.input->byte_offset);
+      EXPECT_EQ(hook.steps.back().bytes_read, file_bytes);  // the next epoch reads it all
+    } else {
+      EXPECT_FALSE(saved.input->file_index >= 0);  // the in-memory reader seeks by row
+    }
+    ExpectSameRecords((dir_ / (tag + "_full.crank")).string(), (dir_ / (tag + ".crank")).string(),
+                      "var/");
+    ExpectSameRecords((dir_ / (tag + "_full.crank")).string(), (dir_ / (tag + ".crank")).string(),
+                      "opt/");
+  }
 }
 
 }  // namespace

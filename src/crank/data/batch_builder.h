@@ -1,5 +1,5 @@
-#ifndef CRANK_DATA_EXAMPLE_H_
-#define CRANK_DATA_EXAMPLE_H_
+#ifndef CRANK_DATA_BATCH_BUILDER_H_
+#define CRANK_DATA_BATCH_BUILDER_H_
 
 // Example: one mapped example (model inputs of one row), and BatchBuilder, which appends
 // examples to a Batch while reusing the batch's buffers.
@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "crank/tensor/batch.h"
 #include "crank/data/data_spec.h"
+#include "crank/tensor/batch.h"
 
 namespace crank {
 
@@ -47,4 +47,4 @@ class BatchBuilder {
 
 }  // namespace crank
 
-#endif  // CRANK_DATA_EXAMPLE_H_
+#endif  // CRANK_DATA_BATCH_BUILDER_H_

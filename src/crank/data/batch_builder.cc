@@ -1,4 +1,4 @@
-#include "crank/data/example.h"
+#include "crank/data/batch_builder.h"
 
 #include <cstring>
 

@@ -1,0 +1,76 @@
+#include "crank/train/evaluate.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <iterator>
+
+#include "crank/base/error.h"
+#include "crank/io/atomic_file.h"
+
+namespace crank {
+
+using Json = nlohmann::json;
+
+MetricMap Evaluate(Ranking& model, BatchReader& reader) {
+  model.ResetMetrics();
+  Batch batch;
+  while (reader.Next(&batch)) {
+    if (batch.labels.empty()) {
+      throw DataError("evaluation needs labelled data, but the input has no label column");
+    }
+    model.TestStep(batch);
+  }
+  MetricMap m = model.Metrics();
+  model.ResetMetrics();
+  if (m["examples"] == 0) {
+    throw DataError(fmt::format("no examples to evaluate ({} malformed rows skipped)",
+                                reader.stats().rows_skipped));
+  }
+  reader.Rewind();
+  return m;
+}
+
+int64_t PredictToFile(Ranking& model, BatchReader& reader, const std::string& out_path) {
+  AtomicFileWriter out(out_path);
+  Batch batch;
+  Tensor predictions;
+  std::string text;
+  int64_t n = 0;
+  while (reader.Next(&batch)) {
+    model.Predict(batch, &predictions);
+    text.clear();
+    for (int64_t i = 0; i < predictions.size(); ++i) {
+      fmt::format_to(std::back_inserter(text), "{}\n", predictions[i]);
+    }
+    out.Append(text.data(), text.size());
+    n += predictions.size();
+  }
+  out.Commit();
+  return n;
+}
+
+Json MetricsToJson(const MetricMap& m) {
+  Json j = Json::object();
+  for (const auto& [k, v] : m) {
+    if (k == "examples") {
+      j[k] = static_cast<int64_t>(v);
+    } else if (std::isfinite(v)) {
+      j[k] = v;
+    } else {
+      j[k] = nullptr;
+    }
+  }
+  return j;
+}
+
+std::string MetricsJson(const MetricMap& metrics, const std::string& extra_members, int indent) {
+  Json j = MetricsToJson(metrics);
+  if (!extra_members.empty()) {
+    Json extra = Json::parse("{" + extra_members + "}");
+    for (auto& [k, v] : extra.items()) j[k] = v;
+  }
+  return j.dump(indent);
+}
+
+}  // namespace crank

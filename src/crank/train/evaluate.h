@@ -1,0 +1,38 @@
+#ifndef CRANK_TRAIN_EVALUATE_H_
+#define CRANK_TRAIN_EVALUATE_H_
+
+// The evaluation and prediction loops (`crank eval`, `crank predict`, and the trainer's
+// evaluations), and the metrics as JSON. Each loop runs on the calling thread over one
+// reader; the model is used for inference only but its metric state is reset and read.
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "crank/data/batch_reader.h"
+#include "crank/model/ranking.h"
+#include "crank/train/hooks.h"
+
+namespace crank {
+
+// Runs the model over every batch of `reader` (labelled) and returns the task metrics
+// ("examples", "auc", "logloss", "accuracy", "ne", "calibration", "loss", ...; "rmse", "mae"
+// for regression). Rewinds the reader afterwards. DataError if the data has no labels.
+MetricMap Evaluate(Ranking& model, BatchReader& reader);
+
+// Writes one prediction per example, in input order, one per line (shortest text that reads
+// back as the same float), to out_path atomically: on error nothing is left at out_path and an
+// existing file there is untouched. Returns the number of predictions.
+int64_t PredictToFile(Ranking& model, BatchReader& reader, const std::string& out_path);
+
+// The metrics as a JSON object: "examples" as an integer, NaN and infinities as null.
+nlohmann::json MetricsToJson(const MetricMap& metrics);
+
+// MetricsToJson(metrics) plus `extra` members (JSON text of members, without braces), as text.
+// indent < 0: one line.
+std::string MetricsJson(const MetricMap& metrics, const std::string& extra_members = "",
+                        int indent = 2);
+
+}  // namespace crank
+
+#endif  // CRANK_TRAIN_EVALUATE_H_
