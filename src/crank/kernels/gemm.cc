@@ -14,6 +14,7 @@
 #include "crank/base/error.h"
 #include "crank/kernels/bf16.h"
 #include "crank/kernels/gemm_onednn.h"
+#include "crank/kernels/gemm_testing.h"
 
 namespace crank {
 namespace {
