@@ -100,6 +100,4 @@ double Auc(const std::vector<float>& scores, const std::vector<float>& labels) {
   return (rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives);
 }
 
-std::string MovieLensDir() { return CRANK_SOURCE_DIR "/../shared/data/movielens-latest-small"; }
-
 }  // namespace crank::test

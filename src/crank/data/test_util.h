@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "crank/tensor/batch.h"
 #include "crank/data/batch_reader.h"
 #include "crank/data/config.h"
 #include "crank/data/mapping.h"
+#include "crank/tensor/batch.h"
 
 namespace crank::test {
 
@@ -47,9 +47,6 @@ void ExpectPassesEqual(const std::vector<Batch>& a, const std::vector<Batch>& b)
 
 // Area under the ROC curve (ties count one half).
 double Auc(const std::vector<float>& scores, const std::vector<float>& labels);
-
-// ../shared/data/movielens-latest-small relative to the source tree.
-std::string MovieLensDir();
 
 }  // namespace crank::test
 

@@ -15,6 +15,7 @@
 #include "crank/kernels/bf16.h"
 #include "crank/kernels/compute_settings.h"
 #include "crank/kernels/gemm_onednn.h"
+#include "crank/kernels/gemm_testing.h"
 
 namespace crank {
 namespace {

@@ -95,9 +95,6 @@ GemmBackend GetGemmBackend();
 GemmBackend ParseGemmBackend(std::string_view name);
 std::string_view GemmBackendName(GemmBackend backend);
 
-// Test hook: while true, Bf16Supported() reports false, as on a CPU without AVX512-BF16.
-void SimulateNoBf16ForTesting(bool simulate);
-
 // The active GEMM precision, libraries and thread count, for logs and benchmark reports, e.g.
 //   "fp32 on oneDNN 2.6.3 (avx512_core_bf16) where N >= 8 (and M >= 8 where A is transposed),
 //    else OpenBLAS 0.3.21 (core Cooperlake, OpenMP), 2 threads"          (the defaults)

@@ -17,6 +17,7 @@
 #include "crank/kernels/activation.h"
 #include "crank/kernels/bf16.h"
 #include "crank/kernels/gemm_onednn.h"
+#include "crank/kernels/gemm_testing.h"
 #include "crank/kernels/linear.h"
 
 namespace crank {

@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,29 +18,21 @@
 #include "crank/layers/initializers.h"
 #include "crank/layers/linear.h"
 #include "gradient_check.h"
+#include "op_test_harness.h"
 
 namespace crank {
 namespace {
 
+using testing::CaseName;
 using testing::ExpectGradientMatches;
 using testing::ProjectionLoss;
+using testing::ThrownMessage;
 
 Tensor RandomTensor(std::vector<int64_t> shape, uint64_t seed, float scale = 1.0f) {
   Tensor t(std::move(shape));
   Rng rng(seed);
   for (int64_t i = 0; i < t.size(); ++i) t[i] = scale * (2.0f * rng.UniformFloat() - 1.0f);
   return t;
-}
-
-// The message of the InvalidArgument thrown by f, or "<no exception>".
-template <typename F>
-std::string InvalidArgumentMessage(F&& f) {
-  try {
-    f();
-  } catch (const InvalidArgument& e) {
-    return e.what();
-  }
-  return "<no exception>";
 }
 
 // Gives the biases non-zero values so their effect is visible in checks.
@@ -188,83 +182,6 @@ TEST(Linear, HandComputedForwardForEachActivation) {
   }
 }
 
-class LinearGradientTest : public ::testing::TestWithParam<Activation> {};
-
-TEST_P(LinearGradientTest, MatchesFiniteDifferencesForInputKernelAndBias) {
-  Linear layer("d", {.units = 3, .activation = GetParam()});
-  Rng rng(11);
-  layer.Build(5, rng);
-  RandomizeBiases(layer, 12);
-  CheckBlockGradients(layer, 4, 5, 3, 13);
-}
-
-TEST_P(LinearGradientTest, MatchesFiniteDifferencesWithBatchOne) {
-  Linear layer("d", {.units = 6, .activation = GetParam()});
-  Rng rng(21);
-  layer.Build(4, rng);
-  RandomizeBiases(layer, 22);
-  CheckBlockGradients(layer, 1, 4, 6, 23);
-}
-
-INSTANTIATE_TEST_SUITE_P(Activations, LinearGradientTest,
-                         ::testing::Values(Activation::kLinear, Activation::kRelu,
-                                           Activation::kSigmoid),
-                         [](const auto& info) { return std::string(ActivationName(info.param)); });
-
-TEST(Linear, BackwardWithoutInputGradientGivesSameParameterGradients) {
-  Linear layer("d", {.units = 3, .activation = Activation::kSigmoid});
-  Rng rng(2);
-  layer.Build(4, rng);
-  const Tensor x = RandomTensor({5, 4}, 3);
-  const Tensor dy = RandomTensor({5, 3}, 4);
-  Tensor y, dx;
-  layer.Forward(x, &y, true);
-  layer.Backward(dy, &dx);
-  const std::vector<float> dw = layer.kernel().grad.ToVector();
-  const std::vector<float> db = layer.bias()->grad.ToVector();
-  ZeroGrads(layer);
-  layer.Backward(dy, nullptr);
-  EXPECT_EQ(layer.kernel().grad.ToVector(), dw);
-  EXPECT_EQ(layer.bias()->grad.ToVector(), db);
-  layer.Backward(dy, nullptr);  // accumulates
-  for (size_t i = 0; i < dw.size(); ++i) EXPECT_FLOAT_EQ(layer.kernel().grad[i], 2 * dw[i]);
-}
-
-TEST(Linear, RejectsWidthMismatchNamingLayerAndWidths) {
-  Linear layer("top/dense_1", {.units = 2});
-  Rng rng(1);
-  layer.Build(13, rng);
-  Tensor y;
-  EXPECT_EQ(InvalidArgumentMessage([&] {
-              layer.Forward(Tensor({3, 12}), &y, true);
-            }),
-            "top/dense_1: expected input of width 13, got 12");
-  EXPECT_NE(InvalidArgumentMessage([&] {
-              layer.Forward(Tensor({13}), &y, true);
-            }).find("expected input of shape (B, 13), got (13,)"),
-            std::string::npos);
-}
-
-TEST(Linear, RejectsInvalidOptionsAndMisuse) {
-  EXPECT_EQ(InvalidArgumentMessage([] { Linear("d", {.units = 0}); }),
-            "d: units must be > 0, got 0");
-  EXPECT_THROW(Linear("d", {.units = 2, .kernel_l2 = -1.0f}), InvalidArgument);
-  EXPECT_THROW(Linear("d", {.units = 2, .kernel_l2 = NAN}), InvalidArgument);
-  Linear layer("d", {.units = 2});
-  Rng rng(1);
-  Tensor y, dx;
-  EXPECT_THROW(layer.Forward(Tensor({1, 3}), &y, true), InvalidArgument);  // not built
-  EXPECT_THROW(layer.Build(0, rng), InvalidArgument);
-  EXPECT_THROW(layer.Build(-3, rng), InvalidArgument);
-  layer.Build(3, rng);
-  EXPECT_THROW(layer.Backward(Tensor({1, 2}), &dx), InvalidArgument);  // no forward yet
-  layer.Forward(Tensor({4, 3}), &y, true);
-  EXPECT_THROW(layer.Backward(Tensor({4, 3}), &dx), InvalidArgument);  // wrong dy width
-  EXPECT_THROW(layer.Backward(Tensor({3, 2}), &dx), InvalidArgument);  // wrong dy batch
-  layer.Forward(Tensor({4, 3}), &y, false);
-  EXPECT_THROW(layer.Backward(Tensor({4, 2}), &dx), InvalidArgument);  // eval forward
-}
-
 // ---- Mlp ----
 
 TEST(Mlp, NamesLayersAndAppliesFinalActivationLast) {
@@ -305,49 +222,6 @@ TEST(Mlp, ForwardEqualsChainedLinearKernels) {
   }
 }
 
-struct MlpGradCase {
-  Activation final_activation;
-  int64_t batch;
-};
-
-class MlpGradientTest : public ::testing::TestWithParam<MlpGradCase> {};
-
-TEST_P(MlpGradientTest, ThreeLayersMatchFiniteDifferences) {
-  const auto [final_activation, batch] = GetParam();
-  Mlp mlp("mlp", {.units = {7, 5, 3}, .final_activation = final_activation});
-  Rng rng(31);
-  mlp.Build(6, rng);
-  RandomizeBiases(mlp, 32);
-  CheckBlockGradients(mlp, batch, 6, 3, 33);
-}
-
-INSTANTIATE_TEST_SUITE_P(FinalActivations, MlpGradientTest,
-                         ::testing::Values(MlpGradCase{Activation::kLinear, 4},
-                                           MlpGradCase{Activation::kRelu, 4},
-                                           MlpGradCase{Activation::kLinear, 1},
-                                           MlpGradCase{Activation::kRelu, 1}),
-                         [](const auto& info) {
-                           return std::string(ActivationName(info.param.final_activation)) +
-                                  "Batch" + std::to_string(info.param.batch);
-                         });
-
-TEST(Mlp, BackwardWithoutInputGradientMatchesWithIt) {
-  Mlp mlp("mlp", {.units = {5, 2}});
-  Rng rng(7);
-  mlp.Build(3, rng);
-  const Tensor x = RandomTensor({4, 3}, 8);
-  const Tensor dy = RandomTensor({4, 2}, 9);
-  Tensor y, dx;
-  mlp.Forward(x, &y, true);
-  mlp.Backward(dy, &dx);
-  std::vector<std::vector<float>> grads;
-  for (Variable* v : mlp.Variables()) grads.push_back(v->grad.ToVector());
-  ZeroGrads(mlp);
-  mlp.Backward(dy, nullptr);
-  const std::vector<Variable*> vars = mlp.Variables();
-  for (size_t i = 0; i < vars.size(); ++i) EXPECT_EQ(vars[i]->grad.ToVector(), grads[i]);
-}
-
 TEST(Mlp, ReusesItsBuffersAcrossSteps) {
   Mlp mlp("mlp", {.units = {8, 4}});
   Rng rng(7);
@@ -368,41 +242,6 @@ TEST(Mlp, ReusesItsBuffersAcrossSteps) {
   EXPECT_EQ(dx.data(), dx_data);
 }
 
-TEST(Mlp, RejectsWidthMismatchNamingBlockAndWidths) {
-  Mlp mlp("bottom", {.units = {4, 2}});
-  Rng rng(1);
-  mlp.Build(13, rng);
-  Tensor y;
-  EXPECT_EQ(InvalidArgumentMessage([&] {
-              mlp.Forward(Tensor({2, 12}), &y, false);
-            }),
-            "bottom: expected input of width 13, got 12");
-  EXPECT_EQ(InvalidArgumentMessage([&] {
-              mlp.Forward(Tensor({2, 14}), &y, true);
-            }),
-            "bottom: expected input of width 13, got 14");
-}
-
-TEST(Mlp, RejectsInvalidOptionsAndMisuse) {
-  EXPECT_EQ(InvalidArgumentMessage([] { Mlp("top", {.units = {}}); }),
-            "top: units must list at least one layer width, got none");
-  EXPECT_EQ(InvalidArgumentMessage([] {
-              Mlp("top", {.units = {4, 0, 1}});
-            }),
-            "top: units[1] must be > 0, got 0");
-  EXPECT_THROW(Mlp("top", {.units = {-2}}), InvalidArgument);
-  EXPECT_THROW(Mlp("top", {.units = {2}, .kernel_l2 = -0.1f}), InvalidArgument);
-  Mlp mlp("top", {.units = {2}});
-  Rng rng(1);
-  Tensor y, dx;
-  EXPECT_THROW(mlp.Forward(Tensor({1, 3}), &y, true), InvalidArgument);  // not built
-  EXPECT_THROW(mlp.Build(0, rng), InvalidArgument);
-  mlp.Build(3, rng);
-  EXPECT_THROW(mlp.Backward(Tensor({1, 2}), &dx), InvalidArgument);  // no forward yet
-  mlp.Forward(Tensor({1, 3}), &y, false);
-  EXPECT_THROW(mlp.Backward(Tensor({1, 2}), &dx), InvalidArgument);  // eval forward
-}
-
 TEST(Mlp, KernelL2ReachesEveryKernelOnly) {
   Mlp mlp("top", {.units = {3, 2}, .kernel_l2 = 0.25f});
   Rng rng(1);
@@ -411,6 +250,229 @@ TEST(Mlp, KernelL2ReachesEveryKernelOnly) {
     EXPECT_EQ(v->l2, v->name.ends_with("/kernel") ? 0.25f : 0.0f) << v->name;
   }
 }
+
+// ---- Linear and Mlp through one table-driven harness ----
+
+using MakeBlock = std::function<std::unique_ptr<Block>()>;
+
+MakeBlock MakeLinear(std::string name, LinearOptions options) {
+  return [=] { return std::make_unique<Linear>(name, options); };
+}
+MakeBlock MakeMlp(std::string name, MlpOptions options) {
+  return [=] { return std::make_unique<Mlp>(name, options); };
+}
+
+// A block built for inputs of width `in` from Rng(build_seed).
+struct BlockCase {
+  std::string name;
+  MakeBlock make;
+  int64_t in;
+  uint64_t build_seed;
+};
+
+struct GradientCase {
+  BlockCase block;
+  uint64_t bias_seed;  // biases get random values from here (RandomizeBiases)
+  int64_t batch;
+  uint64_t check_seed;  // input and projection of CheckBlockGradients
+  std::string name;
+};
+
+class BlockGradient : public ::testing::TestWithParam<GradientCase> {};
+
+TEST_P(BlockGradient, MatchesFiniteDifferencesForInputAndEveryVariable) {
+  const GradientCase& c = GetParam();
+  std::unique_ptr<Block> block = c.block.make();
+  Rng rng(c.block.build_seed);
+  const int64_t out = block->Build(c.block.in, rng);
+  RandomizeBiases(*block, c.bias_seed);
+  CheckBlockGradients(*block, c.batch, c.block.in, out, c.check_seed);
+}
+
+std::vector<GradientCase> GradientCases() {
+  std::vector<GradientCase> cases;
+  for (Activation act : {Activation::kLinear, Activation::kRelu, Activation::kSigmoid}) {
+    const std::string a(ActivationName(act));
+    cases.push_back(
+        {{"", MakeLinear("d", {.units = 3, .activation = act}), 5, 11}, 12, 4, 13, "Linear_" + a});
+    cases.push_back({{"", MakeLinear("d", {.units = 6, .activation = act}), 4, 21},
+                     22,
+                     1,
+                     23,
+                     "Linear_" + a + "_BatchOne"});
+  }
+  for (Activation act : {Activation::kLinear, Activation::kRelu}) {
+    for (int64_t batch : {4, 1}) {
+      cases.push_back(
+          {{"", MakeMlp("mlp", {.units = {7, 5, 3}, .final_activation = act}), 6, 31},
+           32,
+           batch,
+           33,
+           "Mlp3Layers_" + std::string(ActivationName(act)) + "_Batch" + std::to_string(batch)});
+    }
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(LinearAndMlp, BlockGradient, ::testing::ValuesIn(GradientCases()),
+                         CaseName<GradientCase>);
+
+struct BackwardCase {
+  std::string name;
+  BlockCase block;  // input and dy come from build_seed + 1 and + 2
+  int64_t batch;
+};
+
+class BlockBackward : public ::testing::TestWithParam<BackwardCase> {};
+
+// Backward without dx gives the same parameter gradients as with it, and a second Backward
+// accumulates into them.
+TEST_P(BlockBackward, WithoutInputGradientGivesSameParameterGradientsAndAccumulates) {
+  const BackwardCase& c = GetParam();
+  std::unique_ptr<Block> block = c.block.make();
+  Rng rng(c.block.build_seed);
+  const int64_t out = block->Build(c.block.in, rng);
+  const Tensor x = RandomTensor({c.batch, c.block.in}, c.block.build_seed + 1);
+  const Tensor dy = RandomTensor({c.batch, out}, c.block.build_seed + 2);
+  Tensor y, dx;
+  block->Forward(x, &y, true);
+  block->Backward(dy, &dx);
+  std::vector<std::vector<float>> grads;
+  for (Variable* v : block->Variables()) grads.push_back(v->grad.ToVector());
+  ZeroGrads(*block);
+  block->Backward(dy, nullptr);
+  const std::vector<Variable*> vars = block->Variables();
+  for (size_t i = 0; i < vars.size(); ++i) EXPECT_EQ(vars[i]->grad.ToVector(), grads[i]);
+  block->Backward(dy, nullptr);  // accumulates
+  for (size_t i = 0; i < vars.size(); ++i) {
+    for (size_t j = 0; j < grads[i].size(); ++j) {
+      EXPECT_FLOAT_EQ(vars[i]->grad[static_cast<int64_t>(j)], 2 * grads[i][j])
+          << vars[i]->name << " at " << j;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    LinearAndMlp, BlockBackward,
+    ::testing::ValuesIn(std::vector<BackwardCase>{
+        {"LinearSigmoid",
+         {"", MakeLinear("d", {.units = 3, .activation = Activation::kSigmoid}), 4, 2},
+         5},
+        {"Mlp", {"", MakeMlp("mlp", {.units = {5, 2}}), 3, 7}, 4}}),
+    CaseName<BackwardCase>);
+
+// A forward on an input of the wrong shape throws InvalidArgument naming the block.
+struct ShapeErrorCase {
+  std::string name;
+  BlockCase block;
+  std::vector<int64_t> input_shape;
+  bool training;
+  std::string message;
+  bool exact;  // the whole message, else a part of it
+};
+
+class BlockRejectsInput : public ::testing::TestWithParam<ShapeErrorCase> {};
+
+TEST_P(BlockRejectsInput, NamingTheBlockAndTheWidths) {
+  const ShapeErrorCase& c = GetParam();
+  std::unique_ptr<Block> block = c.block.make();
+  Rng rng(c.block.build_seed);
+  block->Build(c.block.in, rng);
+  Tensor y;
+  const std::string message =
+      ThrownMessage([&] { block->Forward(Tensor(c.input_shape), &y, c.training); });
+  if (c.exact) {
+    EXPECT_EQ(message, c.message);
+  } else {
+    EXPECT_NE(message.find(c.message), std::string::npos) << message;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(LinearAndMlp, BlockRejectsInput,
+                         ::testing::ValuesIn(std::vector<ShapeErrorCase>{
+                             {"LinearNarrowInput",
+                              {"", MakeLinear("top/dense_1", {.units = 2}), 13, 1},
+                              {3, 12},
+                              true,
+                              "top/dense_1: expected input of width 13, got 12",
+                              true},
+                             {"LinearRank1Input",
+                              {"", MakeLinear("top/dense_1", {.units = 2}), 13, 1},
+                              {13},
+                              true,
+                              "expected input of shape (B, 13), got (13,)",
+                              false},
+                             {"MlpNarrowInputEval",
+                              {"", MakeMlp("bottom", {.units = {4, 2}}), 13, 1},
+                              {2, 12},
+                              false,
+                              "bottom: expected input of width 13, got 12",
+                              true},
+                             {"MlpWideInputTraining",
+                              {"", MakeMlp("bottom", {.units = {4, 2}}), 13, 1},
+                              {2, 14},
+                              true,
+                              "bottom: expected input of width 13, got 14",
+                              true}}),
+                         CaseName<ShapeErrorCase>);
+
+// Invalid options: InvalidArgument at construction, with the given message where not empty.
+struct OptionsCase {
+  std::string name;
+  MakeBlock make;
+  std::string message;
+};
+
+class BlockRejectsOptions : public ::testing::TestWithParam<OptionsCase> {};
+
+TEST_P(BlockRejectsOptions, AtConstruction) {
+  if (GetParam().message.empty()) {
+    EXPECT_THROW(GetParam().make(), InvalidArgument);
+  } else {
+    EXPECT_EQ(ThrownMessage([&] { GetParam().make(); }), GetParam().message);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    LinearAndMlp, BlockRejectsOptions,
+    ::testing::ValuesIn(std::vector<OptionsCase>{
+        {"LinearZeroUnits", MakeLinear("d", {.units = 0}), "d: units must be > 0, got 0"},
+        {"LinearNegativeL2", MakeLinear("d", {.units = 2, .kernel_l2 = -1.0f}), ""},
+        {"LinearNaNL2", MakeLinear("d", {.units = 2, .kernel_l2 = NAN}), ""},
+        {"MlpNoLayers", MakeMlp("top", {.units = {}}),
+         "top: units must list at least one layer width, got none"},
+        {"MlpZeroWidth", MakeMlp("top", {.units = {4, 0, 1}}), "top: units[1] must be > 0, got 0"},
+        {"MlpNegativeWidth", MakeMlp("top", {.units = {-2}}), ""},
+        {"MlpNegativeL2", MakeMlp("top", {.units = {2}, .kernel_l2 = -0.1f}), ""}}),
+    CaseName<OptionsCase>);
+
+// Misuse of a block with 2 outputs: forward before Build, bad input widths, backward without
+// a training forward or with a dy of the wrong shape.
+class BlockRejectsMisuse : public ::testing::TestWithParam<OptionsCase> {};
+
+TEST_P(BlockRejectsMisuse, WithInvalidArgument) {
+  std::unique_ptr<Block> block = GetParam().make();
+  Rng rng(1);
+  Tensor y, dx;
+  EXPECT_THROW(block->Forward(Tensor({1, 3}), &y, true), InvalidArgument);  // not built
+  EXPECT_THROW(block->Build(0, rng), InvalidArgument);
+  EXPECT_THROW(block->Build(-3, rng), InvalidArgument);
+  block->Build(3, rng);
+  EXPECT_THROW(block->Backward(Tensor({1, 2}), &dx), InvalidArgument);  // no forward yet
+  block->Forward(Tensor({4, 3}), &y, true);
+  EXPECT_THROW(block->Backward(Tensor({4, 3}), &dx), InvalidArgument);  // wrong dy width
+  EXPECT_THROW(block->Backward(Tensor({3, 2}), &dx), InvalidArgument);  // wrong dy batch
+  block->Forward(Tensor({4, 3}), &y, false);
+  EXPECT_THROW(block->Backward(Tensor({4, 2}), &dx), InvalidArgument);  // eval forward
+  block->Forward(Tensor({1, 3}), &y, false);
+  EXPECT_THROW(block->Backward(Tensor({1, 2}), &dx), InvalidArgument);  // eval forward
+}
+
+INSTANTIATE_TEST_SUITE_P(LinearAndMlp, BlockRejectsMisuse,
+                         ::testing::ValuesIn(std::vector<OptionsCase>{
+                             {"Linear", MakeLinear("d", {.units = 2}), ""},
+                             {"Mlp", MakeMlp("top", {.units = {2}}), ""}}),
+                         CaseName<OptionsCase>);
 
 // Everything an Mlp step produces: output, input gradient and parameter gradients.
 std::vector<std::vector<float>> MlpStep(int threads) {
@@ -437,11 +499,10 @@ TEST(Mlp, OneAndTwoComputeThreadsGiveBitIdenticalResults) {
   SetComputeThreads(before);
   ASSERT_EQ(one.size(), two.size());
   for (size_t i = 0; i < one.size(); ++i) {
-    ASSERT_EQ(one[i].size(), two[i].size());
-    EXPECT_EQ(std::memcmp(one[i].data(), two[i].data(), one[i].size() * sizeof(float)), 0)
-        << "result " << i << " differs between 1 and 2 threads";
-    EXPECT_EQ(std::memcmp(two[i].data(), two_again[i].data(), two[i].size() * sizeof(float)), 0)
-        << "result " << i << " differs between runs";
+    testing::ExpectBitIdentical(one[i], two[i],
+                                "result " + std::to_string(i) + " differs between 1 and 2 threads");
+    testing::ExpectBitIdentical(two[i], two_again[i],
+                                "result " + std::to_string(i) + " differs between runs");
   }
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <set>
 
@@ -16,6 +17,7 @@
 #include "crank/optim/composite_optimizer.h"
 #include "crank/optim/optimizer.h"
 #include "gradient_check.h"
+#include "op_test_harness.h"
 #include "synthetic_batches.h"
 
 namespace crank {
@@ -104,82 +106,70 @@ TEST(RankingConfig, NonFiniteOrNegativeCoefficientsAreRefusedNamingTheField) {
   }
 }
 
-class RankingBadInput : public ::testing::Test {
- protected:
-  SyntheticProblem p_;
-  Ranking m_{p_.Config()};
-  Batch b_ = p_.MakeBatch(8, 0);
-
-  void ExpectInvalid(const Batch& b, const std::string& fragment) {
-    try {
-      m_.ComputeLoss(b);
-      FAIL() << "expected InvalidArgument containing '" << fragment << "'";
-    } catch (const InvalidArgument& e) {
-      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-    }
-  }
+// A batch that does not fit the model: ComputeLoss throws InvalidArgument whose message holds
+// `fragment`. `spoil` turns a valid batch of 8 rows into the bad one.
+struct BadInputCase {
+  std::string name;
+  std::function<void(const testing::SyntheticProblem&, Batch*)> spoil;
+  std::string fragment;
 };
 
-TEST_F(RankingBadInput, DenseWidthMismatch) {
-  Batch b = b_;
-  b.dense.Resize({8, 3});
-  ExpectInvalid(b, "expected 4 columns, got 3");
+class RankingBadInput : public ::testing::TestWithParam<BadInputCase> {};
+
+TEST_P(RankingBadInput, IsRejectedWithAMessageSayingWhat) {
+  SyntheticProblem p;
+  Ranking m(p.Config());
+  Batch b = p.MakeBatch(8, 0);
+  GetParam().spoil(p, &b);
+  const std::string message = testing::ThrownMessage([&] { m.ComputeLoss(b); });
+  EXPECT_NE(message.find(GetParam().fragment), std::string::npos)
+      << "expected InvalidArgument containing '" << GetParam().fragment << "', got: " << message;
 }
 
-TEST_F(RankingBadInput, DenseNotRank2) {
-  Batch b = b_;
-  b.dense.Resize({32});
-  ExpectInvalid(b, "dense features");
-}
-
-TEST_F(RankingBadInput, WrongSparseFeatureCount) {
-  Batch b = b_;
-  b.sparse.pop_back();
-  ExpectInvalid(b, "expected 3 features");
-}
-
-TEST_F(RankingBadInput, SparseBatchSizeMismatch) {
-  Batch b = b_;
-  b.sparse[1].offsets.pop_back();
-  ExpectInvalid(b, "sparse feature 'f1'");
-}
-
-TEST_F(RankingBadInput, LabelCountMismatch) {
-  Batch b = b_;
-  b.labels.Resize({7});
-  ExpectInvalid(b, "labels: expected shape (8,)");
-}
-
-TEST_F(RankingBadInput, SampleWeightCountMismatch) {
-  Batch b = b_;
-  b.weights.Resize({9});
-  ExpectInvalid(b, "sample weights: expected shape (8,)");
-}
-
-TEST_F(RankingBadInput, EmptyBatch) {
-  Batch b = p_.MakeBatch(1, 0);
-  b.dense.Resize({0, 4});
-  b.labels.Resize({0});
-  for (auto& s : b.sparse) s.Clear();
-  ExpectInvalid(b, "empty");
-}
-
-TEST_F(RankingBadInput, IdOutsideTheTable) {
-  Batch b = b_;
-  b.sparse[2].ids[3] = 40;
-  ExpectInvalid(b, "40");
-}
-
-TEST_F(RankingBadInput, LabelOutsideZeroOneForBce) {
-  Batch b = b_;
-  b.labels[2] = 2.0f;
-  ExpectInvalid(b, "outside [0, 1]");
-}
+INSTANTIATE_TEST_SUITE_P(
+    Batches, RankingBadInput,
+    ::testing::ValuesIn(std::vector<BadInputCase>{
+        {"DenseWidthMismatch",
+         [](const auto&, Batch* b) {
+           b->dense.Resize({8, 3});
+         },
+         "expected 4 columns, got 3"},
+        {"DenseNotRank2", [](const auto&, Batch* b) { b->dense.Resize({32}); }, "dense features"},
+        {"WrongSparseFeatureCount", [](const auto&, Batch* b) { b->sparse.pop_back(); },
+         "expected 3 features"},
+        {"SparseBatchSizeMismatch", [](const auto&, Batch* b) { b->sparse[1].offsets.pop_back(); },
+         "sparse feature 'f1'"},
+        {"LabelCountMismatch", [](const auto&, Batch* b) { b->labels.Resize({7}); },
+         "labels: expected shape (8,)"},
+        {"SampleWeightCountMismatch", [](const auto&, Batch* b) { b->weights.Resize({9}); },
+         "sample weights: expected shape (8,)"},
+        {"EmptyBatch",
+         [](const SyntheticProblem& p, Batch* b) {
+           *b = p.MakeBatch(1, 0);
+           b->dense.Resize({0, 4});
+           b->labels.Resize({0});
+           for (auto& s : b->sparse) s.Clear();
+         },
+         "empty"},
+        {"IdOutsideTheTable", [](const auto&, Batch* b) { b->sparse[2].ids[3] = 40; }, "40"},
+        {"LabelOutsideZeroOneForBce", [](const auto&, Batch* b) { b->labels[2] = 2.0f; },
+         "outside [0, 1]"}}),
+    testing::CaseName<BadInputCase>);
 
 TEST(Ranking, TrainStepWithoutOptimizerThrows) {
   SyntheticProblem p;
   Ranking m(p.Config());
   EXPECT_THROW(m.TrainStep(p.MakeBatch(4, 0)), InvalidArgument);
+}
+
+// Finite-difference check of d(loss on b)/d(every dense variable) against the gradients that
+// m.ComputeGradients(b) left in them.
+void ExpectDenseGradientsMatch(Ranking& m, const Batch& b, const testing::GradCheckOptions& opts) {
+  auto loss = [&] { return m.ComputeLoss(b, false); };
+  for (Variable* v : m.DenseTrainableVariables()) {
+    testing::ExpectGradientMatches(loss, v->value.data(), v->grad.data(), v->value.size(), v->name,
+                                   opts);
+  }
 }
 
 // End-to-end finite-difference check of d(loss)/d(every variable).
@@ -194,10 +184,7 @@ void CheckModelGradients(RankingConfig config, const SyntheticProblem& p, bool w
   opts.rtol = 5e-2;
   opts.samples = 12;
   opts.eps = 3e-4;  // the cross layers are quadratic in their inputs: keep the step small
-  for (Variable* v : m.DenseTrainableVariables()) {
-    testing::ExpectGradientMatches(loss, v->value.data(), v->grad.data(), v->value.size(), v->name,
-                                   opts);
-  }
+  ExpectDenseGradientsMatch(m, b, opts);
   for (Variable* v : m.EmbeddingTrainableVariables()) {
     // Check every touched row's gradient, and that untouched rows are absent.
     Tensor dense_grad(v->value.shape());
@@ -221,6 +208,8 @@ struct GradCase {
   bool regression;
   bool weighted;
   int64_t max_bag;
+  bool concat_dense = true;
+  int cross_layers = 2;
 };
 
 class RankingGradient : public ::testing::TestWithParam<GradCase> {};
@@ -232,7 +221,8 @@ TEST_P(RankingGradient, MatchesFiniteDifferences) {
   p.max_bag = c.max_bag;
   RankingConfig config = p.Config();
   config.interaction = c.interaction;
-  config.cross_layers = 2;
+  config.cross_layers = c.cross_layers;
+  config.concat_dense = c.concat_dense;
   CheckModelGradients(config, p, c.weighted);
 }
 
@@ -241,18 +231,14 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(GradCase{"dot", false, false, 1}, GradCase{"dot", false, true, 3},
                       GradCase{"dot", true, false, 1}, GradCase{"dot", true, true, 3},
                       GradCase{"cross", false, false, 1}, GradCase{"cross", true, true, 3},
-                      GradCase{"concat", false, true, 2}, GradCase{"concat", true, false, 1}),
+                      GradCase{"concat", false, true, 2}, GradCase{"concat", true, false, 1},
+                      // The defaults (one cross layer, unused by dot) without concat_dense.
+                      GradCase{"dot", false, false, 1, /*concat_dense=*/false, /*cross_layers=*/1}),
     [](const ::testing::TestParamInfo<GradCase>& i) {
       return i.param.interaction + (i.param.regression ? "_mse" : "_bce") +
-             (i.param.weighted ? "_weighted" : "") + (i.param.max_bag > 1 ? "_multihot" : "");
+             (i.param.weighted ? "_weighted" : "") + (i.param.max_bag > 1 ? "_multihot" : "") +
+             (i.param.concat_dense ? "" : "_without_concat_dense");
     });
-
-TEST(Ranking, GradientWithConcatDenseFalse) {
-  SyntheticProblem p;
-  RankingConfig c = p.Config();
-  c.concat_dense = false;
-  CheckModelGradients(c, p, false);
-}
 
 TEST(Ranking, DenseL2AddsPenaltyAndItsGradient) {
   SyntheticProblem p;
@@ -275,6 +261,14 @@ TEST(Ranking, DenseL2AddsPenaltyAndItsGradient) {
   }
 }
 
+void ExpectBitIdenticalWeights(Ranking& a, Ranking& b) {
+  const auto va = a.TrainableVariables(), vb = b.TrainableVariables();
+  ASSERT_EQ(va.size(), vb.size());
+  for (size_t i = 0; i < va.size(); ++i) {
+    testing::ExpectBitIdentical(va[i]->value.ToVector(), vb[i]->value.ToVector(), va[i]->name);
+  }
+}
+
 TEST(Ranking, CompositeOptimizerEqualsSeparateOptimizersOverTenSteps) {
   SyntheticProblem p;
   Ranking a(p.Config()), b(p.Config());
@@ -289,14 +283,7 @@ TEST(Ranking, CompositeOptimizerEqualsSeparateOptimizersOverTenSteps) {
     dense_opt->Apply(b.DenseTrainableVariables());
     EXPECT_EQ(ra.loss, rb.loss) << "step " << step;
   }
-  auto va = a.TrainableVariables(), vb = b.TrainableVariables();
-  ASSERT_EQ(va.size(), vb.size());
-  for (size_t i = 0; i < va.size(); ++i) {
-    ASSERT_EQ(va[i]->value.size(), vb[i]->value.size());
-    EXPECT_EQ(0, std::memcmp(va[i]->value.data(), vb[i]->value.data(),
-                             sizeof(float) * va[i]->value.size()))
-        << va[i]->name;
-  }
+  ExpectBitIdenticalWeights(a, b);
 }
 
 TEST(Ranking, SameSeedAndThreadsGiveBitIdenticalWeights) {
@@ -310,12 +297,8 @@ TEST(Ranking, SameSeedAndThreadsGiveBitIdenticalWeights) {
     a.TrainStep(batch);
     b.TrainStep(batch);
   }
-  auto va = a.TrainableVariables(), vb = b.TrainableVariables();
-  for (size_t i = 0; i < va.size(); ++i) {
-    EXPECT_EQ(0, std::memcmp(va[i]->value.data(), vb[i]->value.data(),
-                             sizeof(float) * va[i]->value.size()))
-        << va[i]->name;
-  }
+  ExpectBitIdenticalWeights(a, b);
+  auto va = a.TrainableVariables();
   RankingConfig other = p.Config();
   other.seed = 12;
   Ranking c(other);
@@ -456,11 +439,7 @@ TEST(Ranking, AcceptsUserDefinedBlocksAndTrainsThem) {
   opts.atol = 5e-4;
   opts.rtol = 5e-2;
   opts.eps = 3e-4;
-  auto loss = [&] { return m->ComputeLoss(b, false); };
-  for (Variable* v : dense) {
-    testing::ExpectGradientMatches(loss, v->value.data(), v->grad.data(), v->value.size(), v->name,
-                                   opts);
-  }
+  ExpectDenseGradientsMatch(*m, b, opts);
   m->SetOptimizer(DefaultOptimizer(*m, 0.1f, 0.01f));
   const Batch eval = p.MakeBatch(1000, 99999);
   const double start = m->TestStep(eval);
