@@ -101,46 +101,49 @@ TEST_P(InferenceThreads, TwoThreadsPredictingWithOneLoadedModelMatchOneThread) {
   const LoadedModel loaded = LoadModel(path);
   const Ranking& model = *loaded.model;
 
-  // One thread, one workspace: the reference.
-  std::vector<Tensor> expected(batches.size());
+  // The loaded model predicts exactly what the trained one did.
   InferenceWorkspace ws;
-  for (size_t i = 0; i < batches.size(); ++i) model.Predict(batches[i], &ws, &expected[i]);
+  Tensor first;
+  model.Predict(batches[0], &ws, &first);
+  ASSERT_EQ(trained.shape(), first.shape());
+  EXPECT_EQ(0, std::memcmp(trained.data(), first.data(), sizeof(float) * trained.size()));
 
-  // Two threads share the model read-only; thread t predicts batches t, t+2, ... several times
-  // over (one workspace each, reused across batch sizes).
-  constexpr int kThreads = 2;
-  constexpr int kRounds = 3;
-  std::vector<std::vector<Tensor>> got(kThreads, std::vector<Tensor>(batches.size()));
-  std::vector<std::exception_ptr> errors(kThreads);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      try {
-        InferenceWorkspace own;
-        for (int r = 0; r < kRounds; ++r) {
-          for (size_t i = static_cast<size_t>(t); i < batches.size(); i += kThreads) {
-            model.Predict(batches[i], &own, &got[static_cast<size_t>(t)][i]);
+  // `threads` std::threads share the model read-only; thread t predicts batches t,
+  // t + threads, ... `rounds` times over, with one workspace reused across batch sizes. Every
+  // worker starts as a fresh std::thread, so each runs its kernels with the same OpenMP
+  // defaults whatever the count.
+  const auto predict = [&](int threads, int rounds) {
+    std::vector<Tensor> out(batches.size());
+    std::vector<std::exception_ptr> errors(static_cast<size_t>(threads));
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        try {
+          InferenceWorkspace own;
+          for (int r = 0; r < rounds; ++r) {
+            for (size_t i = static_cast<size_t>(t); i < batches.size();
+                 i += static_cast<size_t>(threads)) {
+              model.Predict(batches[i], &own, &out[i]);
+            }
           }
+        } catch (...) {
+          errors[static_cast<size_t>(t)] = std::current_exception();
         }
-      } catch (...) {
-        errors[static_cast<size_t>(t)] = std::current_exception();
-      }
-    });
-  }
-  for (std::thread& th : threads) th.join();
-  for (const std::exception_ptr& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
+      });
+    }
+    for (std::thread& w : workers) w.join();
+    for (const std::exception_ptr& e : errors) {
+      if (e) std::rethrow_exception(e);
+    }
+    return out;
+  };
+  const std::vector<Tensor> expected = predict(/*threads=*/1, /*rounds=*/1);
+  const std::vector<Tensor> got = predict(/*threads=*/2, /*rounds=*/3);
   for (size_t i = 0; i < batches.size(); ++i) {
-    const Tensor& g = got[i % kThreads][i];
-    ASSERT_EQ(g.shape(), expected[i].shape()) << "batch " << i;
-    EXPECT_EQ(0, std::memcmp(g.data(), expected[i].data(), sizeof(float) * g.size()))
+    ASSERT_EQ(got[i].shape(), expected[i].shape()) << "batch " << i;
+    EXPECT_EQ(0, std::memcmp(got[i].data(), expected[i].data(), sizeof(float) * got[i].size()))
         << "batch " << i << " differs from the single-threaded prediction";
   }
-
-  // The loaded model predicts exactly what the trained one did.
-  ASSERT_EQ(trained.shape(), expected[0].shape());
-  EXPECT_EQ(0, std::memcmp(trained.data(), expected[0].data(), sizeof(float) * trained.size()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Interactions, InferenceThreads,

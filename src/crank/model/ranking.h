@@ -37,7 +37,6 @@
 namespace crank {
 
 class Optimizer;
-class Ranking;
 
 // The activations of one inference forward through a Ranking model (Ranking::Predict const):
 // owned by the caller, one per thread, reusable across batches and models. Buffers keep their
