@@ -7,12 +7,16 @@
 // Lifecycle: construct with its own options, then Build(in, rng) once (creates and initialises
 // variables, returns `out`), then any number of Forward / Backward pairs. Forward caches what
 // Backward needs (the block owns its caches), so Backward refers to the latest Forward.
-// Not thread-safe: one model instance per training thread of control.
+//
+// Thread-safety: Build, Forward, Backward and changing the variables need exclusive access.
+// Predict is const: any number of threads may call it at once on one built block, each with its
+// own output and InferenceScratch, while no thread changes the block.
 
 #include <cstdint>
 #include <vector>
 
 #include "crank/base/rng.h"
+#include "crank/layers/inference_scratch.h"
 #include "crank/layers/variable.h"
 #include "crank/tensor/tensor.h"
 
@@ -28,6 +32,11 @@ class Block {
 
   // x: (B, in) -> *y: (B, out). `training` is false for eval/predict (no caches needed then).
   virtual void Forward(const Tensor& x, Tensor* y, bool training) = 0;
+
+  // Inference: x: (B, in) -> *y: (B, out), resized; y must not be x. Reads the variables only and
+  // keeps its intermediates in *scratch (caller-owned, one per thread); the values equal
+  // Forward(x, y, false) bit for bit. Throws as Forward does on a bad input.
+  virtual void Predict(const Tensor& x, Tensor* y, InferenceScratch* scratch) const = 0;
 
   // dy: (B, out) -> *dx: (B, in) (overwritten; dx may be nullptr when not needed).
   // Accumulates into the gradients of Variables().

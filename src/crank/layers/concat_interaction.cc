@@ -83,9 +83,16 @@ int64_t ConcatInteraction::Build(const std::vector<int64_t>& widths, Rng& /*rng*
 
 void ConcatInteraction::Forward(const std::vector<const Tensor*>& features, Tensor* out,
                                 bool /*training*/) {
-  CRANK_REQUIRE(out_width_ >= 0, "ConcatInteraction::Forward called before Build");
-  ConcatColumns(features, widths_, "ConcatInteraction", out);
+  Predict(features, out, nullptr);
   batch_ = out->dim(0);
+}
+
+void ConcatInteraction::Predict(const std::vector<const Tensor*>& features, Tensor* out,
+                                InferenceScratch* /*scratch*/) const {
+  CRANK_REQUIRE(out_width_ >= 0, "ConcatInteraction::Forward called before Build");
+  for (const Tensor* f : features)
+    CRANK_CHECK(f != out, "ConcatInteraction: out aliases a feature");
+  ConcatColumns(features, widths_, "ConcatInteraction", out);
 }
 
 void ConcatInteraction::Backward(const Tensor& d_out, const std::vector<Tensor*>& d_features) {

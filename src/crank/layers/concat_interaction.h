@@ -5,7 +5,8 @@
 // a tf.keras.layers.Concatenate(axis=1) feature_interaction). No variables.
 //
 // Also the column concat/split helpers the other interactions build on (CrossInteraction
-// concatenates its features into x0 the same way). Not thread-safe.
+// concatenates its features into x0 the same way). Predict is const (no scratch) and may run on
+// many threads at once; the rest is not thread-safe.
 
 #include <cstdint>
 #include <string>
@@ -37,6 +38,10 @@ class ConcatInteraction : public FeatureInteraction {
 
   // features: F tensors (B, widths[i]) -> *out: (B, sum widths).
   void Forward(const std::vector<const Tensor*>& features, Tensor* out, bool training) override;
+
+  // As Forward; uses no scratch (scratch may be nullptr).
+  void Predict(const std::vector<const Tensor*>& features, Tensor* out,
+               InferenceScratch* scratch) const override;
 
   // d_out: (B, sum widths) -> d_features[i]: (B, widths[i]), overwritten (nullptr skipped).
   void Backward(const Tensor& d_out, const std::vector<Tensor*>& d_features) override;

@@ -78,6 +78,22 @@ void Cross::Build(int64_t width, Rng& rng) {
 }
 
 void Cross::Forward(const Tensor& x0, const Tensor& x, Tensor* out, bool training) {
+  Compute(x0, x, out, &hidden_, &act_out_);
+  has_cache_ = training;
+  if (training) {
+    x0_ = x0;
+    x_ = x;
+  }
+}
+
+void Cross::Predict(const Tensor& x0, const Tensor& x, Tensor* out,
+                    InferenceScratch* scratch) const {
+  CRANK_CHECK(scratch != nullptr);
+  Compute(x0, x, out, &scratch->tensor(0), &scratch->tensor(1));
+}
+
+void Cross::Compute(const Tensor& x0, const Tensor& x, Tensor* out, Tensor* hidden,
+                    Tensor* act_out) const {
   CRANK_REQUIRE(width_ > 0, "Cross {}: Forward called before Build", name_);
   CRANK_REQUIRE(x0.rank() == 2, "Cross {}: x0 has shape {}, expected (B, {})", name_,
                 x0.ShapeString(), width_);
@@ -104,16 +120,11 @@ void Cross::Forward(const Tensor& x0, const Tensor& x, Tensor* out, bool trainin
   w.bias = options_.use_bias ? bias_.value.data() : nullptr;
   w.diag_scale = options_.diag_scale;
   w.preactivation = options_.preactivation;
-  if (low_rank()) hidden_.Resize({batch, p});
-  act_out_.Resize({batch, width_});
+  if (low_rank()) hidden->Resize({batch, p});
+  act_out->Resize({batch, width_});
   out->Resize({batch, width_});
-  CrossForward(w, batch, x0.data(), x.data(), low_rank() ? hidden_.data() : nullptr,
-               act_out_.data(), out->data());
-  has_cache_ = training;
-  if (training) {
-    x0_ = x0;
-    x_ = x;
-  }
+  CrossForward(w, batch, x0.data(), x.data(), low_rank() ? hidden->data() : nullptr,
+               act_out->data(), out->data());
 }
 
 void Cross::Backward(const Tensor& d_out, Tensor* d_x0, Tensor* d_x) {
@@ -210,6 +221,22 @@ void CrossInteraction::Forward(const std::vector<const Tensor*>& features, Tenso
   for (size_t l = 0; l < num_layers; ++l) {
     Tensor* y = l + 1 == num_layers ? out : &xs_[l];
     layers_[l]->Forward(x0_, *x, y, training);
+    x = y;
+  }
+}
+
+void CrossInteraction::Predict(const std::vector<const Tensor*>& features, Tensor* out,
+                               InferenceScratch* scratch) const {
+  CRANK_CHECK(scratch != nullptr);
+  CRANK_REQUIRE(!widths_.empty(), "CrossInteraction::Forward called before Build");
+  Tensor& x0 = scratch->tensor(0);
+  for (const Tensor* f : features) CRANK_CHECK(f != out, "CrossInteraction: out aliases a feature");
+  ConcatColumns(features, widths_, "CrossInteraction", &x0);
+  const size_t num_layers = layers_.size();
+  const Tensor* x = &x0;
+  for (size_t l = 0; l < num_layers; ++l) {
+    Tensor* y = l + 1 == num_layers ? out : &scratch->tensor(1 + l % 2);
+    layers_[l]->Predict(x0, *x, y, &scratch->child(0));
     x = y;
   }
 }

@@ -14,7 +14,9 @@
 // (tfrs.layers.dcn.Cross over the concatenated embeddings).
 //
 // Both own their variables and their caches (reused across steps, so steady-state training
-// does not allocate). Not thread-safe; the kernels inside are OpenMP-parallel and deterministic.
+// does not allocate). Predict is const and keeps its intermediates in the caller's scratch, so it
+// may run on many threads at once while nothing changes the layers; the rest is not thread-safe.
+// The kernels inside are OpenMP-parallel and deterministic.
 
 #include <cstdint>
 #include <memory>
@@ -62,6 +64,10 @@ class Cross {
   // copies x0 and x for Backward. out must not be x0 or x.
   void Forward(const Tensor& x0, const Tensor& x, Tensor* out, bool training);
 
+  // As Forward(x0, x, out, false), reading the variables only: the hidden (B, P) and activation
+  // (B, W) intermediates go to scratch->tensor(0) and tensor(1).
+  void Predict(const Tensor& x0, const Tensor& x, Tensor* out, InferenceScratch* scratch) const;
+
   // d_out: (B, W) -> *d_x0, *d_x: (B, W), both resized and overwritten (distinct tensors; when
   // the forward had x == x0 the caller adds them). Accumulates into the variables' gradients.
   // Requires a preceding Forward with training = true (else InvalidArgument).
@@ -76,6 +82,9 @@ class Cross {
 
  private:
   bool low_rank() const { return options_.projection_dim.has_value(); }
+  // Validates the inputs and computes *out, with hidden (B, P) and act_out (B, W) as scratch.
+  void Compute(const Tensor& x0, const Tensor& x, Tensor* out, Tensor* hidden,
+               Tensor* act_out) const;
 
   std::string name_;
   CrossOptions options_;
@@ -112,6 +121,11 @@ class CrossInteraction : public FeatureInteraction {
 
   // features: F tensors (B, widths[i]) -> *out: (B, W).
   void Forward(const std::vector<const Tensor*>& features, Tensor* out, bool training) override;
+
+  // As Forward. Scratch tensor 0 holds x0 (B, W), tensors 1 and 2 the layer outputs in between;
+  // child(0) is every layer's scratch (the layers run one after another).
+  void Predict(const std::vector<const Tensor*>& features, Tensor* out,
+               InferenceScratch* scratch) const override;
 
   // d_out: (B, W) -> d_features[i]: (B, widths[i]), overwritten (nullptr entries skipped).
   void Backward(const Tensor& d_out, const std::vector<Tensor*>& d_features) override;

@@ -36,6 +36,17 @@ int64_t DotInteraction::Build(const std::vector<int64_t>& widths, Rng& /*rng*/) 
 
 void DotInteraction::Forward(const std::vector<const Tensor*>& features, Tensor* out,
                              bool /*training*/) {
+  Compute(features, &stacked_, out);
+}
+
+void DotInteraction::Predict(const std::vector<const Tensor*>& features, Tensor* out,
+                             InferenceScratch* scratch) const {
+  CRANK_CHECK(scratch != nullptr);
+  Compute(features, &scratch->tensor(0), out);
+}
+
+void DotInteraction::Compute(const std::vector<const Tensor*>& features, Tensor* stacked,
+                             Tensor* out) const {
   CRANK_REQUIRE(num_features_ >= 0, "DotInteraction::Forward called before Build");
   CRANK_REQUIRE(static_cast<int64_t>(features.size()) == num_features_,
                 "DotInteraction: expected {} features, got {}", num_features_, features.size());
@@ -50,9 +61,9 @@ void DotInteraction::Forward(const std::vector<const Tensor*>& features, Tensor*
                   batch);
   }
   const int64_t f = num_features_;
-  stacked_.Resize({batch, f, dim_});
+  stacked->Resize({batch, f, dim_});
   const size_t row_bytes = static_cast<size_t>(dim_) * sizeof(float);
-  float* t = stacked_.data();
+  float* t = stacked->data();
 #pragma omp parallel for schedule(static) if (batch * f * dim_ >= kMinParallelCopy)
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t i = 0; i < f; ++i) {

@@ -11,7 +11,8 @@
 // set to zero. See kernels/dot_interaction.h. No variables.
 //
 // Forward keeps a copy of the stacked features for Backward (caches are reused across steps).
-// Not thread-safe; the kernels inside are OpenMP-parallel and deterministic.
+// Predict is const and stacks into the caller's scratch, so it may run on many threads at once;
+// the rest is not thread-safe. The kernels inside are OpenMP-parallel and deterministic.
 
 #include <cstdint>
 #include <string>
@@ -39,6 +40,10 @@ class DotInteraction : public FeatureInteraction {
   // widths or batch sizes differ from Build / each other.
   void Forward(const std::vector<const Tensor*>& features, Tensor* out, bool training) override;
 
+  // As Forward; the stacked features (B, F, E) go to scratch->tensor(0).
+  void Predict(const std::vector<const Tensor*>& features, Tensor* out,
+               InferenceScratch* scratch) const override;
+
   // d_out: (B, out width) -> d_features[i]: (B, E), overwritten (nullptr entries are skipped).
   // Refers to the latest Forward.
   void Backward(const Tensor& d_out, const std::vector<Tensor*>& d_features) override;
@@ -49,6 +54,9 @@ class DotInteraction : public FeatureInteraction {
   const DotInteractionOptions& options() const { return options_; }
 
  private:
+  // Validates features, stacks them into *stacked (B, F, E) and computes *out.
+  void Compute(const std::vector<const Tensor*>& features, Tensor* stacked, Tensor* out) const;
+
   DotInteractionOptions options_;
   int64_t num_features_ = -1;  // -1 until Build
   int64_t dim_ = 0;

@@ -199,6 +199,19 @@ void EmbeddingCollection::Forward(const std::vector<SparseFeature>& features,
                                   std::vector<Tensor>* outputs, bool training) {
   RequireBuilt("Forward");
   inputs_ = nullptr;
+  batch_ = Lookup(features, outputs);
+  if (training) inputs_ = &features;
+}
+
+void EmbeddingCollection::Predict(const std::vector<SparseFeature>& features,
+                                  std::vector<Tensor>* outputs,
+                                  InferenceScratch* /*scratch*/) const {
+  RequireBuilt("Predict");
+  Lookup(features, outputs);
+}
+
+int64_t EmbeddingCollection::Lookup(const std::vector<SparseFeature>& features,
+                                    std::vector<Tensor>* outputs) const {
   Validate(features);
   const int64_t batch = features.empty() ? 0 : features[0].batch_size();
   outputs->resize(features.size());
@@ -218,8 +231,7 @@ void EmbeddingCollection::Forward(const std::vector<SparseFeature>& features,
                         f.weights.empty() ? nullptr : f.weights.data(), batch, features_[i].pooling,
                         (*outputs)[i].data());
   }
-  if (training) inputs_ = &features;
-  batch_ = batch;
+  return batch;
 }
 
 void EmbeddingCollection::Backward(const std::vector<Tensor>& d_outputs) {

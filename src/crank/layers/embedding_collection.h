@@ -2,7 +2,8 @@
 #define CRANK_LAYERS_EMBEDDING_COLLECTION_H_
 
 // A collection of embedding tables and the sparse features that look them up, as TFRS/TPU
-// embedding TableConfig/FeatureConfig and TorchRec EmbeddingBagCollection.
+// embedding TableConfig/FeatureConfig and TorchRec EmbeddingBagCollection: the EmbeddingLayer
+// (layers/embedding_layer.h) that holds every table in this process.
 //
 // Each table is a (V, E) Variable named "embedding/<table name>" with a row-sparse gradient
 // (Variable::sparse == true), initialised from a truncated normal (re-drawn beyond 2 stddev)
@@ -18,17 +19,19 @@
 // alive until then. Backward accumulates the merged row-sparse gradient of every table: the
 // ids read by the batch (unique, ascending) and their summed gradient rows; rows the batch does
 // not read get no entry. Buffers are reused, so steady-state steps do not allocate.
-// Not thread-safe; the kernels it calls run on the OpenMP threads and are deterministic for any
-// thread count.
+// Predict is const and needs no scratch: it may run on many threads at once while nothing
+// changes the collection; the rest is not thread-safe. The kernels it calls run on the OpenMP
+// threads and are deterministic for any thread count.
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "crank/base/rng.h"
-#include "crank/tensor/batch.h"
 #include "crank/kernels/embedding_bag.h"
+#include "crank/layers/embedding_layer.h"
 #include "crank/layers/variable.h"
+#include "crank/tensor/batch.h"
 #include "crank/tensor/tensor.h"
 
 namespace crank {
@@ -47,7 +50,7 @@ struct FeatureConfig {
   Pooling pooling = Pooling::kMean;
 };
 
-class EmbeddingCollection {
+class EmbeddingCollection : public EmbeddingLayer {
  public:
   // Throws InvalidArgument unless: table and feature names are non-empty and unique; every
   // feature's table exists; vocabulary_size > 0, dim > 0, init_stddev >= 0 and l2 >= 0 (finite).
@@ -55,13 +58,13 @@ class EmbeddingCollection {
   EmbeddingCollection(std::vector<TableConfig> tables, std::vector<FeatureConfig> features);
 
   // Creates and initialises the table variables, drawing from rng in table order.
-  void Build(Rng& rng);
+  void Build(Rng& rng) override;
   bool built() const { return built_; }
 
   // Feature names, sorted: the order of Forward's inputs and outputs.
-  const std::vector<std::string>& FeatureNames() const { return feature_names_; }
+  const std::vector<std::string>& FeatureNames() const override { return feature_names_; }
   // E of each feature's table, in FeatureNames() order.
-  std::vector<int64_t> OutputDims() const;
+  std::vector<int64_t> OutputDims() const override;
   const std::vector<TableConfig>& tables() const { return tables_; }
   const std::vector<FeatureConfig>& features() const { return features_; }  // sorted by name
 
@@ -70,7 +73,11 @@ class EmbeddingCollection {
   // With training, keeps a pointer to `features` for Backward: the caller keeps it alive and
   // unchanged until then.
   void Forward(const std::vector<SparseFeature>& features, std::vector<Tensor>* outputs,
-               bool training);
+               bool training) override;
+
+  // As Forward(features, outputs, false); uses no scratch (scratch may be nullptr).
+  void Predict(const std::vector<SparseFeature>& features, std::vector<Tensor>* outputs,
+               InferenceScratch* scratch) const override;
 
   // Throws InvalidArgument saying what was expected and what arrived for: the wrong number of
   // features; offsets that are missing, not B+1 long (B from the first feature), not starting at
@@ -81,10 +88,10 @@ class EmbeddingCollection {
   // d_outputs: F tensors, d_outputs[i] is (B, E_i), the gradient of the latest training Forward's
   // outputs. ACCUMULATES into each table's sparse_grad (merging with ids already there).
   // Throws InvalidArgument on shape mismatch or without a preceding training Forward.
-  void Backward(const std::vector<Tensor>& d_outputs);
+  void Backward(const std::vector<Tensor>& d_outputs) override;
 
   // One per table, in table order; stable pointers valid for the collection's lifetime.
-  std::vector<Variable*> Variables();
+  std::vector<Variable*> Variables() override;
 
  private:
   // Per-table backward workspace, reused between steps (capacity only grows).
@@ -101,6 +108,8 @@ class EmbeddingCollection {
   };
 
   void RequireBuilt(const char* what) const;
+  // Validates features and pools every feature into *outputs (F x (B, E_i)); returns B.
+  int64_t Lookup(const std::vector<SparseFeature>& features, std::vector<Tensor>* outputs) const;
   // Backward's merge of table t's lookups into its sparse_grad (touches only table t's state).
   void BackwardTable(size_t t, const std::vector<SparseFeature>& inputs,
                      const std::vector<Tensor>& d_outputs);

@@ -5,13 +5,16 @@
 // user-defined one. It takes the F feature vectors in TFRS order (embedded sparse features in
 // sorted feature-name order, then the bottom-stack output last) and produces one (B, out) tensor.
 //
-// Lifecycle as Block: Build(widths, rng) once, then Forward / Backward pairs. Not thread-safe.
+// Lifecycle as Block: Build(widths, rng) once, then Forward / Backward pairs. Thread-safety as
+// Block: Predict is const and may run on many threads at once (each with its own output and
+// scratch) while nothing changes the interaction; everything else needs exclusive access.
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "crank/base/rng.h"
+#include "crank/layers/inference_scratch.h"
 #include "crank/layers/variable.h"
 #include "crank/tensor/tensor.h"
 
@@ -27,6 +30,12 @@ class FeatureInteraction {
 
   // features: F tensors, features[i] of shape (B, widths[i]) -> *out: (B, out).
   virtual void Forward(const std::vector<const Tensor*>& features, Tensor* out, bool training) = 0;
+
+  // Inference: features as Forward -> *out: (B, out), resized; out must not be a feature. Reads
+  // the variables only, keeps intermediates in *scratch (caller-owned, one per thread); equals
+  // Forward(features, out, false) bit for bit.
+  virtual void Predict(const std::vector<const Tensor*>& features, Tensor* out,
+                       InferenceScratch* scratch) const = 0;
 
   // d_out: (B, out) -> d_features[i]: (B, widths[i]) (overwritten; resized by the callee).
   // Accumulates into the gradients of Variables().

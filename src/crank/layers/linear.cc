@@ -58,14 +58,20 @@ const Tensor& Linear::ForwardBorrowed(const Tensor& x, bool training) {
   return y_;
 }
 
+void Linear::Predict(const Tensor& x, Tensor* y, InferenceScratch* /*scratch*/) const {
+  CRANK_CHECK(y != nullptr && y != &x);
+  CheckInput(x);
+  const int64_t batch = x.dim(0);
+  y->Resize({batch, options_.units});
+  LinearForward(x.data(), kernel_.value.data(), options_.use_bias ? bias_.value.data() : nullptr,
+                options_.activation, batch, in_, options_.units, y->data());
+}
+
 void Linear::Forward(const Tensor& x, Tensor* y, bool training) {
   CRANK_CHECK(y != nullptr && y != &x);
   CheckInput(x);
   if (!training) {
-    const int64_t batch = x.dim(0);
-    y->Resize({batch, options_.units});
-    LinearForward(x.data(), kernel_.value.data(), options_.use_bias ? bias_.value.data() : nullptr,
-                  options_.activation, batch, in_, options_.units, y->data());
+    Predict(x, y, nullptr);
     input_ = nullptr;
     return;
   }

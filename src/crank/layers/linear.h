@@ -6,7 +6,8 @@
 // Variables: name + "/kernel" (I, O), Glorot-uniform, l2 = kernel_l2; name + "/bias" (O), zeros
 // (only when use_bias). The L2 term itself is applied by whoever reads Variable::l2.
 // Caches (input copy, output, activation-gradient scratch) are member tensors reused across
-// steps, so steady-state training does not allocate. Not thread-safe.
+// steps, so steady-state training does not allocate. Predict is const and needs no scratch: it
+// may run on many threads at once while nothing changes the layer; the rest is not thread-safe.
 
 #include <cstdint>
 #include <string>
@@ -44,6 +45,9 @@ class Linear : public Block {
   // x: (B, I) -> *y: (B, O). Throws InvalidArgument when unbuilt or when x is not (B, I).
   // With training, copies x and keeps y for Backward.
   void Forward(const Tensor& x, Tensor* y, bool training) override;
+
+  // x: (B, I) -> *y: (B, O), resized. Uses no scratch (scratch may be nullptr).
+  void Predict(const Tensor& x, Tensor* y, InferenceScratch* scratch) const override;
 
   // dy: (B, O) -> *dx: (B, I) (overwritten; nullptr skips it). Accumulates into kernel().grad
   // and bias()->grad. Requires a preceding Forward with training = true (else InvalidArgument).

@@ -59,6 +59,21 @@ void Mlp::Forward(const Tensor& x, Tensor* y, bool training) {
   has_cache_ = training;
 }
 
+void Mlp::Predict(const Tensor& x, Tensor* y, InferenceScratch* scratch) const {
+  CRANK_CHECK(y != nullptr && y != &x && scratch != nullptr);
+  CRANK_REQUIRE(in_ > 0, "{}: Forward called before Build", name_);
+  CRANK_REQUIRE(x.rank() == 2, "{}: expected input of shape (B, {}), got {}", name_, in_,
+                x.ShapeString());
+  CRANK_REQUIRE(x.dim(1) == in_, "{}: expected input of width {}, got {}", name_, in_, x.dim(1));
+  const Tensor* h = &x;
+  const size_t n = layers_.size();
+  for (size_t i = 0; i < n; ++i) {
+    Tensor* out = i + 1 == n ? y : &scratch->tensor(i % 2);
+    layers_[i]->Predict(*h, out, &scratch->child(i));
+    h = out;
+  }
+}
+
 void Mlp::Backward(const Tensor& dy, Tensor* dx) {
   CRANK_REQUIRE(has_cache_, "{}: Backward needs a preceding Forward with training=true", name_);
   const Tensor* g = &dy;

@@ -7,7 +7,9 @@
 // Layer i is a Linear named name + "/dense_" + i with units[i] outputs; every layer but the last
 // applies `activation`, the last applies `final_activation`. The input is copied once per
 // training step and the hidden activations live in the layers, so steady-state training does
-// not allocate. Not thread-safe.
+// not allocate. Predict is const and keeps its hidden activations in the caller's scratch, so
+// it may run on many threads at once while nothing changes the stack; the rest is not
+// thread-safe.
 
 #include <cstdint>
 #include <memory>
@@ -44,6 +46,10 @@ class Mlp : public Block {
   // x: (B, in) -> *y: (B, units.back()). Throws InvalidArgument when unbuilt or on a width
   // mismatch ("<name>: expected input of width 13, got 12").
   void Forward(const Tensor& x, Tensor* y, bool training) override;
+
+  // x: (B, in) -> *y: (B, units.back()). Hidden activations ping-pong between scratch tensors 0
+  // and 1; layer i gets scratch->child(i). Throws as Forward.
+  void Predict(const Tensor& x, Tensor* y, InferenceScratch* scratch) const override;
 
   // dy: (B, units.back()) -> *dx: (B, in) (overwritten; nullptr skips the first layer's input
   // gradient). Accumulates into all layers' gradients. Needs a preceding training Forward.

@@ -8,6 +8,7 @@
 #include "crank/layers/concat_interaction.h"
 #include "crank/layers/cross.h"
 #include "crank/layers/dot_interaction.h"
+#include "crank/layers/embedding_collection.h"
 #include "crank/layers/mlp.h"
 #include "crank/optim/optimizer.h"
 
@@ -191,34 +192,53 @@ void Ranking::ValidateBatch(const Batch& batch, bool need_labels) const {
   }
 }
 
-void Ranking::Forward(const Batch& batch, bool training) {
-  const int64_t b = batch.dense.dim(0);
-  blocks_.embedding->Forward(batch.sparse, &emb_out_, training);
-  blocks_.bottom_stack->Forward(batch.dense, &bottom_out_, training);
-  if (bottom_out_.rank() != 2 || bottom_out_.dim(0) != b || bottom_out_.dim(1) != bottom_width_) {
-    throw InvalidArgument(fmt::format("bottom stack: expected output shape ({}, {}), got {}", b,
-                                      bottom_width_, bottom_out_.ShapeString()));
+namespace {
+
+// Throws unless the bottom stack produced (B, Hb).
+void CheckBottomOutput(const Tensor& out, int64_t b, int64_t hb) {
+  if (out.rank() != 2 || out.dim(0) != b || out.dim(1) != hb) {
+    throw InvalidArgument(fmt::format("bottom stack: expected output shape ({}, {}), got {}", b, hb,
+                                      out.ShapeString()));
   }
+}
+
+// Throws unless the top stack produced B values.
+void CheckTopOutput(const Tensor& out, int64_t b) {
+  if (out.size() != b) {
+    throw InvalidArgument(
+        fmt::format("top stack: expected output shape ({}, 1), got {}", b, out.ShapeString()));
+  }
+}
+
+// bottom: (B, Hb), interaction: (B, Hi) -> *out: (B, Hb + Hi), side by side.
+void ConcatDense(const Tensor& bottom, const Tensor& interaction, Tensor* out) {
+  const int64_t b = bottom.dim(0), hb = bottom.dim(1), hi = interaction.dim(1);
+  out->Resize({b, hb + hi});
+  for (int64_t r = 0; r < b; ++r) {
+    std::memcpy(out->row(r), bottom.row(r), sizeof(float) * hb);
+    std::memcpy(out->row(r) + hb, interaction.row(r), sizeof(float) * hi);
+  }
+}
+
+}  // namespace
+
+void Ranking::Forward(const Batch& batch) {
+  const int64_t b = batch.dense.dim(0);
+  blocks_.embedding->Forward(batch.sparse, &emb_out_, /*training=*/true);
+  blocks_.bottom_stack->Forward(batch.dense, &bottom_out_, /*training=*/true);
+  CheckBottomOutput(bottom_out_, b, bottom_width_);
   const size_t f = emb_out_.size();
   for (size_t i = 0; i < f; ++i) feature_ptrs_[i] = &emb_out_[i];
   feature_ptrs_[f] = &bottom_out_;
-  blocks_.feature_interaction->Forward(feature_ptrs_, &interaction_out_, training);
+  blocks_.feature_interaction->Forward(feature_ptrs_, &interaction_out_, /*training=*/true);
 
   const Tensor* top_in = &interaction_out_;
   if (blocks_.concat_dense) {
-    const int64_t hb = bottom_width_, hi = interaction_width_;
-    top_in_.Resize({b, hb + hi});
-    for (int64_t r = 0; r < b; ++r) {
-      std::memcpy(top_in_.row(r), bottom_out_.row(r), sizeof(float) * hb);
-      std::memcpy(top_in_.row(r) + hb, interaction_out_.row(r), sizeof(float) * hi);
-    }
+    ConcatDense(bottom_out_, interaction_out_, &top_in_);
     top_in = &top_in_;
   }
-  blocks_.top_stack->Forward(*top_in, &top_out_, training);
-  if (top_out_.size() != b) {
-    throw InvalidArgument(
-        fmt::format("top stack: expected output shape ({}, 1), got {}", b, top_out_.ShapeString()));
-  }
+  blocks_.top_stack->Forward(*top_in, &top_out_, /*training=*/true);
+  CheckTopOutput(top_out_, b);
   outputs_.Resize({b});
   std::memcpy(outputs_.data(), top_out_.data(), sizeof(float) * b);
 }
@@ -228,12 +248,44 @@ void Ranking::SetComputeSettings(const ComputeSettings& settings) {
   compute_settings_ = settings;
 }
 
+const Tensor& Ranking::ForwardInference(const Batch& batch, InferenceWorkspace* ws) const {
+  const int64_t b = batch.dense.dim(0);
+  blocks_.embedding->Predict(batch.sparse, &ws->embeddings, &ws->embedding_scratch);
+  blocks_.bottom_stack->Predict(batch.dense, &ws->bottom_out, &ws->bottom_scratch);
+  CheckBottomOutput(ws->bottom_out, b, bottom_width_);
+  const size_t f = ws->embeddings.size();
+  ws->features.resize(f + 1);
+  for (size_t i = 0; i < f; ++i) ws->features[i] = &ws->embeddings[i];
+  ws->features[f] = &ws->bottom_out;
+  blocks_.feature_interaction->Predict(ws->features, &ws->interaction_out,
+                                       &ws->interaction_scratch);
+
+  const Tensor* top_in = &ws->interaction_out;
+  if (blocks_.concat_dense) {
+    ConcatDense(ws->bottom_out, ws->interaction_out, &ws->top_in);
+    top_in = &ws->top_in;
+  }
+  blocks_.top_stack->Predict(*top_in, &ws->top_out, &ws->top_scratch);
+  CheckTopOutput(ws->top_out, b);
+  ws->logits.Resize({b});
+  std::memcpy(ws->logits.data(), ws->top_out.data(), sizeof(float) * b);
+  return ws->logits;
+}
+
 double Ranking::ComputeLoss(const Batch& batch, bool training) {
   const ScopedComputeSettings compute(compute_settings_);
   ValidateBatch(batch, /*need_labels=*/true);
-  Forward(batch, training);
+  has_training_forward_ = false;
+  const Tensor* outputs = nullptr;
+  if (training) {
+    Forward(batch);
+    has_training_forward_ = true;
+    outputs = &outputs_;
+  } else {
+    outputs = &ForwardInference(batch, &workspace_);
+  }
   const bool logits = blocks_.output_activation == Activation::kSigmoid;
-  return blocks_.task->ComputeLoss(outputs_, logits, batch.labels,
+  return blocks_.task->ComputeLoss(*outputs, logits, batch.labels,
                                    batch.weights.empty() ? nullptr : &batch.weights,
                                    training ? &d_outputs_ : nullptr, /*update_metrics=*/!training);
 }
@@ -255,6 +307,10 @@ void Ranking::ZeroGrad() {
 }
 
 void Ranking::Backward(const Tensor& d_outputs) {
+  if (!has_training_forward_) {
+    throw InvalidArgument(
+        "Ranking::Backward needs a preceding ComputeLoss(batch, training = true)");
+  }
   const int64_t b = d_outputs.size();
   d_top_out_.Resize({b, 1});
   std::memcpy(d_top_out_.data(), d_outputs.data(), sizeof(float) * b);
@@ -340,14 +396,21 @@ double Ranking::TestStep(const Batch& batch) {
 }
 
 void Ranking::Predict(const Batch& batch, Tensor* predictions) {
+  has_training_forward_ = false;
+  Predict(batch, &workspace_, predictions);
+}
+
+void Ranking::Predict(const Batch& batch, InferenceWorkspace* workspace,
+                      Tensor* predictions) const {
+  CRANK_CHECK(workspace != nullptr && predictions != nullptr);
   const ScopedComputeSettings compute(compute_settings_);
   ValidateBatch(batch, /*need_labels=*/false);
-  Forward(batch, /*training=*/false);
-  const int64_t b = outputs_.size();
+  const Tensor& logits = ForwardInference(batch, workspace);
+  const int64_t b = logits.size();
   predictions->Resize({b});
   const bool sigmoid = blocks_.output_activation == Activation::kSigmoid;
   for (int64_t i = 0; i < b; ++i) {
-    const float z = outputs_[i];
+    const float z = logits[i];
     (*predictions)[i] = sigmoid ? 1.0f / (1.0f + std::exp(-z)) : z;
   }
 }

@@ -3,7 +3,7 @@
 
 // The configurable ranking model: tfrs.experimental.models.Ranking.
 //
-//   sparse features --EmbeddingCollection--> F x (B, E)  (sorted feature-name order)
+//   sparse features --embedding layer--> F x (B, E)  (sorted feature-name order)
 //   dense (B, D) --bottom stack--> (B, Hb)
 //   interaction([emb_0 .. emb_{F-1}, bottom]) --> (B, Hi)
 //   concat_dense ? [bottom, interaction] : interaction --> (B, Hb + Hi) --top stack--> (B, 1)
@@ -11,8 +11,13 @@
 //   task (BCE or MSE, optional sample weights) --> loss, metrics
 //
 // Every block can be replaced by a user-defined one (RankingBlocks). Dense layers are explicit:
-// Forward and Backward call the blocks in order. Not thread-safe: one thread of control drives a
-// model (kernels inside parallelise with OpenMP).
+// Forward and Backward call the blocks in order.
+//
+// Thread-safety: training, evaluation and the non-const Predict keep their activations in the
+// model, so one thread of control drives them (kernels inside parallelise with OpenMP). The
+// const Predict keeps them in a caller-owned InferenceWorkspace instead: any number of threads
+// may predict with one model at once, one workspace each, while no thread changes the model
+// (training, loading variables, SetOptimizer).
 
 #include <map>
 #include <memory>
@@ -22,8 +27,9 @@
 #include "crank/kernels/activation.h"
 #include "crank/kernels/compute_settings.h"
 #include "crank/layers/block.h"
-#include "crank/layers/embedding_collection.h"
+#include "crank/layers/embedding_layer.h"
 #include "crank/layers/feature_interaction.h"
+#include "crank/layers/inference_scratch.h"
 #include "crank/layers/variable.h"
 #include "crank/model/ranking_config.h"
 #include "crank/task/ranking_task.h"
@@ -33,10 +39,36 @@ namespace crank {
 
 class Optimizer;
 
+// The activations of one inference forward through a Ranking model (Ranking::Predict const):
+// owned by the caller, one per thread, reusable across batches and models. Buffers keep their
+// capacity, so once a workspace has served the largest batch it will see, predicting with it
+// does not allocate. Its contents are the model's business. Not thread-safe: one thread uses a
+// workspace at a time (it may move between threads between calls).
+class InferenceWorkspace {
+ public:
+  InferenceWorkspace() = default;
+  InferenceWorkspace(const InferenceWorkspace&) = delete;
+  InferenceWorkspace& operator=(const InferenceWorkspace&) = delete;
+  InferenceWorkspace(InferenceWorkspace&&) noexcept = default;
+  InferenceWorkspace& operator=(InferenceWorkspace&&) noexcept = default;
+
+ private:
+  friend class Ranking;
+  std::vector<Tensor> embeddings;       // F x (B, E_i)
+  Tensor bottom_out;                    // (B, Hb)
+  Tensor interaction_out;               // (B, Hi)
+  Tensor top_in;                        // (B, Hb + Hi) when concat_dense
+  Tensor top_out;                       // (B, 1)
+  Tensor logits;                        // (B)
+  std::vector<const Tensor*> features;  // F + 1 interaction inputs
+  InferenceScratch embedding_scratch, bottom_scratch, interaction_scratch, top_scratch;
+};
+
 // The blocks of a Ranking model. Null members get the TFRS defaults (bottom MLP 256-64-16,
-// DotInteraction, top MLP 512-256-1, Ranking task with BCE); the embedding layer is required.
+// DotInteraction, top MLP 512-256-1, Ranking task with BCE); the embedding layer is required
+// (an EmbeddingCollection, or any other EmbeddingLayer).
 struct RankingBlocks {
-  std::unique_ptr<EmbeddingCollection> embedding;
+  std::unique_ptr<EmbeddingLayer> embedding;
   std::unique_ptr<Block> bottom_stack;
   std::unique_ptr<FeatureInteraction> feature_interaction;
   std::unique_ptr<Block> top_stack;  // must output one column (B, 1)
@@ -80,7 +112,13 @@ class Ranking {
   // Forward + loss + metrics without updating weights.
   double TestStep(const Batch& batch);
   // predictions: (B) model outputs after the output activation. Labels are not needed.
+  // Uses the model's own workspace (one thread of control); equals the const Predict bit for bit.
   void Predict(const Batch& batch, Tensor* predictions);
+  // The same, reading the model only: activations go to *workspace (caller-owned, one per
+  // thread), *predictions is resized to (B). Safe on many threads at once, each with its own
+  // workspace and predictions, while no thread changes the model. Throws InvalidArgument on any
+  // batch shape or count mismatch (as ComputeLoss).
+  void Predict(const Batch& batch, InferenceWorkspace* workspace, Tensor* predictions) const;
 
   // The optimizer used by TrainStep (TFRS compile(optimizer=...)); a CompositeOptimizer gives
   // embeddings and dense variables separate optimizers.
@@ -106,7 +144,7 @@ class Ranking {
   const std::vector<std::string>& SparseFeatureNames() const;
   int64_t dense_features() const { return dense_features_; }
   RankingTask& task() { return *blocks_.task; }
-  EmbeddingCollection& embedding() { return *blocks_.embedding; }
+  EmbeddingLayer& embedding() { return *blocks_.embedding; }
   Activation output_activation() const { return blocks_.output_activation; }
 
   // Sets the bias of the model's output unit (the top stack's last variable, when it has shape
@@ -117,14 +155,18 @@ class Ranking {
   // Sets every gradient to zero (the one place gradients are cleared).
   void ZeroGrad();
   // Backward pass from d(loss)/d(outputs) (B) after a training-mode forward. Accumulates.
+  // InvalidArgument when the latest forward was not ComputeLoss(batch, training = true).
   void Backward(const Tensor& d_outputs);
   // Adds the L2 penalty's gradient to the variables' gradients and returns the penalty.
   double ApplyRegularization();
 
  private:
   void ValidateBatch(const Batch& batch, bool need_labels) const;
-  // Runs the blocks; leaves the top-stack output in top_out_ (B, 1).
-  void Forward(const Batch& batch, bool training);
+  // The training forward: runs the blocks keeping their caches for Backward; leaves the logits
+  // in outputs_ (B).
+  void Forward(const Batch& batch);
+  // The inference forward (blocks' const Predict) into *ws; returns ws->logits (B).
+  const Tensor& ForwardInference(const Batch& batch, InferenceWorkspace* ws) const;
 
   RankingBlocks blocks_;
   int64_t dense_features_ = 0;
@@ -132,6 +174,8 @@ class Ranking {
   int64_t interaction_width_ = 0;
   std::unique_ptr<Optimizer> optimizer_;
   ComputeSettings compute_settings_;
+  InferenceWorkspace workspace_;       // evaluation and the non-const Predict
+  bool has_training_forward_ = false;  // the latest forward kept the caches for Backward
 
   // Activations and gradients, reused across steps.
   std::vector<Tensor> emb_out_;       // F x (B, E_i)

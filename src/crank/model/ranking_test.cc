@@ -366,6 +366,9 @@ class SumInteraction : public FeatureInteraction {
     return width_;
   }
   void Forward(const std::vector<const Tensor*>& f, Tensor* out, bool) override {
+    Predict(f, out, nullptr);
+  }
+  void Predict(const std::vector<const Tensor*>& f, Tensor* out, InferenceScratch*) const override {
     out->ResizeZero({f[0]->dim(0), width_});
     for (const Tensor* t : f) {
       for (int64_t i = 0; i < out->size(); ++i) (*out)[i] += (*t)[i];
@@ -395,6 +398,12 @@ class ScaledLinear : public Block {
   void Forward(const Tensor& x, Tensor* y, bool training) override {
     linear_.Forward(x, &z_, training);
     *y = z_;
+    for (int64_t i = 0; i < y->size(); ++i) (*y)[i] *= scale_.value[0];
+  }
+  void Predict(const Tensor& x, Tensor* y, InferenceScratch* scratch) const override {
+    Tensor& z = scratch->tensor(0);
+    linear_.Predict(x, &z, nullptr);
+    *y = z;
     for (int64_t i = 0; i < y->size(); ++i) (*y)[i] *= scale_.value[0];
   }
   void Backward(const Tensor& dy, Tensor* dx) override {
