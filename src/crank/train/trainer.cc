@@ -162,17 +162,6 @@ std::string MetricsJson(const MetricMap& metrics, const std::string& extra_membe
   return j.dump(indent);
 }
 
-LoadedModel LoadModel(const std::string& path) {
-  ModelCheckpoint ckpt = ModelCheckpoint::Load(path);
-  LoadedModel m;
-  m.config = JobConfig::FromYamlString(ckpt.config_yaml(), path + " (stored configuration)");
-  m.mapping = std::make_shared<const DataMapping>(DataMapping::Deserialize(ckpt.mapping()));
-  m.model = std::make_unique<Ranking>(m.config.MakeRankingConfig(m.mapping->spec()));
-  ckpt.RestoreVariables(*m.model);
-  m.state = ckpt.state();
-  return m;
-}
-
 TrainResult Train(const JobConfig& config, const TrainRun& run) {
   if (run.train_files.empty()) throw ConfigError("train: no training files given (--train PATH)");
   if (run.model_out.empty()) throw ConfigError("train: no output path given (--model-out PATH)");
@@ -296,7 +285,7 @@ TrainResult Train(const JobConfig& config, const TrainRun& run) {
     while (!stop && reader->Next(&batch)) {
       if (batch.labels.empty())
         throw DataError("training needs labelled data, but the input has no label column");
-      if (state.global_step == 0 && config.model.output_bias_init == "label_mean") {
+      if (state.global_step == 0 && config.model.output_bias_init == OutputBiasInit::kLabelMean) {
         double sum = 0.0;
         for (int64_t i = 0; i < batch.labels.size(); ++i) sum += batch.labels[i];
         model.InitializeOutputBias(sum / static_cast<double>(batch.labels.size()));

@@ -59,15 +59,6 @@ void ConfigurePrecision(const std::string& precision);
 
 TrainResult Train(const JobConfig& config, const TrainRun& run);
 
-// A trained model with everything needed to read data for it.
-struct LoadedModel {
-  JobConfig config;
-  std::shared_ptr<const DataMapping> mapping;
-  std::unique_ptr<Ranking> model;
-  TrainingState state;
-};
-LoadedModel LoadModel(const std::string& path);
-
 // Runs the model over every batch of `reader` (labelled) and returns the task metrics
 // ("examples", "auc", "logloss", "accuracy", "ne", "calibration", "loss", ...; "rmse", "mae"
 // for regression). Rewinds the reader afterwards. DataError if the data has no labels.

@@ -10,6 +10,7 @@
 #include "crank/base/error.h"
 #include "crank/data/synthetic_criteo.h"
 #include "crank/io/checkpoint.h"
+#include "crank/io/load_model.h"
 
 namespace crank {
 namespace {

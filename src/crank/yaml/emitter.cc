@@ -15,7 +15,17 @@ std::string Shortest(T v) {
   return std::string(buf, ptr);
 }
 
+template <typename T>
+std::string YamlText(T v) {
+  if (std::isnan(v)) return ".nan";
+  if (std::isinf(v)) return v > 0 ? ".inf" : "-.inf";
+  return Shortest(v);
+}
+
 }  // namespace
+
+YamlNumber::YamlNumber(float v) : text(YamlText(v)) {}
+YamlNumber::YamlNumber(double v) : text(YamlText(v)) {}
 
 std::string ShortestText(float v) { return Shortest(v); }
 std::string ShortestText(double v) { return Shortest(v); }

@@ -16,10 +16,11 @@ namespace crank {
 std::string ShortestText(float v);
 std::string ShortestText(double v);
 
-// A number for the emitter: `out << YamlNumber(v)` writes ShortestText(v) as a plain scalar.
+// A number for the emitter: `out << YamlNumber(v)` writes ShortestText(v) as a plain scalar, or
+// YAML's spelling of a non-finite value (.nan, .inf, -.inf) so that it reads back.
 struct YamlNumber {
-  explicit YamlNumber(float v) : text(ShortestText(v)) {}
-  explicit YamlNumber(double v) : text(ShortestText(v)) {}
+  explicit YamlNumber(float v);
+  explicit YamlNumber(double v);
   std::string text;
 };
 YAML::Emitter& operator<<(YAML::Emitter& out, const YamlNumber& n);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
 
 namespace crank {
@@ -31,6 +32,19 @@ TEST(YamlNumber, IsWrittenAsAPlainScalar) {
   out << YAML::BeginMap << YAML::Key << "epsilon" << YAML::Value << YamlNumber(1e-7f) << YAML::Key
       << "rate" << YAML::Value << YamlNumber(0.002f) << YAML::EndMap;
   EXPECT_EQ(EmittedText(out), "epsilon: 1e-07\nrate: 0.002\n");
+}
+
+TEST(YamlNumber, NonFiniteValuesUseTheYamlSpellingsThatReadBack) {
+  for (const float v :
+       {std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()}) {
+    YAML::Emitter out;
+    out << YamlNumber(v);
+    EXPECT_EQ(YAML::Load(out.c_str()).as<float>(), v) << out.c_str();
+  }
+  YAML::Emitter nan;
+  nan << YamlNumber(std::numeric_limits<double>::quiet_NaN());
+  EXPECT_STREQ(nan.c_str(), ".nan");
+  EXPECT_TRUE(std::isnan(YAML::Load(nan.c_str()).as<double>()));
 }
 
 }  // namespace

@@ -84,16 +84,17 @@ ConfigError KeyPositions::Locate(const ConfigError& e, const std::string& file) 
 
 // ---- YamlReader
 
-YamlReader::YamlReader(YAML::Node node, std::string path, std::shared_ptr<Document> doc, int line,
-                       int key_line)
+YamlReader::YamlReader(YAML::Node node, std::string path, std::string prefix,
+                       std::shared_ptr<Document> doc, int line, int key_line)
     : node_(std::move(node)),
       path_(std::move(path)),
+      prefix_(std::move(prefix)),
       doc_(std::move(doc)),
       line_(line),
       key_line_(key_line) {}
 
 YamlReader YamlReader::Root(const YAML::Node& node, std::string path, std::string file,
-                            YamlDialect dialect) {
+                            YamlDialect dialect, bool keys_under_path) {
   auto doc = std::make_shared<Document>();
   doc->file = std::move(file);
   doc->dialect = dialect;
@@ -102,8 +103,9 @@ YamlReader YamlReader::Root(const YAML::Node& node, std::string path, std::strin
   // `path` and for anything not recorded below it.
   doc->positions.Record(path, line);
   doc->positions.Record("", line);
+  std::string prefix = keys_under_path ? path + "." : std::string();
   return YamlReader(node.IsDefined() ? node : YAML::Node(YAML::NodeType::Undefined),
-                    std::move(path), std::move(doc), line, line);
+                    std::move(path), std::move(prefix), std::move(doc), line, line);
 }
 
 void YamlReader::Fail(const std::string& what) const {
@@ -121,7 +123,7 @@ bool YamlReader::Has(const char* key) const {
 }
 
 YamlReader YamlReader::Child(const char* key) const {
-  const std::string path = path_ + "." + key;
+  const std::string path = prefix_ + key;
   YAML::Node child(YAML::NodeType::Undefined);
   int key_line = line_;
   if (node_.IsMap()) {
@@ -140,12 +142,12 @@ YamlReader YamlReader::Child(const char* key) const {
       doc_->positions.Record(path, key_line);
     }
   }
-  return YamlReader(child, path, doc_, LineOr(child, line_), key_line);
+  return YamlReader(child, path, path + ".", doc_, LineOr(child, line_), key_line);
 }
 
 YamlReader YamlReader::KeyOf(const YAML::Node& key) const {
   const int line = LineOr(key, line_);
-  return YamlReader(key, path_, doc_, line, line);
+  return YamlReader(key, path_, prefix_, doc_, line, line);
 }
 
 YamlReader YamlReader::Item(size_t i) const {
@@ -154,7 +156,7 @@ YamlReader YamlReader::Item(size_t i) const {
   const std::string path = fmt::format("{}[{}]", path_, i);
   const int line = LineOr(item, line_);
   doc_->positions.Record(path, line);
-  return YamlReader(item, path, doc_, line, line);
+  return YamlReader(item, path, path + ".", doc_, line, line);
 }
 
 void YamlReader::ExpectMap() const {
@@ -185,7 +187,7 @@ void YamlReader::ExpectMapOrNull() const {
   if (!IsNull()) ExpectMap();
 }
 
-void YamlReader::CheckKeys(std::initializer_list<const char*> allowed) const {
+void YamlReader::CheckKeys(std::span<const char* const> allowed) const {
   const bool key_first = doc_->dialect == YamlDialect::kKeyFirst;
   if (key_first && IsNull()) return;  // an empty section
   ExpectMap();

@@ -62,9 +62,11 @@ enum class YamlDialect { kKeyFirst, kSectionFirst };
 class YamlReader {
  public:
   // The root of a document (or section) loaded from `file` ("" = no file: messages carry the
-  // key only). `path` is the key path the root stands for ("config", "data").
+  // key only). `path` is the key path the root stands for ("config", "data"). With
+  // `keys_under_path` the keys below are named under it ("data.format"); without, they are
+  // named on their own ("train.epochs" in a document named "config").
   static YamlReader Root(const YAML::Node& node, std::string path, std::string file,
-                         YamlDialect dialect);
+                         YamlDialect dialect, bool keys_under_path = true);
 
   const YAML::Node& node() const { return node_; }
   const std::string& path() const { return path_; }
@@ -92,7 +94,10 @@ class YamlReader {
   void ExpectMapOrNull() const;
   // ExpectMap, then requires every key to be a name in `allowed`. With kKeyFirst an absent or
   // null node is an empty section (nothing to check).
-  void CheckKeys(std::initializer_list<const char*> allowed) const;
+  void CheckKeys(std::span<const char* const> allowed) const;
+  void CheckKeys(std::initializer_list<const char*> allowed) const {
+    CheckKeys(std::span<const char* const>(allowed.begin(), allowed.size()));
+  }
 
   // ---- lists
   void ExpectSequence() const;
@@ -154,13 +159,14 @@ class YamlReader {
     YamlDialect dialect;
     KeyPositions positions;
   };
-  YamlReader(YAML::Node node, std::string path, std::shared_ptr<Document> doc, int line,
-             int key_line);
+  YamlReader(YAML::Node node, std::string path, std::string prefix, std::shared_ptr<Document> doc,
+             int line, int key_line);
   template <typename T>
   void ReadScalar(const char* key, T* out, const char* type_name) const;
 
   YAML::Node node_;
   std::string path_;
+  std::string prefix_;  // of the keys below: path_ + "." or ""
   std::shared_ptr<Document> doc_;
   int line_ = 0;      // of the value (the parent's when the value has no position)
   int key_line_ = 0;  // of the key this value belongs to (line_ for items and the root)
