@@ -110,13 +110,14 @@ struct RankingConfig : ModelShape {
   Activation ResolvedOutputActivation() const;
 };
 
-// The RankingConfig of `model` for data with `dense_features` dense fields and the given sparse
-// features (name, vocabulary size, pooled from a multi-hot bag or not), one table each: the
-// shape fields copied once, in one place. Validated.
+// A sparse feature of the data: its name and vocabulary size (ids lie in [0, V)).
 struct SparseInput {
   std::string name;
   int64_t vocabulary_size = 0;
 };
+// The RankingConfig of `model` for data with `dense_features` dense fields and the given sparse
+// features, one table each (model.embedding_dim columns, model.pooling): the shape fields copied
+// once, in one place. Validated (ConfigError).
 RankingConfig MakeRankingConfig(const ModelConfig& model, int64_t dense_features,
                                 const std::vector<SparseInput>& sparse, LossKind loss,
                                 uint64_t seed);
