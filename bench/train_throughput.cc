@@ -47,17 +47,17 @@
 #include <vector>
 
 #include "crank/base/rng.h"
-#include "crank/tensor/batch.h"
 #include "crank/data/batch_reader.h"
 #include "crank/data/config.h"
 #include "crank/data/mapping.h"
 #include "crank/data/synthetic_criteo.h"
 #include "crank/kernels/gemm.h"
-#include "crank/startup/runtime_env.h"
 #include "crank/model/ranking.h"
 #include "crank/model/ranking_config.h"
 #include "crank/optim/composite_optimizer.h"
 #include "crank/optim/optimizer.h"
+#include "crank/startup/runtime_env.h"
+#include "crank/tensor/batch.h"
 
 namespace {
 
@@ -177,13 +177,13 @@ crank::RankingConfig MakeConfig(const std::string& name, uint64_t seed, int64_t 
   c.top = {512, 256, 1};
   if (name == "criteo-dlrm") {
     c.bottom = {512, 256, 64, 16};
-    c.interaction = "dot";
+    c.interaction = crank::Interaction::kDot;
   } else if (name == "tfrs-default") {
     c.bottom = {256, 64, 16};
-    c.interaction = "dot";
+    c.interaction = crank::Interaction::kDot;
   } else if (name == "dcn") {
     c.bottom = {256, 64, 16};
-    c.interaction = "cross";
+    c.interaction = crank::Interaction::kCross;
     c.cross_layers = 1;
   } else {
     Usage("unknown config " + name);
@@ -202,7 +202,7 @@ double ForwardFlopsPerExample(const crank::RankingConfig& c) {
   }
   const int64_t hb = in;
   int64_t hi = 0;
-  if (c.interaction == "dot") {
+  if (c.interaction == crank::Interaction::kDot) {
     const int64_t f = kSparse + 1;
     hi = f * (f - 1) / 2;
     flops += 2.0 * static_cast<double>(hi * kDim);

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "crank/base/rng.h"
-#include "crank/tensor/batch.h"
 #include "crank/model/ranking.h"
 #include "crank/optim/composite_optimizer.h"
+#include "crank/tensor/batch.h"
 
 namespace {
 
@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
     config.tables.push_back({.name = name, .vocabulary_size = kVocab, .dim = kDim});
     config.features.push_back({.name = name, .table = name});
   }
-  config.interaction = "dot";  // DLRM; bottom 256-64-16 and top 512-256-1 are the defaults
+  config.interaction =
+      crank::Interaction::kDot;  // DLRM; bottom 256-64-16 and top 512-256-1 are the defaults
   config.loss = crank::LossKind::kBinaryCrossEntropy;
   crank::Ranking model(config);
 

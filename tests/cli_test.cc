@@ -16,6 +16,7 @@
 
 #include "cli_fixture.h"
 #include "crank/data/batch_reader.h"
+#include "crank/io/load_model.h"
 #include "crank/train/trainer.h"
 #include "movielens_data.h"
 

@@ -18,6 +18,7 @@
 #include "crank/data/batch_reader.h"
 #include "crank/data/mapping.h"
 #include "crank/data/synthetic_criteo.h"
+#include "crank/io/load_model.h"
 #include "crank/io/model_checkpoint.h"
 #include "crank/model/ranking.h"
 #include "crank/train/job_config.h"
@@ -51,7 +52,7 @@ class InferenceThreads : public ::testing::TestWithParam<std::string> {
     c.model.embedding_dim = 4;
     c.model.bottom = {16, 4};
     c.model.top = {16, 1};
-    c.model.interaction = GetParam();
+    c.model.interaction = *ParseName(kInteractionNames, GetParam());
     c.train.seed = 3;
     return c;
   }

@@ -1,14 +1,13 @@
 #include "commands.h"
 
 #include <sys/resource.h>
-#include <unistd.h>
 
-#include <cerrno>
+#include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <streambuf>
 #include <string>
 #include <vector>
 
@@ -16,6 +15,8 @@
 #include "crank/base/log.h"
 #include "crank/data/batch_reader.h"
 #include "crank/data/synthetic_criteo.h"
+#include "crank/io/atomic_file.h"
+#include "crank/io/load_model.h"
 #include "crank/kernels/gemm.h"
 #include "crank/startup/runtime_env.h"
 #include "crank/train/progress.h"
@@ -23,12 +24,6 @@
 
 namespace crank::cli {
 namespace {
-
-ErrorPolicy ParsePolicy(const std::string& s) {
-  if (s == "skip") return ErrorPolicy::kSkip;
-  if (s == "fail") return ErrorPolicy::kFail;
-  throw ConfigError(fmt::format("--bad-rows: expected skip or fail, got '{}'", s));
-}
 
 RowSplit ParseRows(const std::string& s, bool holdout, RowSplit default_split) {
   if (s == "auto") return holdout ? default_split : RowSplit::kAll;
@@ -38,23 +33,61 @@ RowSplit ParseRows(const std::string& s, bool holdout, RowSplit default_split) {
   throw ConfigError(fmt::format("--rows: expected auto, all, train or eval, got '{}'", s));
 }
 
+using Json = nlohmann::json;
+
+// Writes `text` to `path` atomically (AtomicFileWriter: fsync, rename, directory fsync).
 void WriteTextAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = fmt::format("{}.tmp-{}", path, getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw IoError(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
-    out << text;
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw IoError(fmt::format("cannot write {}: write failed", path));
+  AtomicFileWriter out(path);
+  out.Append(text.data(), text.size());
+  out.Commit();
+}
+
+// An output stream over an AtomicFileWriter (for writers that take a std::ostream).
+class AtomicFileBuf : public std::streambuf {
+ public:
+  explicit AtomicFileBuf(AtomicFileWriter* out) : out_(out) {}
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    out_->Append(s, static_cast<size_t>(n));
+    return n;
+  }
+  int_type overflow(int_type c) override {
+    if (c != traits_type::eof()) {
+      const char ch = traits_type::to_char_type(c);
+      out_->Append(&ch, 1);
+    }
+    return traits_type::not_eof(c);
+  }
+
+ private:
+  AtomicFileWriter* out_;
+};
+
+// The metrics as a JSON object: "examples" as an integer, non-finite values as null.
+Json MetricsObject(const MetricMap& metrics) {
+  Json j = Json::object();
+  for (const auto& [k, v] : metrics) {
+    if (k == "examples") {
+      j[k] = static_cast<int64_t>(v);
+    } else if (std::isfinite(v)) {
+      j[k] = v;
+    } else {
+      j[k] = nullptr;
     }
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    throw IoError(fmt::format("cannot write {}: {}", path, std::strerror(err)));
-  }
+  return j;
+}
+
+// `v` rounded to `digits` decimals (as the JSON shows it).
+double Rounded(double v, int digits) {
+  const double scale = std::pow(10.0, digits);
+  return std::round(v * scale) / scale;
+}
+
+// The configuration stored with a loaded model (its train section: precision).
+JobConfig StoredConfig(const LoadedModel& m, const std::string& path) {
+  return JobConfig::FromYamlString(m.config_yaml, path + " (stored configuration)");
 }
 
 double PeakResidentMegabytes() {
@@ -149,59 +182,35 @@ Action AddTrainCommand(CLI::App& app) {
       "GEMM precision: fp32 (default) | bf16 (fp32 master weights; AVX512-BF16/AMX CPUs)");
   return [=] {
     JobConfig cfg = f->config.empty() ? JobConfig() : JobConfig::FromYamlFile(f->config);
-    if (o_format->count()) {
-      if (f->format == "criteo") {
-        if (cfg.data.format != DataFormat::kCriteo) cfg.data = DataConfig();
-      } else if (f->format == "delimited") {
-        if (cfg.data.format != DataFormat::kDelimited) {
-          throw ConfigError(
-              "--format delimited needs a data section with the schema in --config (see "
-              "docs/data_format.md)");
-        }
-      } else {
-        throw ConfigError(
-            fmt::format("--format: expected criteo or delimited, got '{}'", f->format));
-      }
-    }
-    if (o_inter->count()) cfg.model.interaction = f->interaction;
-    if (o_dim->count()) {
-      cfg.model.embedding_dim = f->embedding_dim;
-      // Keep the DLRM shape: the bottom stack ends at the embedding dimension unless given.
-      if (!o_bottom->count() && !cfg.model.bottom.empty())
-        cfg.model.bottom.back() = f->embedding_dim;
-    }
-    if (o_bottom->count()) cfg.model.bottom = f->bottom;
-    if (o_top->count()) cfg.model.top = f->top;
-    if (o_pool->count()) cfg.model.pooling = f->pooling;
-    if (o_hash->count()) {
-      if (cfg.data.format != DataFormat::kCriteo)
-        throw ConfigError("--hash-buckets applies to --format criteo");
-      cfg.data.criteo.encoding.kind = Encoding::Kind::kHash;
-      cfg.data.criteo.encoding.hash_buckets = f->hash_buckets;
-      cfg.data.criteo.fields.clear();
-    }
-    if (o_epochs->count()) cfg.train.epochs = f->epochs;
-    if (o_bs->count()) cfg.train.batch_size = f->batch_size;
-    if (o_lr->count()) {
-      cfg.embedding_optimizer.learning_rate = static_cast<float>(f->learning_rate);
-      cfg.dense_optimizer.learning_rate = static_cast<float>(f->learning_rate);
-    }
-    if (o_elr->count())
-      cfg.embedding_optimizer.learning_rate = static_cast<float>(f->embedding_learning_rate);
-    if (o_dlr->count())
-      cfg.dense_optimizer.learning_rate = static_cast<float>(f->dense_learning_rate);
-    if (o_threads->count()) cfg.train.threads = f->threads;
-    if (o_seed->count()) cfg.train.seed = f->seed;
-    if (o_ckpt->count()) cfg.train.checkpoint_every = f->checkpoint_every;
-    if (o_shuffle->count()) cfg.train.shuffle_buffer = f->shuffle_buffer;
-    if (o_eval_every->count()) cfg.train.eval_every = f->eval_every;
-    if (o_es->count()) cfg.train.early_stopping_patience = f->early_stopping;
-    if (o_max->count()) cfg.train.max_steps = f->max_steps;
-    if (o_bad->count()) cfg.data.on_error = ParsePolicy(f->bad_rows);
-    if (o_mem->count()) cfg.train.in_memory = f->in_memory;
-    if (o_prec->count()) cfg.train.precision = f->precision;
-    if (o_train->count()) cfg.data.train_files = f->train;
-    if (o_eval->count()) cfg.data.eval_files = f->eval;
+    ConfigOverrides o;
+    const auto given = [](CLI::Option* opt, const auto& value, auto* field) {
+      if (opt->count()) *field = value;
+    };
+    given(o_format, f->format, &o.format);
+    given(o_inter, f->interaction, &o.interaction);
+    given(o_dim, f->embedding_dim, &o.embedding_dim);
+    given(o_bottom, f->bottom, &o.bottom);
+    given(o_top, f->top, &o.top);
+    given(o_pool, f->pooling, &o.pooling);
+    given(o_hash, f->hash_buckets, &o.hash_buckets);
+    given(o_epochs, f->epochs, &o.epochs);
+    given(o_bs, f->batch_size, &o.batch_size);
+    given(o_lr, f->learning_rate, &o.learning_rate);
+    given(o_elr, f->embedding_learning_rate, &o.embedding_learning_rate);
+    given(o_dlr, f->dense_learning_rate, &o.dense_learning_rate);
+    given(o_threads, f->threads, &o.threads);
+    given(o_seed, f->seed, &o.seed);
+    given(o_ckpt, f->checkpoint_every, &o.checkpoint_every);
+    given(o_shuffle, f->shuffle_buffer, &o.shuffle_buffer);
+    given(o_eval_every, f->eval_every, &o.eval_every);
+    given(o_es, f->early_stopping, &o.early_stopping_patience);
+    given(o_max, f->max_steps, &o.max_steps);
+    given(o_bad, f->bad_rows, &o.bad_rows);
+    given(o_mem, f->in_memory, &o.in_memory);
+    given(o_prec, f->precision, &o.precision);
+    given(o_train, f->train, &o.train_files);
+    given(o_eval, f->eval, &o.eval_files);
+    cfg.ApplyOverrides(o);
     cfg.Validate();
 
     TrainRun run;
@@ -213,7 +222,7 @@ Action AddTrainCommand(CLI::App& app) {
     if (run.train_files.empty())
       throw ConfigError("train: no training data: give --train PATH or data.train in --config");
     LogInfo("resolved configuration:\n{}", cfg.ToYaml());
-    ConfigurePrecision(cfg.train.precision);
+    ConfigurePrecision(std::string(GemmPrecisionName(cfg.train.precision)));
     LogCompute(ConfigureThreads(cfg.train.threads));
     const TrainResult r = Train(cfg, run);
     const double peak_mb = PeakResidentMegabytes();
@@ -221,17 +230,18 @@ Action AddTrainCommand(CLI::App& app) {
         "trained {} examples in {:.1f} s ({:.0f} examples/s); model written to {}; peak memory "
         "{:.0f} MB",
         r.train_examples, r.train_seconds, r.train_examples_per_sec, run.model_out, peak_mb);
-    std::string extra = fmt::format(
-        "\"train_examples\": {}, \"train_examples_per_sec\": {:.1f}, \"train_seconds\": {:.3f}, "
-        "\"steps\": {}, "
-        "\"epochs_completed\": {}, \"rows_skipped\": {}, \"stopped_early\": {}, \"peak_rss_mb\": "
-        "{:.1f}, "
-        "\"history\": {}",
-        r.train_examples, r.train_examples_per_sec, r.train_seconds, r.state.global_step,
-        r.state.epoch, r.rows_skipped, r.stopped_early ? "true" : "false", peak_mb, r.history_json);
-    const std::string json = MetricsJson(r.final_eval, extra);
-    if (!r.final_eval.empty())
-      LogInfo("final evaluation: {}", MetricsJson(r.final_eval, "", /*indent=*/-1));
+    Json j = MetricsObject(r.final_eval);
+    j["train_examples"] = r.train_examples;
+    j["train_examples_per_sec"] = Rounded(r.train_examples_per_sec, 1);
+    j["train_seconds"] = Rounded(r.train_seconds, 3);
+    j["steps"] = r.state.global_step;
+    j["epochs_completed"] = r.state.epoch;
+    j["rows_skipped"] = r.rows_skipped;
+    j["stopped_early"] = r.stopped_early;
+    j["peak_rss_mb"] = Rounded(peak_mb, 1);
+    j["history"] = Json::parse(r.history_json);
+    const std::string json = j.dump(2);
+    if (!r.final_eval.empty()) LogInfo("final evaluation: {}", MetricsObject(r.final_eval).dump());
     if (!f->metrics_out.empty()) WriteTextAtomically(f->metrics_out, json + "\n");
   };
 }
@@ -248,7 +258,7 @@ std::unique_ptr<BatchReader> OpenReader(const LoadedModel& m, const ModelDataFla
                                         CLI::Option* bad_opt, ErrorPolicy default_policy,
                                         RowSplit default_split) {
   std::shared_ptr<const DataMapping> mapping = m.mapping;
-  const ErrorPolicy policy = bad_opt->count() ? ParsePolicy(f.bad_rows) : default_policy;
+  const ErrorPolicy policy = bad_opt->count() ? ParseBadRows(f.bad_rows) : default_policy;
   mapping = std::make_shared<const DataMapping>(mapping->WithErrorPolicy(policy));
   ReaderOptions ro;
   ro.batch_size = f.batch_size;
@@ -279,11 +289,13 @@ Action AddEvalCommand(CLI::App& app) {
       c->add_option("--bad-rows", f->bad_rows, "malformed rows: skip | fail (default: as trained)");
   return [=] {
     LoadedModel m = LoadModel(f->model);
-    ConfigurePrecision(f->precision.empty() ? m.config.train.precision : f->precision);
+    ConfigurePrecision(f->precision.empty() ? std::string(GemmPrecisionName(
+                                                  StoredConfig(m, f->model).train.precision))
+                                            : f->precision);
     LogCompute(ConfigureThreads(f->threads));
     auto reader = OpenReader(m, *f, bad, m.mapping->config().on_error, RowSplit::kEval);
     const MetricMap metrics = Evaluate(*m.model, *reader);
-    const std::string json = MetricsJson(metrics);
+    const std::string json = MetricsObject(metrics).dump(2);
     std::printf("%s\n", json.c_str());
     if (!f->metrics_out.empty()) WriteTextAtomically(f->metrics_out, json + "\n");
   };
@@ -300,7 +312,9 @@ Action AddPredictCommand(CLI::App& app) {
   f->rows = "all";
   return [=] {
     LoadedModel m = LoadModel(f->model);
-    ConfigurePrecision(f->precision.empty() ? m.config.train.precision : f->precision);
+    ConfigurePrecision(f->precision.empty() ? std::string(GemmPrecisionName(
+                                                  StoredConfig(m, f->model).train.precision))
+                                            : f->precision);
     LogCompute(ConfigureThreads(f->threads));
     auto reader = OpenReader(m, *f, bad, ErrorPolicy::kFail, RowSplit::kEval);
     const int64_t n = PredictToFile(*m.model, *reader, f->out);
@@ -333,25 +347,14 @@ Action AddGenCommand(CLI::App& app) {
     SyntheticOptions opts = *o;
     opts.labelled = !*unlabelled;
     opts.Validate();
-    const std::string tmp = fmt::format("{}.tmp-{}", *out, getpid());
-    SyntheticSummary s;
-    {
-      std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
-      if (!file) throw IoError(fmt::format("cannot write {}: {}", *out, std::strerror(errno)));
-      try {
-        s = GenerateSyntheticCriteo(opts, file);
-        file.flush();
-        if (!file) throw IoError(fmt::format("cannot write {}: write failed (disk full?)", *out));
-      } catch (...) {
-        std::remove(tmp.c_str());
-        throw;
-      }
-    }
-    if (std::rename(tmp.c_str(), out->c_str()) != 0) {
-      const int err = errno;
-      std::remove(tmp.c_str());
-      throw IoError(fmt::format("cannot write {}: {}", *out, std::strerror(err)));
-    }
+    AtomicFileWriter writer(*out);
+    AtomicFileBuf buf(&writer);
+    std::ostream file(&buf);
+    file.exceptions(std::ios::badbit);  // an IoError of the writer propagates as is
+    const SyntheticSummary s = GenerateSyntheticCriteo(opts, file);
+    file.flush();
+    if (!file) throw IoError(fmt::format("cannot write {}: write failed", *out));
+    writer.Commit();
     LogInfo("wrote {} rows to {} ({} positives, {:.3f} mean click probability)", s.rows, *out,
             s.positives, s.mean_probability);
   };
@@ -366,7 +369,7 @@ Action AddInfoCommand(CLI::App& app) {
     LoadedModel m = LoadModel(*path);
     int64_t params = 0;
     for (Variable* v : m.model->TrainableVariables()) params += v->value.size();
-    std::printf("%s", m.config.ToYaml().c_str());
+    std::printf("%s", StoredConfig(m, *path).ToYaml().c_str());
     std::printf("# dense features: %lld, sparse features: %lld, parameters: %lld\n",
                 static_cast<long long>(m.mapping->spec().num_dense()),
                 static_cast<long long>(m.mapping->spec().num_sparse()),

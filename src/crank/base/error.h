@@ -25,10 +25,31 @@ class InvalidArgument : public Error {
   using Error::Error;
 };
 
-// A configuration (YAML or flags) is invalid.
+// A configuration (YAML or flags) is invalid. Carries where as fields: the file (empty when the
+// value did not come from a file), its 1-based line (0 = unknown) and the dotted key
+// ("train.epochs", "data.delimited.dense[1].name"; empty when no key applies). what() is
+// "file:line: key: message", leaving out the parts that are empty or 0.
 class ConfigError : public InvalidArgument {
  public:
-  using InvalidArgument::InvalidArgument;
+  // A message without structured location (kept as is by what()).
+  explicit ConfigError(const std::string& message);
+  ConfigError(std::string key, std::string message);
+  ConfigError(std::string file, int line, std::string key, std::string message);
+
+  const std::string& file() const { return file_; }
+  int line() const { return line_; }
+  const std::string& key() const { return key_; }
+  // The message without file, line and key.
+  const std::string& message() const { return message_; }
+
+  // The same error located at file:line (the key and message kept).
+  ConfigError At(std::string file, int line) const;
+
+ private:
+  std::string file_;
+  int line_ = 0;
+  std::string key_;
+  std::string message_;
 };
 
 // Input data is malformed. The message names file:line and the field.

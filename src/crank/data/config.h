@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <map>
 #include <string>
-#include <string_view>
 #include <vector>
 
 namespace YAML {
@@ -160,23 +159,10 @@ struct DataConfig {
   // The resolved configuration as YAML (the data section's content); FromYamlString of it
   // gives an equal configuration.
   std::string ToYaml() const;
-  // Throws ConfigError "data.key: what" when a value is out of range or inconsistent.
+  // Throws ConfigError with key "data.key" (what() "data.key: what") when a value is out of
+  // range or inconsistent.
   void Validate() const;
 };
-
-// The 1-based line of the key at `path` in the YAML mapping `root`: names joined by dots, list
-// items by [i] ("delimited.dense[1].name"; a leading dot is allowed). When the path leaves the
-// YAML (a key that is absent, a text where a mapping was expected), the line of the deepest key
-// or item on the path that is present; `root`'s own line when none is; 0 when yaml-cpp has no
-// position. Never throws.
-int YamlLineOf(const YAML::Node& root, std::string_view path);
-
-// "file:line: key: what" for a ConfigError message "key: what" raised by a Validate() of values
-// read from `root` (the line from YamlLineOf(root, key without `root_key`)). `root_key` is the
-// first name of the keys in messages that `root` stands for ("data" for the data section, ""
-// for a whole file). Messages that do not start with a key get "file: " only.
-std::string LocateConfigError(const YAML::Node& root, std::string_view root_key,
-                              const std::string& file, const std::string& message);
 
 // Names used in YAML and messages.
 const char* ToString(DataFormat v);

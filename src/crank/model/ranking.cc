@@ -15,36 +15,54 @@
 namespace crank {
 namespace {
 
-RankingBlocks DefaultBlocks(const RankingConfig& config) {
-  config.Validate();
-  RankingBlocks b;
-  b.embedding = std::make_unique<EmbeddingCollection>(config.tables, config.features);
+// The blocks of `config`; also the fallbacks of a Ranking built from partial blocks (with a
+// default RankingConfig), so the defaults are written once, in RankingConfig.
+std::unique_ptr<Mlp> MakeBottomStack(const ModelShape& config) {
   MlpOptions bottom;
   bottom.units = config.bottom;
   bottom.final_activation = Activation::kRelu;
   bottom.kernel_l2 = config.dense_l2;
-  b.bottom_stack = std::make_unique<Mlp>("bottom", bottom);
-  if (config.interaction == "dot") {
-    DotInteractionOptions o;
-    o.self_interaction = config.dot_self_interaction;
-    o.skip_gather = config.dot_skip_gather;
-    b.feature_interaction = std::make_unique<DotInteraction>(o);
-  } else if (config.interaction == "cross") {
-    CrossInteractionOptions o;
-    o.num_layers = config.cross_layers;
-    o.cross.projection_dim = config.cross_projection_dim;
-    o.cross.diag_scale = config.cross_diag_scale;
-    o.cross.use_bias = config.cross_use_bias;
-    o.cross.kernel_l2 = config.dense_l2;
-    b.feature_interaction = std::make_unique<CrossInteraction>(o);
-  } else {
-    b.feature_interaction = std::make_unique<ConcatInteraction>();
+  return std::make_unique<Mlp>("bottom", bottom);
+}
+
+std::unique_ptr<FeatureInteraction> MakeInteraction(const RankingConfig& config) {
+  switch (config.interaction) {
+    case Interaction::kDot: {
+      DotInteractionOptions o;
+      o.self_interaction = config.dot_self_interaction;
+      o.skip_gather = config.dot_skip_gather;
+      return std::make_unique<DotInteraction>(o);
+    }
+    case Interaction::kCross: {
+      CrossInteractionOptions o;
+      o.num_layers = config.cross_layers;
+      o.cross.projection_dim = config.cross_projection_dim;
+      o.cross.diag_scale = config.cross_diag_scale;
+      o.cross.use_bias = config.cross_use_bias;
+      o.cross.kernel_l2 = config.dense_l2;
+      return std::make_unique<CrossInteraction>(o);
+    }
+    case Interaction::kConcat:
+      break;
   }
+  return std::make_unique<ConcatInteraction>();
+}
+
+std::unique_ptr<Mlp> MakeTopStack(const ModelShape& config) {
   MlpOptions top;
   top.units = config.top;
   top.final_activation = Activation::kLinear;  // the output activation is applied by the model
   top.kernel_l2 = config.dense_l2;
-  b.top_stack = std::make_unique<Mlp>("top", top);
+  return std::make_unique<Mlp>("top", top);
+}
+
+RankingBlocks DefaultBlocks(const RankingConfig& config) {
+  config.Validate();
+  RankingBlocks b;
+  b.embedding = std::make_unique<EmbeddingCollection>(config.tables, config.features);
+  b.bottom_stack = MakeBottomStack(config);
+  b.feature_interaction = MakeInteraction(config);
+  b.top_stack = MakeTopStack(config);
   RankingTaskOptions task;
   task.loss = config.loss;
   b.task = std::make_unique<RankingTask>(task);
@@ -72,16 +90,10 @@ Ranking::Ranking(RankingBlocks blocks, int64_t dense_features, uint64_t seed)
   if (blocks_.output_activation == Activation::kRelu) {
     throw InvalidArgument("the model output activation must be sigmoid or linear, got relu");
   }
-  if (!blocks_.bottom_stack)
-    blocks_.bottom_stack = std::make_unique<Mlp>("bottom", MlpOptions{{256, 64, 16}});
-  if (!blocks_.feature_interaction)
-    blocks_.feature_interaction = std::make_unique<DotInteraction>();
-  if (!blocks_.top_stack) {
-    MlpOptions top;
-    top.units = {512, 256, 1};
-    top.final_activation = Activation::kLinear;
-    blocks_.top_stack = std::make_unique<Mlp>("top", top);
-  }
+  const RankingConfig defaults;  // the fallbacks of blocks not given
+  if (!blocks_.bottom_stack) blocks_.bottom_stack = MakeBottomStack(defaults);
+  if (!blocks_.feature_interaction) blocks_.feature_interaction = MakeInteraction(defaults);
+  if (!blocks_.top_stack) blocks_.top_stack = MakeTopStack(defaults);
   if (!blocks_.task) blocks_.task = std::make_unique<RankingTask>();
 
   // Independent streams per block, so replacing one block does not change another's init.

@@ -1,78 +1,198 @@
 #include "crank/model/ranking_config.h"
 
 #include <cmath>
-#include <set>
 
 #include "crank/base/error.h"
+#include "crank/yaml/emitter.h"
 
 namespace crank {
 namespace {
 
-void ValidateUnits(const std::vector<int64_t>& units, const char* field) {
-  if (units.empty())
-    throw ConfigError(fmt::format("{}: expected at least one layer size, got none", field));
+// Each rule once; `prefix` is the key path of the struct ("model." or "").
+
+void CheckUnits(const std::vector<int64_t>& units, const std::string& key) {
+  if (units.empty()) throw ConfigError(key, "expected at least one layer size, got none");
   for (int64_t u : units) {
-    if (u <= 0)
-      throw ConfigError(fmt::format("{}: layer sizes must be positive, got {}", field, u));
+    if (u <= 0) throw ConfigError(key, fmt::format("layer sizes must be positive, got {}", u));
   }
+}
+
+void CheckFiniteNonNegative(float v, const std::string& key) {
+  if (!(std::isfinite(v) && v >= 0.0f)) {
+    throw ConfigError(key, fmt::format("expected a finite number >= 0, got {}", v));
+  }
+}
+
+void CheckCrossLayers(const ModelShape& s, const std::string& key) {
+  if (s.interaction == Interaction::kCross && s.cross_layers < 1) {
+    throw ConfigError(key, fmt::format("expected at least 1, got {}", s.cross_layers));
+  }
+}
+
+// The stacks: non-empty positive sizes, one output unit.
+void CheckStacks(const ModelShape& s, const std::string& prefix) {
+  CheckUnits(s.bottom, prefix + "bottom");
+  CheckUnits(s.top, prefix + "top");
+  if (s.top.back() != 1) {
+    throw ConfigError(prefix + "top", fmt::format("the last layer must have 1 unit (one "
+                                                  "prediction), got {}",
+                                                  s.top.back()));
+  }
+}
+
+// The dot interaction takes the bottom output as one more feature: its width must be the
+// embedding dimension. Returns whether `dim` fits.
+bool DotWidthFits(const ModelShape& s, int64_t dim) {
+  return s.interaction != Interaction::kDot || s.bottom.empty() || s.bottom.back() == dim;
 }
 
 }  // namespace
 
+ModelConfig::ModelConfig() {
+  // A light pull on touched rows: +0.001-0.002 AUC (docs/defaults.md).
+  embedding_l2 = 1e-5f;
+}
+
+ModelConfig ModelConfig::FromYaml(const YamlReader& m) {
+  ModelConfig c;
+  m.ExpectMapOrNull();
+  m.CheckKeys({"embedding_dim", "pooling", "bottom", "top", "interaction", "dot", "cross",
+               "concat_dense", "output_activation", "embedding_l2", "dense_l2",
+               "output_bias_init"});
+  m.Read("embedding_dim", &c.embedding_dim);
+  std::string pooling(PoolingName(c.pooling));
+  m.Read("pooling", &pooling);
+  try {
+    c.pooling = ParsePooling(pooling);
+  } catch (const InvalidArgument&) {
+    m.Child("pooling").FailAtKey(fmt::format("expected sum, mean or sqrtn, got '{}'", pooling));
+  }
+  m.Read("bottom", &c.bottom);
+  m.Read("top", &c.top);
+  m.Read("interaction", kInteractionNames, &c.interaction);
+  m.Read("concat_dense", &c.concat_dense);
+  m.Read("output_activation", kOutputActivationNames, &c.output_activation);
+  m.Read("embedding_l2", &c.embedding_l2);
+  m.Read("dense_l2", &c.dense_l2);
+  m.Read("output_bias_init", kOutputBiasInitNames, &c.output_bias_init);
+  const YamlReader dot = m.Child("dot");
+  dot.ExpectMapOrNull();
+  dot.CheckKeys({"self_interaction", "skip_gather"});
+  dot.Read("self_interaction", &c.dot_self_interaction);
+  dot.Read("skip_gather", &c.dot_skip_gather);
+  const YamlReader cross = m.Child("cross");
+  cross.ExpectMapOrNull();
+  cross.CheckKeys({"layers", "projection_dim", "diag_scale", "use_bias"});
+  cross.Read("layers", &c.cross_layers);
+  cross.Read("projection_dim", &c.cross_projection_dim);
+  cross.Read("diag_scale", &c.cross_diag_scale);
+  cross.Read("use_bias", &c.cross_use_bias);
+  return c;
+}
+
+void ModelConfig::ToYaml(YAML::Emitter& e) const {
+  e << YAML::BeginMap;
+  e << YAML::Key << "embedding_dim" << YAML::Value << embedding_dim;
+  e << YAML::Key << "pooling" << YAML::Value << std::string(PoolingName(pooling));
+  e << YAML::Key << "bottom" << YAML::Value << YAML::Flow << bottom;
+  e << YAML::Key << "top" << YAML::Value << YAML::Flow << top;
+  e << YAML::Key << "interaction" << YAML::Value << NameOf(kInteractionNames, interaction);
+  e << YAML::Key << "dot" << YAML::Value << YAML::Flow << YAML::BeginMap;
+  e << YAML::Key << "self_interaction" << YAML::Value << dot_self_interaction;
+  e << YAML::Key << "skip_gather" << YAML::Value << dot_skip_gather << YAML::EndMap;
+  e << YAML::Key << "cross" << YAML::Value << YAML::Flow << YAML::BeginMap;
+  e << YAML::Key << "layers" << YAML::Value << cross_layers;
+  e << YAML::Key << "projection_dim" << YAML::Value << cross_projection_dim;
+  e << YAML::Key << "diag_scale" << YAML::Value << YamlNumber(cross_diag_scale);
+  e << YAML::Key << "use_bias" << YAML::Value << cross_use_bias << YAML::EndMap;
+  e << YAML::Key << "concat_dense" << YAML::Value << concat_dense;
+  e << YAML::Key << "output_activation" << YAML::Value
+    << NameOf(kOutputActivationNames, output_activation);
+  e << YAML::Key << "embedding_l2" << YAML::Value << YamlNumber(embedding_l2);
+  e << YAML::Key << "dense_l2" << YAML::Value << YamlNumber(dense_l2);
+  e << YAML::Key << "output_bias_init" << YAML::Value
+    << NameOf(kOutputBiasInitNames, output_bias_init);
+  e << YAML::EndMap;
+}
+
+void ModelConfig::Validate() const {
+  if (embedding_dim <= 0) {
+    throw ConfigError("model.embedding_dim",
+                      fmt::format("expected a positive size, got {}", embedding_dim));
+  }
+  if (cross_projection_dim < 0) {
+    throw ConfigError("model.cross.projection_dim", "expected 0 (full rank) or a positive size");
+  }
+  CheckCrossLayers(*this, "model.cross.layers");
+  CheckFiniteNonNegative(cross_diag_scale, "model.cross.diag_scale");
+  CheckFiniteNonNegative(embedding_l2, "model.embedding_l2");
+  CheckFiniteNonNegative(dense_l2, "model.dense_l2");
+  if (!DotWidthFits(*this, embedding_dim)) {
+    throw ConfigError("model.bottom",
+                      fmt::format("dot interaction needs the bottom stack's last layer ({}) to "
+                                  "equal model.embedding_dim ({})",
+                                  bottom.back(), embedding_dim));
+  }
+  CheckStacks(*this, "model.");
+}
+
 void RankingConfig::Validate() const {
   if (dense_features <= 0) {
-    throw ConfigError(
-        fmt::format("dense_features: expected a positive count, got {}", dense_features));
+    throw ConfigError("dense_features",
+                      fmt::format("expected a positive count, got {}", dense_features));
   }
-  if (tables.empty()) throw ConfigError("tables: expected at least one embedding table, got none");
-  if (features.empty())
-    throw ConfigError("features: expected at least one sparse feature, got none");
-  ValidateUnits(bottom, "bottom");
-  ValidateUnits(top, "top");
-  if (top.back() != 1) {
-    throw ConfigError(
-        fmt::format("top: the last layer must have 1 unit (one prediction), got {}", top.back()));
+  if (tables.empty())
+    throw ConfigError("tables", "expected at least one embedding table, got none");
+  if (features.empty()) {
+    throw ConfigError("features", "expected at least one sparse feature, got none");
   }
-  if (interaction != "dot" && interaction != "cross" && interaction != "concat") {
-    throw ConfigError(
-        fmt::format("interaction: expected dot, cross or concat, got '{}'", interaction));
-  }
-  if (interaction == "cross" && cross_layers < 1) {
-    throw ConfigError(fmt::format("cross_layers: expected at least 1, got {}", cross_layers));
-  }
+  CheckStacks(*this, "");
+  CheckCrossLayers(*this, "cross_layers");
   if (cross_projection_dim && *cross_projection_dim <= 0) {
-    throw ConfigError(fmt::format("cross_projection_dim: expected a positive size, got {}",
-                                  *cross_projection_dim));
+    throw ConfigError("cross_projection_dim",
+                      fmt::format("expected a positive size, got {}", *cross_projection_dim));
   }
-  if (output_activation != "auto" && output_activation != "sigmoid" &&
-      output_activation != "linear") {
-    throw ConfigError(fmt::format("output_activation: expected auto, sigmoid or linear, got '{}'",
-                                  output_activation));
-  }
-  const auto finite_non_negative = [](float v, const char* field) {
-    if (!(std::isfinite(v) && v >= 0.0f)) {
-      throw ConfigError(fmt::format("{}: expected a finite number >= 0, got {}", field, v));
-    }
-  };
-  finite_non_negative(embedding_l2, "embedding_l2");
-  finite_non_negative(dense_l2, "dense_l2");
-  finite_non_negative(cross_diag_scale, "cross_diag_scale");
-  if (interaction == "dot") {
-    for (const TableConfig& t : tables) {
-      if (t.dim != bottom.back()) {
-        throw ConfigError(fmt::format(
-            "dot interaction needs the bottom stack output width ({}) to equal the embedding "
-            "dimension, but table '{}' has dimension {}",
-            bottom.back(), t.name, t.dim));
-      }
+  CheckFiniteNonNegative(embedding_l2, "embedding_l2");
+  CheckFiniteNonNegative(dense_l2, "dense_l2");
+  CheckFiniteNonNegative(cross_diag_scale, "cross_diag_scale");
+  for (const TableConfig& t : tables) {
+    if (!DotWidthFits(*this, t.dim)) {
+      throw ConfigError(fmt::format(
+          "dot interaction needs the bottom stack output width ({}) to equal the embedding "
+          "dimension, but table '{}' has dimension {}",
+          bottom.back(), t.name, t.dim));
     }
   }
 }
 
 Activation RankingConfig::ResolvedOutputActivation() const {
-  if (output_activation == "sigmoid") return Activation::kSigmoid;
-  if (output_activation == "linear") return Activation::kLinear;
+  switch (output_activation) {
+    case OutputActivation::kSigmoid:
+      return Activation::kSigmoid;
+    case OutputActivation::kLinear:
+      return Activation::kLinear;
+    case OutputActivation::kAuto:
+      break;
+  }
   return loss == LossKind::kBinaryCrossEntropy ? Activation::kSigmoid : Activation::kLinear;
+}
+
+RankingConfig MakeRankingConfig(const ModelConfig& model, int64_t dense_features,
+                                const std::vector<SparseInput>& sparse, LossKind loss,
+                                uint64_t seed) {
+  RankingConfig r;
+  static_cast<ModelShape&>(r) = model;
+  r.dense_features = dense_features;
+  for (const SparseInput& f : sparse) {
+    r.tables.push_back(
+        {.name = f.name, .vocabulary_size = f.vocabulary_size, .dim = model.embedding_dim});
+    r.features.push_back({.name = f.name, .table = f.name, .pooling = model.pooling});
+  }
+  if (model.cross_projection_dim > 0) r.cross_projection_dim = model.cross_projection_dim;
+  r.loss = loss;
+  r.seed = seed;
+  r.Validate();
+  return r;
 }
 
 }  // namespace crank

@@ -1,65 +1,126 @@
 #ifndef CRANK_MODEL_RANKING_CONFIG_H_
 #define CRANK_MODEL_RANKING_CONFIG_H_
 
-// Plain configuration of the default Ranking model (tfrs.experimental.models.Ranking with its
-// default blocks). The YAML file and the CLI flags fill this struct; Validate() rejects
-// inconsistent values with a ConfigError naming the field.
+// The configuration of the default Ranking model (tfrs.experimental.models.Ranking with its
+// default blocks), defined once:
+//  - ModelConfig is the `model:` section of a job file (docs/config.md): the shape every
+//    sparse feature's table shares (embedding_dim, pooling), the stacks, the interaction, the
+//    regularization and the output. Its reader and writer live here with it.
+//  - RankingConfig is what a Ranking is built from: the same shape fields with the tables and
+//    features of one data set, the loss and the seed. Its in-class defaults are the fallbacks a
+//    Ranking uses for blocks it is not given.
+// Each rule is checked in one place (the functions in ranking_config.cc); Validate() throws a
+// ConfigError whose key names the field ("model.top" for a ModelConfig, "top" for a
+// RankingConfig). Plain structs: copy freely; not synchronized.
+
+#include <yaml-cpp/yaml.h>
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "crank/base/enum_names.h"
 #include "crank/kernels/activation.h"
+#include "crank/kernels/embedding_bag.h"
 #include "crank/layers/embedding_collection.h"
 #include "crank/task/ranking_task.h"
+#include "crank/yaml/reader.h"
 
 namespace crank {
 
-struct RankingConfig {
+// The feature interaction: DLRM's pairwise dot products, DCN-v2 cross layers over the
+// concatenation, or the concatenation itself.
+enum class Interaction { kDot, kCross, kConcat };
+inline constexpr EnumName<Interaction> kInteractionNames[] = {
+    {"dot", Interaction::kDot}, {"cross", Interaction::kCross}, {"concat", Interaction::kConcat}};
+
+// The activation of the model output. kAuto: sigmoid for binary cross-entropy (the TFRS top
+// stack's final sigmoid; the loss is then computed stably from the logits), linear for mean
+// squared error (ratings are not in [0, 1]).
+enum class OutputActivation { kAuto, kSigmoid, kLinear };
+inline constexpr EnumName<OutputActivation> kOutputActivationNames[] = {
+    {"auto", OutputActivation::kAuto},
+    {"sigmoid", OutputActivation::kSigmoid},
+    {"linear", OutputActivation::kLinear}};
+
+// How the output unit's bias starts. kLabelMean: before the first step it is set so the model
+// predicts the first training batch's mean label (its log-odds for a sigmoid output) -- ratings
+// then start near their mean instead of 0. kZero: the Keras/TFRS zero initialisation.
+enum class OutputBiasInit { kLabelMean, kZero };
+inline constexpr EnumName<OutputBiasInit> kOutputBiasInitNames[] = {
+    {"label_mean", OutputBiasInit::kLabelMean}, {"zero", OutputBiasInit::kZero}};
+
+// The fields of the model's shape shared by ModelConfig and RankingConfig.
+struct ModelShape {
+  // Bottom stack: MLP with ReLU after every layer, the last included (TFRS default).
+  std::vector<int64_t> bottom = {256, 64, 16};
+  // Top stack: MLP with ReLU between layers; the last layer's activation is output_activation.
+  std::vector<int64_t> top = {512, 256, 1};
+  Interaction interaction = Interaction::kDot;
+  bool dot_self_interaction = false;
+  bool dot_skip_gather = false;
+  int cross_layers = 1;
+  float cross_diag_scale = 0.0f;  // finite, >= 0
+  bool cross_use_bias = true;
+  // Bottom output concatenated in front of the interaction output (TFRS concat_dense).
+  bool concat_dense = true;
+  OutputActivation output_activation = OutputActivation::kAuto;
+  // L2 regularization coefficients (Keras L2: l2 * sum(w^2)) per block. Embedding rows are
+  // regularized when they are touched by a batch. Finite, >= 0.
+  float embedding_l2 = 0.0f;
+  float dense_l2 = 0.0f;
+};
+
+// The `model:` section. Tables are created from the data: one per sparse feature with the
+// feature's vocabulary size and embedding_dim columns.
+struct ModelConfig : ModelShape {
+  ModelConfig();  // the job defaults (docs/defaults.md): embedding_l2 1e-5
+
+  int64_t embedding_dim = 16;
+  Pooling pooling = Pooling::kMean;  // of multi-hot features
+  int64_t cross_projection_dim = 0;  // 0 = full rank
+  OutputBiasInit output_bias_init = OutputBiasInit::kLabelMean;
+
+  // Reads the section (absent or null: the defaults) with the strict reader; type and key
+  // errors name file:line and key. Does not Validate().
+  static ModelConfig FromYaml(const YamlReader& section);
+  // Writes the section's content as a mapping; FromYaml of it gives an equal configuration.
+  void ToYaml(YAML::Emitter& out) const;
+  // ConfigError with key "model.<field>" for a value out of range or inconsistent, including
+  // the dot interaction's bottom width == embedding_dim.
+  void Validate() const;
+};
+
+struct RankingConfig : ModelShape {
   // D: the number of dense features per example.
   int64_t dense_features = 13;
   // Embedding tables and the sparse features that look them up (several features may share a
   // table). The interaction sees features in sorted feature-name order.
   std::vector<TableConfig> tables;
   std::vector<FeatureConfig> features;
-
-  // Bottom stack: MLP with ReLU after every layer, the last included (TFRS default).
-  std::vector<int64_t> bottom = {256, 64, 16};
-  // Top stack: MLP with ReLU between layers; the last layer's activation is output_activation.
-  std::vector<int64_t> top = {512, 256, 1};
-
-  // "dot" (DLRM), "cross" (DCN-v2 over the concatenation) or "concat".
-  std::string interaction = "dot";
-  bool dot_self_interaction = false;
-  bool dot_skip_gather = false;
-  int cross_layers = 1;
-  std::optional<int64_t> cross_projection_dim;
-  float cross_diag_scale = 0.0f;  // finite, >= 0
-  bool cross_use_bias = true;
-
-  // Bottom output concatenated in front of the interaction output (TFRS concat_dense).
-  bool concat_dense = true;
-
+  std::optional<int64_t> cross_projection_dim;  // none = full rank
   LossKind loss = LossKind::kBinaryCrossEntropy;
-  // Activation of the model output. "auto": sigmoid for binary cross-entropy (the TFRS top
-  // stack's final sigmoid; the loss is then computed stably from the logits), linear for mean
-  // squared error (ratings are not in [0, 1]).
-  std::string output_activation = "auto";
-
-  // L2 regularization coefficients (Keras L2: l2 * sum(w^2)) per block. Embedding rows are
-  // regularized when they are touched by a batch. Finite, >= 0.
-  float embedding_l2 = 0.0f;
-  float dense_l2 = 0.0f;
-
   // Seed for initialization.
   uint64_t seed = 0;
 
-  // Throws ConfigError with the offending field.
+  // Throws ConfigError with the offending field as key.
   void Validate() const;
   // The resolved output activation (sigmoid or linear).
   Activation ResolvedOutputActivation() const;
 };
+
+// A sparse feature of the data: its name and vocabulary size (ids lie in [0, V)).
+struct SparseInput {
+  std::string name;
+  int64_t vocabulary_size = 0;
+};
+// The RankingConfig of `model` for data with `dense_features` dense fields and the given sparse
+// features, one table each (model.embedding_dim columns, model.pooling): the shape fields copied
+// once, in one place. Validated (ConfigError).
+RankingConfig MakeRankingConfig(const ModelConfig& model, int64_t dense_features,
+                                const std::vector<SparseInput>& sparse, LossKind loss,
+                                uint64_t seed);
 
 }  // namespace crank
 

@@ -57,7 +57,7 @@ class RankingInference : public ::testing::TestWithParam<InferenceCase> {
     p_.max_bag = 3;  // bags of 0..3 ids
     p_.regression = GetParam().regression;
     RankingConfig c = p_.Config();
-    c.interaction = GetParam().interaction;
+    c.interaction = *ParseName(kInteractionNames, GetParam().interaction);
     c.cross_projection_dim = GetParam().cross_projection_dim;
     c.cross_layers = 2;
     model_ = std::make_unique<Ranking>(c);

@@ -65,7 +65,7 @@ TEST(Ranking, RejectsBottomWidthDifferentFromEmbeddingDimForDot) {
     EXPECT_NE(std::string(e.what()).find("(4)"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("8"), std::string::npos) << e.what();
   }
-  c.interaction = "cross";  // cross takes any widths
+  c.interaction = Interaction::kCross;  // cross takes any widths
   EXPECT_NO_THROW(Ranking{c});
 }
 
@@ -220,7 +220,7 @@ TEST_P(RankingGradient, MatchesFiniteDifferences) {
   p.regression = c.regression;
   p.max_bag = c.max_bag;
   RankingConfig config = p.Config();
-  config.interaction = c.interaction;
+  config.interaction = *ParseName(kInteractionNames, c.interaction);
   config.cross_layers = c.cross_layers;
   config.concat_dense = c.concat_dense;
   CheckModelGradients(config, p, c.weighted);
@@ -317,7 +317,7 @@ TEST_P(RankingLearns, DrivesLossDownAndAucAboveNinety) {
   SyntheticProblem p;
   p.regression = GetParam().regression;
   RankingConfig c = p.Config();
-  c.interaction = GetParam().interaction;
+  c.interaction = *ParseName(kInteractionNames, GetParam().interaction);
   Ranking m(c);
   m.SetOptimizer(DefaultOptimizer(m, 0.1f, 0.01f));
   const Batch eval = p.MakeBatch(2000, 100000);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "crank/base/error.h"
+#include "crank/optim/factory.h"
 #include "crank/optim/slot_optimizer.h"
 
 namespace crank {
@@ -68,5 +69,22 @@ std::unique_ptr<Optimizer> MakeAdagrad(AdagradOptions options,
                 "adagrad: expected a finite epsilon >= 0, got {}", options.epsilon);
   return std::make_unique<Adagrad>(options, std::move(schedule));
 }
+
+// The kind `adagrad` in the optimizer registry (optim/factory.h).
+const OptimizerKind kAdagradKind = {
+    .name = "adagrad",
+    .fields = {{"epsilon", &OptimizerConfig::epsilon},
+               {"initial_accumulator_value", &OptimizerConfig::initial_accumulator_value}},
+    .validate =
+        [](const OptimizerConfig& c, const std::string& key) {
+          RequireFiniteNonNegative(c.epsilon, key, "epsilon");
+          RequireFiniteNonNegative(c.initial_accumulator_value, key, "initial_accumulator_value");
+        },
+    .make =
+        [](const OptimizerConfig& c, std::unique_ptr<LearningRateSchedule> schedule) {
+          return MakeAdagrad({c.learning_rate, c.initial_accumulator_value, c.epsilon},
+                             std::move(schedule));
+        },
+};
 
 }  // namespace crank

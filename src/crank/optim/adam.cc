@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "crank/base/error.h"
+#include "crank/optim/factory.h"
 #include "crank/optim/slot_optimizer.h"
 
 namespace crank {
@@ -86,5 +87,23 @@ std::unique_ptr<Optimizer> MakeAdam(AdamOptions options,
                 "adam: expected a finite epsilon >= 0, got {}", options.epsilon);
   return std::make_unique<Adam>(options, std::move(schedule));
 }
+
+// The kind `adam` in the optimizer registry (optim/factory.h).
+const OptimizerKind kAdamKind = {
+    .name = "adam",
+    .fields = {{"beta_1", &OptimizerConfig::beta_1},
+               {"beta_2", &OptimizerConfig::beta_2},
+               {"epsilon", &OptimizerConfig::epsilon}},
+    .validate =
+        [](const OptimizerConfig& c, const std::string& key) {
+          RequireUnitInterval(c.beta_1, key, "beta_1");
+          RequireUnitInterval(c.beta_2, key, "beta_2");
+          RequireFiniteNonNegative(c.epsilon, key, "epsilon");
+        },
+    .make =
+        [](const OptimizerConfig& c, std::unique_ptr<LearningRateSchedule> schedule) {
+          return MakeAdam({c.learning_rate, c.beta_1, c.beta_2, c.epsilon}, std::move(schedule));
+        },
+};
 
 }  // namespace crank

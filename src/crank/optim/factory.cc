@@ -3,68 +3,139 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <set>
 
 #include "crank/base/error.h"
+#include "crank/yaml/emitter.h"
 
 namespace crank {
 namespace {
 
-// Throws ConfigError with the formatted message when cond is false.
-template <typename... Args>
-void RequireConfig(bool cond, fmt::format_string<Args...> f, Args&&... args) {
-  if (!cond) throw ConfigError(fmt::format(f, std::forward<Args>(args)...));
-}
+// The registry: one line per optimizer kind.
+const OptimizerKind* const kOptimizerKinds[] = {
+    &kSgdKind,
+    &kAdagradKind,
+    &kRowWiseAdagradKind,
+    &kAdamKind,
+};
 
-bool IsUnitInterval(float x) { return std::isfinite(x) && x >= 0.0f && x < 1.0f; }
+void Require(bool cond, const std::string& key, const std::string& what) {
+  if (!cond) throw ConfigError(key, what);
+}
 
 }  // namespace
 
-void OptimizerConfig::Validate() const {
-  RequireConfig(kind == "sgd" || kind == "adagrad" || kind == "rowwise_adagrad" || kind == "adam",
-                "optimizer.kind: expected one of sgd, adagrad, rowwise_adagrad, adam; got '{}'",
-                kind);
-  RequireConfig(schedule == "constant" || schedule == "warmup_poly_decay",
-                "optimizer.schedule: expected constant or warmup_poly_decay; got '{}'", schedule);
-  RequireConfig(std::isfinite(learning_rate) && learning_rate > 0.0f,
-                "optimizer.learning_rate: expected a finite value > 0; got {}", learning_rate);
-  if (kind == "sgd") {
-    RequireConfig(IsUnitInterval(momentum), "optimizer.momentum: expected [0, 1); got {}",
-                  momentum);
-    RequireConfig(!nesterov || momentum > 0.0f,
-                  "optimizer.nesterov: requires momentum > 0; got momentum {}", momentum);
+std::span<const OptimizerKind* const> OptimizerKinds() { return kOptimizerKinds; }
+
+const OptimizerKind* FindOptimizerKind(std::string_view name) {
+  for (const OptimizerKind* k : kOptimizerKinds) {
+    if (name == k->name) return k;
   }
-  if (kind == "adam") {
-    RequireConfig(IsUnitInterval(beta_1), "optimizer.beta_1: expected [0, 1); got {}", beta_1);
-    RequireConfig(IsUnitInterval(beta_2), "optimizer.beta_2: expected [0, 1); got {}", beta_2);
+  return nullptr;
+}
+
+void RequireUnitInterval(float v, const std::string& key, const char* field) {
+  Require(std::isfinite(v) && v >= 0.0f && v < 1.0f, key + "." + field,
+          fmt::format("expected [0, 1); got {}", v));
+}
+
+void RequireFiniteNonNegative(float v, const std::string& key, const char* field) {
+  Require(std::isfinite(v) && v >= 0.0f, key + "." + field,
+          fmt::format("expected a finite value >= 0; got {}", v));
+}
+
+void OptimizerConfig::Validate(const std::string& key) const {
+  const OptimizerKind* k = FindOptimizerKind(kind);
+  if (k == nullptr) {
+    std::string names;
+    for (const OptimizerKind* r : kOptimizerKinds)
+      names += (names.empty() ? "" : ", ") + std::string(r->name);
+    throw ConfigError(key + ".kind", fmt::format("expected one of {}; got '{}'", names, kind));
   }
-  if (kind != "sgd") {
-    RequireConfig(std::isfinite(epsilon) && epsilon >= 0.0f,
-                  "optimizer.epsilon: expected a finite value >= 0; got {}", epsilon);
+  Require(std::isfinite(learning_rate) && learning_rate > 0.0f, key + ".learning_rate",
+          fmt::format("expected a finite value > 0; got {}", learning_rate));
+  k->validate(*this, key);
+  if (Schedule(key) == ScheduleKind::kWarmupPolyDecay) {
+    const std::string w = key + ".warmup.";
+    Require(warmup.batch_size > 0, w + "batch_size",
+            fmt::format("expected > 0; got {}", warmup.batch_size));
+    Require(std::isfinite(warmup.decay_exp) && warmup.decay_exp >= 0.0, w + "decay_exp",
+            fmt::format("expected a finite value >= 0; got {}", warmup.decay_exp));
+    Require(warmup.warmup_steps >= 0, w + "warmup_steps",
+            fmt::format("expected >= 0; got {}", warmup.warmup_steps));
+    Require(warmup.decay_steps >= 0, w + "decay_steps",
+            fmt::format("expected >= 0; got {}", warmup.decay_steps));
+    Require(warmup.decay_start_steps >= 0, w + "decay_start_steps",
+            fmt::format("expected >= 0; got {}", warmup.decay_start_steps));
   }
-  if (kind == "adagrad" || kind == "rowwise_adagrad") {
-    RequireConfig(std::isfinite(initial_accumulator_value) && initial_accumulator_value >= 0.0f,
-                  "optimizer.initial_accumulator_value: expected a finite value >= 0; got {}",
-                  initial_accumulator_value);
+}
+
+ScheduleKind OptimizerConfig::Schedule(const std::string& key) const {
+  if (const auto v = ParseName(kScheduleNames, schedule)) return *v;
+  throw ConfigError(
+      key + ".schedule",
+      fmt::format("expected {}; got '{}'", ListNames(kScheduleNames, ", ", " or "), schedule));
+}
+
+void OptimizerConfig::ReadYaml(const YamlReader& s) {
+  s.ExpectMapOrNull();
+  // The keys every kind's fields use, each once.
+  std::vector<OptimizerField> fields;
+  std::set<std::string> seen;
+  for (const OptimizerKind* k : kOptimizerKinds) {
+    for (const OptimizerField& f : k->fields) {
+      if (seen.insert(f.key).second) fields.push_back(f);
+    }
   }
-  if (schedule == "warmup_poly_decay") {
-    RequireConfig(warmup.batch_size > 0, "optimizer.warmup.batch_size: expected > 0; got {}",
-                  warmup.batch_size);
-    RequireConfig(std::isfinite(warmup.decay_exp) && warmup.decay_exp >= 0.0,
-                  "optimizer.warmup.decay_exp: expected a finite value >= 0; got {}",
-                  warmup.decay_exp);
-    RequireConfig(warmup.warmup_steps >= 0, "optimizer.warmup.warmup_steps: expected >= 0; got {}",
-                  warmup.warmup_steps);
-    RequireConfig(warmup.decay_steps >= 0, "optimizer.warmup.decay_steps: expected >= 0; got {}",
-                  warmup.decay_steps);
-    RequireConfig(warmup.decay_start_steps >= 0,
-                  "optimizer.warmup.decay_start_steps: expected >= 0; got {}",
-                  warmup.decay_start_steps);
+  std::vector<const char*> keys = {"kind", "learning_rate"};
+  for (const OptimizerField& f : fields) keys.push_back(f.key);
+  keys.push_back("schedule");
+  keys.push_back("warmup");
+  s.CheckKeys(std::span<const char* const>(keys));
+  s.Read("kind", &kind);
+  s.Read("learning_rate", &learning_rate);
+  for (const OptimizerField& f : fields) {
+    if (f.number != nullptr) s.Read(f.key, &(this->*f.number));
+    if (f.flag != nullptr) s.Read(f.key, &(this->*f.flag));
   }
+  s.Read("schedule", &schedule);
+  const YamlReader w = s.Child("warmup");
+  w.ExpectMapOrNull();
+  w.CheckKeys({"batch_size", "decay_exp", "warmup_steps", "decay_steps", "decay_start_steps"});
+  w.Read("batch_size", &warmup.batch_size);
+  w.Read("decay_exp", &warmup.decay_exp);
+  w.Read("warmup_steps", &warmup.warmup_steps);
+  w.Read("decay_steps", &warmup.decay_steps);
+  w.Read("decay_start_steps", &warmup.decay_start_steps);
+}
+
+void OptimizerConfig::ToYaml(YAML::Emitter& e) const {
+  e << YAML::BeginMap;
+  e << YAML::Key << "kind" << YAML::Value << kind;
+  e << YAML::Key << "learning_rate" << YAML::Value << YamlNumber(learning_rate);
+  if (const OptimizerKind* k = FindOptimizerKind(kind)) {
+    for (const OptimizerField& f : k->fields) {
+      e << YAML::Key << f.key << YAML::Value;
+      if (f.number != nullptr) e << YamlNumber(this->*f.number);
+      if (f.flag != nullptr) e << this->*f.flag;
+    }
+  }
+  e << YAML::Key << "schedule" << YAML::Value << schedule;
+  if (schedule != "constant") {
+    e << YAML::Key << "warmup" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    e << YAML::Key << "batch_size" << YAML::Value << warmup.batch_size;
+    e << YAML::Key << "decay_exp" << YAML::Value << YamlNumber(warmup.decay_exp);
+    e << YAML::Key << "warmup_steps" << YAML::Value << warmup.warmup_steps;
+    e << YAML::Key << "decay_steps" << YAML::Value << warmup.decay_steps;
+    e << YAML::Key << "decay_start_steps" << YAML::Value << warmup.decay_start_steps;
+    e << YAML::EndMap;
+  }
+  e << YAML::EndMap;
 }
 
 std::unique_ptr<LearningRateSchedule> MakeSchedule(const OptimizerConfig& config) {
   config.Validate();
-  if (config.schedule == "warmup_poly_decay") {
+  if (config.Schedule() == ScheduleKind::kWarmupPolyDecay) {
     WarmUpAndPolyDecayOptions o = config.warmup;
     o.learning_rate = config.learning_rate;
     return MakeWarmUpAndPolyDecay(o);
@@ -76,22 +147,8 @@ std::unique_ptr<Optimizer> MakeOptimizer(const OptimizerConfig& config) {
   config.Validate();
   // A constant rate is passed as the options' learning_rate (Describe() then shows the number).
   std::unique_ptr<LearningRateSchedule> schedule =
-      config.schedule == "constant" ? nullptr : MakeSchedule(config);
-  if (config.kind == "sgd") {
-    return MakeSgd({config.learning_rate, config.momentum, config.nesterov}, std::move(schedule));
-  }
-  if (config.kind == "adagrad") {
-    return MakeAdagrad({config.learning_rate, config.initial_accumulator_value, config.epsilon},
-                       std::move(schedule));
-  }
-  if (config.kind == "rowwise_adagrad") {
-    return MakeRowWiseAdagrad(
-        {config.learning_rate, config.initial_accumulator_value, config.epsilon},
-        std::move(schedule));
-  }
-  CRANK_CHECK(config.kind == "adam", "Validate() admitted optimizer kind '{}'", config.kind);
-  return MakeAdam({config.learning_rate, config.beta_1, config.beta_2, config.epsilon},
-                  std::move(schedule));
+      config.Schedule() == ScheduleKind::kConstant ? nullptr : MakeSchedule(config);
+  return FindOptimizerKind(config.kind)->make(config, std::move(schedule));
 }
 
 }  // namespace crank

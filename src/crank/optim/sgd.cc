@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "crank/base/error.h"
+#include "crank/optim/factory.h"
 #include "crank/optim/slot_optimizer.h"
 
 namespace crank {
@@ -93,5 +94,24 @@ std::unique_ptr<Optimizer> MakeSgd(SgdOptions options,
                 "sgd: nesterov requires momentum > 0, got momentum {}", options.momentum);
   return std::make_unique<Sgd>(options, std::move(schedule));
 }
+
+// The kind `sgd` in the optimizer registry (optim/factory.h).
+const OptimizerKind kSgdKind = {
+    .name = "sgd",
+    .fields = {{"momentum", &OptimizerConfig::momentum},
+               {"nesterov", nullptr, &OptimizerConfig::nesterov}},
+    .validate =
+        [](const OptimizerConfig& c, const std::string& key) {
+          RequireUnitInterval(c.momentum, key, "momentum");
+          if (c.nesterov && !(c.momentum > 0.0f)) {
+            throw ConfigError(key + ".nesterov",
+                              fmt::format("requires momentum > 0; got momentum {}", c.momentum));
+          }
+        },
+    .make =
+        [](const OptimizerConfig& c, std::unique_ptr<LearningRateSchedule> schedule) {
+          return MakeSgd({c.learning_rate, c.momentum, c.nesterov}, std::move(schedule));
+        },
+};
 
 }  // namespace crank

@@ -25,7 +25,7 @@ TEST(JobConfig, DefaultsAreTheTfrsRankingDefaults) {
   EXPECT_EQ(c.model.embedding_dim, 16);
   EXPECT_EQ(c.model.bottom, (std::vector<int64_t>{256, 64, 16}));
   EXPECT_EQ(c.model.top, (std::vector<int64_t>{512, 256, 1}));
-  EXPECT_EQ(c.model.interaction, "dot");
+  EXPECT_EQ(std::string(NameOf(kInteractionNames, c.model.interaction)), "dot");
   EXPECT_TRUE(c.model.concat_dense);
   EXPECT_EQ(c.data.format, DataFormat::kCriteo);
   EXPECT_EQ(c.data.task, LabelKind::kBinary);
@@ -50,6 +50,35 @@ train: {epochs: 3, batch_size: 64, seed: 9, shuffle_buffer: 100, checkpoint_ever
   EXPECT_EQ(c.train.seed, 9u);
   const std::string yaml = c.ToYaml();
   EXPECT_EQ(JobConfig::FromYamlString(yaml, "again.yaml").ToYaml(), yaml);
+}
+
+// The resolved configuration shows every number as its shortest round-trip text.
+TEST(JobConfig, ResolvedYamlShowsFloatsAsTheirShortestText) {
+  const std::string yaml = JobConfig().ToYaml();
+  EXPECT_NE(yaml.find("embedding_l2: 1e-05"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("learning_rate: 0.1\n"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("learning_rate: 0.002\n"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("beta_2: 0.999\n"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("epsilon: 1e-07\n"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("log_every_seconds: 10\n"), std::string::npos) << yaml;
+  EXPECT_EQ(yaml.find("0000001"), std::string::npos) << yaml;  // no 0.100000001, 0.00200000009
+  EXPECT_EQ(yaml.find("99999"), std::string::npos) << yaml;    // no 9.99999975e-06
+  JobConfig c = JobConfig::FromYamlString("optimizer: {dense: {learning_rate: 0.3}}\n", "a.yaml");
+  EXPECT_NE(c.ToYaml().find("learning_rate: 0.3\n"), std::string::npos);
+  EXPECT_FLOAT_EQ(JobConfig::FromYamlString(c.ToYaml(), "b.yaml").dense_optimizer.learning_rate,
+                  0.3f);
+}
+
+// Errors carry file, line and key as fields, not only in the message.
+TEST(JobConfig, ErrorsCarryFileLineAndKey) {
+  try {
+    JobConfig::FromYamlString("train:\n  batch_size: 64\n  epochs: 0\n", "job.yaml");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.file(), "job.yaml");
+    EXPECT_EQ(e.line(), 3);
+    EXPECT_EQ(e.key(), "train.epochs");
+  }
 }
 
 TEST(JobConfig, UnknownKeyNamesFileLineAndKey) {

@@ -68,17 +68,6 @@ std::unique_ptr<Optimizer> MakeJobOptimizer(Ranking& model, const JobConfig& con
   return std::make_unique<CompositeOptimizer>(std::move(parts));
 }
 
-LoadedModel LoadModel(const std::string& path) {
-  ModelCheckpoint ckpt = ModelCheckpoint::Load(path);
-  LoadedModel m;
-  m.config = JobConfig::FromYamlString(ckpt.config_yaml(), path + " (stored configuration)");
-  m.mapping = std::make_shared<const DataMapping>(DataMapping::Deserialize(ckpt.mapping()));
-  m.model = std::make_unique<Ranking>(m.config.MakeRankingConfig(m.mapping->spec()));
-  ckpt.RestoreVariables(*m.model);
-  m.state = ckpt.state();
-  return m;
-}
-
 namespace {
 
 ReaderPosition ToReaderPosition(const InputPositionRecord& r) {
@@ -283,7 +272,7 @@ void Trainer::ResumeInput() {
 StepResult Trainer::Step() {
   if (batch_.labels.empty())
     throw DataError("training needs labelled data, but the input has no label column");
-  if (state_.global_step == 0 && config_.model.output_bias_init == "label_mean") {
+  if (state_.global_step == 0 && config_.model.output_bias_init == OutputBiasInit::kLabelMean) {
     double sum = 0.0;
     for (int64_t i = 0; i < batch_.labels.size(); ++i) sum += batch_.labels[i];
     model_->InitializeOutputBias(sum / static_cast<double>(batch_.labels.size()));

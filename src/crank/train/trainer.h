@@ -125,14 +125,6 @@ class Trainer {
 // run).Fit().
 TrainResult Train(const JobConfig& config, const TrainRun& run);
 
-// A trained model with everything needed to read data for it.
-struct LoadedModel {
-  JobConfig config;
-  std::shared_ptr<const DataMapping> mapping;
-  std::unique_ptr<Ranking> model;
-  TrainingState state;
-};
-LoadedModel LoadModel(const std::string& path);
 
 }  // namespace crank
 

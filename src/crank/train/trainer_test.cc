@@ -13,6 +13,7 @@
 #include "crank/data/synthetic_criteo.h"
 #include "crank/io/checkpoint.h"
 #include "crank/train/progress.h"
+#include "crank/io/load_model.h"
 
 namespace crank {
 namespace {

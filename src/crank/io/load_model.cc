@@ -1,0 +1,41 @@
+#include "crank/io/load_model.h"
+
+#include "crank/base/error.h"
+#include "crank/yaml/reader.h"
+
+namespace crank {
+
+RankingConfig RankingConfigFor(const ModelConfig& model, const DataSpec& spec, uint64_t seed) {
+  std::vector<SparseInput> sparse;
+  for (const SparseFeatureSpec& f : spec.sparse) sparse.push_back({f.name, f.vocabulary_size});
+  const LossKind loss =
+      spec.label == LabelKind::kReal ? LossKind::kMeanSquaredError : LossKind::kBinaryCrossEntropy;
+  return MakeRankingConfig(model, spec.num_dense(), sparse, loss, seed);
+}
+
+LoadedModel LoadModel(const std::string& path) {
+  ModelCheckpoint ckpt = ModelCheckpoint::Load(path);
+  LoadedModel m;
+  m.config_yaml = ckpt.config_yaml();
+  const std::string name = path + " (stored configuration)";
+  const YamlReader root =
+      YamlReader::Root(LoadYaml(m.config_yaml, name), "config", name, YamlDialect::kKeyFirst,
+                       /*keys_under_path=*/false);
+  root.ExpectMapOrNull();
+  if (root.Has("data") && !root.Child("data").IsNull()) {
+    m.data = DataConfig::FromYaml(root.Child("data").node(), name);
+  }
+  m.model_config = ModelConfig::FromYaml(root.Child("model"));
+  try {
+    m.model_config.Validate();
+  } catch (const ConfigError& e) {
+    throw root.positions().Locate(e, name);
+  }
+  m.mapping = std::make_shared<const DataMapping>(DataMapping::Deserialize(ckpt.mapping()));
+  m.model = std::make_unique<Ranking>(RankingConfigFor(m.model_config, m.mapping->spec(), 0));
+  ckpt.RestoreVariables(*m.model);
+  m.state = ckpt.state();
+  return m;
+}
+
+}  // namespace crank
