@@ -29,13 +29,10 @@ std::atomic<bool> g_simulate_no_bf16{false};
 //
 // fp32 under kAuto: oneDNN's brgemm matmul is ~10% faster than OpenBLAS on this project's
 // layer shapes (up to 2.2x where one side is 13 wide) but 5-7x slower on matrix-vector shapes
-// such as the 1-unit output layer, which stay on OpenBLAS. The rule reads M only where A is
-// transposed: elsewhere M is the batch, and the library must not change with it (see TiledGemm).
+// such as the 1-unit output layer and batches of a few rows, which stay on OpenBLAS.
 constexpr int64_t kMinOneDnnSide = 8;
-constexpr std::string_view kOneDnnRule = "N >= 8 (and M >= 8 where A is transposed)";
-bool OneDnnSuits(bool trans_a, int64_t m, int64_t n) {
-  return n >= kMinOneDnnSide && (!trans_a || m >= kMinOneDnnSide);
-}
+constexpr std::string_view kOneDnnRule = "min(M, N) >= 8";
+bool OneDnnSuits(bool trans_a, int64_t m, int64_t n) { return std::min(m, n) >= kMinOneDnnSide; }
 
 // bf16: products with a side thinner than 16 stay fp32. They carry a negligible share of the
 // FLOPs and the precision-sensitive ends of a model: the first layer multiplies the raw dense
@@ -85,22 +82,22 @@ void OpenBlasTile(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, f
               static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
 }
 
-// Tiling (the determinism contract in gemm.h). Neither library keeps a row's result independent
-// of M or of the thread count: both pick other micro-kernels for the edge rows of a call, and
-// both split M, N (OpenBLAS) or K (oneDNN) between threads by the thread count. So Gemm cuts C
-// itself, by rules that see neither M (where A is not transposed) nor the thread count, and
-// runs each tile as a single-threaded library call:
-//   - A not transposed (forward and input-gradient products, whose M is the batch): tiles of
-//     kRowTile whole rows; the last, shorter tile is padded with zero rows to kRowTile rows in
-//     scratch (same leading dimensions), so every call has the same shape and a row's result
-//     depends only on its own inputs and its position within its tile (its index mod kRowTile).
-//   - A transposed (weight-gradient products x^T g, whose K is the batch): tiles of kRowTile
-//     rows and kColTile columns, unpadded; C's shape does not depend on the batch.
-constexpr int64_t kRowTile = 64;
-constexpr int64_t kColTile = 128;
+// Tiling (the determinism contract in gemm.h). Neither library keeps results independent of
+// the thread count: both split M, N (OpenBLAS) or K (oneDNN) between threads by the thread
+// count. So Gemm cuts C itself, by a rule that sees the shape but not the thread count, and runs
+// each tile as a single-threaded library call; the threads share out whole tiles. A tile is a
+// band of whole rows (all N columns): at most kMaxTiles bands of a multiple of kRowQuantum rows
+// (one band below kRowQuantum rows). Few, tall bands keep the per-call cost (packing B) low;
+// several of them keep both threads busy at batch 128 and up.
+constexpr int64_t kRowQuantum = 64;
+constexpr int64_t kMaxTiles = 8;
 
-// Runs the calling thread's OpenMP-threaded libraries on one thread while in scope: each tile
-// is one library call on one thread, whether or not Gemm's own parallel region is active.
+int64_t RowsPerTile(int64_t m) {
+  const int64_t even = (m + kMaxTiles - 1) / kMaxTiles;
+  return std::max(kRowQuantum, (even + kRowQuantum - 1) / kRowQuantum * kRowQuantum);
+}
+
+// Keeps the libraries this thread calls on one thread of their own.
 class SingleThreadedLibraries {
  public:
   SingleThreadedLibraries() : saved_(omp_get_max_threads()) { omp_set_num_threads(1); }
@@ -113,47 +110,11 @@ class SingleThreadedLibraries {
 };
 
 template <typename T>
-void RunTile(TileKernel<T> kernel, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-             float alpha, const T* a, int64_t lda, const T* b, int64_t ldb, float beta, float* c,
-             int64_t ldc, int64_t r0, int64_t rows, int64_t c0, int64_t cols) {
-  const T* a_tile = trans_a ? a + r0 : a + r0 * lda;
-  const T* b_tile = trans_b ? b + c0 * ldb : b + c0;
-  float* c_tile = c + r0 * ldc + c0;
-  if (trans_a || rows == kRowTile) {
-    kernel(trans_a, trans_b, rows, cols, k, alpha, a_tile, lda, b_tile, ldb, beta, c_tile, ldc);
-    return;
-  }
-  // The short last row tile: kRowTile rows of A and C in scratch, the missing ones zero.
-  thread_local std::vector<T> a_pad;
-  thread_local std::vector<float> c_pad;
-  T* ap = Scratch(a_pad, kRowTile * lda);
-  float* cp = Scratch(c_pad, kRowTile * ldc);
-  std::copy(a_tile, a_tile + (rows - 1) * lda + k, ap);
-  std::fill(ap + (rows - 1) * lda + k, ap + kRowTile * lda, T{0});
-  for (int64_t i = 0; i < kRowTile; ++i) {
-    float* row = cp + i * ldc + c0;
-    if (i < rows && beta != 0.0f) {
-      std::copy(c_tile + i * ldc, c_tile + i * ldc + cols, row);
-    } else {
-      std::fill(row, row + cols, 0.0f);
-    }
-  }
-  kernel(trans_a, trans_b, kRowTile, cols, k, alpha, ap, lda, b_tile, ldb, beta, cp + c0, ldc);
-  for (int64_t i = 0; i < rows; ++i) {
-    std::copy(cp + i * ldc + c0, cp + i * ldc + c0 + cols, c_tile + i * ldc);
-  }
-}
-
-// C = alpha op(A) op(B) + beta C, cut into tiles as above, the tiles spread over ComputeThreads()
-// threads (one inside an enclosing parallel region).
-template <typename T>
 void TiledGemm(TileKernel<T> kernel, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                float alpha, const T* a, int64_t lda, const T* b, int64_t ldb, float beta, float* c,
                int64_t ldc) {
-  const int64_t col_tile = trans_a ? kColTile : n;
-  const int64_t row_tiles = (m + kRowTile - 1) / kRowTile;
-  const int64_t col_tiles = (n + col_tile - 1) / col_tile;
-  const int64_t tiles = row_tiles * col_tiles;
+  const int64_t rows = RowsPerTile(m);
+  const int64_t tiles = (m + rows - 1) / rows;
   const int threads =
       omp_in_parallel() ? 1 : static_cast<int>(std::min<int64_t>(ComputeThreads(), tiles));
 #pragma omp parallel num_threads(threads)
@@ -161,10 +122,10 @@ void TiledGemm(TileKernel<T> kernel, bool trans_a, bool trans_b, int64_t m, int6
     SingleThreadedLibraries one_thread;
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tiles; ++t) {
-      const int64_t r0 = t / col_tiles * kRowTile;
-      const int64_t c0 = t % col_tiles * col_tile;
-      RunTile(kernel, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, r0,
-              std::min(kRowTile, m - r0), c0, std::min(col_tile, n - c0));
+      const int64_t r0 = t * rows;
+      const T* a_tile = trans_a ? a + r0 : a + r0 * lda;
+      kernel(trans_a, trans_b, std::min(rows, m - r0), n, k, alpha, a_tile, lda, b, ldb, beta,
+             c + r0 * ldc, ldc);
     }
   }
 }

@@ -9,14 +9,13 @@
 // (CMake option CRANK_WITH_ONEDNN, on by default; package libdnnl-dev). The bf16 precision needs
 // oneDNN and a CPU with AVX512-BF16; elsewhere it falls back to fp32.
 //
-// Determinism: results are bit-identical from run to run and across thread counts, and a row
-// of C computed with A not transposed (a forward or input-gradient product, M = the batch)
-// does not depend on M: a row's prediction is the same in whatever batch it is. Gemm cuts C
-// into tiles by rules that see neither the thread count nor (A not transposed) M, pads the
-// last row tile to full height in scratch, and runs each tile as a single-threaded library call
-// (gemm.cc, TiledGemm). The library choice follows the same rule (kAuto reads M only where A
-// is transposed). Exception: with kBf16 the min(M, N, K) >= 16 rule keeps products with fewer
-// than 16 rows in fp32, so bf16 batches of under 16 rows differ from larger ones.
+// Determinism: results are bit-identical from run to run and across thread counts. Gemm cuts C
+// into bands of whole rows by a rule that sees the shape but not the thread count, runs each
+// band as a single-threaded library call and shares the bands out among the threads (gemm.cc,
+// TiledGemm); neither library's own threading (which splits M, N or K by the thread count) is
+// used. A row's result may depend on the batch (M) it is computed in, in the last bits: the
+// libraries pick their kernels by shape, as every BLAS-based engine does; the same batches give
+// the same bits.
 
 #include <cstdint>
 #include <string>

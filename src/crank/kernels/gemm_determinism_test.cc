@@ -1,6 +1,5 @@
-// Gemm's determinism contract (gemm.h): a row's result does not depend on the batch (M) it is
-// computed in, and no result depends on the thread count, for every fp32 backend and for the
-// shapes the layers use.
+// Gemm's determinism contract (gemm.h): no result depends on the thread count, for every fp32
+// backend, for the shapes the layers use and for batches around the tile sizes.
 
 #include <gtest/gtest.h>
 
@@ -62,10 +61,10 @@ std::vector<std::vector<float>> RowProducts(int64_t in, int64_t out, int64_t bat
   return {y, dx, dx_acc};
 }
 
-TEST(GemmDeterminism, RowResultsDoNotDependOnBatchSizeOrThreadCount) {
+TEST(GemmDeterminism, RowProductsDoNotDependOnThreadCount) {
   RestoreSettings restore;
   constexpr int64_t kMaxBatch = 2000;
-  const int64_t batches[] = {1, 7, 63, 64, 65, 976, 1024, kMaxBatch};
+  const int64_t batches[] = {1, 7, 63, 64, 65, 128, 513, 976, 1024, kMaxBatch};
   for (GemmBackend backend : Fp32Backends()) {
     SetGemmBackend(backend);
     for (const auto& s : kLayerShapes) {
@@ -73,11 +72,11 @@ TEST(GemmDeterminism, RowResultsDoNotDependOnBatchSizeOrThreadCount) {
       const std::vector<float> x = RandomVector(kMaxBatch * in, 1 + in);
       const std::vector<float> g = RandomVector(kMaxBatch * out, 2 + out);
       const std::vector<float> w = RandomVector(in * out, 3 + in * out);
-      SetComputeThreads(1);
-      const auto reference = RowProducts(in, out, kMaxBatch, x, g, w);
-      for (int threads : {1, 2, 3}) {
-        SetComputeThreads(threads);
-        for (int64_t batch : batches) {
+      for (int64_t batch : batches) {
+        SetComputeThreads(1);
+        const auto reference = RowProducts(in, out, batch, x, g, w);
+        for (int threads : {2, 3}) {
+          SetComputeThreads(threads);
           const auto got = RowProducts(in, out, batch, x, g, w);
           for (size_t p = 0; p < got.size(); ++p) {
             ASSERT_EQ(std::memcmp(got[p].data(), reference[p].data(), got[p].size() * 4), 0)
@@ -116,8 +115,8 @@ TEST(GemmDeterminism, WeightGradientsDoNotDependOnThreadCount) {
   }
 }
 
-TEST(GemmDeterminism, PaddedLastTileLeavesRowsOutsideCUntouched) {
-  // A batch that is not a multiple of the row tile, C with padding columns and rows beyond M:
+TEST(GemmDeterminism, ShortLastTileLeavesRowsOutsideCUntouched) {
+  // A batch that is not a multiple of the row quantum, C with padding columns and rows beyond M:
   // only C's M x N elements change, and with beta 0 stale NaNs in C do not leak into the result.
   RestoreSettings restore;
   for (GemmBackend backend : Fp32Backends()) {
