@@ -64,21 +64,6 @@ class AtomicFileBuf : public std::streambuf {
   AtomicFileWriter* out_;
 };
 
-// The metrics as a JSON object: "examples" as an integer, non-finite values as null.
-Json MetricsObject(const MetricMap& metrics) {
-  Json j = Json::object();
-  for (const auto& [k, v] : metrics) {
-    if (k == "examples") {
-      j[k] = static_cast<int64_t>(v);
-    } else if (std::isfinite(v)) {
-      j[k] = v;
-    } else {
-      j[k] = nullptr;
-    }
-  }
-  return j;
-}
-
 // `v` rounded to `digits` decimals (as the JSON shows it).
 double Rounded(double v, int digits) {
   const double scale = std::pow(10.0, digits);
@@ -230,7 +215,7 @@ Action AddTrainCommand(CLI::App& app) {
         "trained {} examples in {:.1f} s ({:.0f} examples/s); model written to {}; peak memory "
         "{:.0f} MB",
         r.train_examples, r.train_seconds, r.train_examples_per_sec, run.model_out, peak_mb);
-    Json j = MetricsObject(r.final_eval);
+    Json j = MetricsToJson(r.final_eval);
     j["train_examples"] = r.train_examples;
     j["train_examples_per_sec"] = Rounded(r.train_examples_per_sec, 1);
     j["train_seconds"] = Rounded(r.train_seconds, 3);
@@ -241,7 +226,7 @@ Action AddTrainCommand(CLI::App& app) {
     j["peak_rss_mb"] = Rounded(peak_mb, 1);
     j["history"] = Json::parse(r.history_json);
     const std::string json = j.dump(2);
-    if (!r.final_eval.empty()) LogInfo("final evaluation: {}", MetricsObject(r.final_eval).dump());
+    if (!r.final_eval.empty()) LogInfo("final evaluation: {}", MetricsToJson(r.final_eval).dump());
     if (!f->metrics_out.empty()) WriteTextAtomically(f->metrics_out, json + "\n");
   };
 }
@@ -295,7 +280,7 @@ Action AddEvalCommand(CLI::App& app) {
     LogCompute(ConfigureThreads(f->threads));
     auto reader = OpenReader(m, *f, bad, m.mapping->config().on_error, RowSplit::kEval);
     const MetricMap metrics = Evaluate(*m.model, *reader);
-    const std::string json = MetricsObject(metrics).dump(2);
+    const std::string json = MetricsToJson(metrics).dump(2);
     std::printf("%s\n", json.c_str());
     if (!f->metrics_out.empty()) WriteTextAtomically(f->metrics_out, json + "\n");
   };

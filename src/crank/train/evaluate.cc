@@ -64,13 +64,4 @@ Json MetricsToJson(const MetricMap& m) {
   return j;
 }
 
-std::string MetricsJson(const MetricMap& metrics, const std::string& extra_members, int indent) {
-  Json j = MetricsToJson(metrics);
-  if (!extra_members.empty()) {
-    Json extra = Json::parse("{" + extra_members + "}");
-    for (auto& [k, v] : extra.items()) j[k] = v;
-  }
-  return j.dump(indent);
-}
-
 }  // namespace crank

@@ -28,11 +28,6 @@ int64_t PredictToFile(Ranking& model, BatchReader& reader, const std::string& ou
 // The metrics as a JSON object: "examples" as an integer, NaN and infinities as null.
 nlohmann::json MetricsToJson(const MetricMap& metrics);
 
-// MetricsToJson(metrics) plus `extra` members (JSON text of members, without braces), as text.
-// indent < 0: one line.
-std::string MetricsJson(const MetricMap& metrics, const std::string& extra_members = "",
-                        int indent = 2);
-
 }  // namespace crank
 
 #endif  // CRANK_TRAIN_EVALUATE_H_
