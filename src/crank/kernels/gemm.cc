@@ -88,9 +88,10 @@ void OpenBlasTile(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, f
 // each tile as a single-threaded library call; the threads share out whole tiles. A tile is a
 // band of whole rows (all N columns): at most kMaxTiles bands of a multiple of kRowQuantum rows
 // (one band below kRowQuantum rows). Few, tall bands keep the per-call cost (packing B) low;
-// several of them keep both threads busy at batch 128 and up.
+// several of them keep two threads busy at batch 128 and up (four bands measured faster than
+// eight at batch 128 and the same at 2048: docs/performance.md).
 constexpr int64_t kRowQuantum = 64;
-constexpr int64_t kMaxTiles = 8;
+constexpr int64_t kMaxTiles = 4;
 
 int64_t RowsPerTile(int64_t m) {
   const int64_t even = (m + kMaxTiles - 1) / kMaxTiles;
