@@ -15,31 +15,13 @@
 #include "crank/kernels/activation.h"
 #include "crank/kernels/cross.h"
 #include "crank/kernels/gemm.h"
+#include "crank/kernels/kernel_test_util.h"
 #include "crank/kernels/linear.h"
 
 namespace crank {
 namespace {
 
-std::vector<float> RandomVector(int64_t n, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = 2.0f * rng.UniformFloat() - 1.0f;
-  return v;
-}
-
-// Restores the process-wide settings a test changes.
-class RestoreSettings {
- public:
-  RestoreSettings() : threads_(ComputeThreads()), precision_(GetGemmPrecision()) {}
-  ~RestoreSettings() {
-    SetComputeThreads(threads_);
-    SetGemmPrecision(precision_);
-  }
-
- private:
-  int threads_;
-  GemmPrecision precision_;
-};
+using testing::RandomVector;
 
 // The threads a parallel region started here gets.
 int RegionThreads() {
@@ -58,7 +40,7 @@ TEST(ComputeSettings, RejectsNegativeThreads) {
 }
 
 TEST(ComputeSettings, GuardInstallsOnTheCallingThreadAndRestoresOnExit) {
-  RestoreSettings restore;
+  testing::RestoreComputeSettings restore;
   SetComputeThreads(2);
   SetGemmPrecision(GemmPrecision::kFp32);
   const GemmPrecision bf16_or_fallback =
@@ -124,7 +106,7 @@ std::vector<float> Workload() {
 }
 
 TEST(ComputeSettings, TwoThreadsWithTheirOwnSettingsGetTheirSoloResults) {
-  RestoreSettings restore;
+  testing::RestoreComputeSettings restore;
   SetComputeThreads(2);
   SetGemmPrecision(GemmPrecision::kFp32);
   const ComputeSettings settings[2] = {{.threads = 1, .precision = GemmPrecision::kFp32},

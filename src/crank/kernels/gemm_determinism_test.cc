@@ -12,30 +12,12 @@
 #include "crank/base/rng.h"
 #include "crank/kernels/gemm.h"
 #include "crank/kernels/gemm_onednn.h"
+#include "crank/kernels/kernel_test_util.h"
 
 namespace crank {
 namespace {
 
-std::vector<float> RandomVector(int64_t n, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = 2.0f * rng.UniformFloat() - 1.0f;
-  return v;
-}
-
-// Restores the process-wide settings a test changes.
-class RestoreSettings {
- public:
-  RestoreSettings() : threads_(ComputeThreads()), backend_(GetGemmBackend()) {}
-  ~RestoreSettings() {
-    SetComputeThreads(threads_);
-    SetGemmBackend(backend_);
-  }
-
- private:
-  int threads_;
-  GemmBackend backend_;
-};
+using testing::RandomVector;
 
 std::vector<GemmBackend> Fp32Backends() {
   std::vector<GemmBackend> backends = {GemmBackend::kOpenBlas, GemmBackend::kAuto};
@@ -62,7 +44,7 @@ std::vector<std::vector<float>> RowProducts(int64_t in, int64_t out, int64_t bat
 }
 
 TEST(GemmDeterminism, RowProductsDoNotDependOnThreadCount) {
-  RestoreSettings restore;
+  testing::RestoreComputeSettings restore;
   constexpr int64_t kMaxBatch = 2000;
   const int64_t batches[] = {1, 7, 63, 64, 65, 128, 513, 976, 1024, kMaxBatch};
   for (GemmBackend backend : Fp32Backends()) {
@@ -90,7 +72,7 @@ TEST(GemmDeterminism, RowProductsDoNotDependOnThreadCount) {
 }
 
 TEST(GemmDeterminism, WeightGradientsDoNotDependOnThreadCount) {
-  RestoreSettings restore;
+  testing::RestoreComputeSettings restore;
   for (GemmBackend backend : Fp32Backends()) {
     SetGemmBackend(backend);
     for (const auto& s : kLayerShapes) {
@@ -118,7 +100,7 @@ TEST(GemmDeterminism, WeightGradientsDoNotDependOnThreadCount) {
 TEST(GemmDeterminism, ShortLastTileLeavesRowsOutsideCUntouched) {
   // A batch that is not a multiple of the row quantum, C with padding columns and rows beyond M:
   // only C's M x N elements change, and with beta 0 stale NaNs in C do not leak into the result.
-  RestoreSettings restore;
+  testing::RestoreComputeSettings restore;
   for (GemmBackend backend : Fp32Backends()) {
     SetGemmBackend(backend);
     const int64_t m = 70, n = 9, k = 5, ldc = 12;

@@ -18,17 +18,13 @@
 #include "crank/kernels/bf16.h"
 #include "crank/kernels/gemm_onednn.h"
 #include "crank/kernels/gemm_testing.h"
+#include "crank/kernels/kernel_test_util.h"
 #include "crank/kernels/linear.h"
 
 namespace crank {
 namespace {
 
-std::vector<float> RandomVector(int64_t n, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = 2.0f * rng.UniformFloat() - 1.0f;
-  return v;
-}
+using testing::RandomVector;
 
 // Reference: C = alpha * op(A) op(B) + beta * C, in double, with explicit strides.
 void NaiveGemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
