@@ -499,32 +499,11 @@ TEST_F(MovieLens, ExampleConfigReadsRatingsJoinedWithMovies) {
 }
 
 TEST_F(MovieLens, HoldOutSplitReproducesTheGlobalMeanBaseline) {
-  const DataConfig config = Config();
-  const auto m = test::MakeMapping(config, config.train_files);
-  ReaderOptions options;
-  options.batch_size = 4096;
-  options.split = RowSplit::kTrain;
-  StreamingReader train(m, config.train_files, options);
-  double sum = 0.0;
-  int64_t n = 0;
-  Batch b;
-  while (train.Next(&b)) {
-    for (int64_t i = 0; i < b.size(); ++i) sum += b.labels[i];
-    n += b.size();
-  }
-  EXPECT_EQ(n, 90752);
-  EXPECT_EQ(train.stats().rows_filtered, 10084);
-  const double mean = sum / static_cast<double>(n);
-  options.split = RowSplit::kEval;
-  StreamingReader eval(m, config.eval_files, options);
-  double se = 0.0;
-  int64_t ne = 0;
-  while (eval.Next(&b)) {
-    for (int64_t i = 0; i < b.size(); ++i) se += (b.labels[i] - mean) * (b.labels[i] - mean);
-    ne += b.size();
-  }
-  EXPECT_EQ(ne, 10084);
-  EXPECT_NEAR(std::sqrt(se / static_cast<double>(ne)), 1.0436, 5e-5);  // shared/data/README.md
+  const test::MeanBaseline r = test::GlobalMeanBaseline(Config());
+  EXPECT_EQ(r.train_rows, 90752);
+  EXPECT_EQ(r.train_rows_filtered, 10084);
+  EXPECT_EQ(r.eval_rows, 10084);
+  EXPECT_NEAR(r.eval_rmse, 1.0436, 5e-5);  // shared/data/README.md
 }
 
 }  // namespace

@@ -107,33 +107,12 @@ TEST_F(SyntheticMovieLens, ExampleConfigReadsRatingsJoinedWithMovies) {
 }
 
 TEST_F(SyntheticMovieLens, HoldOutSplitReproducesTheGlobalMeanBaseline) {
-  const DataConfig config = Config();
-  const auto m = test::MakeMapping(config, config.train_files);
-  ReaderOptions options;
-  options.batch_size = 4096;
-  options.split = RowSplit::kTrain;
-  StreamingReader train(m, config.train_files, options);
-  double sum = 0.0;
-  int64_t n = 0;
-  Batch b;
-  while (train.Next(&b)) {
-    for (int64_t i = 0; i < b.size(); ++i) sum += b.labels[i];
-    n += b.size();
-  }
-  EXPECT_EQ(n, data_.train_rows);
-  EXPECT_EQ(train.stats().rows_filtered, data_.eval_rows);
-  const double mean = sum / static_cast<double>(n);
-  EXPECT_NEAR(mean, data_.train_mean_rating, 1e-9);
-  options.split = RowSplit::kEval;
-  StreamingReader eval(m, config.eval_files, options);
-  double se = 0.0;
-  int64_t ne = 0;
-  while (eval.Next(&b)) {
-    for (int64_t i = 0; i < b.size(); ++i) se += (b.labels[i] - mean) * (b.labels[i] - mean);
-    ne += b.size();
-  }
-  EXPECT_EQ(ne, data_.eval_rows);
-  EXPECT_NEAR(std::sqrt(se / static_cast<double>(ne)), data_.global_mean_rmse, 1e-9);
+  const test::MeanBaseline r = test::GlobalMeanBaseline(Config());
+  EXPECT_EQ(r.train_rows, data_.train_rows);
+  EXPECT_EQ(r.train_rows_filtered, data_.eval_rows);
+  EXPECT_NEAR(r.train_mean, data_.train_mean_rating, 1e-9);
+  EXPECT_EQ(r.eval_rows, data_.eval_rows);
+  EXPECT_NEAR(r.eval_rmse, data_.global_mean_rmse, 1e-9);
   // The generated ratings carry signal beyond a user + item bias model (tests/movielens_data.h).
   EXPECT_LT(data_.bias_baseline_rmse, data_.global_mean_rmse);
 }

@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+
+#include "crank/data/streaming_reader.h"
 
 namespace crank::test {
 
@@ -49,6 +52,34 @@ DataConfig ConfigFromYaml(const std::string& yaml) { return DataConfig::FromYaml
 std::shared_ptr<const DataMapping> MakeMapping(const DataConfig& config,
                                                const std::vector<std::string>& train_files) {
   return std::make_shared<const DataMapping>(DataMapping::Build(config, train_files));
+}
+
+MeanBaseline GlobalMeanBaseline(const DataConfig& config) {
+  const auto m = MakeMapping(config, config.train_files);
+  ReaderOptions options;
+  options.batch_size = 4096;
+  options.split = RowSplit::kTrain;
+  StreamingReader train(m, config.train_files, options);
+  MeanBaseline r;
+  double sum = 0.0;
+  Batch b;
+  while (train.Next(&b)) {
+    for (int64_t i = 0; i < b.size(); ++i) sum += b.labels[i];
+    r.train_rows += b.size();
+  }
+  r.train_rows_filtered = train.stats().rows_filtered;
+  r.train_mean = sum / static_cast<double>(r.train_rows);
+  options.split = RowSplit::kEval;
+  StreamingReader eval(m, config.eval_files, options);
+  double se = 0.0;
+  while (eval.Next(&b)) {
+    for (int64_t i = 0; i < b.size(); ++i) {
+      se += (b.labels[i] - r.train_mean) * (b.labels[i] - r.train_mean);
+    }
+    r.eval_rows += b.size();
+  }
+  r.eval_rmse = std::sqrt(se / static_cast<double>(r.eval_rows));
+  return r;
 }
 
 std::vector<Batch> ReadAll(BatchReader* reader) {

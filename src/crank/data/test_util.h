@@ -38,6 +38,18 @@ DataConfig ConfigFromYaml(const std::string& yaml);
 std::shared_ptr<const DataMapping> MakeMapping(const DataConfig& config,
                                                const std::vector<std::string>& train_files = {});
 
+// The global-mean baseline of a configuration with a hold-out: the training split's rows, the
+// rows the split left out, and its mean label; the evaluation split's rows and the RMSE of
+// predicting that mean for them. Reads the config's train and eval files with StreamingReader.
+struct MeanBaseline {
+  int64_t train_rows = 0;
+  int64_t train_rows_filtered = 0;
+  double train_mean = 0.0;
+  int64_t eval_rows = 0;
+  double eval_rmse = 0.0;
+};
+MeanBaseline GlobalMeanBaseline(const DataConfig& config);
+
 // Every batch of one pass.
 std::vector<Batch> ReadAll(BatchReader* reader);
 
