@@ -12,8 +12,8 @@
 #include "crank/base/error.h"
 #include "crank/data/synthetic_criteo.h"
 #include "crank/io/checkpoint.h"
-#include "crank/train/progress.h"
 #include "crank/io/load_model.h"
+#include "crank/train/progress.h"
 
 namespace crank {
 namespace {
@@ -58,6 +58,18 @@ class TrainerTest : public ::testing::Test {
     c.embedding_optimizer.learning_rate = 1.0f;
     c.dense_optimizer.learning_rate = 0.003f;
     return c;
+  }
+
+  // SmallJob with learning rates so small that AUC never improves: 10 epochs, an evaluation
+  // every 10 steps, early stopping after 2 evaluations without gain.
+  JobConfig NonLearningJobWithEarlyStopping() const {
+    JobConfig job = SmallJob();
+    job.embedding_optimizer.learning_rate = 1e-30f;
+    job.dense_optimizer.learning_rate = 1e-30f;
+    job.train.epochs = 10;
+    job.train.eval_every = 10;
+    job.train.early_stopping_patience = 2;
+    return job;
   }
 
   TrainRun Run(const std::string& out, bool resume = false) const {
@@ -156,12 +168,7 @@ TEST_F(TrainerTest, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
 }
 
 TEST_F(TrainerTest, EarlyStoppingStopsWhenAucDoesNotImprove) {
-  JobConfig job = SmallJob();
-  job.embedding_optimizer.learning_rate = 1e-30f;  // nothing changes: AUC never improves
-  job.dense_optimizer.learning_rate = 1e-30f;
-  job.train.epochs = 10;
-  job.train.eval_every = 10;
-  job.train.early_stopping_patience = 2;
+  const JobConfig job = NonLearningJobWithEarlyStopping();
   const TrainResult r = Train(job, Run("m.crank"));
   EXPECT_TRUE(r.stopped_early);
   EXPECT_TRUE(r.state.finished);
@@ -339,12 +346,7 @@ TEST(EarlyStopping, StopsAfterPatienceEvaluationsWithoutImprovement) {
 }
 
 TEST_F(TrainerTest, EarlyStoppingIsTheSameLiveAndAfterResume) {
-  JobConfig job = SmallJob();
-  job.embedding_optimizer.learning_rate = 1e-30f;  // nothing changes: AUC never improves
-  job.dense_optimizer.learning_rate = 1e-30f;
-  job.train.epochs = 10;
-  job.train.eval_every = 10;
-  job.train.early_stopping_patience = 2;
+  const JobConfig job = NonLearningJobWithEarlyStopping();
   const TrainResult live = Train(job, Run("live.crank"));
   ASSERT_TRUE(live.stopped_early);
   ASSERT_EQ(live.state.global_step, 30);
