@@ -128,6 +128,47 @@ TEST_F(Cli, ResumeMatchesAnUninterruptedRun) {
   EXPECT_EQ(ReadFile(P("a.txt")), ReadFile(P("b.txt")));
 }
 
+// Three epochs of the small model on 8,000 rows: AUC rises after epoch 2 and falls after epoch
+// 3 (overfitting), so the model to keep is not the last one.
+TEST_F(Cli, TrainKeepsTheModelOfTheBestEpoch) {
+  Generate();
+  const std::string common =
+      "train --train " + P("train.tsv") + " --eval " + P("eval.tsv") + SmallModel() + " --epochs 3";
+  Result r = Run(common + " --model-out " + P("best.crank") + " --metrics-out " + P("best.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto train = nlohmann::json::parse(ReadFile(P("best.json")));
+  ASSERT_EQ(train["history"].size(), 3u);
+  std::vector<double> auc;
+  for (const auto& h : train["history"]) auc.push_back(h["metrics"]["auc"].get<double>());
+  ASSERT_LT(auc[2], auc[1]) << "this test needs a run whose last epoch is worse";
+  ASSERT_GT(auc[1], auc[0]);
+  EXPECT_EQ(train["kept"]["epoch"], 2);
+  EXPECT_EQ(train["kept"]["step"], 126);  // 63 steps per epoch
+  EXPECT_EQ(train["auc"].get<double>(), auc[1]);
+  EXPECT_NE(r.err.find("keeping the model of the best evaluation (epoch 2, step 126"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(P("best.crank.best")));
+  // The published model is that epoch's: evaluating it gives the kept metrics.
+  r = Run("eval --model " + P("best.crank") + " --data " + P("eval.tsv") + " --metrics-out " +
+          P("eval.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(ReadFile(P("eval.json")))["auc"].get<double>(), auc[1]);
+
+  // --no-keep-best publishes the last epoch's model and metrics.
+  r = Run(common + " --no-keep-best --model-out " + P("last.crank") + " --metrics-out " +
+          P("last.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto last = nlohmann::json::parse(ReadFile(P("last.json")));
+  EXPECT_FALSE(last.contains("kept"));
+  EXPECT_EQ(last["auc"].get<double>(), auc[2]);
+  r = Run("eval --model " + P("last.crank") + " --data " + P("eval.tsv") + " --metrics-out " +
+          P("eval_last.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(ReadFile(P("eval_last.json")))["auc"].get<double>(),
+                   auc[2]);
+}
+
 TEST_F(Cli, SameSeedGivesByteIdenticalModels) {
   Generate(4000, 500);
   const std::string args =

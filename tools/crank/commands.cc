@@ -101,7 +101,7 @@ struct TrainFlags {
   int threads = 0;
   double learning_rate = 0, embedding_learning_rate = 0, dense_learning_rate = 0;
   uint64_t seed = 0;
-  bool resume = false, in_memory = false;
+  bool resume = false, in_memory = false, keep_best = true;
 };
 
 }  // namespace
@@ -162,6 +162,9 @@ Action AddTrainCommand(CLI::App& app) {
   c->add_flag("--resume", f->resume, "continue from PATH.ckpt of --model-out");
   auto* o_mem =
       c->add_flag("--in-memory", f->in_memory, "load the training data into memory first");
+  auto* o_keep = c->add_flag("--keep-best,!--no-keep-best", f->keep_best,
+                             "with --eval: publish the model of the best evaluation, not the last "
+                             "(default; --no-keep-best keeps the last)");
   auto* o_prec = c->add_option(
       "--precision", f->precision,
       "GEMM precision: fp32 (default) | bf16 (fp32 master weights; AVX512-BF16/AMX CPUs)");
@@ -192,6 +195,7 @@ Action AddTrainCommand(CLI::App& app) {
     given(o_max, f->max_steps, &o.max_steps);
     given(o_bad, f->bad_rows, &o.bad_rows);
     given(o_mem, f->in_memory, &o.in_memory);
+    given(o_keep, f->keep_best, &o.keep_best);
     given(o_prec, f->precision, &o.precision);
     given(o_train, f->train, &o.train_files);
     given(o_eval, f->eval, &o.eval_files);
@@ -223,10 +227,17 @@ Action AddTrainCommand(CLI::App& app) {
     j["epochs_completed"] = r.state.epoch;
     j["rows_skipped"] = r.rows_skipped;
     j["stopped_early"] = r.stopped_early;
+    if (r.kept_step >= 0) j["kept"] = {{"epoch", r.kept_epoch}, {"step", r.kept_step}};
     j["peak_rss_mb"] = Rounded(peak_mb, 1);
     j["history"] = Json::parse(r.history_json);
     const std::string json = j.dump(2);
-    if (!r.final_eval.empty()) LogInfo("final evaluation: {}", MetricsToJson(r.final_eval).dump());
+    if (!r.final_eval.empty()) {
+      const std::string which =
+          r.kept_step >= 0
+              ? fmt::format(" (the model kept: epoch {}, step {})", r.kept_epoch, r.kept_step)
+              : std::string();
+      LogInfo("final evaluation{}: {}", which, MetricsToJson(r.final_eval).dump());
+    }
     if (!f->metrics_out.empty()) WriteTextAtomically(f->metrics_out, json + "\n");
   };
 }

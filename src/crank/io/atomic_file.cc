@@ -142,6 +142,26 @@ void AtomicFileWriter::Commit() {
   }
 }
 
+void CopyFileAtomically(const std::string& from, const std::string& to) {
+  const int fd = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw IoError(fmt::format("cannot read {}: {}", from, std::strerror(errno)));
+  AtomicFileWriter out(to);
+  std::vector<char> block(size_t{1} << 20);
+  for (;;) {
+    const ssize_t n = ::read(fd, block.data(), block.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      throw IoError(fmt::format("cannot read {}: {}", from, std::strerror(err)));
+    }
+    if (n == 0) break;
+    out.Append(block.data(), static_cast<size_t>(n));
+  }
+  ::close(fd);
+  out.Commit();
+}
+
 bool PublishHardLink(const std::string& from, const std::string& to) {
   const std::string tmp = fmt::format("{}.tmp-link-{}", to, static_cast<long>(::getpid()));
   ::unlink(tmp.c_str());

@@ -77,6 +77,10 @@ std::string ParentDirectory(const std::string& path);
 // the caller then writes `to` itself. Same thread-safety as AtomicFileWriter.
 bool PublishHardLink(const std::string& from, const std::string& to);
 
+// Copies the file `from` to `to` through an AtomicFileWriter (for when PublishHardLink cannot
+// link). Throws IoError naming `from` when it cannot be read, and as AtomicFileWriter does.
+void CopyFileAtomically(const std::string& from, const std::string& to);
+
 }  // namespace crank
 
 #endif  // CRANK_IO_ATOMIC_FILE_H_

@@ -135,5 +135,27 @@ TEST(PublishHardLink, FailsWithoutTouchingTheTargetOrLeavingATemporary) {
   EXPECT_NE(::stat((to + ".tmp-link-" + std::to_string(::getpid())).c_str(), &st), 0);
 }
 
+TEST(CopyFileAtomically, CopiesEveryByteAndNamesAMissingSource) {
+  ScratchDir dir;
+  const std::string from = dir.File("model.best"), to = dir.File("model");
+  std::string bytes(3 * (size_t{1} << 20) + 17, '\0');  // more than one read block
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 131 + 7);
+  WriteBytes(from, bytes);
+  WriteBytes(to, "old");
+  CopyFileAtomically(from, to);
+  EXPECT_EQ(ReadBytes(to), bytes);
+  struct stat a, b;
+  ASSERT_EQ(::stat(from.c_str(), &a), 0);
+  ASSERT_EQ(::stat(to.c_str(), &b), 0);
+  EXPECT_NE(a.st_ino, b.st_ino);  // a copy, not a link
+  try {
+    CopyFileAtomically(dir.File("absent"), to);
+    FAIL() << "expected IoError";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("absent"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(ReadBytes(to), bytes);
+}
+
 }  // namespace
 }  // namespace crank

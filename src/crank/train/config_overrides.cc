@@ -86,6 +86,7 @@ void JobConfig::ApplyOverrides(const ConfigOverrides& o) {
   Set(o.max_steps, &train.max_steps);
   if (o.bad_rows) data.on_error = ParseBadRows(*o.bad_rows);
   Set(o.in_memory, &train.in_memory);
+  Set(o.keep_best, &train.keep_best);
   if (o.precision) {
     try {
       train.precision = ParseGemmPrecision(*o.precision);

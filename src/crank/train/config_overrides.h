@@ -35,7 +35,7 @@ struct ConfigOverrides {
   std::optional<double> learning_rate, embedding_learning_rate, dense_learning_rate;
   std::optional<int> threads;
   std::optional<uint64_t> seed;
-  std::optional<bool> in_memory;
+  std::optional<bool> in_memory, keep_best;
 };
 
 }  // namespace crank

@@ -33,7 +33,7 @@ JobConfig Parse(const YAML::Node& root_node, const std::string& file) {
   t.ExpectMapOrNull();
   t.CheckKeys({"epochs", "batch_size", "eval_batch_size", "threads", "seed", "shuffle_buffer",
                "checkpoint_every", "eval_every", "early_stopping_patience", "max_steps",
-               "in_memory", "precision", "log_every_seconds"});
+               "keep_best", "in_memory", "precision", "log_every_seconds"});
   TrainOptions& to = c.train;
   t.Read("epochs", &to.epochs);
   t.Read("batch_size", &to.batch_size);
@@ -45,6 +45,7 @@ JobConfig Parse(const YAML::Node& root_node, const std::string& file) {
   t.Read("eval_every", &to.eval_every);
   t.Read("early_stopping_patience", &to.early_stopping_patience);
   t.Read("max_steps", &to.max_steps);
+  t.Read("keep_best", &to.keep_best);
   t.Read("in_memory", &to.in_memory);
   std::string precision(GemmPrecisionName(to.precision));
   t.Read("precision", &precision);
@@ -108,6 +109,7 @@ std::string JobConfig::ToYaml() const {
   e << YAML::Key << "eval_every" << YAML::Value << train.eval_every;
   e << YAML::Key << "early_stopping_patience" << YAML::Value << train.early_stopping_patience;
   e << YAML::Key << "max_steps" << YAML::Value << train.max_steps;
+  e << YAML::Key << "keep_best" << YAML::Value << train.keep_best;
   e << YAML::Key << "in_memory" << YAML::Value << train.in_memory;
   e << YAML::Key << "precision" << YAML::Value << std::string(GemmPrecisionName(train.precision));
   e << YAML::Key << "log_every_seconds" << YAML::Value << YamlNumber(train.log_every_seconds);

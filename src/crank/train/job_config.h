@@ -31,7 +31,10 @@ struct TrainOptions {
   int64_t eval_every = 0;               // steps; 0 = after each epoch only
   int64_t early_stopping_patience = 0;  // evaluations without improvement; 0 = off
   int64_t max_steps = 0;                // stop after this many steps in total; 0 = no limit
-  bool in_memory = false;               // load the training files into memory first
+  // With evaluation files: publish the model of the best evaluation (AUC, or RMSE for ratings)
+  // rather than the last one, as Keras' restore_best_weights; its metrics are the final ones.
+  bool keep_best = true;
+  bool in_memory = false;  // load the training files into memory first
   // GEMM input precision: fp32, or bf16 (inputs rounded to bfloat16, fp32 accumulation and fp32
   // master weights) on CPUs with AVX512-BF16/AMX; elsewhere bf16 runs in fp32. Named as
   // GemmPrecisionName writes it.

@@ -160,11 +160,24 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
   // Early stopping of a resumed run continues from its recorded evaluations.
   early_stopping_ = EarlyStopping(to.early_stopping_patience,
                                   model_->task().loss() == LossKind::kBinaryCrossEntropy);
+  keep_best_ = to.keep_best && eval_reader_ != nullptr;
+  best_path_ = run_.model_out + ".best";
   history_ = Json::parse(state_.history_json.empty() ? "[]" : state_.history_json);
   for (const Json& h : history_) {
     MetricMap m;
     for (auto& [k, v] : h["metrics"].items()) m[k] = v.is_number() ? v.get<double>() : NAN;
     early_stopping_.Observe(m);
+    if (early_stopping_.since_best() == 0)
+      MarkBest(m, h["epoch"].get<int64_t>(), h["step"].get<int64_t>());
+  }
+  // A resumed run whose best model lies behind it continues from the file that holds it.
+  if (keep_best_ && best_step_ >= 0 && best_step_ < state_.global_step &&
+      !std::filesystem::exists(best_path_)) {
+    LogWarning(
+        "the best model so far (step {}) should be at {}, which is missing; the last model "
+        "will be published unless a later evaluation is better",
+        best_step_, best_path_);
+    best_step_ = -1;
   }
 }
 
@@ -186,8 +199,7 @@ TrainResult Trainer::Fit() {
   while (!state_.finished && !stop_ && state_.epoch < config_.train.epochs) RunEpoch(total_bytes);
   if (result_.rows_skipped > 0)
     LogWarning("{} malformed training rows were skipped", result_.rows_skipped);
-  // The checkpoint now holds the final state: publish it as the model without writing it again.
-  if (!PublishHardLink(result_.checkpoint_path, run_.model_out)) Save(run_.model_out);
+  Publish();
   result_.state = state_;
   result_.history_json = history_.dump();
   result_.train_seconds = step_seconds_;
@@ -270,6 +282,7 @@ void Trainer::ResumeInput() {
 }
 
 StepResult Trainer::Step() {
+  if (best_unsaved_) SaveBest();  // this step moves the weights past the best evaluation's
   if (batch_.labels.empty())
     throw DataError("training needs labelled data, but the input has no label column");
   if (state_.global_step == 0 && config_.model.output_bias_init == OutputBiasInit::kLabelMean) {
@@ -302,7 +315,9 @@ void Trainer::EvaluateNow(const char* when, int64_t epoch) {
   const Json metrics = MetricsToJson(m);
   history_.push_back({{"epoch", epoch}, {"step", state_.global_step}, {"metrics", metrics}});
   LogInfo("eval {} (epoch {}, step {}): {}", when, epoch, state_.global_step, metrics.dump());
-  if (early_stopping_.Observe(m)) {
+  const bool stop = early_stopping_.Observe(m);
+  if (early_stopping_.since_best() == 0) MarkBest(m, epoch, state_.global_step);
+  if (stop) {
     LogInfo("early stopping: {} has not improved for {} evaluations (best {:.5f})",
             early_stopping_.metric_name(), early_stopping_.since_best(), early_stopping_.best());
     stop_ = true;
@@ -327,6 +342,53 @@ void Trainer::Save(const std::string& path) {
   if (reader_->CanSeek()) state_.input = ToRecord(reader_->position());
   SaveModelCheckpoint(path, *model_, model_->optimizer(), config_yaml_, mapping_text_, state_);
   for (TrainHook* h : hooks_) h->OnCheckpoint(path, state_);
+}
+
+void Trainer::MarkBest(const MetricMap& m, int64_t epoch, int64_t step) {
+  best_step_ = step;
+  best_epoch_ = epoch;
+  best_metrics_ = m;
+  // Weights of an evaluation replayed on resume are on disk already, unless they are the
+  // restored state itself.
+  best_unsaved_ = keep_best_ && step == state_.global_step;
+}
+
+void Trainer::SaveBest() {
+  TrainingState s = state_;
+  s.history_json = history_.dump();
+  s.input.reset();  // a model, not a place to resume from
+  SaveModelCheckpoint(best_path_, *model_, model_->optimizer(), config_yaml_, mapping_text_, s);
+  best_unsaved_ = false;
+}
+
+void Trainer::Publish() {
+  // The checkpoint holds the final state: publish it without writing it again, unless the best
+  // evaluation came before it.
+  std::string from = result_.checkpoint_path;
+  if (keep_best_ && best_step_ >= 0) {
+    result_.kept_step = best_step_;
+    result_.kept_epoch = best_epoch_;
+    result_.final_eval = best_metrics_;
+    if (best_step_ != state_.global_step) {
+      from = best_path_;
+      LogInfo(
+          "keeping the model of the best evaluation (epoch {}, step {}, {} {:.5f}) rather "
+          "than the last (step {}); train.keep_best: false keeps the last",
+          best_epoch_, best_step_, early_stopping_.metric_name(), early_stopping_.best(),
+          state_.global_step);
+    }
+  }
+  if (!PublishHardLink(from, run_.model_out)) {
+    if (from == result_.checkpoint_path) {
+      Save(run_.model_out);
+    } else {
+      CopyFileAtomically(from, run_.model_out);
+    }
+  }
+  if (state_.finished) {
+    std::error_code ignored;
+    std::filesystem::remove(best_path_, ignored);
+  }
 }
 
 void Trainer::EndEpochForHooks() {

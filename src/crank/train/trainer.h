@@ -8,11 +8,13 @@
 // rest), then Fit() runs epochs over the training files with evaluations (StepCadence
 // eval_every and after each epoch), atomic checkpoints to `<model_out>.ckpt` (StepCadence
 // checkpoint_every and after each epoch), optional EarlyStopping, hooks (train/hooks.h), and
-// publishes the final model at `model_out`. A non-finite loss stops training with NumericError
-// naming the step; the last good checkpoint on disk is kept. Resuming from a checkpoint ends
-// with the same weights as an uninterrupted run with the same thread count; it seeks the input
-// to the saved position where the reader can (no shuffle buffer), else re-reads the batches
-// already trained. The evaluate/predict loops are in train/evaluate.h.
+// publishes the final model at `model_out`: with eval files and train.keep_best, the model of
+// the best evaluation (its weights go to `<model_out>.best` when training moves past them; the
+// file is removed when the run finishes), else the last state. A non-finite loss stops training
+// with NumericError naming the step; the last good checkpoint on disk is kept. Resuming from a
+// checkpoint ends with the same weights as an uninterrupted run with the same thread count; it
+// seeks the input to the saved position where the reader can (no shuffle buffer), else re-reads the
+// batches already trained. The evaluate/predict loops are in train/evaluate.h.
 
 #include <memory>
 #include <optional>
@@ -44,10 +46,14 @@ struct TrainResult {
   int64_t train_examples = 0;  // examples trained on in this run
   double train_seconds = 0.0;  // wall time in training steps (no eval, no checkpoints)
   double train_examples_per_sec = 0.0;
-  int64_t rows_skipped = 0;         // malformed training rows skipped
-  bool stopped_early = false;       // early stopping ended the run (it is finished)
-  bool stopped_by_hook = false;     // a hook asked to stop (the run is paused, not finished)
-  MetricMap final_eval;             // last evaluation (empty without eval files)
+  int64_t rows_skipped = 0;      // malformed training rows skipped
+  bool stopped_early = false;    // early stopping ended the run (it is finished)
+  bool stopped_by_hook = false;  // a hook asked to stop (the run is paused, not finished)
+  // The evaluation of the published model: the best one with train.keep_best (and eval
+  // files), else the last one; empty without eval files.
+  MetricMap final_eval;
+  int64_t kept_step = -1;           // with keep_best: the step of the published model's evaluation
+  int64_t kept_epoch = 0;           // and its epoch (1-based); kept_step -1: the last state
   std::string history_json = "[]";  // [{"epoch":..,"step":..,"metrics":{...}}, ...]
   std::string checkpoint_path;
 };
@@ -98,6 +104,12 @@ class Trainer {
   // calls the hooks. `epoch` is 1-based.
   void EvaluateNow(const char* when, int64_t epoch);
   void Save(const std::string& path);
+  // Writes the current weights to best_path_ (before a step moves them past the best).
+  void SaveBest();
+  // Publishes the model (best or last) at run_.model_out; sets result_'s kept fields.
+  void Publish();
+  // Records evaluation `m` at the current step as the best one.
+  void MarkBest(const MetricMap& m, int64_t epoch, int64_t step);
   void EndEpochForHooks();
 
   const JobConfig config_;
@@ -116,6 +128,13 @@ class Trainer {
   StepCadence checkpoint_cadence_;
   std::vector<TrainHook*> hooks_;
   Batch batch_;
+  // Keeping the best model (train.keep_best with eval files).
+  bool keep_best_ = false;
+  std::string best_path_;
+  int64_t best_step_ = -1;  // step of the best evaluation so far, -1 none
+  int64_t best_epoch_ = 0;
+  MetricMap best_metrics_;
+  bool best_unsaved_ = false;  // the current weights are the best and best_path_ lacks them
   bool stop_ = false;
   bool fitted_ = false;
   double step_seconds_ = 0.0;
@@ -124,7 +143,6 @@ class Trainer {
 // Trains with a ProgressHook (run.progress_bar: a bar, else log lines): Trainer(config,
 // run).Fit().
 TrainResult Train(const JobConfig& config, const TrainRun& run);
-
 
 }  // namespace crank
 

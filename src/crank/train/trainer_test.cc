@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -299,7 +300,12 @@ TEST_F(TrainerTest, HooksAreCalledInOrderWithTheRightValues) {
   EXPECT_EQ(examples, 12000);
   EXPECT_EQ(hook.steps.back().bytes_read, file_bytes);
   ASSERT_EQ(hook.evals.size(), 3u);
-  EXPECT_EQ(hook.evals.back(), r.final_eval);
+  // train.keep_best: the final metrics are those of the best evaluation (AUC) of the run.
+  const MetricMap* best = &hook.evals.front();
+  for (const MetricMap& m : hook.evals) {
+    if (m.at("auc") > best->at("auc")) best = &m;
+  }
+  EXPECT_EQ(*best, r.final_eval);
   EXPECT_EQ(hook.evals.back().at("examples"), 2000);
   EXPECT_TRUE(r.state.finished);
   EXPECT_FALSE(r.stopped_by_hook);
@@ -323,6 +329,66 @@ TEST_F(TrainerTest, AHookCanStopTrainingAndResumeContinuesTheRun) {
   const TrainResult done = Train(job, Run("stopped.crank", /*resume=*/true));
   EXPECT_TRUE(done.state.finished);
   ExpectSameRecords((dir_ / "full.crank").string(), (dir_ / "stopped.crank").string(), "var/");
+}
+
+// SmallJob for one epoch with evaluations at steps 40, 80 and 94 (the end): AUC rises to step
+// 80 and falls at step 94, so the best model is not the last one.
+JobConfig LaterEvaluationGetsWorse(JobConfig job) {
+  job.train.epochs = 1;
+  job.train.eval_every = 40;
+  job.train.shuffle_buffer = 0;
+  return job;
+}
+
+TEST_F(TrainerTest, KeepBestPublishesTheModelOfTheBestEvaluation) {
+  const JobConfig job = LaterEvaluationGetsWorse(SmallJob());
+  const TrainResult r = Train(job, Run("best.crank"));
+  const nlohmann::json history = nlohmann::json::parse(r.history_json);
+  ASSERT_EQ(history.size(), 3u);
+  const double auc40 = history[0]["metrics"]["auc"], auc80 = history[1]["metrics"]["auc"],
+               auc94 = history[2]["metrics"]["auc"];
+  ASSERT_GT(auc80, auc40);
+  ASSERT_LT(auc94, auc80);  // the run this test needs: its last evaluation is worse
+  EXPECT_EQ(r.kept_step, 80);
+  EXPECT_EQ(r.kept_epoch, 1);
+  EXPECT_EQ(r.final_eval.at("auc"), auc80);
+  EXPECT_EQ(r.state.global_step, 94);
+  EXPECT_TRUE(r.state.finished);
+  // The published model is the model of step 80: the same weights as a run stopped there.
+  JobConfig to80 = job;
+  to80.train.max_steps = 80;
+  to80.train.keep_best = false;
+  Train(to80, Run("at80.crank"));
+  ExpectSameRecords((dir_ / "at80.crank").string(), (dir_ / "best.crank").string(), "var/");
+  EXPECT_EQ(ModelCheckpoint::Load((dir_ / "best.crank").string()).state().global_step, 80);
+  // The checkpoint keeps the last state, and the finished run leaves no .best file behind.
+  EXPECT_EQ(ModelCheckpoint::Load((dir_ / "best.crank.ckpt").string()).state().global_step, 94);
+  EXPECT_FALSE(fs::exists(dir_ / "best.crank.best"));
+
+  // keep_best: false publishes the last state and its metrics.
+  JobConfig last = job;
+  last.train.keep_best = false;
+  const TrainResult l = Train(last, Run("last.crank"));
+  EXPECT_EQ(l.kept_step, -1);
+  EXPECT_EQ(l.final_eval.at("auc"), auc94);
+  EXPECT_EQ(ModelCheckpoint::Load((dir_ / "last.crank").string()).state().global_step, 94);
+}
+
+TEST_F(TrainerTest, KeepBestSurvivesAPauseAndResume) {
+  const JobConfig job = LaterEvaluationGetsWorse(SmallJob());
+  Train(job, Run("full.crank"));
+  // Paused at step 85, after the best evaluation (80): its weights were saved to .best.
+  JobConfig first = job;
+  first.train.max_steps = 85;
+  const TrainResult paused = Train(first, Run("resumed.crank"));
+  EXPECT_FALSE(paused.state.finished);
+  EXPECT_EQ(paused.kept_step, 80);
+  EXPECT_TRUE(fs::exists(dir_ / "resumed.crank.best"));
+  const TrainResult done = Train(job, Run("resumed.crank", /*resume=*/true));
+  EXPECT_TRUE(done.state.finished);
+  EXPECT_EQ(done.kept_step, 80);
+  ExpectSameRecords((dir_ / "full.crank").string(), (dir_ / "resumed.crank").string(), "var/");
+  EXPECT_FALSE(fs::exists(dir_ / "resumed.crank.best"));
 }
 
 TEST(EarlyStopping, StopsAfterPatienceEvaluationsWithoutImprovement) {
