@@ -169,6 +169,22 @@ TEST_F(Cli, TrainKeepsTheModelOfTheBestEpoch) {
                    auc[2]);
 }
 
+// A model whose tables cannot fit is refused before anything is allocated, with the bytes it
+// needs and the bytes available, as a configuration error (exit 2), not "out of memory".
+TEST_F(Cli, AModelTooLargeForTheMachineIsRefusedWithItsSize) {
+  Generate(200, 100);
+  // 26 tables of 2,000 rows x 10^8 columns: 20.8 TB of weights and as much Adagrad state.
+  const Result r = Run("train --train " + P("train.tsv") + " --model-out " + P("m.crank") +
+                       " --hash-buckets 2000 --embedding-dim 100000000");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("the model does not fit in memory: its 26 embedding tables need 41.6 TB "
+                       "(20.8 TB of weights and 20.8 TB of adagrad optimizer state)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("is available"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(P("m.crank")));
+}
+
 TEST_F(Cli, SameSeedGivesByteIdenticalModels) {
   Generate(4000, 500);
   const std::string args =

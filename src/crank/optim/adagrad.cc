@@ -85,6 +85,10 @@ const OptimizerKind kAdagradKind = {
           return MakeAdagrad({c.learning_rate, c.initial_accumulator_value, c.epsilon},
                              std::move(schedule));
         },
+    .state_floats =
+        [](const OptimizerConfig&, double rows, double cols) {
+          return rows * cols;  // one accumulator per weight
+        },
 };
 
 }  // namespace crank

@@ -104,6 +104,10 @@ const OptimizerKind kAdamKind = {
         [](const OptimizerConfig& c, std::unique_ptr<LearningRateSchedule> schedule) {
           return MakeAdam({c.learning_rate, c.beta_1, c.beta_2, c.epsilon}, std::move(schedule));
         },
+    .state_floats =
+        [](const OptimizerConfig&, double rows, double cols) {
+          return 2.0 * rows * cols;  // first and second moments per weight
+        },
 };
 
 }  // namespace crank

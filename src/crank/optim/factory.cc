@@ -27,6 +27,11 @@ void Require(bool cond, const std::string& key, const std::string& what) {
 
 std::span<const OptimizerKind* const> OptimizerKinds() { return kOptimizerKinds; }
 
+double OptimizerStateFloats(const OptimizerConfig& config, double rows, double cols) {
+  const OptimizerKind* k = FindOptimizerKind(config.kind);
+  return k == nullptr ? 0.0 : k->state_floats(config, rows, cols);
+}
+
 const OptimizerKind* FindOptimizerKind(std::string_view name) {
   for (const OptimizerKind* k : kOptimizerKinds) {
     if (name == k->name) return k;

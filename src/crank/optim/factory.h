@@ -74,6 +74,8 @@ struct OptimizerKind {
   // Builds the optimizer; `schedule` is null for a constant learning_rate.
   std::unique_ptr<Optimizer> (*make)(const OptimizerConfig& config,
                                      std::unique_ptr<LearningRateSchedule> schedule);
+  // Floats of optimizer state the kind keeps for a (rows, cols) variable (memory estimates).
+  double (*state_floats)(const OptimizerConfig& config, double rows, double cols);
 };
 
 // Defined in each optimizer's file.
@@ -86,6 +88,10 @@ extern const OptimizerKind kAdamKind;
 std::span<const OptimizerKind* const> OptimizerKinds();
 // The kind named `name`, or null.
 const OptimizerKind* FindOptimizerKind(std::string_view name);
+
+// Floats of optimizer state that `config`'s kind keeps for a (rows, cols) variable; 0 for an
+// unknown kind.
+double OptimizerStateFloats(const OptimizerConfig& config, double rows, double cols);
 
 // Validates config (ConfigError on an unknown kind or schedule or a value out of range) and
 // builds the optimizer with its schedule.

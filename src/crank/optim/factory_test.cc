@@ -107,3 +107,25 @@ TEST(OptimizerConfig, DefaultsAreValid) {
 
 }  // namespace
 }  // namespace crank
+
+namespace crank {
+namespace {
+
+TEST(OptimizerStateFloats, EachKindCountsItsOwnState) {
+  OptimizerConfig c;
+  c.kind = "adagrad";
+  EXPECT_EQ(OptimizerStateFloats(c, 1000, 16), 16000);
+  c.kind = "rowwise_adagrad";
+  EXPECT_EQ(OptimizerStateFloats(c, 1000, 16), 1000);
+  c.kind = "adam";
+  EXPECT_EQ(OptimizerStateFloats(c, 1000, 16), 32000);
+  c.kind = "sgd";
+  EXPECT_EQ(OptimizerStateFloats(c, 1000, 16), 0);
+  c.momentum = 0.9f;
+  EXPECT_EQ(OptimizerStateFloats(c, 1000, 16), 16000);
+  c.kind = "lamb";
+  EXPECT_EQ(OptimizerStateFloats(c, 1000, 16), 0);
+}
+
+}  // namespace
+}  // namespace crank

@@ -91,6 +91,10 @@ const OptimizerKind kRowWiseAdagradKind = {
           return MakeRowWiseAdagrad({c.learning_rate, c.initial_accumulator_value, c.epsilon},
                                     std::move(schedule));
         },
+    .state_floats =
+        [](const OptimizerConfig&, double rows, double) {
+          return rows;  // one accumulator per row
+        },
 };
 
 }  // namespace crank

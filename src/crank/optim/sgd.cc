@@ -112,6 +112,10 @@ const OptimizerKind kSgdKind = {
         [](const OptimizerConfig& c, std::unique_ptr<LearningRateSchedule> schedule) {
           return MakeSgd({c.learning_rate, c.momentum, c.nesterov}, std::move(schedule));
         },
+    .state_floats =
+        [](const OptimizerConfig& c, double rows, double cols) {
+          return c.momentum > 0.0f ? rows * cols : 0.0;  // a velocity per weight with momentum
+        },
 };
 
 }  // namespace crank

@@ -10,6 +10,7 @@
 
 #include "crank/base/error.h"
 #include "crank/base/log.h"
+#include "crank/base/system_memory.h"
 #include "crank/io/atomic_file.h"
 #include "crank/kernels/gemm.h"
 #include "crank/optim/composite_optimizer.h"
@@ -90,6 +91,28 @@ double SecondsSince(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// Refuses (ConfigError) a model whose embedding tables and their optimizer state cannot fit in
+// the memory available, before anything is allocated. The dense layers (megabytes) and the
+// batches are left out: the tables are what can grow past a machine.
+void CheckTheTablesFit(const RankingConfig& ranking, const OptimizerConfig& optimizer) {
+  double weights = 0.0, state = 0.0;
+  for (const TableConfig& t : ranking.tables) {
+    const double rows = static_cast<double>(t.vocabulary_size), cols = static_cast<double>(t.dim);
+    weights += rows * cols;
+    state += OptimizerStateFloats(optimizer, rows, cols);
+  }
+  const double need = sizeof(float) * (weights + state);
+  const std::optional<int64_t> available = AvailableMemoryBytes();
+  if (!available || need <= static_cast<double>(*available)) return;
+  throw ConfigError(fmt::format(
+      "the model does not fit in memory: its {} embedding tables need {} ({} of weights and {} "
+      "of {} optimizer state), but {} is available; lower model.embedding_dim "
+      "(--embedding-dim) or the vocabulary sizes (--hash-buckets), or use an embedding "
+      "optimizer with less state (rowwise_adagrad keeps one value per row)",
+      ranking.tables.size(), HumanBytes(need), HumanBytes(sizeof(float) * weights),
+      HumanBytes(sizeof(float) * state), optimizer.kind, HumanBytes(*available)));
+}
+
 }  // namespace
 
 Trainer::Trainer(const JobConfig& config, const TrainRun& run)
@@ -143,7 +166,9 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
     eval_reader_ = MakeBatchReader(mapping_, run_.eval_files, eo, to.in_memory);
   }
 
-  model_ = std::make_unique<Ranking>(config_.MakeRankingConfig(mapping_->spec()));
+  const RankingConfig ranking = config_.MakeRankingConfig(mapping_->spec());
+  CheckTheTablesFit(ranking, config_.embedding_optimizer);
+  model_ = std::make_unique<Ranking>(ranking);
   std::unique_ptr<Optimizer> optimizer = MakeJobOptimizer(*model_, config_);
   state_.seed = to.seed;
   if (ckpt) {
