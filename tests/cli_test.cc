@@ -185,6 +185,51 @@ TEST_F(Cli, AModelTooLargeForTheMachineIsRefusedWithItsSize) {
   EXPECT_FALSE(fs::exists(P("m.crank")));
 }
 
+// Malformed rows can have a budget: a fraction of the rows read (from 1,000 rows on) or a count.
+// Input that is not lines of text at all stops after a bounded read.
+TEST_F(Cli, MalformedRowsHaveABudget) {
+  Generate(1200, 100);
+  // 1,200 good rows with 1,300 rows of garbage among them: more than half are malformed.
+  {
+    std::ifstream in(P("train.tsv"));
+    std::ofstream out(P("mostly_bad.tsv"));
+    std::string line;
+    for (int i = 0; std::getline(in, line); ++i) {
+      out << line << "\n";
+      out << "garbage\n";
+      if (i % 12 == 0) out << "more garbage\n";
+    }
+  }
+  const std::string train = "train --model-out " + P("m.crank") + SmallModel() + " --train ";
+  Result r = Run(train + P("mostly_bad.tsv") + " --max-bad-rows 0.5");
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.err.find("too many malformed rows: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("more than data.max_bad_rows (0.5 of the rows) allows"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("mostly_bad.tsv:"), std::string::npos) << r.err;
+  // A larger fraction, or no limit (the default), lets the run through, skipping and counting.
+  for (const std::string limit : {" --max-bad-rows 0.9", ""}) {
+    r = Run(train + P("mostly_bad.tsv") + limit);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find("1300 malformed training rows were skipped"), std::string::npos) << r.err;
+  }
+  // A count: the 11th malformed row of the training file stops the run.
+  r = Run(train + P("mostly_bad.tsv") + " --max-bad-rows 10");
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.err.find("too many malformed rows: 11 of the "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(10 rows)"), std::string::npos) << r.err;
+  r = Run(train + P("mostly_bad.tsv") + " --max-bad-rows 1.5");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("data.max_bad_rows: expected a fraction in [0, 1), a count"),
+            std::string::npos)
+      << r.err;
+  // No newline at all: not text; the pass stops after a bounded read.
+  r = Run("train --model-out " + P("zero.crank") + SmallModel() + " --train /dev/zero");
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.err.find("/dev/zero:1: no end of line"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(P("zero.crank")));
+}
+
 TEST_F(Cli, SameSeedGivesByteIdenticalModels) {
   Generate(4000, 500);
   const std::string args =

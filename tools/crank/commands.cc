@@ -99,7 +99,7 @@ struct TrainFlags {
   int64_t embedding_dim = 0, hash_buckets = 0, epochs = 0, batch_size = 0, checkpoint_every = 0,
           shuffle_buffer = 0, eval_every = 0, early_stopping = 0, max_steps = 0;
   int threads = 0;
-  double learning_rate = 0, embedding_learning_rate = 0, dense_learning_rate = 0;
+  double learning_rate = 0, embedding_learning_rate = 0, dense_learning_rate = 0, max_bad_rows = 0;
   uint64_t seed = 0;
   bool resume = false, in_memory = false, keep_best = true;
 };
@@ -159,6 +159,10 @@ Action AddTrainCommand(CLI::App& app) {
   auto* o_max = c->add_option("--max-steps", f->max_steps, "stop after N steps in total");
   auto* o_bad = c->add_option("--bad-rows", f->bad_rows,
                               "malformed rows: skip (count and warn) | fail (stop at the first)");
+  auto* o_max_bad = c->add_option(
+      "--max-bad-rows", f->max_bad_rows,
+      "malformed rows skipped before a pass stops: a fraction of the rows read (checked from "
+      "1000 rows on), a count (an integer >= 1) or -1: no limit (default)");
   c->add_flag("--resume", f->resume, "continue from PATH.ckpt of --model-out");
   auto* o_mem =
       c->add_flag("--in-memory", f->in_memory, "load the training data into memory first");
@@ -194,6 +198,7 @@ Action AddTrainCommand(CLI::App& app) {
     given(o_es, f->early_stopping, &o.early_stopping_patience);
     given(o_max, f->max_steps, &o.max_steps);
     given(o_bad, f->bad_rows, &o.bad_rows);
+    given(o_max_bad, f->max_bad_rows, &o.max_bad_rows);
     given(o_mem, f->in_memory, &o.in_memory);
     given(o_keep, f->keep_best, &o.keep_best);
     given(o_prec, f->precision, &o.precision);

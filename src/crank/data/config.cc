@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -252,11 +253,12 @@ DataConfig DataConfig::FromYaml(const YAML::Node& data, const std::string& yaml_
   const fs::path base = yaml_path.empty() ? fs::path() : fs::path(yaml_path).parent_path();
   DataConfig cfg;
   if (c.IsNull()) return cfg;  // an empty data section: Criteo with defaults
-  c.CheckKeys({"format", "task", "on_error", "max_line_bytes", "train", "eval", "holdout", "criteo",
-               "delimited"});
+  c.CheckKeys({"format", "task", "on_error", "max_bad_rows", "max_line_bytes", "train", "eval",
+               "holdout", "criteo", "delimited"});
   if (c.Has("format")) cfg.format = c.Child("format").AsEnum(kFormats);
   if (c.Has("task")) cfg.task = c.Child("task").AsEnum(kTasks);
   if (c.Has("on_error")) cfg.on_error = c.Child("on_error").AsEnum(kPolicies);
+  c.Read("max_bad_rows", &cfg.max_bad_rows);
   if (c.Has("max_line_bytes")) {
     cfg.max_line_bytes = c.Child("max_line_bytes").AsInt(16, int64_t{1} << 30);
   }
@@ -295,6 +297,7 @@ std::string DataConfig::ToYaml() const {
   out << YAML::Key << "format" << YAML::Value << ToString(format);
   out << YAML::Key << "task" << YAML::Value << ToString(task);
   out << YAML::Key << "on_error" << YAML::Value << ToString(on_error);
+  out << YAML::Key << "max_bad_rows" << YAML::Value << YamlNumber(max_bad_rows);
   out << YAML::Key << "max_line_bytes" << YAML::Value << max_line_bytes;
   EmitFiles(out, "train", train_files);
   EmitFiles(out, "eval", eval_files);
@@ -374,6 +377,14 @@ std::string DataConfig::ToYaml() const {
 }
 
 void DataConfig::Validate() const {
+  if (!(max_bad_rows == -1.0 ||
+        (std::isfinite(max_bad_rows) && max_bad_rows >= 0.0 &&
+         (max_bad_rows < 1.0 || max_bad_rows == std::floor(max_bad_rows))))) {
+    throw ConfigError("data.max_bad_rows",
+                      fmt::format("expected a fraction in [0, 1), a count (an integer >= 1) or -1 "
+                                  "(no limit), found {}",
+                                  max_bad_rows));
+  }
   if (max_line_bytes < 16 || max_line_bytes > (int64_t{1} << 30)) {
     throw ConfigError("data.max_line_bytes",
                       fmt::format("expected 16..{}, found {}", int64_t{1} << 30, max_line_bytes));

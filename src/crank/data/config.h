@@ -143,7 +143,13 @@ struct DataConfig {
   LabelKind task = LabelKind::kBinary;
   ErrorPolicy on_error = ErrorPolicy::kSkip;
   int64_t max_line_bytes = int64_t{1} << 20;  // longer lines are malformed
-  std::vector<std::string> train_files;       // optional; the CLI may override them
+  // How many malformed rows a pass over the input may skip (on_error: skip) before it stops
+  // with DataError: a fraction in [0, 1) of the rows read so far, checked once
+  // kMinRowsForBadFraction rows are read (0: none at all), a count (an integer >= 1), or -1:
+  // no limit (the default; input without line ends stops anyway, see LineReader).
+  double max_bad_rows = -1;
+  static constexpr int64_t kMinRowsForBadFraction = 1000;
+  std::vector<std::string> train_files;  // optional; the CLI may override them
   std::vector<std::string> eval_files;
   Holdout holdout;
   CriteoConfig criteo;        // format == kCriteo

@@ -36,7 +36,7 @@ TEST(DataConfig, EmptySectionIsCriteoWithDefaults) {
 TEST(DataConfig, UnknownKeysAreErrorsNamingThem) {
   EXPECT_EQ(ErrorOf("format: criteo\nbatchsize: 3\n"),
             "cfg.yaml:2: data: unknown key 'batchsize' (expected one of: format, task, on_error, "
-            "max_line_bytes, train, eval, holdout, criteo, delimited)");
+            "max_bad_rows, max_line_bytes, train, eval, holdout, criteo, delimited)");
   EXPECT_EQ(ErrorOf("criteo: {hash_bucket: 10}\n"),
             "cfg.yaml:1: data.criteo: unknown key 'hash_bucket' (expected one of: labels, "
             "token_hash, hash_buckets, vocabulary, fields)");

@@ -104,7 +104,15 @@ LineReader::Status LineReader::Next(std::string_view* line) {
         skipping_ = false;
         return Status::kTooLong;
       }
+      skipped_ += static_cast<int64_t>(end_ - begin_);
       begin_ = end_;  // discard
+      if (skipped_ > MaxSkipBytes()) {
+        skipping_ = false;
+        throw DataError(fmt::format(
+            "{}:{}: no end of line in the {} bytes since the line began (the most a line may "
+            "run on is {} bytes): this input is not lines of text",
+            path_, line_number_, skipped_, MaxSkipBytes()));
+      }
       if (eof_) {
         skipping_ = false;
         return Status::kTooLong;
@@ -118,6 +126,7 @@ LineReader::Status LineReader::Next(std::string_view* line) {
     } else if (end_ - begin_ > max_pending) {
       ++line_number_;  // over-long and still unterminated: skip the rest of it
       skipping_ = true;
+      skipped_ = 0;
       continue;
     } else if (!eof_) {
       Fill();

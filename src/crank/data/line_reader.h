@@ -7,6 +7,7 @@
 // invalid UTF-8). Memory use is bounded by max(chunk_bytes, max_line_bytes + 64 KiB) whatever
 // the input: an over-long line is reported and skipped without being held. Not thread-safe.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -35,7 +36,13 @@ class LineReader {
     kTooLong,  // the next line exceeds max_line_bytes (terminator excluded); it was skipped
     kEnd,      // no more lines
   };
-  // Throws IoError when reading fails.
+  // An over-long line is skipped up to its newline, but no further than MaxSkipBytes(): input
+  // that runs on without a newline is not lines of text (/dev/zero, a binary file), and
+  // skipping it could take forever.
+  static constexpr int64_t kMinMaxSkipBytes = int64_t{64} << 20;
+  int64_t MaxSkipBytes() const { return std::max(kMinMaxSkipBytes, 64 * max_line_bytes_); }
+  // Throws IoError when reading fails, and DataError "path:line: ..." when an over-long line
+  // runs on for more than MaxSkipBytes() bytes.
   Status Next(std::string_view* line);
 
   // 1-based number of the line last returned (kLine or kTooLong).
@@ -69,6 +76,7 @@ class LineReader {
   size_t end_ = 0;
   bool eof_ = false;
   bool skipping_ = false;  // inside an over-long line, discarding up to its newline
+  int64_t skipped_ = 0;    // bytes of that line discarded so far
   int64_t line_number_ = 0;
   int64_t bytes_read_ = 0;
   int64_t read_offset_ = 0;  // offset in the file (or text) of base_[end_]

@@ -99,6 +99,19 @@ TEST(LineReader, OverLongLastLineWithoutNewline) {
   EXPECT_EQ(got.too_long, (std::vector<int64_t>{2}));
 }
 
+TEST(LineReader, InputWithoutNewlinesStopsWithADataError) {
+  LineReader r("/dev/zero", 1000);
+  std::string_view line;
+  try {
+    r.Next(&line);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("/dev/zero:1: no end of line"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_LE(r.bytes_read(), r.MaxSkipBytes() + (int64_t{8} << 20));  // stopped, not drained
+}
+
 TEST(LineReader, EmptyFileHasNoLines) {
   test::TempDir dir;
   LineReader r(dir.Write("empty.txt", ""), 10);

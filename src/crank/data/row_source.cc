@@ -133,6 +133,20 @@ void RowSource::Malformed(const std::string& what) {
   const std::string msg = fmt::format("{}:{}: {}", reader_->path(), reader_->line_number(), what);
   if (config_.on_error == ErrorPolicy::kFail) throw DataError(msg);
   ++stats_.skipped;
+  const double budget = config_.max_bad_rows;
+  const int64_t read = stats_.rows + stats_.skipped;
+  const bool over =
+      budget < 0.0 ? false
+      : budget >= 1.0
+          ? static_cast<double>(stats_.skipped) > budget
+          : (budget == 0.0 || read >= DataConfig::kMinRowsForBadFraction) &&
+                static_cast<double>(stats_.skipped) > budget * static_cast<double>(read);
+  if (over) {
+    throw DataError(fmt::format(
+        "too many malformed rows: {} of the {} rows read so far, more than data.max_bad_rows "
+        "({}{}) allows (--max-bad-rows); the last one: {}",
+        stats_.skipped, read, budget, budget < 1.0 ? " of the rows" : " rows", msg));
+  }
   if (++warnings_ <= 5) {
     LogWarning("skipping malformed row: {}{}", msg,
                warnings_ == 5 ? " (further malformed rows are counted, not shown)" : "");

@@ -85,6 +85,7 @@ void JobConfig::ApplyOverrides(const ConfigOverrides& o) {
   Set(o.early_stopping_patience, &train.early_stopping_patience);
   Set(o.max_steps, &train.max_steps);
   if (o.bad_rows) data.on_error = ParseBadRows(*o.bad_rows);
+  if (o.max_bad_rows) data.max_bad_rows = *o.max_bad_rows;
   Set(o.in_memory, &train.in_memory);
   Set(o.keep_best, &train.keep_best);
   if (o.precision) {

@@ -42,6 +42,7 @@ std::string ModelSignature(const JobConfig& c) {
   s.data = c.data;
   s.data.train_files.clear();
   s.data.eval_files.clear();
+  s.data.max_bad_rows = DataConfig().max_bad_rows;  // how input is read, not what is learned
   return s.ToYaml();
 }
 
