@@ -396,14 +396,17 @@ OnnxExportResult ExportOnnx(Ranking& model, const DataSpec& spec, const std::str
   Constants c(&g);
 
   for (const InputSpec& in : ModelInputSpecs(spec)) {
-    const bool ids_of_bag = spec.SparseIndex(in.name) >= 0 &&
-                            spec.sparse[static_cast<size_t>(spec.SparseIndex(in.name))].multi_hot;
-    const std::string axis = ids_of_bag ? in.name + ".nnz" : "batch";
-    g.Input(in.name, in.dtype == InputDType::kFp32 ? kFloat : kInt64, in.shape, {axis});
+    const int f = spec.SparseIndex(in.name);
+    const bool bag_ids = f >= 0 && spec.sparse[static_cast<size_t>(f)].multi_hot;
+    g.Input(in.name, in.dtype == InputDType::kFp32 ? kFloat : kInt64, in.shape,
+            {bag_ids ? in.name + ".nnz" : "batch"});
     result.inputs.push_back(in.name);
-    if (ids_of_bag && options.weighted_ids) {
-      const InputSpec w = OptionalWeightsSpec(in.name);
-      g.Input(w.name, kFloat, w.shape, {axis});
+    const std::string suffix = ".lengths";
+    if (options.weighted_ids && in.name.size() > suffix.size() && in.name.ends_with(suffix)) {
+      // "N.weights" after "N.lengths": one weight per id of N.
+      const std::string feature = in.name.substr(0, in.name.size() - suffix.size());
+      const InputSpec w = OptionalWeightsSpec(feature);
+      g.Input(w.name, kFloat, w.shape, {feature + ".nnz"});
       result.inputs.push_back(w.name);
     }
   }
