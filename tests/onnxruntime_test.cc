@@ -149,6 +149,9 @@ struct Variant {
   bool linear_output = false;
 };
 
+// Test names and failure messages show the variant's name.
+void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
+
 // Dense x0..x2; "a" single-hot (vocabulary 50); "b" and "c" multi-hot sharing table "bags"
 // (vocabulary 30). Embedding dim 4.
 DataSpec VariantSpec() {
