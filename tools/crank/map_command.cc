@@ -2,7 +2,6 @@
 // Open Inference Protocol request body (docs/export.md).
 
 #include <algorithm>
-#include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -19,28 +18,42 @@
 namespace crank::cli {
 namespace {
 
-// Appends the first `rows` examples of `src` to *dst (built for the same spec).
-void AppendRows(const Batch& src, int64_t rows, Batch* dst) {
-  const int64_t d = src.dense.cols();
-  const int64_t have = dst->dense.rank() == 2 ? dst->dense.dim(0) : 0;
-  Tensor dense({have + rows, d});
-  if (have * d > 0) std::memcpy(dense.data(), dst->dense.data(), sizeof(float) * have * d);
-  if (rows * d > 0) std::memcpy(dense.row(have), src.dense.data(), sizeof(float) * rows * d);
-  dst->dense = std::move(dense);
-  dst->sparse.resize(src.sparse.size());
-  for (size_t f = 0; f < src.sparse.size(); ++f) {
-    const SparseFeature& s = src.sparse[f];
-    SparseFeature& t = dst->sparse[f];
-    if (t.offsets.empty()) t.offsets.push_back(0);
-    const int64_t end = s.offsets[static_cast<size_t>(rows)];
-    const int64_t base = static_cast<int64_t>(t.ids.size());
-    t.ids.insert(t.ids.end(), s.ids.begin(), s.ids.begin() + end);
-    if (!s.weights.empty())
-      t.weights.insert(t.weights.end(), s.weights.begin(), s.weights.begin() + end);
-    for (int64_t i = 1; i <= rows; ++i)
-      t.offsets.push_back(base + s.offsets[static_cast<size_t>(i)]);
+// The first `rows` examples of each batch, appended into one batch (built by Finish).
+class RowCollector {
+ public:
+  explicit RowCollector(const DataSpec& spec) : num_dense_(spec.num_dense()) {
+    all_.sparse.resize(spec.sparse.size());
+    for (SparseFeature& s : all_.sparse) s.Clear();
   }
-}
+  void Append(const Batch& src, int64_t rows) {
+    dense_.insert(dense_.end(), src.dense.data(), src.dense.data() + rows * num_dense_);
+    for (size_t f = 0; f < src.sparse.size(); ++f) {
+      const SparseFeature& s = src.sparse[f];
+      SparseFeature& t = all_.sparse[f];
+      const int64_t end = s.offsets[static_cast<size_t>(rows)];
+      const int64_t base = static_cast<int64_t>(t.ids.size());
+      t.ids.insert(t.ids.end(), s.ids.begin(), s.ids.begin() + end);
+      if (!s.weights.empty()) {
+        t.weights.insert(t.weights.end(), s.weights.begin(), s.weights.begin() + end);
+      }
+      for (int64_t i = 1; i <= rows; ++i) {
+        t.offsets.push_back(base + s.offsets[static_cast<size_t>(i)]);
+      }
+    }
+    rows_ += rows;
+  }
+  int64_t rows() const { return rows_; }
+  const Batch& Finish() {
+    all_.dense = Tensor({rows_, num_dense_}, dense_);
+    return all_;
+  }
+
+ private:
+  int64_t num_dense_;
+  int64_t rows_ = 0;
+  std::vector<float> dense_;  // (rows, D)
+  Batch all_;
+};
 
 }  // namespace
 
@@ -75,27 +88,23 @@ Action AddMapCommand(CLI::App& app) {
     ro.split = RowSplit::kAll;
     auto reader = MakeBatchReader(mapping, f->data, ro, /*in_memory=*/false);
     const DataSpec& spec = mapping->spec();
-    Batch all, batch;
-    all.dense.Resize({0, spec.num_dense()});
-    all.sparse.resize(spec.sparse.size());
-    for (SparseFeature& s : all.sparse) s.Clear();
-    int64_t rows = 0;
-    while ((f->rows < 0 || rows < f->rows) && reader->Next(&batch)) {
-      const int64_t take = f->rows < 0 ? batch.size() : std::min(batch.size(), f->rows - rows);
-      AppendRows(batch, take, &all);
-      rows += take;
+    RowCollector collected(spec);
+    Batch batch;
+    while ((f->rows < 0 || collected.rows() < f->rows) && reader->Next(&batch)) {
+      const int64_t left = f->rows - collected.rows();
+      collected.Append(batch, f->rows < 0 ? batch.size() : std::min(batch.size(), left));
     }
     if (reader->stats().rows_skipped > 0) {
       LogWarning("{} malformed rows were skipped and are not in the request",
                  reader->stats().rows_skipped);
     }
     nlohmann::json body;
-    body["inputs"] = ModelInputsToJson(BatchToModelInputs(all, spec));
+    body["inputs"] = ModelInputsToJson(BatchToModelInputs(collected.Finish(), spec));
     const std::string text = body.dump() + "\n";
     AtomicFileWriter out(f->out);
     out.Append(text.data(), text.size());
     out.Commit();
-    LogInfo("wrote the model inputs of {} rows to {}", rows, f->out);
+    LogInfo("wrote the model inputs of {} rows to {}", collected.rows(), f->out);
   };
 }
 
