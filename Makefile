@@ -8,7 +8,8 @@ BUILD ?= build
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PKGS := cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libyaml-cpp-dev libcli11-dev \
-        libfmt-dev libopenblas-openmp-dev nlohmann-json3-dev libdnnl-dev
+        libfmt-dev libopenblas-openmp-dev nlohmann-json3-dev libdnnl-dev \
+        libonnx-dev libprotobuf-dev python3-onnx
 BENCH_PKGS := libbenchmark-dev python3-torch python3-numpy libopenblas0-openmp
 FUZZ_PKGS := clang libclang-rt-14-dev libomp-dev
 FUZZ_SECONDS ?= 60
@@ -21,7 +22,7 @@ define install_missing
 	fi
 endef
 
-.PHONY: deps build test demo bench asan tsan fuzz format clean
+.PHONY: deps build test onnxruntime-node demo bench asan tsan fuzz format clean
 
 deps:
 	$(call install_missing,$(PKGS))
@@ -30,8 +31,20 @@ build: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCRANK_BUILD_TESTS=ON
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: build
+test: build onnxruntime-node
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# ONNX Runtime for the export tests (tests/onnxruntime_test.cc): onnxruntime-node (CPU runtime
+# included) from the npm registry into $(BUILD)/onnxruntime-node. --ignore-scripts skips its
+# install script, which fetches GPU parts from a host that may be unreachable. Debian's npm is
+# installed only when no npm command exists (nodesource's nodejs brings its own).
+ORT_NODE_VERSION ?= 1.30.0
+ORT_NODE_DIR := $(BUILD)/onnxruntime-node
+onnxruntime-node:
+	@command -v npm >/dev/null 2>&1 || { echo "installing: npm"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm; }
+	@grep -qs '"version": "$(ORT_NODE_VERSION)"' $(ORT_NODE_DIR)/node_modules/onnxruntime-node/package.json || \
+	  npm install --prefix $(ORT_NODE_DIR) --ignore-scripts --no-audit --no-fund onnxruntime-node@$(ORT_NODE_VERSION)
 
 demo: build
 	./scripts/demo.sh $(BUILD)

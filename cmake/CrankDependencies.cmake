@@ -5,6 +5,9 @@ find_package(fmt REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json REQUIRED)
+# ONNX export (src/crank/export): ONNX's generated protobuf classes (libonnx-dev, libprotobuf-dev).
+find_package(Protobuf REQUIRED)
+find_package(ONNX REQUIRED)
 
 # BLAS: OpenBLAS (OpenMP flavour) linked directly, never the generic libblas.so.3
 # (which Debian may point at the netlib reference implementation).

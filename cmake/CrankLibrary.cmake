@@ -28,18 +28,23 @@ function(crank_folder_include_root out)
   set(${out} ${root} PARENT_SCOPE)
 endfunction()
 
-# crank_cc_test(NAME SRCS ... DEPS ...): a GoogleTest binary registered with CTest. It sees the
-# headers of its DEPS (as a library would) and the shared test helpers in tests/.
+# crank_cc_test(NAME SRCS ... DEPS ... [LABELS ...]): a GoogleTest binary registered with CTest.
+# It sees the headers of its DEPS (as a library would) and the shared test helpers in tests/.
+# LABELS are CTest labels of every test in it (the presets filter on them).
 function(crank_cc_test name)
   if(NOT CRANK_BUILD_TESTS)
     return()
   endif()
-  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SRCS})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
   target_compile_definitions(${name} PRIVATE
     CRANK_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     CRANK_BINARY_DIR="${CMAKE_BINARY_DIR}")
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600)
+  if(ARG_LABELS)
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600 LABELS "${ARG_LABELS}")
+  else()
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600)
+  endif()
 endfunction()

@@ -18,6 +18,8 @@ Action AddEvalCommand(CLI::App& app);
 Action AddPredictCommand(CLI::App& app);
 Action AddGenCommand(CLI::App& app);
 Action AddInfoCommand(CLI::App& app);
+Action AddExportCommand(CLI::App& app);  // export_command.cc
+Action AddMapCommand(CLI::App& app);     // map_command.cc
 
 }  // namespace crank::cli
 

@@ -146,6 +146,11 @@ class Ranking {
   RankingTask& task() { return *blocks_.task; }
   EmbeddingLayer& embedding() { return *blocks_.embedding; }
   Activation output_activation() const { return blocks_.output_activation; }
+  // The blocks, for readers of a built model (an exporter); the model keeps ownership.
+  Block& bottom_stack() { return *blocks_.bottom_stack; }
+  FeatureInteraction& feature_interaction() { return *blocks_.feature_interaction; }
+  Block& top_stack() { return *blocks_.top_stack; }
+  bool concat_dense() const { return blocks_.concat_dense; }
 
   // Sets the bias of the model's output unit (the top stack's last variable, when it has shape
   // (1,)) so the initial prediction is `label_mean`: its logit for a sigmoid output, the value
