@@ -8,7 +8,8 @@ BUILD ?= build
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PKGS := cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libyaml-cpp-dev libcli11-dev \
-        libfmt-dev libopenblas-openmp-dev nlohmann-json3-dev libdnnl-dev
+        libfmt-dev libopenblas-openmp-dev nlohmann-json3-dev libdnnl-dev \
+        libcpp-httplib-dev
 BENCH_PKGS := libbenchmark-dev python3-torch python3-numpy libopenblas0-openmp
 FUZZ_PKGS := clang libclang-rt-14-dev libomp-dev
 FUZZ_SECONDS ?= 60

@@ -18,6 +18,7 @@ Action AddEvalCommand(CLI::App& app);
 Action AddPredictCommand(CLI::App& app);
 Action AddGenCommand(CLI::App& app);
 Action AddInfoCommand(CLI::App& app);
+Action AddServeCommand(CLI::App& app);  // serve_command.cc
 
 }  // namespace crank::cli
 

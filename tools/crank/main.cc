@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   crank::cli::Action predict = crank::cli::AddPredictCommand(app);
   crank::cli::Action gen = crank::cli::AddGenCommand(app);
   crank::cli::Action info = crank::cli::AddInfoCommand(app);
+  crank::cli::Action serve = crank::cli::AddServeCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("predict")) predict();
     if (app.got_subcommand("gen")) gen();
     if (app.got_subcommand("info")) info();
+    if (app.got_subcommand("serve")) serve();
   } catch (const crank::InvalidArgument& e) {  // ConfigError included
     return Fail(2, e.what());
   } catch (const crank::DataError& e) {
