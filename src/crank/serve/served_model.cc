@@ -1,13 +1,14 @@
 #include "crank/serve/served_model.h"
 
 #include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
 
 #include <chrono>
 
 #include "crank/base/error.h"
 #include "crank/data/batch_builder.h"
 #include "crank/data/mapping.h"
-#include "crank/train/job_config.h"
+#include "crank/kernels/gemm.h"
 
 namespace crank::serve {
 namespace {
@@ -17,6 +18,21 @@ bool IsBlank(std::string_view s) {
     if (c != ' ' && c != '\t') return false;
   }
   return true;
+}
+
+// The GEMM precision the model was trained with (train.precision of its stored configuration;
+// fp32 when absent), as `crank predict` uses it. Only that key is read: the other sections are
+// LoadModel's business.
+GemmPrecision StoredPrecision(const std::string& yaml, const std::string& path) {
+  try {
+    const YAML::Node root = YAML::Load(yaml);
+    const YAML::Node p = root["train"] ? root["train"]["precision"] : YAML::Node();
+    if (!p || !p.IsScalar()) return GemmPrecision::kFp32;
+    return ParseGemmPrecision(p.Scalar());
+  } catch (const std::exception& e) {
+    throw ConfigError(
+        fmt::format("{} (stored configuration): train.precision: {}", path, e.what()));
+  }
 }
 
 }  // namespace
@@ -30,9 +46,7 @@ std::shared_ptr<const ServedModel> ServedModel::Load(const std::string& path, in
   m->loaded_ = LoadModel(path);
   ComputeSettings settings;
   settings.threads = threads;
-  settings.precision =
-      JobConfig::FromYamlString(m->loaded_.config_yaml, path + " (stored configuration)")
-          .train.precision;
+  settings.precision = StoredPrecision(m->loaded_.config_yaml, path);
   m->loaded_.model->SetComputeSettings(settings);
   // Rows that do not parse are refused (400), never skipped: one prediction per row.
   m->loaded_.mapping =
