@@ -241,60 +241,95 @@ TEST_F(Serve, TenThousandMutatedBodiesGetAnAnswerAndNoCrash) {
   EXPECT_EQ(Predictions(r.body), Expected(kRows));
 }
 
+// The batch of the rows of `rows` (a header line first) as the server maps them.
+Batch MapRows(const serve::ServedModel& model, const std::vector<std::string>& rows) {
+  serve::InferRequest r;
+  r.has_rows = true;
+  r.rows = rows;
+  Batch b;
+  model.MapInputs(r, &b);
+  return b;
+}
+
 TEST_F(Serve, ConcurrentRequestsAreMergedAndEachGetsItsOwnRows) {
-  serve::ServerOptions o;
-  o.batcher.workers = 1;
-  o.batcher.max_batch = 8;
-  o.batcher.max_queue_delay_us = 10'000'000;  // the pass starts when 8 rows are queued
-  TestServer s(model_, o);
+  auto model = serve::ServedModel::Load(model_, 1, 1);
+  serve::ServeMetrics metrics;
+  serve::BatcherOptions o;
+  o.workers = 1;
+  o.max_batch = 8;
+  o.max_queue_delay_us = 100'000'000;  // the pass starts when 8 rows are queued
+  serve::DynamicBatcher batcher(o, &metrics);
   const std::vector<std::string> data = {"1.5,2,p,u,1", "0,-1,q,v,0", ",3.25,r,,1",   "7,8,zzz,w,0",
                                          "2,2,p,v,1",   "3,1,q,u,0",  "-4,0.5,r,w,1", "9,9,s,x,0"};
-  std::vector<std::vector<float>> got(8);
+  std::vector<Batch> batches;
+  std::vector<std::unique_ptr<serve::DynamicBatcher::Arrival>> arrivals;
+  for (const auto& row : data) {
+    batches.push_back(MapRows(*model, {kRows[0], row}));
+    arrivals.push_back(std::make_unique<serve::DynamicBatcher::Arrival>(&batcher));
+  }
+  std::vector<Tensor> got(8);
   std::vector<std::thread> clients;
   for (int i = 0; i < 8; ++i) {
-    clients.emplace_back([&, i] {
-      auto c = s.Client();
-      auto r = c.Post("/v2/models/m/infer", RowsBody({kRows[0], data[i]}), "application/json");
-      if (r && r->status == 200) got[i] = Predictions(r->body);
-    });
+    clients.emplace_back([&, i] { batcher.Infer(model, batches[i], &got[i], arrivals[i].get()); });
   }
   for (auto& t : clients) t.join();
   std::vector<std::string> all = {kRows[0]};
   all.insert(all.end(), data.begin(), data.end());
   const std::vector<float> merged = Expected(all);
   for (int i = 0; i < 8; ++i) {
-    ASSERT_EQ(got[i].size(), 1u) << i;
+    ASSERT_EQ(got[i].size(), 1) << i;
     EXPECT_EQ(got[i][0], merged[i]) << i;  // the rows of one pass of 8: the same bits
   }
-  const std::string m = s.metrics.Render();
+  const std::string m = metrics.Render();
   EXPECT_NE(m.find("crank_inference_exec_count 1\n"), std::string::npos) << m;
   EXPECT_NE(m.find("crank_inference_count 8\n"), std::string::npos) << m;
 }
 
-TEST_F(Serve, FullQueueAnswers503WithRetryAfter) {
+TEST_F(Serve, LoneRequestDoesNotWaitForTheQueueDelay) {
   serve::ServerOptions o;
-  o.batcher.workers = 1;
-  o.batcher.max_batch = 1000;
-  o.batcher.max_queue_delay_us = 1'000'000;
-  o.batcher.max_queued_requests = 1;
+  o.batcher.max_queue_delay_us = 100'000'000;  // would time the test out if waited for
   TestServer s(model_, o);
-  std::thread first([&] {
-    auto c = s.Client();
-    auto r = c.Post("/v2/models/m/infer", RowsBody(kRows), "application/json");
-    EXPECT_EQ(r->status, 200);
-  });
-  // The first request waits in the queue for up to 1 s (its pass is not full).
-  while (s.server.requests_received() < 1)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   auto c = s.Client();
-  auto r = c.Post("/v2/models/m/infer", RowsBody(kRows), "application/json");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 503) << r->body;
-  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
-  EXPECT_NE(r->body.find("overloaded"), std::string::npos);
+  for (int i = 0; i < 3; ++i) {
+    auto r = c.Post("/v2/models/m/infer", RowsBody(kRows), "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+  }
+}
+
+TEST_F(Serve, FullQueueAnswers503) {
+  auto model = serve::ServedModel::Load(model_, 1, 1);
+  serve::ServeMetrics metrics;
+  serve::BatcherOptions o;
+  o.workers = 1;
+  o.max_batch = 1000;
+  o.max_queue_delay_us = 100'000'000;
+  o.max_queued_requests = 1;
+  serve::DynamicBatcher batcher(o, &metrics);
+  const Batch batch = MapRows(*model, kRows);
+  // A request on its way keeps the first one waiting in the queue.
+  auto coming = std::make_unique<serve::DynamicBatcher::Arrival>(&batcher);
+  Tensor first_out;
+  std::atomic<bool> first_done{false};
+  std::thread first([&] {
+    batcher.Infer(model, batch, &first_out);
+    first_done = true;
+  });
+  while (batcher.queued() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  Tensor out;
+  bool refused = false;
+  try {
+    batcher.Infer(model, batch, &out);
+  } catch (const serve::RequestError& e) {
+    EXPECT_EQ(e.status(), 503);
+    EXPECT_NE(std::string(e.what()).find("overloaded"), std::string::npos) << e.what();
+    refused = true;
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_FALSE(first_done.load());
+  coming.reset();  // nothing more is coming: the first request runs
   first.join();
-  EXPECT_EQ(s.metrics.failures("unavailable"), 1);
+  EXPECT_EQ(first_out.ToVector(), Expected(kRows));
 }
 
 TEST_F(Serve, SixteenClientThreadsMixGoodAndBadRequests) {

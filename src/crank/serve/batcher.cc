@@ -73,6 +73,21 @@ DynamicBatcher::DynamicBatcher(const BatcherOptions& options, ServeMetrics* metr
 
 DynamicBatcher::~DynamicBatcher() { Stop(); }
 
+DynamicBatcher::Arrival::Arrival(DynamicBatcher* batcher) : batcher_(batcher) {
+  std::lock_guard<std::mutex> lock(batcher_->mu_);
+  ++batcher_->arriving_;
+}
+
+DynamicBatcher::Arrival::~Arrival() {
+  {
+    std::lock_guard<std::mutex> lock(batcher_->mu_);
+    if (!pending_) return;
+    pending_ = false;
+    --batcher_->arriving_;
+  }
+  batcher_->cv_.notify_all();  // a worker may be waiting for this request
+}
+
 void DynamicBatcher::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -84,8 +99,13 @@ void DynamicBatcher::Stop() {
   }
 }
 
+int64_t DynamicBatcher::queued() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int64_t>(queue_.size());
+}
+
 void DynamicBatcher::Infer(std::shared_ptr<const ServedModel> model, const Batch& batch,
-                           Tensor* predictions) {
+                           Tensor* predictions, Arrival* arrival) {
   Pending p;
   p.model = std::move(model);
   p.batch = &batch;
@@ -95,6 +115,10 @@ void DynamicBatcher::Infer(std::shared_ptr<const ServedModel> model, const Batch
   std::future<void> done = p.done.get_future();
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (arrival != nullptr && arrival->pending_) {
+      arrival->pending_ = false;
+      --arriving_;
+    }
     if (stopping_) throw RequestError(503, "the server is shutting down");
     if (static_cast<int64_t>(queue_.size()) >= options_.max_queued_requests) {
       throw RequestError(503,
@@ -102,7 +126,7 @@ void DynamicBatcher::Infer(std::shared_ptr<const ServedModel> model, const Batch
     }
     queue_.push_back(&p);
   }
-  cv_.notify_one();
+  cv_.notify_all();
   done.get();  // rethrows the forward pass's exception
 }
 
@@ -128,8 +152,8 @@ void DynamicBatcher::WorkerLoop() {
     if (options_.max_batch > 0 && options_.max_queue_delay_us > 0) {
       const Clock::time_point deadline =
           queue_.front()->enqueued + std::chrono::microseconds(options_.max_queue_delay_us);
-      while (!stopping_ && !queue_.empty() && mergeable_rows() < options_.max_batch &&
-             Clock::now() < deadline) {
+      while (!stopping_ && !queue_.empty() && arriving_ > 0 &&
+             mergeable_rows() < options_.max_batch && Clock::now() < deadline) {
         cv_.wait_until(lock, deadline);
       }
       if (queue_.empty()) continue;  // another worker took them

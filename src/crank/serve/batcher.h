@@ -9,6 +9,10 @@
 // of the output. Requests mapped with different models (a reload happened between them) are
 // never merged: each runs on the model it was mapped with.
 //
+// The oldest request waits only while another request is on its way (announced with an Arrival
+// when its body was read, not yet queued): a lone request runs at once instead of sleeping
+// for max_queue_delay, and concurrent requests still meet in one pass.
+//
 // A request larger than max_batch runs alone; max_batch = 0 turns merging off (every request
 // is its own forward pass). Rows merged with others may differ in the last bits from the same
 // rows predicted alone (GEMM kernels are chosen by shape); a request that runs alone gets the
@@ -48,12 +52,31 @@ class DynamicBatcher {
   DynamicBatcher(const DynamicBatcher&) = delete;
   DynamicBatcher& operator=(const DynamicBatcher&) = delete;
 
+  // A request on its way to Infer (its body was read): the batcher waits for it. Ends when
+  // Infer queues the request, or when destroyed (the request was refused before).
+  class Arrival {
+   public:
+    explicit Arrival(DynamicBatcher* batcher);
+    ~Arrival();
+    Arrival(const Arrival&) = delete;
+    Arrival& operator=(const Arrival&) = delete;
+
+   private:
+    friend class DynamicBatcher;
+    DynamicBatcher* batcher_;
+    bool pending_ = true;
+  };
+
   // Predicts `batch` (B rows, mapped by `model`) into *predictions (B). Blocks until done.
   // Throws RequestError 503 when the queue is full or the batcher stopped, and rethrows what
-  // Predict threw.
-  void Infer(std::shared_ptr<const ServedModel> model, const Batch& batch, Tensor* predictions);
+  // Predict threw. `arrival`, when given, ends here.
+  void Infer(std::shared_ptr<const ServedModel> model, const Batch& batch, Tensor* predictions,
+             Arrival* arrival = nullptr);
 
   void Stop();
+
+  // Requests waiting in the queue now.
+  int64_t queued();
 
  private:
   struct Pending;
@@ -66,6 +89,7 @@ class DynamicBatcher {
   std::condition_variable cv_;
   std::deque<Pending*> queue_;
   bool stopping_ = false;
+  int64_t arriving_ = 0;  // Arrivals not yet ended (guarded by mu_)
   std::vector<std::thread> workers_;
 };
 

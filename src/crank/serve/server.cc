@@ -208,6 +208,7 @@ Reply InferenceServer::Metadata(std::string_view model_name, bool ready_only) {
 Reply InferenceServer::Infer(std::string_view model_name, std::string_view body) {
   ++received_;
   const Clock::time_point start = Clock::now();
+  DynamicBatcher::Arrival arrival(&batcher_);
   try {
     if (model_name != options_.name) {
       throw RequestError(404, fmt::format("unknown model '{}' (this server serves '{}')",
@@ -219,7 +220,7 @@ Reply InferenceServer::Infer(std::string_view model_name, std::string_view body)
     Batch batch;
     model->MapInputs(request, &batch);
     Tensor predictions;
-    batcher_.Infer(model, batch, &predictions);
+    batcher_.Infer(model, batch, &predictions, &arrival);
     Reply r{200, InferResponse(request, *model, predictions)};
     metrics_->RequestSucceeded(std::chrono::duration<double>(Clock::now() - start).count());
     return r;
