@@ -51,6 +51,44 @@ void WriteText(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
+// Starts `crank serve --model MODEL --port 0 ARGS...` with stderr to `log`; returns its pid
+// and sets *port from its ready line (0 when it did not get ready).
+pid_t StartServe(const std::string& model, const std::string& log,
+                 const std::vector<std::string>& args, int* port) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const std::string bin = std::string(CRANK_BINARY_DIR) + "/bin/crank";
+    std::vector<std::string> all = {bin, "serve", "--model", model, "--port", "0"};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (freopen(log.c_str(), "w", stderr) == nullptr) _exit(126);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  *port = 0;
+  for (int i = 0; i < 1000 && *port == 0; ++i) {
+    std::smatch m;
+    const std::string text = ReadFile(log);
+    if (std::regex_search(text, m, std::regex("http://127\\.0\\.0\\.1:([0-9]+)"))) {
+      *port = std::stoi(m[1]);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  return pid;
+}
+
+// Waits up to 30 s for `pattern` in the text of `log`.
+bool LogShows(const std::string& log, const std::string& pattern) {
+  for (int i = 0; i < 3000; ++i) {
+    if (ReadFile(log).find(pattern) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 TEST_F(ServeCli, RowsGiveCrankPredictBitsForDotAndCrossModels) {
   Generate(3000, 200);
   for (const char* interaction : {"dot", "cross"}) {
@@ -214,25 +252,9 @@ TEST_F(ServeCli, SigtermUnderLoadAnswersEveryAcceptedRequest) {
       Run("train --train " + P("train.tsv") + " --model-out " + P("m.crank") + SmallModel()).code,
       0);
   const std::string log = P("serve.log");
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const std::string bin = std::string(CRANK_BINARY_DIR) + "/bin/crank";
-    freopen(log.c_str(), "w", stderr);
-    execl(bin.c_str(), bin.c_str(), "serve", "--model", P("m.crank").c_str(), "--port", "0",
-          "--max-queue-delay-us", "2000", static_cast<char*>(nullptr));
-    _exit(127);
-  }
   int port = 0;
-  for (int i = 0; i < 1000 && port == 0; ++i) {
-    std::smatch m;
-    const std::string text = ReadFile(log);
-    if (std::regex_search(text, m, std::regex("http://127\\.0\\.0\\.1:([0-9]+)"))) {
-      port = std::stoi(m[1]);
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
+  const pid_t pid = StartServe(P("m.crank"), log, {"--max-queue-delay-us", "2000"}, &port);
+  ASSERT_GT(pid, 0);
   ASSERT_GT(port, 0) << ReadFile(log);
   const std::string body = RowsBody(Lines(ReadFile(P("eval.tsv"))));
   std::atomic<int> ok{0}, refused{0};
@@ -271,6 +293,45 @@ TEST_F(ServeCli, SigtermUnderLoadAnswersEveryAcceptedRequest) {
   EXPECT_EQ(std::stoi(m[1]), std::stoi(m[2])) << text;
   EXPECT_EQ(std::stoi(m[2]), ok.load()) << text;  // every request read got its answer
   EXPECT_GE(ok.load(), 50);
+}
+
+TEST_F(ServeCli, SighupReloadsAndADamagedFileIsRefused) {
+  Generate(2000, 5);
+  ASSERT_EQ(
+      Run("train --train " + P("train.tsv") + " --model-out " + P("a.crank") + SmallModel()).code,
+      0);
+  fs::copy_file(P("a.crank"), P("m.crank"));
+  const std::string log = P("serve.log");
+  int port = 0;
+  const pid_t pid = StartServe(P("m.crank"), log, {"--watch-ms", "0"}, &port);
+  ASSERT_GT(pid, 0);
+  ASSERT_GT(port, 0) << ReadFile(log);
+  httplib::Client c("127.0.0.1", port);
+  const std::string body = RowsBody(Lines(ReadFile(P("eval.tsv"))));
+  const auto before = c.Post("/v2/models/m/infer", body, "application/json");
+  ASSERT_TRUE(before);
+  ASSERT_EQ(before->status, 200);
+  const std::string bytes = ReadFile(P("a.crank"));
+  WriteText(P("tmp.crank"), bytes.substr(0, bytes.size() / 3));
+  fs::rename(P("tmp.crank"), P("m.crank"));
+  ASSERT_EQ(kill(pid, SIGHUP), 0);
+  EXPECT_TRUE(LogShows(log, "refused, the model loaded before keeps serving")) << ReadFile(log);
+  auto r = c.Post("/v2/models/m/infer", body, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(Predictions(r->body), Predictions(before->body));
+  EXPECT_NE(c.Get("/metrics")->body.find("crank_model_reloads{result=\"failure\"} 1"),
+            std::string::npos);
+  fs::copy_file(P("a.crank"), P("tmp.crank"));
+  fs::rename(P("tmp.crank"), P("m.crank"));
+  ASSERT_EQ(kill(pid, SIGHUP), 0);
+  EXPECT_TRUE(LogShows(log, "(version 2)")) << ReadFile(log);
+  r = c.Post("/v2/models/m/infer", body, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->body.find("\"model_version\":\"2\""), std::string::npos) << r->body;
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadFile(log);
 }
 
 }  // namespace
