@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "cli_fixture.h"
+#include "crank/data/model_inputs.h"
+#include "crank/serve/served_model.h"
 #include "serve_test_util.h"
 
 namespace crank {
@@ -161,6 +163,21 @@ TEST_F(ServeCli, MultiHotDelimitedRowsGiveCrankPredictBits) {
   auto r = c.Post("/v2/models/m/infer", RowsBody(part), "application/json");
   ASSERT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(PredictionLines(r->body), ReadFile(P("p.txt")));
+  // The same rows as typed tensors in model space (dense, user, genres + genres.lengths).
+  {
+    auto model = serve::ServedModel::Load(P("mh.crank"), 1, 1);
+    serve::InferRequest rows_request;
+    rows_request.has_rows = true;
+    rows_request.rows = part;
+    Batch batch;
+    model->MapInputs(rows_request, &batch);
+    nlohmann::json typed;
+    typed["inputs"] = ModelInputsToJson(BatchToModelInputs(batch, model->spec()));
+    ASSERT_NE(typed.dump().find("genres.lengths"), std::string::npos);
+    r = c.Post("/v2/models/m/infer", typed.dump(), "application/json");
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(PredictionLines(r->body), ReadFile(P("p.txt")));
+  }
   // Unlabelled rows, with the header given as a parameter.
   std::vector<std::string> unlabelled;
   for (size_t i = 1; i < part.size(); ++i)

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "crank/data/buffer_parser.h"
+#include "crank/data/model_inputs.h"
 #include "crank/io/load_model.h"
 #include "serve_test_util.h"
 #include "tiny_model.h"
@@ -103,6 +104,30 @@ TEST_F(Serve, HealthMetadataAndPredictionsOverHttp) {
   EXPECT_NE(r->body.find("crank_inference_batch_size_bucket"), std::string::npos);
 }
 
+TEST_F(Serve, TypedTensorsGiveTheSamePredictionsAsRows) {
+  TestServer s(model_);
+  auto c = s.Client();
+  auto model = serve::ServedModel::Load(model_, 1, 1);
+  serve::InferRequest rows_request;
+  rows_request.has_rows = true;
+  rows_request.rows = kRows;
+  Batch batch;
+  model->MapInputs(rows_request, &batch);
+  nlohmann::json body;
+  body["inputs"] = ModelInputsToJson(BatchToModelInputs(batch, model->spec()));
+  auto r = c.Post("/v2/models/m/infer", body.dump(), "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(Predictions(r->body), Expected(kRows));
+  // The metadata lists every typed input with its datatype and shape.
+  const auto meta = nlohmann::json::parse(c.Get("/v2/models/m")->body);
+  std::vector<std::string> names;
+  for (const auto& in : meta["inputs"]) names.push_back(in["name"]);
+  EXPECT_EQ(names, (std::vector<std::string>{"rows", "dense", "a", "b"}));
+  EXPECT_EQ(meta["inputs"][1]["datatype"], "FP32");
+  EXPECT_EQ(meta["inputs"][1]["shape"], nlohmann::json::parse("[-1, 2]"));
+  EXPECT_EQ(meta["inputs"][2]["datatype"], "INT64");
+}
+
 TEST_F(Serve, NotReadyUntilTheModelLoads) {
   TestServer s(model_, {}, /*load=*/false);
   auto c = s.Client();
@@ -159,8 +184,17 @@ TEST_F(Serve, EveryErrorClassGetsItsStatusAndNamesTheField) {
        400, "outputs[0].name: unknown output"},
       {R"({"id":5,"inputs":[]})", 400, "id: expected a string"},
       {std::string(100, '[') + std::string(100, ']'), 400, "nested deeper"},
-      {R"({"inputs":[{"name":"dense","datatype":"FP32","shape":[1,2],"data":[1,2]}]})", 400,
-       "inputs"},
+      {R"({"inputs":[{"name":"dense","datatype":"FP32","shape":[1,2],"data":[1,2]}]})", 400, "'a'"},
+      {R"({"inputs":[{"name":"dense","datatype":"INT64","shape":[1,2],"data":[1,2]},{"name":"a","datatype":"INT64","shape":[1],"data":[1]},{"name":"b","datatype":"INT64","shape":[1],"data":[1]}]})",
+       400, "dense"},
+      {R"({"inputs":[{"name":"dense","datatype":"FP32","shape":[1,2],"data":[1,2]},{"name":"a","datatype":"INT64","shape":[2],"data":[1]},{"name":"b","datatype":"INT64","shape":[1],"data":[1]}]})",
+       400, "inputs[1]"},
+      {R"({"inputs":[{"name":"dense","datatype":"FP32","shape":[1,2],"data":[1,2]},{"name":"a","datatype":"INT64","shape":[1],"data":[99]},{"name":"b","datatype":"INT64","shape":[1],"data":[1]}]})",
+       400, "'a'"},
+      {R"({"inputs":[{"name":"dense","datatype":"FP32","shape":[1,2],"data":[1,1e999]},{"name":"a","datatype":"INT64","shape":[1],"data":[1]},{"name":"b","datatype":"INT64","shape":[1],"data":[1]}]})",
+       400, "malformed JSON"},
+      {R"({"inputs":[{"name":"dense","datatype":"FP32","shape":[1,2],"data":[1,2]},{"name":"a","datatype":"INT64","shape":[1],"data":[1.5]},{"name":"b","datatype":"INT64","shape":[1],"data":[1]}]})",
+       400, "inputs[1]"},
   };
   auto c = s.Client();
   for (const BadCase& k : cases) {

@@ -8,6 +8,7 @@
 #include "crank/base/error.h"
 #include "crank/data/batch_builder.h"
 #include "crank/data/mapping.h"
+#include "crank/data/model_inputs.h"
 #include "crank/kernels/gemm.h"
 
 namespace crank::serve {
@@ -79,9 +80,13 @@ void ServedModel::MapInputs(const InferRequest& request, Batch* batch) const {
     MapRows(request, batch);
     return;
   }
-  throw RequestError(400,
-                     "inputs: typed tensor inputs are not supported by this server build; send "
-                     "one BYTES input 'rows'");
+  // Typed tensors in model space (data/model_inputs.h): InvalidArgument names the input.
+  try {
+    *batch = ModelInputsToBatch(ModelInputsFromJson(request.tensors), spec());
+  } catch (const InvalidArgument& e) {
+    throw RequestError(400, e.what());
+  }
+  if (batch->size() == 0) throw RequestError(400, "inputs: no examples (B = 0)");
 }
 
 void ServedModel::MapRows(const InferRequest& request, Batch* batch) const {
@@ -154,8 +159,22 @@ void ServedModel::MapRows(const InferRequest& request, Batch* batch) const {
 
 nlohmann::json ServedModel::Metadata(const std::string& name) const {
   using Json = nlohmann::json;
+  // Raw rows, or the typed tensors of model space (optional N.weights after their feature).
   Json inputs = Json::array();
   inputs.push_back({{"name", "rows"}, {"datatype", "BYTES"}, {"shape", {-1}}});
+  const auto add = [&](const InputSpec& in, bool optional) {
+    Json j{{"name", in.name}, {"datatype", InputDTypeName(in.dtype)}, {"shape", in.shape}};
+    if (optional) j["optional"] = true;
+    inputs.push_back(j);
+  };
+  for (const InputSpec& in : ModelInputSpecs(spec())) {
+    add(in, false);
+    const std::string suffix = ".lengths";
+    if (in.name.size() > suffix.size() &&
+        in.name.compare(in.name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      add(OptionalWeightsSpec(in.name.substr(0, in.name.size() - suffix.size())), true);
+    }
+  }
   return Json{
       {"name", name},
       {"versions", {std::to_string(version_)}},

@@ -39,8 +39,9 @@ class ServedModel {
   const std::string& path() const { return path_; }
 
   // The inputs of `request` as a Batch (B examples): raw rows mapped by the model's data
-  // mapping exactly as `crank predict` maps the lines of a file. Throws RequestError 400
-  // naming the row and field ("rows[3]: expected 40 tab-separated columns ..., found 12").
+  // mapping exactly as `crank predict` maps the lines of a file, or typed tensors in model
+  // space (data/model_inputs.h). Throws RequestError 400 naming the row and field ("rows[3]:
+  // expected 40 tab-separated columns ..., found 12") or the input ("input 'C3': ...").
   void MapInputs(const InferRequest& request, Batch* batch) const;
 
   // GET /v2/models/{name}: name, versions, platform, inputs and outputs with datatype and shape.

@@ -219,6 +219,11 @@ Reply InferenceServer::Infer(std::string_view model_name, std::string_view body)
     const InferRequest request = ParseInferRequest(body, options_.limits);
     Batch batch;
     model->MapInputs(request, &batch);
+    if (batch.size() > options_.limits.max_rows) {
+      throw RequestError(400, fmt::format("inputs: {} examples, more than the limit of {} per "
+                                          "request",
+                                          batch.size(), options_.limits.max_rows));
+    }
     Tensor predictions;
     batcher_.Infer(model, batch, &predictions, &arrival);
     Reply r{200, InferResponse(request, *model, predictions)};
