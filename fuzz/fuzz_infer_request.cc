@@ -1,6 +1,6 @@
 // Fuzz target: the body of an infer request as the server handles it (ParseInferRequest, then
 // ServedModel::MapInputs and one Predict) on the tiny model (fuzz/tiny_model.h; delimited rows
-// "x1,x2,a,b,y").
+// "x1,x2,a,b,y", or typed tensors dense [B, 2], a [B], b [B]).
 //
 // Input: the request body. Expected outcomes: predictions for every data row, or a
 // serve::RequestError with an HTTP status of 400 or 413 and a non-empty message. Any other
@@ -45,10 +45,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const serve::InferRequest request = serve::ParseInferRequest(body, limits);
     Batch batch;
     model.MapInputs(request, &batch);
-    const size_t header = request.header.has_value() ? 0 : 1;
-    FUZZ_CHECK(
-        request.has_rows && static_cast<size_t>(batch.size()) + header == request.rows.size(),
-        "one example per data row");
+    if (request.has_rows) {
+      const size_t header = request.header.has_value() ? 0 : 1;
+      FUZZ_CHECK(static_cast<size_t>(batch.size()) + header == request.rows.size(),
+                 "one example per data row");
+    } else {
+      FUZZ_CHECK(batch.size() > 0, "typed tensors give at least one example");
+    }
     InferenceWorkspace ws;
     Tensor predictions;
     model.model().Predict(batch, &ws, &predictions);
