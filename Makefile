@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PKGS := cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libyaml-cpp-dev libcli11-dev \
         libfmt-dev libopenblas-openmp-dev nlohmann-json3-dev libdnnl-dev \
-        libonnx-dev libprotobuf-dev python3-onnx
+        libonnx-dev libprotobuf-dev python3-onnx libcpp-httplib-dev
 BENCH_PKGS := libbenchmark-dev python3-torch python3-numpy libopenblas0-openmp
 FUZZ_PKGS := clang libclang-rt-14-dev libomp-dev
 FUZZ_SECONDS ?= 60
