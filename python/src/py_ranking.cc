@@ -111,6 +111,47 @@ class FitHook : public TrainHook {
 
 }  // namespace
 
+// A reader that, before each batch, takes the GIL back briefly to check for Ctrl-C: evaluate,
+// predict and batches over files stop after the current batch. A pending signal's exception
+// is fetched and the loop is left with Interrupted, which the caller turns back into the
+// Python exception (RaiseIfInterrupted).
+class InterruptibleReader : public BatchReader {
+ public:
+  struct Interrupted {};
+
+  explicit InterruptibleReader(std::unique_ptr<BatchReader> reader) : reader_(std::move(reader)) {}
+
+  bool Next(Batch* batch) override {
+    {
+      py::gil_scoped_acquire gil;
+      if (PyErr_CheckSignals() != 0) {
+        error_.emplace();
+        throw Interrupted{};
+      }
+    }
+    return reader_->Next(batch);
+  }
+  void Rewind() override { reader_->Rewind(); }
+  ReaderPosition position() const override { return reader_->position(); }
+  bool CanSeek() const override { return reader_->CanSeek(); }
+  bool Seek(const ReaderPosition& position) override { return reader_->Seek(position); }
+  ReaderStats stats() const override { return reader_->stats(); }
+  const DataSpec& spec() const override { return reader_->spec(); }
+
+  // Raises the fetched exception (GIL held).
+  void RaiseIfInterrupted() {
+    if (error_) {
+      py::error_already_set e = std::move(*error_);
+      error_.reset();
+      throw e;
+    }
+  }
+
+ private:
+  std::unique_ptr<BatchReader> reader_;
+  std::optional<py::error_already_set> error_;
+};
+
 PyRanking::PyRanking(JobConfig config) : config_(std::move(config)) { config_.Validate(); }
 
 PyRanking::~PyRanking() {
@@ -296,16 +337,19 @@ py::dict PyRanking::Fit(std::optional<std::vector<std::string>> train_files,
   return d;
 }
 
-std::unique_ptr<BatchReader> PyRanking::OpenReader(const std::vector<std::string>& files,
-                                                   const std::string& rows, RowSplit default_split,
-                                                   ErrorPolicy policy, int64_t batch_size) const {
+std::unique_ptr<InterruptibleReader> PyRanking::OpenReader(const std::vector<std::string>& files,
+                                                           const std::string& rows,
+                                                           RowSplit default_split,
+                                                           ErrorPolicy policy,
+                                                           int64_t batch_size) const {
   if (files.empty()) throw InvalidArgument("no input files given");
   auto mapping = std::make_shared<const DataMapping>(mapping_->WithErrorPolicy(policy));
   ReaderOptions ro;
   ro.batch_size = batch_size;
   ro.split = ParseRows(rows, mapping->config().holdout.enabled(), default_split);
   ro.Validate();
-  return MakeBatchReader(mapping, files, ro, /*in_memory=*/false);
+  return std::make_unique<InterruptibleReader>(
+      MakeBatchReader(mapping, files, ro, /*in_memory=*/false));
 }
 
 py::dict PyRanking::Evaluate(const std::vector<std::string>& files, const std::string& rows,
@@ -324,14 +368,15 @@ py::dict PyRanking::Evaluate(const std::vector<std::string>& files, const std::s
 py::array_t<float> PyRanking::PredictFiles(const std::vector<std::string>& files,
                                            int64_t batch_size) {
   auto out = std::make_unique<std::vector<float>>();
-  {
+  std::unique_ptr<InterruptibleReader> reader;
+  try {
     py::gil_scoped_release nogil;
     {
       std::unique_lock lock(mutex_);
       EnsureBuilt();
     }
     std::shared_lock lock(mutex_);
-    auto reader = OpenReader(files, "all", RowSplit::kAll, ErrorPolicy::kFail, batch_size);
+    reader = OpenReader(files, "all", RowSplit::kAll, ErrorPolicy::kFail, batch_size);
     InferenceWorkspace workspace;
     Batch batch;
     Tensor predictions;
@@ -339,6 +384,8 @@ py::array_t<float> PyRanking::PredictFiles(const std::vector<std::string>& files
       holder_->model->Predict(batch, &workspace, &predictions);
       out->insert(out->end(), predictions.data(), predictions.data() + predictions.size());
     }
+  } catch (const InterruptibleReader::Interrupted&) {
+    reader->RaiseIfInterrupted();
   }
   std::vector<float>* v = out.release();
   py::capsule owner(v, [](void* p) { delete static_cast<std::vector<float>*>(p); });

@@ -5,7 +5,9 @@
 // (JobConfig: the YAML file's sections, the same struct the CLI fills) and, once trained,
 // loaded or built, the model with its data mapping and training state.
 //
-// Every long call (fit, evaluate, predict, train_step) runs with the GIL released; a
+// Every long call (fit, evaluate, predict, train_step) runs with the GIL released; evaluate,
+// predict and batches over files check for Ctrl-C before each batch (KeyboardInterrupt after
+// the current batch). A
 // shared mutex orders them: fit, train_step, compile and set_compute are exclusive, evaluate
 // and predict may run on several Python threads at once (const Predict, one workspace per
 // call). fit runs crank's Trainer (train/trainer.h) with a hook that, after each step, takes the
@@ -41,6 +43,8 @@ struct ModelHolder {
   std::unique_ptr<Ranking> built;
   Ranking* model = nullptr;
 };
+
+class InterruptibleReader;
 
 class PyRanking {
  public:
@@ -93,9 +97,9 @@ class PyRanking {
   // Gives the model the configured optimizer when it has none.
   void EnsureOptimizer();
   ComputeSettings Settings() const;
-  std::unique_ptr<BatchReader> OpenReader(const std::vector<std::string>& files,
-                                          const std::string& rows, RowSplit default_split,
-                                          ErrorPolicy policy, int64_t batch_size) const;
+  std::unique_ptr<InterruptibleReader> OpenReader(const std::vector<std::string>& files,
+                                                  const std::string& rows, RowSplit default_split,
+                                                  ErrorPolicy policy, int64_t batch_size) const;
   // A directory of this object's own (fit's default checkpoint), created on first use.
   const std::string& WorkDir();
 

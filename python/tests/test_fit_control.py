@@ -111,3 +111,17 @@ def test_info_reports_the_compute_setup():
     assert isinstance(info["not_applied"], list)
     if "GOMP_SPINCOUNT" in info["environment_applied"]:
         assert "spin 1000 rounds" in info["openmp_wait"]
+
+
+def test_ctrl_c_stops_evaluate_and_predict(tmp_path):
+    data = tmp_path / "rows.tsv"
+    crank.generate_synthetic(str(data), rows=100000, seed=4)
+    model = crank.Ranking(**SMALL)
+    for call in (lambda: model.evaluate(data, batch_size=16),
+                 lambda: model.predict(data, batch_size=16)):
+        timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            call()
+        timer.join()
+    assert model.evaluate(data, batch_size=4096)["examples"] == 100000  # usable afterwards
