@@ -4,11 +4,11 @@
 #include <fmt/ranges.h>
 
 #include <cstring>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "crank/base/error.h"
+#include "crank/data/model_inputs.h"
 
 namespace crank::python {
 namespace {
@@ -16,16 +16,14 @@ namespace {
 using IdArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 
-std::string ShapeText(const py::array& a) {
-  std::vector<int64_t> s(a.shape(), a.shape() + a.ndim());
-  return fmt::format("[{}]", fmt::join(s, ", "));
-}
+std::string TypeName(const py::handle& obj) { return py::str(obj.get_type().attr("__name__")); }
 
-// `obj` as an array of the given kind; TypeError when the dtype cannot be converted safely.
+// `obj` as a numpy array; TypeError for what is not one.
 py::array AsArray(const py::object& obj, const std::string& name) {
-  if (py::isinstance<py::str>(obj) || py::isinstance<py::bytes>(obj) || obj.is_none()) {
-    throw py::type_error(fmt::format("input '{}': expected a numpy array, got {}", name,
-                                     std::string(py::str(obj.get_type().attr("__name__")))));
+  if (py::isinstance<py::str>(obj) || py::isinstance<py::bytes>(obj) || obj.is_none() ||
+      py::isinstance<py::dict>(obj)) {
+    throw py::type_error(
+        fmt::format("input '{}': expected a numpy array, got {}", name, TypeName(obj)));
   }
   py::array a = py::array::ensure(obj);
   if (!a) {
@@ -35,18 +33,25 @@ py::array AsArray(const py::object& obj, const std::string& name) {
   return a;
 }
 
+std::vector<int64_t> Shape(const py::array& a) {
+  return std::vector<int64_t>(a.shape(), a.shape() + a.ndim());
+}
+
+// Integer ids of any integer dtype, as INT64; TypeError for any other dtype (converting
+// floats, booleans or objects to ids could change them).
 IdArray AsIds(const py::object& obj, const std::string& name) {
   py::array a = AsArray(obj, name);
   const char kind = a.dtype().kind();
   if (kind != 'i' && kind != 'u') {
-    throw py::type_error(fmt::format(
-        "input '{}': expected integer ids (INT64), got dtype {}; ids are not converted from "
-        "{} because that could change them",
-        name, std::string(py::str(a.dtype())), std::string(py::str(a.dtype()))));
+    throw py::type_error(
+        fmt::format("input '{}': expected integer ids (INT64), got dtype {}; they are not "
+                    "converted because that could change them",
+                    name, std::string(py::str(a.dtype()))));
   }
   return IdArray::ensure(a);
 }
 
+// Floating or integer values as FP32; TypeError for booleans, complex numbers and objects.
 FloatArray AsFloats(const py::object& obj, const std::string& name) {
   py::array a = AsArray(obj, name);
   const char kind = a.dtype().kind();
@@ -57,250 +62,120 @@ FloatArray AsFloats(const py::object& obj, const std::string& name) {
   return FloatArray::ensure(a);
 }
 
-void RequireShape1(const py::array& a, int64_t expected, const std::string& name,
-                   const char* what_expected) {
-  if (a.ndim() != 1 || (expected >= 0 && a.shape(0) != expected)) {
-    throw InvalidArgument(fmt::format("input '{}': expected shape [{}], got {}", name,
-                                      expected >= 0 ? std::to_string(expected) : what_expected,
-                                      ShapeText(a)));
-  }
+NamedTensor IdTensor(const std::string& name, const IdArray& a) {
+  NamedTensor t{name, InputDType::kInt64, Shape(a), {}, {}};
+  t.int64.assign(a.data(), a.data() + a.size());
+  return t;
 }
 
-// The batch size every input must agree on; set by the first input that gives it.
-struct BatchSize {
-  int64_t b = -1;
-  std::string from;
-
-  void Agree(int64_t n, const std::string& name) {
-    if (b < 0) {
-      b = n;
-      from = name;
-    } else if (n != b) {
-      throw InvalidArgument(
-          fmt::format("input '{}': expected shape [{}] (the batch size of input '{}'), got [{}]",
-                      name, b, from, n));
-    }
-  }
-};
-
-void CopyIds(const IdArray& ids, const SparseFeatureSpec& f, const std::string& name,
-             std::vector<int64_t>* out) {
-  const int64_t n = ids.shape(0);
-  const int64_t* p = ids.data();
-  out->resize(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    if (p[i] < 0 || p[i] >= f.vocabulary_size) [[unlikely]] {
-      throw InvalidArgument(fmt::format("input '{}': id {} at position {} is outside [0, {})", name,
-                                        p[i], i, f.vocabulary_size));
-    }
-  }
-  if (n > 0) std::memcpy(out->data(), p, static_cast<size_t>(n) * sizeof(int64_t));
+NamedTensor FloatTensor(const std::string& name, const FloatArray& a) {
+  NamedTensor t{name, InputDType::kFp32, Shape(a), {}, {}};
+  t.fp32.assign(a.data(), a.data() + a.size());
+  return t;
 }
 
-void LengthsToOffsets(const IdArray& lengths, int64_t nnz, const std::string& name,
-                      std::vector<int64_t>* offsets) {
-  const int64_t b = lengths.shape(0);
-  const int64_t* p = lengths.data();
-  offsets->resize(static_cast<size_t>(b + 1));
-  (*offsets)[0] = 0;
-  for (int64_t i = 0; i < b; ++i) {
-    if (p[i] < 0) {
-      throw InvalidArgument(
-          fmt::format("input '{}.lengths': length {} of example {} is negative", name, p[i], i));
+// A multi-hot feature given as a list of B id arrays (a ragged batch): N and N.lengths.
+void AppendRagged(const std::string& name, const py::list& rows, std::vector<NamedTensor>* out) {
+  NamedTensor ids{name, InputDType::kInt64, {0}, {}, {}};
+  NamedTensor lengths{name + ".lengths", InputDType::kInt64, {0}, {}, {}};
+  for (size_t b = 0; b < rows.size(); ++b) {
+    const std::string row_name = fmt::format("{}[{}]", name, b);
+    IdArray r = AsIds(rows[b], row_name);
+    if (r.ndim() != 1) {
+      throw InvalidArgument(fmt::format("input '{}': expected shape [n], got [{}]", row_name,
+                                        fmt::join(Shape(r), ", ")));
     }
-    (*offsets)[static_cast<size_t>(i + 1)] = (*offsets)[static_cast<size_t>(i)] + p[i];
+    ids.int64.insert(ids.int64.end(), r.data(), r.data() + r.size());
+    lengths.int64.push_back(r.size());
   }
-  if (offsets->back() != nnz) {
-    throw InvalidArgument(fmt::format(
-        "input '{}.lengths': the lengths sum to {}, but input '{}' has {} ids (shape [{}])", name,
-        offsets->back(), name, nnz, nnz));
-  }
+  ids.shape = {static_cast<int64_t>(ids.int64.size())};
+  lengths.shape = {static_cast<int64_t>(lengths.int64.size())};
+  out->push_back(std::move(ids));
+  out->push_back(std::move(lengths));
 }
 
-void ReadFloatVector(const py::object& obj, const std::string& name, BatchSize* bs, Tensor* out) {
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void ReadFloatVector(const py::object& obj, const std::string& name, int64_t b, Tensor* out) {
   FloatArray a = AsFloats(obj, name);
-  RequireShape1(a, bs->b, name, "B");
-  bs->Agree(a.shape(0), name);
-  out->Resize({a.shape(0)});
-  if (a.shape(0) > 0) std::memcpy(out->data(), a.data(), a.shape(0) * sizeof(float));
+  if (a.ndim() != 1 || a.shape(0) != b) {
+    throw InvalidArgument(fmt::format("input '{}': expected shape [{}], got [{}]", name, b,
+                                      fmt::join(Shape(a), ", ")));
+  }
+  out->Resize({b});
+  if (b > 0) std::memcpy(out->data(), a.data(), static_cast<size_t>(b) * sizeof(float));
+}
+
+py::array NumpyOf(const NamedTensor& t) {
+  std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
+  if (t.dtype == InputDType::kFp32) {
+    py::array_t<float> a(shape);
+    if (!t.fp32.empty()) std::memcpy(a.mutable_data(), t.fp32.data(), t.fp32.size() * 4);
+    return std::move(a);
+  }
+  py::array_t<int64_t> a(shape);
+  if (!t.int64.empty()) std::memcpy(a.mutable_data(), t.int64.data(), t.int64.size() * 8);
+  return std::move(a);
 }
 
 }  // namespace
 
 void DictToBatch(const py::dict& inputs, const py::object& labels, const py::object& sample_weight,
                  const DataSpec& spec, Labels need_labels, Batch* batch) {
-  // Every key must be known.
-  std::set<std::string> known;
-  if (spec.num_dense() > 0) known.insert("dense");
-  for (const SparseFeatureSpec& f : spec.sparse) {
-    known.insert(f.name);
-    if (f.multi_hot) {
-      known.insert(f.name + ".lengths");
-      known.insert(f.name + ".weights");
-    }
-  }
-  known.insert("label");
-  known.insert("weight");
-  for (const auto& item : inputs) {
-    if (!py::isinstance<py::str>(item.first)) {
+  // numpy -> model-space tensors (dtype conversions, multi-hot tuples and ragged lists), then
+  // ModelInputsToBatch validates names, shapes, ids and lengths as for every front end.
+  std::vector<NamedTensor> tensors;
+  for (const auto& [key, value] : inputs) {
+    if (!py::isinstance<py::str>(key)) {
       throw py::type_error(
-          fmt::format("input names must be strings, got {}", std::string(py::repr(item.first))));
+          fmt::format("input names must be strings, got {}", std::string(py::repr(key))));
     }
-    const std::string key = py::cast<std::string>(item.first);
-    if (!known.count(key)) {
-      std::vector<std::string> names;
-      if (spec.num_dense() > 0) names.push_back("dense");
-      for (const SparseFeatureSpec& f : spec.sparse) names.push_back(f.name);
-      throw InvalidArgument(fmt::format("input '{}': the model has no such input (its inputs: {})",
-                                        key, fmt::join(names, ", ")));
-    }
-  }
-
-  BatchSize bs;
-  // dense (B, D)
-  if (spec.num_dense() > 0) {
-    if (!inputs.contains("dense")) {
-      throw InvalidArgument(
-          fmt::format("input 'dense': missing (FP32, shape [B, {}])", spec.num_dense()));
-    }
-    FloatArray d = AsFloats(inputs["dense"], "dense");
-    if (d.ndim() != 2 || d.shape(1) != spec.num_dense()) {
-      throw InvalidArgument(fmt::format("input 'dense': expected shape [B, {}], got {}",
-                                        spec.num_dense(), ShapeText(d)));
-    }
-    bs.Agree(d.shape(0), "dense");
-    batch->dense.Resize({d.shape(0), d.shape(1)});
-    if (d.size() > 0) std::memcpy(batch->dense.data(), d.data(), d.size() * sizeof(float));
-  }
-
-  // Sparse features, in spec order.
-  batch->sparse.resize(spec.sparse.size());
-  for (size_t fi = 0; fi < spec.sparse.size(); ++fi) {
-    const SparseFeatureSpec& f = spec.sparse[fi];
-    SparseFeature& out = batch->sparse[fi];
-    out.weights.clear();
-    if (!inputs.contains(f.name)) {
-      throw InvalidArgument(fmt::format("input '{}': missing (INT64, shape [{}])", f.name,
-                                        f.multi_hot ? "nnz" : "B"));
-    }
-    py::object v = inputs[f.name.c_str()];
-    if (!f.multi_hot) {
-      IdArray ids = AsIds(v, f.name);
-      RequireShape1(ids, bs.b, f.name, "B");
-      bs.Agree(ids.shape(0), f.name);
-      CopyIds(ids, f, f.name, &out.ids);
-      out.offsets.resize(out.ids.size() + 1);
-      for (size_t i = 0; i < out.offsets.size(); ++i) out.offsets[i] = static_cast<int64_t>(i);
-      continue;
-    }
-    // Multi-hot: (values, lengths), a list of B arrays, or values with "N.lengths".
-    const std::string lengths_key = f.name + ".lengths";
-    if (py::isinstance<py::tuple>(v)) {
+    const std::string name = py::cast<std::string>(key);
+    if (name == "label" || name == "weight") continue;
+    py::object v = py::reinterpret_borrow<py::object>(value);
+    const bool floats = name == "dense" || EndsWith(name, ".weights");
+    if (!floats && py::isinstance<py::tuple>(v)) {
       py::tuple t = v;
       if (t.size() != 2) {
-        throw InvalidArgument(fmt::format(
-            "input '{}': a multi-hot tuple is (values, lengths), got {} items", f.name, t.size()));
+        throw InvalidArgument(
+            fmt::format("input '{}': a multi-hot tuple is (values, row_lengths), got {} items",
+                        name, t.size()));
       }
-      if (inputs.contains(lengths_key)) {
-        throw InvalidArgument(fmt::format(
-            "input '{}': lengths given twice (in the tuple and as '{}')", f.name, lengths_key));
-      }
-      IdArray ids = AsIds(t[0], f.name);
-      RequireShape1(ids, -1, f.name, "nnz");
-      IdArray lengths = AsIds(t[1], lengths_key);
-      RequireShape1(lengths, bs.b, lengths_key, "B");
-      bs.Agree(lengths.shape(0), lengths_key);
-      CopyIds(ids, f, f.name, &out.ids);
-      LengthsToOffsets(lengths, ids.shape(0), f.name, &out.offsets);
-    } else if (py::isinstance<py::list>(v)) {
-      py::list rows = v;
-      bs.Agree(static_cast<int64_t>(rows.size()), f.name);
-      out.ids.clear();
-      out.offsets.assign(1, 0);
-      std::vector<int64_t> row_ids;
-      for (size_t b = 0; b < rows.size(); ++b) {
-        const std::string row_name = fmt::format("{}[{}]", f.name, b);
-        IdArray r = AsIds(rows[b], row_name);
-        if (r.ndim() != 1) {
-          throw InvalidArgument(
-              fmt::format("input '{}': expected shape [n], got {}", row_name, ShapeText(r)));
-        }
-        CopyIds(r, f, row_name, &row_ids);
-        out.ids.insert(out.ids.end(), row_ids.begin(), row_ids.end());
-        out.offsets.push_back(static_cast<int64_t>(out.ids.size()));
-      }
+      tensors.push_back(IdTensor(name, AsIds(t[0], name)));
+      tensors.push_back(IdTensor(name + ".lengths", AsIds(t[1], name + ".lengths")));
+    } else if (!floats && py::isinstance<py::list>(v)) {
+      AppendRagged(name, v, &tensors);
+    } else if (floats) {
+      tensors.push_back(FloatTensor(name, AsFloats(v, name)));
     } else {
-      if (!inputs.contains(lengths_key)) {
-        throw InvalidArgument(fmt::format(
-            "input '{}.lengths': missing (INT64, shape [B]); a multi-hot feature needs its "
-            "lengths",
-            f.name));
-      }
-      IdArray ids = AsIds(v, f.name);
-      RequireShape1(ids, -1, f.name, "nnz");
-      IdArray lengths = AsIds(inputs[lengths_key.c_str()], lengths_key);
-      RequireShape1(lengths, bs.b, lengths_key, "B");
-      bs.Agree(lengths.shape(0), lengths_key);
-      CopyIds(ids, f, f.name, &out.ids);
-      LengthsToOffsets(lengths, ids.shape(0), f.name, &out.offsets);
-    }
-    const std::string weights_key = f.name + ".weights";
-    if (inputs.contains(weights_key)) {
-      FloatArray w = AsFloats(inputs[weights_key.c_str()], weights_key);
-      RequireShape1(w, static_cast<int64_t>(out.ids.size()), weights_key, "nnz");
-      out.weights.assign(w.data(), w.data() + w.shape(0));
+      tensors.push_back(IdTensor(name, AsIds(v, name)));
     }
   }
-  if (bs.b < 0) {
-    throw InvalidArgument("inputs: the model has no inputs to take the batch size from");
-  }
-  if (spec.num_dense() == 0) batch->dense.Resize({bs.b, 0});
+  *batch = ModelInputsToBatch(tensors, spec);
+  const int64_t b = batch->size();
 
-  // Labels and sample weights.
   py::object label_obj = labels;
   if (label_obj.is_none() && inputs.contains("label")) label_obj = inputs["label"];
   py::object weight_obj = sample_weight;
   if (weight_obj.is_none() && inputs.contains("weight")) weight_obj = inputs["weight"];
-  batch->labels.Resize({0});
-  batch->weights.Resize({0});
   if (need_labels == Labels::kIgnored) return;
   if (label_obj.is_none()) {
     if (need_labels == Labels::kRequired) {
       throw InvalidArgument(
-          fmt::format("input 'label': missing (FP32, shape [{}]); training needs labels", bs.b));
+          fmt::format("input 'label': missing (FP32, shape [{}]); training needs labels", b));
     }
   } else {
-    ReadFloatVector(label_obj, "label", &bs, &batch->labels);
+    ReadFloatVector(label_obj, "label", b, &batch->labels);
   }
-  if (!weight_obj.is_none()) ReadFloatVector(weight_obj, "weight", &bs, &batch->weights);
+  if (!weight_obj.is_none()) ReadFloatVector(weight_obj, "weight", b, &batch->weights);
 }
 
 py::dict BatchToDict(const Batch& batch, const DataSpec& spec) {
   py::dict d;
-  const int64_t b = batch.size();
-  if (spec.num_dense() > 0) {
-    py::array_t<float> dense({b, spec.num_dense()});
-    std::memcpy(dense.mutable_data(), batch.dense.data(), batch.dense.size() * sizeof(float));
-    d["dense"] = dense;
-  }
-  for (size_t fi = 0; fi < spec.sparse.size(); ++fi) {
-    const SparseFeatureSpec& f = spec.sparse[fi];
-    const SparseFeature& s = batch.sparse[fi];
-    py::array_t<int64_t> ids(static_cast<py::ssize_t>(s.ids.size()));
-    if (!s.ids.empty()) std::memcpy(ids.mutable_data(), s.ids.data(), s.ids.size() * 8);
-    d[py::str(f.name)] = ids;
-    if (f.multi_hot) {
-      py::array_t<int64_t> lengths(b);
-      int64_t* l = lengths.mutable_data();
-      for (int64_t i = 0; i < b; ++i) l[i] = s.offsets[i + 1] - s.offsets[i];
-      d[py::str(f.name + ".lengths")] = lengths;
-      if (!s.weights.empty()) {
-        py::array_t<float> w(static_cast<py::ssize_t>(s.weights.size()));
-        std::memcpy(w.mutable_data(), s.weights.data(), s.weights.size() * sizeof(float));
-        d[py::str(f.name + ".weights")] = w;
-      }
-    }
-  }
+  for (const NamedTensor& t : BatchToModelInputs(batch, spec)) d[py::str(t.name)] = NumpyOf(t);
   if (!batch.labels.empty()) {
     py::array_t<float> l(batch.labels.size());
     std::memcpy(l.mutable_data(), batch.labels.data(), batch.labels.size() * sizeof(float));

@@ -12,11 +12,11 @@
 //                 of B arrays (a ragged batch)
 //   "label":      float (B)                             training and evaluation only
 //   "weight":     float (B)                             optional sample weights
-// Conversions that lose nothing are made (any integer dtype to int64, float64 or integer dense
-// to float32); anything else raises. Errors are C++ exceptions the module maps to Python:
-// crank::InvalidArgument -> ValueError (shapes, ranges, names: "input 'C3': expected shape
-// [4], got [5]"), pybind11::type_error -> TypeError (a dtype that cannot be converted safely).
-// The functions need the GIL.
+// The arrays become model-space tensors (data/model_inputs.h) after the conversions that lose
+// nothing (any integer dtype to int64, float64 or integer dense to float32; anything else
+// raises TypeError), and ModelInputsToBatch validates them as it does for every front end:
+// crank::InvalidArgument, a ValueError in Python, naming the input ("input 'C3': expected
+// shape [4], got [5]"). The functions need the GIL.
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "crank/base/error.h"
+#include "crank/data/model_inputs.h"
 #include "crank/io/model_checkpoint.h"
 #include "crank/train/evaluate.h"
 #include "crank/train/progress.h"
@@ -355,12 +356,16 @@ std::unique_ptr<InterruptibleReader> PyRanking::OpenReader(const std::vector<std
 py::dict PyRanking::Evaluate(const std::vector<std::string>& files, const std::string& rows,
                              int64_t batch_size) {
   MetricMap metrics;
-  {
+  std::unique_ptr<InterruptibleReader> reader;
+  try {
     py::gil_scoped_release nogil;
     std::unique_lock lock(mutex_);
     EnsureBuilt();
-    auto reader = OpenReader(files, rows, RowSplit::kEval, mapping_->config().on_error, batch_size);
+    reader = OpenReader(files, rows, RowSplit::kEval, mapping_->config().on_error, batch_size);
     metrics = crank::Evaluate(*holder_->model, *reader);
+  } catch (const InterruptibleReader::Interrupted&) {
+    holder_->model->ResetMetrics();  // what the interrupted pass had gathered
+    reader->RaiseIfInterrupted();
   }
   return MetricsDict(metrics);
 }
@@ -521,14 +526,11 @@ py::list PyRanking::InputSpecs() {
     EnsureBuilt();
     mapping = mapping_;
   }
-  const DataSpec& spec = mapping->spec();
   py::list out;
-  if (spec.num_dense() > 0) {
-    out.append(py::make_tuple("dense", "FP32", py::make_tuple(-1, spec.num_dense())));
-  }
-  for (const SparseFeatureSpec& f : spec.sparse) {
-    out.append(py::make_tuple(f.name, "INT64", py::make_tuple(-1)));
-    if (f.multi_hot) out.append(py::make_tuple(f.name + ".lengths", "INT64", py::make_tuple(-1)));
+  for (const InputSpec& in : ModelInputSpecs(mapping->spec())) {
+    py::tuple shape(in.shape.size());
+    for (size_t i = 0; i < in.shape.size(); ++i) shape[i] = in.shape[i];
+    out.append(py::make_tuple(in.name, InputDTypeName(in.dtype), shape));
   }
   return out;
 }

@@ -14,9 +14,11 @@ SOURCE_DIR = pathlib.Path(os.environ.get("CRANK_SOURCE_DIR",
 MOVIELENS_DIR = SOURCE_DIR.parent / "shared" / "data" / "movielens-latest-small"
 MOVIELENS_YAML = SOURCE_DIR / "examples" / "movielens.yaml"
 
-# A small DLRM for generated Criteo rows: fast enough for many tests.
+# A small DLRM for generated Criteo rows: fast enough for many tests. One thread, here and in
+# the CLI runs (run_cli): the suite runs beside other tests (ctest -j), and results do not
+# depend on the thread count.
 SMALL = dict(hash_buckets=1000, embedding_dim=8, bottom=[32, 8], top=[32, 1], batch_size=256,
-             seed=3)
+             seed=3, threads=1)
 
 
 def cli_path():
@@ -27,6 +29,8 @@ def cli_path():
 
 
 def run_cli(*args):
+    if args[0] in ("train", "eval", "predict"):
+        args = args + ("--threads", "1")
     r = subprocess.run([cli_path(), "-q", *map(str, args)], capture_output=True, text=True)
     assert r.returncode == 0, "crank %s failed: %s" % (" ".join(map(str, args)), r.stderr)
     return r

@@ -31,21 +31,21 @@ def with_(batch, **changes):
 
 
 def test_shape_errors_name_the_input(model, batch):
-    with pytest.raises(ValueError, match=r"input 'dense': expected shape \[B, 13\], got \[4, 12\]"):
+    with pytest.raises(ValueError, match=r"input 'dense': expected shape \[4, 13\], got \[4, 12\]"):
         model.predict(with_(batch, dense=np.zeros((4, 12), np.float32)))
     with pytest.raises(ValueError, match=r"input 'C3': expected shape \[4\].*got \[5\]"):
         model.predict(with_(batch, C3=np.zeros(5, np.int64)))
-    with pytest.raises(ValueError, match=r"input 'C3': expected shape \[4\], got \[4, 1\]"):
+    with pytest.raises(ValueError, match=r"input 'C3': expected a shape of rank 1, got \[4, 1\]"):
         model.predict(with_(batch, C3=np.zeros((4, 1), np.int64)))
 
 
 def test_missing_unknown_and_out_of_range_inputs(model, batch):
-    with pytest.raises(ValueError, match=r"input 'C7': missing \(INT64"):
+    with pytest.raises(ValueError, match=r"input 'C7': missing"):
         model.predict(with_(batch, C7=None))
-    with pytest.raises(ValueError, match=r"input 'C99': the model has no such input"):
+    with pytest.raises(ValueError, match=r"input 'C99': unknown input \(the model takes dense, C1, "):
         model.predict(with_(batch, C99=np.zeros(4, np.int64)))
     v = model.embedding_table("C1").shape[0]  # the vocabulary: hash buckets + the missing id
-    with pytest.raises(ValueError, match=r"input 'C1': id %d at position 2 is outside \[0, %d\)"
+    with pytest.raises(ValueError, match=r"input 'C1': id %d at index 2 is outside \[0, %d\)"
                        % (v, v)):
         model.predict(with_(batch, C1=np.array([0, 1, v, 2])))
     with pytest.raises(ValueError, match=r"input 'C1': id -1"):
@@ -68,11 +68,11 @@ def test_unsafe_dtypes_raise_type_error(model, batch):
 def test_multi_hot_errors(movielens_generated):
     m = crank.Ranking.from_yaml(movielens_generated)
     b = m.batches(str(movielens_generated.parent / "ratings.csv"), batch_size=3)[0]
-    with pytest.raises(ValueError, match=r"input 'genres.lengths': the lengths sum to"):
+    with pytest.raises(ValueError, match=r"input 'genres.lengths': lengths sum to"):
         m.predict(with_(b, **{"genres.lengths": b["genres.lengths"] + 1}))
     with pytest.raises(ValueError, match=r"input 'genres.lengths': missing"):
         m.predict(with_(b, **{"genres.lengths": None}))
-    with pytest.raises(ValueError, match=r"input 'genres.lengths': length -1 of example 0"):
+    with pytest.raises(ValueError, match=r"input 'genres.lengths': length -1 at index 0 is negative"):
         m.predict(with_(b, **{"genres.lengths": np.array([-1, 1, 0]) + np.array([0, 0, 0])}))
 
 

@@ -27,7 +27,7 @@ def assert_same_metrics(python_metrics, cli_metrics):
 
 
 def fit_movielens(config, tmp_path, epochs):
-    model = crank.Ranking.from_yaml(config, seed=0, epochs=epochs)
+    model = crank.Ranking.from_yaml(config, seed=0, epochs=epochs, threads=1)
     history = model.fit(verbose=0)  # data.train and data.eval of the configuration
     _, cli = cli_train(tmp_path, ["--config", config, "--seed", "0", "--epochs", str(epochs)])
     assert "rmse" in history.final_eval
