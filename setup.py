@@ -39,4 +39,8 @@ class CMakeBuild(build_ext):
         shutil.copyfile(built[-1], dest)
 
 
-setup(ext_modules=[CMakeExtension("crank._crank")], cmdclass={"build_ext": CMakeBuild})
+(ROOT / "build-python").mkdir(exist_ok=True)
+setup(ext_modules=[CMakeExtension("crank._crank")], cmdclass={"build_ext": CMakeBuild},
+      # setuptools' own build folders stay out of the CMake build folder build/.
+      options={"build": {"build_base": "build-python/setuptools"},
+               "egg_info": {"egg_base": "build-python"}})
