@@ -236,6 +236,13 @@ const std::string& PyRanking::WorkDir() {
   return workdir_;
 }
 
+std::shared_ptr<const DataMapping> PyRanking::BuiltMapping() {
+  py::gil_scoped_release nogil;
+  std::unique_lock lock(mutex_);
+  EnsureBuilt();
+  return mapping_;
+}
+
 void PyRanking::EnsureBuilt() {
   if (holder_) return;
   auto mapping = std::make_shared<const DataMapping>(
@@ -399,13 +406,7 @@ py::array_t<float> PyRanking::PredictFiles(const std::vector<std::string>& files
 }
 
 py::array_t<float> PyRanking::PredictInputs(const py::dict& inputs) {
-  std::shared_ptr<const DataMapping> mapping;
-  {
-    py::gil_scoped_release nogil;
-    std::unique_lock lock(mutex_);
-    EnsureBuilt();
-    mapping = mapping_;
-  }
+  const std::shared_ptr<const DataMapping> mapping = BuiltMapping();
   Batch batch;
   DictToBatch(inputs, py::none(), py::none(), mapping->spec(), Labels::kIgnored, &batch);
   Tensor predictions;
@@ -423,13 +424,7 @@ py::array_t<float> PyRanking::PredictInputs(const py::dict& inputs) {
 
 py::dict PyRanking::TrainStep(const py::dict& inputs, const py::object& labels,
                               const py::object& sample_weight) {
-  std::shared_ptr<const DataMapping> mapping;
-  {
-    py::gil_scoped_release nogil;
-    std::unique_lock lock(mutex_);
-    EnsureBuilt();
-    mapping = mapping_;
-  }
+  const std::shared_ptr<const DataMapping> mapping = BuiltMapping();
   Batch batch;
   DictToBatch(inputs, labels, sample_weight, mapping->spec(), Labels::kRequired, &batch);
   StepResult r;
@@ -519,13 +514,7 @@ py::array_t<float> PyRanking::EmbeddingTable(const std::string& name) {
 }
 
 py::list PyRanking::InputSpecs() {
-  std::shared_ptr<const DataMapping> mapping;
-  {
-    py::gil_scoped_release nogil;
-    std::unique_lock lock(mutex_);
-    EnsureBuilt();
-    mapping = mapping_;
-  }
+  const std::shared_ptr<const DataMapping> mapping = BuiltMapping();
   py::list out;
   for (const InputSpec& in : ModelInputSpecs(mapping->spec())) {
     py::tuple shape(in.shape.size());

@@ -94,6 +94,8 @@ class PyRanking {
   // Builds the model from the configuration when there is none (mapping from the configured
   // training files, or empty vocabularies without any).
   void EnsureBuilt();
+  // EnsureBuilt under the lock, without the GIL; the mapping of the built model.
+  std::shared_ptr<const DataMapping> BuiltMapping();
   // Gives the model the configured optimizer when it has none.
   void EnsureOptimizer();
   ComputeSettings Settings() const;
