@@ -27,12 +27,27 @@ std::atomic<bool> g_simulate_no_bf16{false};
 // Which library and precision run a GEMM of shape (M, N, K); measurements behind both rules are
 // in docs/performance.md, "GEMM backend and bf16".
 //
-// fp32 under kAuto: oneDNN's brgemm matmul is ~10% faster than OpenBLAS on this project's
-// layer shapes (up to 2.2x where one side is 13 wide) but 5-7x slower on matrix-vector shapes
-// such as the 1-unit output layer and batches of a few rows, which stay on OpenBLAS.
-constexpr int64_t kMinOneDnnSide = 8;
-constexpr std::string_view kOneDnnRule = "min(M, N) >= 8";
-bool OneDnnSuits(bool trans_a, int64_t m, int64_t n) { return std::min(m, n) >= kMinOneDnnSide; }
+// fp32 under kAuto, measured tile by tile (single-threaded calls, see TiledGemm) on this
+// project's layer shapes at batch 128 and 2048 (docs/performance.md, "GEMM backend and bf16"):
+// - oneDNN's brgemm matmul by default: it is faster than OpenBLAS on most shapes, including the
+//   1-unit output layer once it runs as single-threaded tiles;
+// - OpenBLAS for tiles of fewer than 8 rows (batches of a few rows: oneDNN 5-7x slower there);
+// - OpenBLAS for weight-gradient products X^T G (trans_a) whose output is taller than wide
+//   (M > N >= 8): 25-35% faster than oneDNN at 512 x 256 x K=2048;
+// - OpenBLAS for plain products whose B exceeds 2^17 floats (512 KiB, this machine's L2 per
+//   core) and have at least 512 rows, such as a top MLP's first layer at batch 2048: 18-25%
+//   faster.
+constexpr int64_t kMinOneDnnRows = 8;
+constexpr int64_t kMaxOneDnnPlainB = int64_t{1} << 17;
+constexpr int64_t kMinPlainOpenBlasRows = 512;  // at batch 128 oneDNN stayed as fast or faster
+constexpr std::string_view kOneDnnRule =
+    "M >= 8, except X^T G with M > N >= 8 and A B with M >= 512, K N > 2^17";
+bool OneDnnSuits(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k) {
+  if (m < kMinOneDnnRows) return false;
+  if (trans_a) return !(m > n && n >= kMinOneDnnRows);
+  if (!trans_b && m >= kMinPlainOpenBlasRows) return k * n <= kMaxOneDnnPlainB;
+  return true;
+}
 
 // bf16: products with a side thinner than 16 stay fp32. They carry a negligible share of the
 // FLOPs and the precision-sensitive ends of a model: the first layer multiplies the raw dense
@@ -42,7 +57,7 @@ constexpr int64_t kMinBf16Side = 16;
 constexpr std::string_view kBf16Rule = "min(M, N, K) >= 16";
 bool Bf16Suits(int64_t m, int64_t n, int64_t k) { return std::min({m, n, k}) >= kMinBf16Side; }
 
-bool UseOneDnnFp32(bool trans_a, int64_t m, int64_t n) {
+bool UseOneDnnFp32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k) {
   switch (g_backend.load(std::memory_order_relaxed)) {
     case GemmBackend::kOpenBlas:
       return false;
@@ -51,7 +66,7 @@ bool UseOneDnnFp32(bool trans_a, int64_t m, int64_t n) {
     case GemmBackend::kAuto:
       break;
   }
-  return OneDnnAvailable() && OneDnnSuits(trans_a, m, n);
+  return OneDnnAvailable() && OneDnnSuits(trans_a, trans_b, m, n, k);
 }
 
 // The calling thread's override (compute_settings.h), else the process default.
@@ -86,10 +101,10 @@ void OpenBlasTile(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, f
 // the thread count: both split M, N (OpenBLAS) or K (oneDNN) between threads by the thread
 // count. So Gemm cuts C itself, by a rule that sees the shape but not the thread count, and runs
 // each tile as a single-threaded library call; the threads share out whole tiles. A tile is a
-// band of whole rows (all N columns): at most kMaxTiles bands of a multiple of kRowQuantum rows
-// (one band below kRowQuantum rows). Few, tall bands keep the per-call cost (packing B) low;
-// several of them keep two threads busy at batch 128 and up (four bands measured faster than
-// eight at batch 128 and the same at 2048: docs/performance.md).
+// band of whole rows (all N columns; see TilesByColumns for the exception): at most kMaxTiles bands
+// of a multiple of kRowQuantum rows (one band below kRowQuantum rows). Few, tall bands keep the
+// per-call cost (packing B) low; several of them keep two threads busy at batch 128 and up (four
+// bands measured faster than eight at batch 128 and the same at 2048: docs/performance.md).
 constexpr int64_t kRowQuantum = 64;
 constexpr int64_t kMaxTiles = 4;
 
@@ -97,6 +112,12 @@ int64_t RowsPerTile(int64_t m) {
   const int64_t even = (m + kMaxTiles - 1) / kMaxTiles;
   return std::max(kRowQuantum, (even + kRowQuantum - 1) / kRowQuantum * kRowQuantum);
 }
+
+// Weight-gradient products X^T G (trans_a) wider than tall are cut into bands of columns
+// instead, by the same rule applied to N: their M is a layer's input width, often too small
+// for several row bands (13 for Criteo's dense features: one band, one thread), and column
+// bands measured 10-30% faster there (13 x 512 and 448 x 512 at K = 2048, 367 x 512 at 128).
+bool TilesByColumns(bool trans_a, int64_t m, int64_t n) { return trans_a && n > m; }
 
 // Keeps the libraries this thread calls on one thread of their own.
 class SingleThreadedLibraries {
@@ -114,8 +135,10 @@ template <typename T>
 void TiledGemm(TileKernel<T> kernel, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                float alpha, const T* a, int64_t lda, const T* b, int64_t ldb, float beta, float* c,
                int64_t ldc) {
-  const int64_t rows = RowsPerTile(m);
-  const int64_t tiles = (m + rows - 1) / rows;
+  const bool by_columns = TilesByColumns(trans_a, m, n);
+  const int64_t extent = by_columns ? n : m;
+  const int64_t band = RowsPerTile(extent);
+  const int64_t tiles = (extent + band - 1) / band;
   const int threads =
       omp_in_parallel() ? 1 : static_cast<int>(std::min<int64_t>(ComputeThreads(), tiles));
 #pragma omp parallel num_threads(threads)
@@ -123,10 +146,16 @@ void TiledGemm(TileKernel<T> kernel, bool trans_a, bool trans_b, int64_t m, int6
     SingleThreadedLibraries one_thread;
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tiles; ++t) {
-      const int64_t r0 = t * rows;
-      const T* a_tile = trans_a ? a + r0 : a + r0 * lda;
-      kernel(trans_a, trans_b, std::min(rows, m - r0), n, k, alpha, a_tile, lda, b, ldb, beta,
-             c + r0 * ldc, ldc);
+      const int64_t start = t * band;
+      const int64_t size = std::min(band, extent - start);
+      if (by_columns) {
+        const T* b_tile = trans_b ? b + start * ldb : b + start;
+        kernel(trans_a, trans_b, m, size, k, alpha, a, lda, b_tile, ldb, beta, c + start, ldc);
+      } else {
+        const T* a_tile = trans_a ? a + start : a + start * lda;
+        kernel(trans_a, trans_b, size, n, k, alpha, a_tile, lda, b, ldb, beta, c + start * ldc,
+               ldc);
+      }
     }
   }
 }
@@ -178,8 +207,8 @@ void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
     GemmBf16(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  TiledGemm<float>(UseOneDnnFp32(trans_a, m, n) ? OneDnnGemmFp32 : OpenBlasTile, trans_a, trans_b,
-                   m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  TiledGemm<float>(UseOneDnnFp32(trans_a, trans_b, m, n, k) ? OneDnnGemmFp32 : OpenBlasTile,
+                   trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void SetComputeThreads(int n) {

@@ -10,7 +10,8 @@
 // oneDNN and a CPU with AVX512-BF16; elsewhere it falls back to fp32.
 //
 // Determinism: results are bit-identical from run to run and across thread counts. Gemm cuts C
-// into bands of whole rows by a rule that sees the shape but not the thread count, runs each
+// into bands of whole rows (of whole columns for X^T G products wider than tall) by a rule that
+// sees the shape but not the thread count, runs each
 // band as a single-threaded library call and shares the bands out among the threads (gemm.cc,
 // TiledGemm); neither library's own threading (which splits M, N or K by the thread count) is
 // used. A row's result may depend on the batch (M) it is computed in, in the last bits: the
