@@ -12,6 +12,7 @@ import sys
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 ROOT = pathlib.Path(__file__).resolve().parent
 
@@ -39,8 +40,20 @@ class CMakeBuild(build_ext):
         shutil.copyfile(built[-1], dest)
 
 
+class BuildPyWithStartupHook(build_py):
+    """Also installs crank-startup.pth at the top of site-packages: Python runs it at start-up
+    (python/_crank_startup_hook.py), so crank's OpenMP settings hold even when numpy is
+    imported first."""
+
+    def run(self):
+        super().run()
+        self.copy_file(str(ROOT / "python" / "crank-startup.pth"),
+                       os.path.join(self.build_lib, "crank-startup.pth"))
+
+
 (ROOT / "build-python").mkdir(exist_ok=True)
-setup(ext_modules=[CMakeExtension("crank._crank")], cmdclass={"build_ext": CMakeBuild},
+setup(ext_modules=[CMakeExtension("crank._crank")],
+      cmdclass={"build_ext": CMakeBuild, "build_py": BuildPyWithStartupHook},
       # setuptools' own build folders stay out of the CMake build folder build/.
       options={"build": {"build_base": "build-python/setuptools"},
                "egg_info": {"egg_base": "build-python"}})

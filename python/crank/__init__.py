@@ -10,9 +10,13 @@
 The heavy work runs in C++ (crank._crank) with the GIL released.
 """
 
+import sys as _sys
+
 from . import _startup
 
 _APPLIED_ENVIRONMENT = _startup.prepare()  # before the extension loads libgomp and OpenBLAS
+if not _APPLIED_ENVIRONMENT:  # chosen at interpreter start by crank-startup.pth, if installed
+    _APPLIED_ENVIRONMENT = dict(getattr(_sys.modules.get("_crank_startup_hook"), "APPLIED", {}))
 
 from . import _crank  # noqa: E402
 

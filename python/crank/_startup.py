@@ -14,7 +14,8 @@ loaded:
   picks these kernels anyway).
 
 A library that another module loaded first keeps its settings: crank.info() lists what could not
-be applied (its "not_applied").
+be applied (its "not_applied"). Installed with pip, the package also runs prepare() when Python
+starts (crank-startup.pth, _crank_startup_hook.py), before numpy or anything else can load them.
 """
 
 import os
@@ -35,16 +36,17 @@ def _procs_running():
     return -1
 
 
-def _other_runnable_tasks():
-    """Median of 5 samples 4 ms apart, less this process (OtherRunnableTasks())."""
+def _other_runnable_tasks(count=5):
+    """Median of count samples 4 ms apart, less this process (OtherRunnableTasks())."""
     samples = []
-    for _ in range(5):
+    for i in range(count):
         s = _procs_running()
         if s < 0:
             return -1
         samples.append(s)
-        time.sleep(0.004)
-    return max(0, sorted(samples)[2] - 1)
+        if i + 1 < count:
+            time.sleep(0.004)
+    return max(0, sorted(samples)[len(samples) // 2] - 1)
 
 
 def _loaded(library):
@@ -66,8 +68,9 @@ def _cpu_flags():
     return set()
 
 
-def prepare():
-    """Sets the environment; returns {name: value} of what it set."""
+def prepare(samples=5):
+    """Sets the environment; returns {name: value} of what it set. samples: readings of the
+    machine's load (5, 4 ms apart, as the CLI; the start-up hook reads it once)."""
     applied = {}
     if MARKER in os.environ:  # started by a process that already chose (the CLI, a parent)
         return applied
@@ -77,7 +80,7 @@ def prepare():
             applied["OPENBLAS_CORETYPE"] = "Cooperlake" if "avx512_bf16" in flags else "SkylakeX"
     if ("OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ
             and not _loaded("libgomp")):
-        others = _other_runnable_tasks()
+        others = _other_runnable_tasks(samples)
         if others == 0:
             applied["GOMP_SPINCOUNT"] = str(IDLE_SPIN_COUNT)
             applied[MARKER] = "idle:0"
