@@ -101,16 +101,20 @@ void OpenBlasTile(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, f
 // the thread count: both split M, N (OpenBLAS) or K (oneDNN) between threads by the thread
 // count. So Gemm cuts C itself, by a rule that sees the shape but not the thread count, and runs
 // each tile as a single-threaded library call; the threads share out whole tiles. A tile is a
-// band of whole rows (all N columns; see TilesByColumns for the exception): at most kMaxTiles bands
-// of a multiple of kRowQuantum rows (one band below kRowQuantum rows). Few, tall bands keep the
-// per-call cost (packing B) low; several of them keep two threads busy at batch 128 and up (four
-// bands measured faster than eight at batch 128 and the same at 2048: docs/performance.md).
-constexpr int64_t kRowQuantum = 64;
+// band of whole rows (all N columns; see TilesByColumns for the exception): at most kMaxTiles
+// bands of a multiple of kRowQuantum rows and at least kMinBandRows rows (one band below that).
+// Few, tall bands keep the per-call cost (packing B) low; several of them keep two threads busy
+// at batch 128 and up (four bands measured faster than eight at batch 128 and the same at 2048:
+// docs/performance.md). The 16-row quantum keeps the four bands near-equal where the side is
+// not a multiple of 256 (432 rows: 112 x 3 + 96, where 64-row multiples gave 128 x 3 + 48 and
+// one thread 45% more work than the other); the 64-row floor keeps batch 128 in two bands.
+constexpr int64_t kRowQuantum = 16;
+constexpr int64_t kMinBandRows = 64;
 constexpr int64_t kMaxTiles = 4;
 
 int64_t RowsPerTile(int64_t m) {
   const int64_t even = (m + kMaxTiles - 1) / kMaxTiles;
-  return std::max(kRowQuantum, (even + kRowQuantum - 1) / kRowQuantum * kRowQuantum);
+  return std::max(kMinBandRows, (even + kRowQuantum - 1) / kRowQuantum * kRowQuantum);
 }
 
 // Weight-gradient products X^T G (trans_a) wider than tall are cut into bands of columns
