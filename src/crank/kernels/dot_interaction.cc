@@ -56,22 +56,31 @@ inline void DotWithRows(const float* ti, const float* rows, int64_t n, int64_t d
   }
 }
 
-// Sixteen floats, lowered by the compiler to the widest vector registers the build targets.
-typedef float Vec16 __attribute__((vector_size(64), aligned(64)));
+// The widest vector register the build targets: sixteen floats with AVX-512, else eight
+// (AVX2). A 16-float vector type on an AVX2 build is lowered through the stack (each operation
+// stored and reloaded in halves), which made this kernel ~15x slower there.
+#if defined(__AVX512F__)
+constexpr int kVecFloats = 16;
+#else
+constexpr int kVecFloats = 8;
+#endif
+typedef float Vec __attribute__((vector_size(kVecFloats * sizeof(float))));
+constexpr int kVecsPerLane = kLanes / kVecFloats;  // vectors per 16-float block
 
 // dst[j] = sum_e ti[e] * tt[e][j] for j in [0, n), n <= 16 kBlocks: one row of Z = T T^T from
 // the transposed features tt (E, ld), 64-byte aligned. The accumulators stay in registers; each
-// e is one broadcast and kBlocks multiply-adds.
+// e is one broadcast and one multiply-add per vector.
 template <int kBlocks>
 inline void RowTimesTransposed(const float* ti, const float* tt, int64_t dim, int64_t ld, int64_t n,
                                float* dst) {
-  Vec16 acc[kBlocks] = {};
+  constexpr int kVecs = kBlocks * kVecsPerLane;
+  Vec acc[kVecs] = {};
   for (int64_t e = 0; e < dim; ++e) {
     const float v = ti[e];
     const float* col = tt + e * ld;
-    for (int k = 0; k < kBlocks; ++k) {
-      Vec16 c;  // memcpy: a vector load without type punning
-      std::memcpy(&c, col + 16 * k, sizeof(c));
+    for (int k = 0; k < kVecs; ++k) {
+      Vec c;  // memcpy: a vector load without type punning
+      std::memcpy(&c, col + kVecFloats * k, sizeof(c));
       acc[k] += v * c;
     }
   }
@@ -126,19 +135,20 @@ void SymmetricGradient(const float* gb, int64_t f, bool self_interaction, bool s
   }
 }
 
-// d_t = G T for one example with E = 16 * kBlocks: each row's accumulator is kBlocks vector
-// registers.
+// d_t = G T for one example with E = 16 * kBlocks: each row's accumulator is kBlocks 16-float
+// blocks of vector registers.
 template <int kBlocks>
 void GradientTimesFeatures(const float* g, const float* tb, int64_t f, float* db) {
   constexpr int64_t kDim = 16 * kBlocks;
+  constexpr int kVecs = kBlocks * kVecsPerLane;
   for (int64_t i = 0; i < f; ++i) {
-    Vec16 acc[kBlocks] = {};
+    Vec acc[kVecs] = {};
     const float* gi = g + i * f;
     for (int64_t j = 0; j < f; ++j) {
       const float w = gi[j];
-      for (int k = 0; k < kBlocks; ++k) {
-        Vec16 row;
-        std::memcpy(&row, tb + j * kDim + 16 * k, sizeof(row));
+      for (int k = 0; k < kVecs; ++k) {
+        Vec row;
+        std::memcpy(&row, tb + j * kDim + kVecFloats * k, sizeof(row));
         acc[k] += w * row;
       }
     }
