@@ -39,15 +39,18 @@ def ms(label, out):
 
 
 def wrk(port, rows, conns):
+    """rows > 0: POST rows-row inference requests; rows == 0: GET /v2/health/ready (HTTP only)."""
+    target = ["-s", f"{work}/post{rows}.lua", f"http://127.0.0.1:{port}/v2/models/m/infer"]
+    if rows == 0:
+        target = [f"http://127.0.0.1:{port}/v2/health/ready"]
     out = subprocess.run(
         ["wrk", f"-t{1 if conns < 2 else 2}", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s",
-         "--latency", "-s", f"{work}/post{rows}.lua",
-         f"http://127.0.0.1:{port}/v2/models/m/infer"],
+         "--latency"] + target,
         capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
-    return {"p50": ms("50%", out), "p99": ms("99%", out), "rows": rps * rows,
+    return {"p50": ms("50%", out), "p99": ms("99%", out), "rows": rps * max(rows, 1),
             "bad": int(bad.group(1)) if bad else 0, "errors": errors.group(1) if errors else ""}
 
 
@@ -71,6 +74,13 @@ try:
         print(f"| {rows} | {conns} | {med['on']['p50']:.3f} | {med['on']['p99']:.2f} | "
               f"{med['on']['rows']:.0f} | {med['off']['p50']:.3f} | {med['off']['p99']:.2f} | "
               f"{med['off']['rows']:.0f} | {ratio:.2f}x |" + (f" non-2xx: {bad}" if bad else ""))
+    # The ceiling for 1-row requests: the same server and wrk answering a request that does no
+    # inference and no JSON (the readiness probe). No batching can take 1-row requests past it.
+    ceiling = [wrk(servers["on"][1], 0, 64) for _ in range(repeats)]
+    print(f"| HTTP only: GET /v2/health/ready | 64 | "
+          f"{statistics.median(r['p50'] for r in ceiling):.3f} | "
+          f"{statistics.median(r['p99'] for r in ceiling):.2f} | "
+          f"{statistics.median(r['rows'] for r in ceiling):.0f} requests/s | | | | |")
 finally:
     for p, _ in servers.values():
         p.terminate()
