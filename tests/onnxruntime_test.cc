@@ -20,6 +20,7 @@
 #include "crank/export/onnx_export.h"
 #include "crank/model/ranking.h"
 #include "crank/model/ranking_config.h"
+#include "feature_sets_data.h"
 #include "movielens_data.h"
 
 namespace crank::testing {
@@ -377,6 +378,38 @@ TEST_F(OnnxRuntimeCli, MultiHotMovieLensLikeMatchesPredictOn2000Rows) {
     ratings.push_back(std::stof(rating));
   }
   CompareWithPredict(data.ratings.string(), 2000, ratings, 3.75f);
+}
+
+// Models without dense features (no `dense` input, no bottom stack) and without sparse ones (no
+// interaction), trained through the CLI on generated files (tests/feature_sets_data.h).
+
+TEST_F(OnnxRuntimeCli, CategoricalOnlyDotAndCrossMatchPredict) {
+  SKIP_WITHOUT_RUNTIME();
+  SKIP_WITHOUT_CHECKER();
+  WriteCategoricalOnly(P("train.csv"), 4000, 11);
+  const std::vector<float> labels = WriteCategoricalOnly(P("eval.csv"), 1000, 12);
+  for (const std::string interaction : {"dot", "cross"}) {
+    std::ofstream(P("config.yaml"))
+        << CategoricalOnlyConfig("  bottom: []\n  interaction: " + interaction + "\n");
+    const Result r = Run("train -q --config " + P("config.yaml") + " --train " + P("train.csv") +
+                         " --model-out " + P("m.crank"));
+    ASSERT_EQ(r.code, 0) << r.err;
+    CompareWithPredict(P("eval.csv"), 1000, labels, 0.5f);
+    const auto request = nlohmann::json::parse(ReadFile(P("request.json")));
+    for (const auto& in : request["inputs"]) EXPECT_NE(in["name"], "dense") << interaction;
+  }
+}
+
+TEST_F(OnnxRuntimeCli, DenseOnlyMatchesPredict) {
+  SKIP_WITHOUT_RUNTIME();
+  SKIP_WITHOUT_CHECKER();
+  WriteDenseOnly(P("train.csv"), 4000, 11);
+  const std::vector<float> labels = WriteDenseOnly(P("eval.csv"), 1000, 12);
+  std::ofstream(P("config.yaml")) << DenseOnlyConfig("");
+  const Result r = Run("train -q --config " + P("config.yaml") + " --train " + P("train.csv") +
+                       " --model-out " + P("m.crank"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  CompareWithPredict(P("eval.csv"), 1000, labels, 0.5f);
 }
 
 }  // namespace

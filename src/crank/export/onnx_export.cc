@@ -413,12 +413,20 @@ OnnxExportResult ExportOnnx(Ranking& model, const DataSpec& spec, const std::str
 
   std::vector<std::string> features =
       ExportEmbeddings(g, c, model.embedding(), spec, options.weighted_ids);
-  const std::string bottom = ExportMlp(g, model.bottom_stack(), "bottom stack", "dense");
-  features.push_back(bottom);
-  const std::string interaction = ExportInteraction(g, c, model.feature_interaction(), features);
-  std::string top_in = interaction;
-  if (model.concat_dense()) {
-    top_in = g.Op("Concat", {bottom, interaction}, "top_in", {IntAttr("axis", 1)});
+  // No dense features: no bottom stack (and no `dense` input); no sparse features: no
+  // interaction, the bottom output is the top stack's input.
+  std::string bottom;
+  if (model.has_bottom_stack()) {
+    bottom = ExportMlp(g, model.bottom_stack(), "bottom stack", "dense");
+    features.push_back(bottom);
+  }
+  std::string top_in = bottom;
+  if (model.has_interaction()) {
+    const std::string interaction = ExportInteraction(g, c, model.feature_interaction(), features);
+    top_in = interaction;
+    if (model.concat_dense()) {
+      top_in = g.Op("Concat", {bottom, interaction}, "top_in", {IntAttr("axis", 1)});
+    }
   }
   const std::string top = ExportMlp(g, model.top_stack(), "top stack", top_in);
   const std::string logits = g.Op("Squeeze", {top, c.Axis1()}, "logits");

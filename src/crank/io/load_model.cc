@@ -27,11 +27,15 @@ LoadedModel LoadModel(const std::string& path) {
   }
   m.model_config = ModelConfig::FromYaml(root.Child("model"));
   try {
-    m.model_config.Validate();
+    const Schema schema = ResolveSchema(m.data);
+    m.model_config.Validate(!schema.dense.empty(), !schema.sparse.empty());
   } catch (const ConfigError& e) {
     throw root.positions().Locate(e, name);
   }
   m.mapping = std::make_shared<const DataMapping>(DataMapping::Deserialize(ckpt.mapping()));
+  // Without dense features the stored model.bottom was dropped, with a warning, when the model
+  // was trained; loading it drops it again silently.
+  if (m.mapping->spec().num_dense() == 0) m.model_config.bottom.clear();
   m.model = std::make_unique<Ranking>(RankingConfigFor(m.model_config, m.mapping->spec(), 0));
   ckpt.RestoreVariables(*m.model);
   m.state = ckpt.state();

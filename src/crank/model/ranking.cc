@@ -60,8 +60,9 @@ RankingBlocks DefaultBlocks(const RankingConfig& config) {
   config.Validate();
   RankingBlocks b;
   b.embedding = std::make_unique<EmbeddingCollection>(config.tables, config.features);
-  b.bottom_stack = MakeBottomStack(config);
-  b.feature_interaction = MakeInteraction(config);
+  // No dense features: no bottom stack; no sparse features: no interaction.
+  if (config.dense_features > 0) b.bottom_stack = MakeBottomStack(config);
+  if (!config.features.empty()) b.feature_interaction = MakeInteraction(config);
   b.top_stack = MakeTopStack(config);
   RankingTaskOptions task;
   task.loss = config.loss;
@@ -83,28 +84,44 @@ Ranking::Ranking(const RankingConfig& config)
 Ranking::Ranking(RankingBlocks blocks, int64_t dense_features, uint64_t seed)
     : blocks_(std::move(blocks)), dense_features_(dense_features) {
   if (!blocks_.embedding) throw InvalidArgument("Ranking needs an embedding layer");
-  if (dense_features_ <= 0) {
+  if (dense_features_ < 0) {
     throw InvalidArgument(
-        fmt::format("Ranking needs at least one dense feature, got {}", dense_features_));
+        fmt::format("Ranking needs a dense feature count >= 0, got {}", dense_features_));
   }
   if (blocks_.output_activation == Activation::kRelu) {
     throw InvalidArgument("the model output activation must be sigmoid or linear, got relu");
   }
-  const RankingConfig defaults;  // the fallbacks of blocks not given
-  if (!blocks_.bottom_stack) blocks_.bottom_stack = MakeBottomStack(defaults);
-  if (!blocks_.feature_interaction) blocks_.feature_interaction = MakeInteraction(defaults);
-  if (!blocks_.top_stack) blocks_.top_stack = MakeTopStack(defaults);
-  if (!blocks_.task) blocks_.task = std::make_unique<RankingTask>();
-
   // Independent streams per block, so replacing one block does not change another's init.
   Rng root(seed);
   Rng emb_rng = root.Fork(1), bottom_rng = root.Fork(2), inter_rng = root.Fork(3),
       top_rng = root.Fork(4);
   blocks_.embedding->Build(emb_rng);
-  bottom_width_ = blocks_.bottom_stack->Build(dense_features_, bottom_rng);
-
   std::vector<int64_t> widths = blocks_.embedding->OutputDims();
-  if (dynamic_cast<DotInteraction*>(blocks_.feature_interaction.get()) != nullptr) {
+  const bool has_dense = dense_features_ > 0;
+  const bool has_sparse = !widths.empty();
+  if (!has_dense && !has_sparse) {
+    throw InvalidArgument("Ranking needs dense or sparse features, got neither");
+  }
+  if (!has_dense && blocks_.bottom_stack) {
+    throw InvalidArgument(
+        "the model has no dense features, so no bottom stack: expected none, got one");
+  }
+  if (!has_sparse && blocks_.feature_interaction) {
+    throw InvalidArgument(
+        "the model has no sparse features, so no feature interaction (the bottom output is the "
+        "top stack's input): expected none, got one");
+  }
+  const RankingConfig defaults;  // the fallbacks of blocks not given
+  if (has_dense && !blocks_.bottom_stack) blocks_.bottom_stack = MakeBottomStack(defaults);
+  if (has_sparse && !blocks_.feature_interaction) {
+    blocks_.feature_interaction = MakeInteraction(defaults);
+  }
+  if (!blocks_.top_stack) blocks_.top_stack = MakeTopStack(defaults);
+  if (!blocks_.task) blocks_.task = std::make_unique<RankingTask>();
+  concat_ = blocks_.concat_dense && has_dense && has_sparse;
+  if (has_dense) bottom_width_ = blocks_.bottom_stack->Build(dense_features_, bottom_rng);
+
+  if (has_dense && dynamic_cast<DotInteraction*>(blocks_.feature_interaction.get()) != nullptr) {
     const auto& names = blocks_.embedding->FeatureNames();
     for (size_t i = 0; i < widths.size(); ++i) {
       if (widths[i] != bottom_width_) {
@@ -115,23 +132,42 @@ Ranking::Ranking(RankingBlocks blocks, int64_t dense_features, uint64_t seed)
       }
     }
   }
-  widths.push_back(bottom_width_);
-  interaction_width_ = blocks_.feature_interaction->Build(widths, inter_rng);
-  const int64_t top_in = (blocks_.concat_dense ? bottom_width_ : 0) + interaction_width_;
+  const size_t f = widths.size();
+  if (has_sparse) {
+    if (has_dense) widths.push_back(bottom_width_);
+    interaction_width_ = blocks_.feature_interaction->Build(widths, inter_rng);
+    if (interaction_width_ <= 0) {
+      throw InvalidArgument(fmt::format(
+          "the feature interaction {} has no output for {} vector(s) (a dot interaction needs "
+          "two, or self_interaction)",
+          blocks_.feature_interaction->Describe(), widths.size()));
+    }
+  }
+  const int64_t top_in =
+      has_sparse ? (concat_ ? bottom_width_ : 0) + interaction_width_ : bottom_width_;
   const int64_t top_width = blocks_.top_stack->Build(top_in, top_rng);
   if (top_width != 1) {
     throw InvalidArgument(
         fmt::format("the top stack must output one column, its output has width {}", top_width));
   }
-  const size_t f = widths.size() - 1;
   d_emb_.resize(f);
-  feature_ptrs_.resize(f + 1);
-  d_feature_ptrs_.resize(f + 1);
+  feature_ptrs_.resize(widths.size());
+  d_feature_ptrs_.resize(widths.size());
   for (size_t i = 0; i < f; ++i) d_feature_ptrs_[i] = &d_emb_[i];
-  d_feature_ptrs_[f] = &d_bottom_from_interaction_;
+  if (widths.size() > f) d_feature_ptrs_[f] = &d_bottom_from_interaction_;
 }
 
 Ranking::~Ranking() = default;
+
+Block& Ranking::bottom_stack() {
+  CRANK_REQUIRE(has_bottom_stack(), "the model has no bottom stack (no dense features)");
+  return *blocks_.bottom_stack;
+}
+
+FeatureInteraction& Ranking::feature_interaction() {
+  CRANK_REQUIRE(has_interaction(), "the model has no feature interaction (no sparse features)");
+  return *blocks_.feature_interaction;
+}
 
 const std::vector<std::string>& Ranking::SparseFeatureNames() const {
   return blocks_.embedding->FeatureNames();
@@ -147,8 +183,12 @@ std::vector<Variable*> Ranking::EmbeddingTrainableVariables() {
 
 std::vector<Variable*> Ranking::DenseTrainableVariables() {
   std::vector<Variable*> out;
-  for (Variable* v : blocks_.bottom_stack->Variables()) out.push_back(v);
-  for (Variable* v : blocks_.feature_interaction->Variables()) out.push_back(v);
+  if (blocks_.bottom_stack) {
+    for (Variable* v : blocks_.bottom_stack->Variables()) out.push_back(v);
+  }
+  if (blocks_.feature_interaction) {
+    for (Variable* v : blocks_.feature_interaction->Variables()) out.push_back(v);
+  }
   for (Variable* v : blocks_.top_stack->Variables()) out.push_back(v);
   return out;
 }
@@ -237,17 +277,21 @@ void ConcatDense(const Tensor& bottom, const Tensor& interaction, Tensor* out) {
 void Ranking::Forward(const Batch& batch) {
   const int64_t b = batch.dense.dim(0);
   blocks_.embedding->Forward(batch.sparse, &emb_out_, /*training=*/true);
-  blocks_.bottom_stack->Forward(batch.dense, &bottom_out_, /*training=*/true);
-  CheckBottomOutput(bottom_out_, b, bottom_width_);
-  const size_t f = emb_out_.size();
-  for (size_t i = 0; i < f; ++i) feature_ptrs_[i] = &emb_out_[i];
-  feature_ptrs_[f] = &bottom_out_;
-  blocks_.feature_interaction->Forward(feature_ptrs_, &interaction_out_, /*training=*/true);
-
-  const Tensor* top_in = &interaction_out_;
-  if (blocks_.concat_dense) {
-    ConcatDense(bottom_out_, interaction_out_, &top_in_);
-    top_in = &top_in_;
+  if (has_bottom_stack()) {
+    blocks_.bottom_stack->Forward(batch.dense, &bottom_out_, /*training=*/true);
+    CheckBottomOutput(bottom_out_, b, bottom_width_);
+  }
+  const Tensor* top_in = &bottom_out_;  // without sparse features
+  if (has_interaction()) {
+    const size_t f = emb_out_.size();
+    for (size_t i = 0; i < f; ++i) feature_ptrs_[i] = &emb_out_[i];
+    if (has_bottom_stack()) feature_ptrs_[f] = &bottom_out_;
+    blocks_.feature_interaction->Forward(feature_ptrs_, &interaction_out_, /*training=*/true);
+    top_in = &interaction_out_;
+    if (concat_) {
+      ConcatDense(bottom_out_, interaction_out_, &top_in_);
+      top_in = &top_in_;
+    }
   }
   blocks_.top_stack->Forward(*top_in, &top_out_, /*training=*/true);
   CheckTopOutput(top_out_, b);
@@ -263,19 +307,23 @@ void Ranking::SetComputeSettings(const ComputeSettings& settings) {
 const Tensor& Ranking::ForwardInference(const Batch& batch, InferenceWorkspace* ws) const {
   const int64_t b = batch.dense.dim(0);
   blocks_.embedding->Predict(batch.sparse, &ws->embeddings, &ws->embedding_scratch);
-  blocks_.bottom_stack->Predict(batch.dense, &ws->bottom_out, &ws->bottom_scratch);
-  CheckBottomOutput(ws->bottom_out, b, bottom_width_);
-  const size_t f = ws->embeddings.size();
-  ws->features.resize(f + 1);
-  for (size_t i = 0; i < f; ++i) ws->features[i] = &ws->embeddings[i];
-  ws->features[f] = &ws->bottom_out;
-  blocks_.feature_interaction->Predict(ws->features, &ws->interaction_out,
-                                       &ws->interaction_scratch);
-
-  const Tensor* top_in = &ws->interaction_out;
-  if (blocks_.concat_dense) {
-    ConcatDense(ws->bottom_out, ws->interaction_out, &ws->top_in);
-    top_in = &ws->top_in;
+  if (blocks_.bottom_stack) {
+    blocks_.bottom_stack->Predict(batch.dense, &ws->bottom_out, &ws->bottom_scratch);
+    CheckBottomOutput(ws->bottom_out, b, bottom_width_);
+  }
+  const Tensor* top_in = &ws->bottom_out;  // without sparse features
+  if (blocks_.feature_interaction) {
+    const size_t f = ws->embeddings.size();
+    ws->features.resize(f + (blocks_.bottom_stack ? 1 : 0));
+    for (size_t i = 0; i < f; ++i) ws->features[i] = &ws->embeddings[i];
+    if (blocks_.bottom_stack) ws->features[f] = &ws->bottom_out;
+    blocks_.feature_interaction->Predict(ws->features, &ws->interaction_out,
+                                         &ws->interaction_scratch);
+    top_in = &ws->interaction_out;
+    if (concat_) {
+      ConcatDense(ws->bottom_out, ws->interaction_out, &ws->top_in);
+      top_in = &ws->top_in;
+    }
   }
   blocks_.top_stack->Predict(*top_in, &ws->top_out, &ws->top_scratch);
   CheckTopOutput(ws->top_out, b);
@@ -326,8 +374,10 @@ void Ranking::Backward(const Tensor& d_outputs) {
   const int64_t b = d_outputs.size();
   d_top_out_.Resize({b, 1});
   std::memcpy(d_top_out_.data(), d_outputs.data(), sizeof(float) * b);
-  const bool concat = blocks_.concat_dense;
-  blocks_.top_stack->Backward(d_top_out_, concat ? &d_top_in_ : &d_interaction_out_);
+  const bool concat = concat_;
+  const bool has_bottom = has_bottom_stack(), has_interaction = this->has_interaction();
+  Tensor* d_top_in = !has_interaction ? &d_bottom_out_ : concat ? &d_top_in_ : &d_interaction_out_;
+  blocks_.top_stack->Backward(d_top_out_, d_top_in);
   const int64_t hb = bottom_width_, hi = interaction_width_;
   if (concat) {
     d_bottom_out_.Resize({b, hb});
@@ -337,15 +387,17 @@ void Ranking::Backward(const Tensor& d_outputs) {
       std::memcpy(d_interaction_out_.row(r), d_top_in_.row(r) + hb, sizeof(float) * hi);
     }
   }
-  blocks_.feature_interaction->Backward(d_interaction_out_, d_feature_ptrs_);
-  if (concat) {
-    const float* src = d_bottom_from_interaction_.data();
-    float* dst = d_bottom_out_.data();
-    for (int64_t i = 0; i < b * hb; ++i) dst[i] += src[i];
-  } else {
-    d_bottom_out_ = d_bottom_from_interaction_;
+  if (has_interaction) {
+    blocks_.feature_interaction->Backward(d_interaction_out_, d_feature_ptrs_);
+    if (concat) {
+      const float* src = d_bottom_from_interaction_.data();
+      float* dst = d_bottom_out_.data();
+      for (int64_t i = 0; i < b * hb; ++i) dst[i] += src[i];
+    } else if (has_bottom) {
+      d_bottom_out_ = d_bottom_from_interaction_;
+    }
   }
-  blocks_.bottom_stack->Backward(d_bottom_out_, nullptr);
+  if (has_bottom) blocks_.bottom_stack->Backward(d_bottom_out_, nullptr);
   blocks_.embedding->Backward(d_emb_);
 }
 

@@ -10,6 +10,11 @@
 //   output activation (sigmoid for CTR) --> predictions (B)
 //   task (BCE or MSE, optional sample weights) --> loss, metrics
 //
+// Without dense features (D == 0) there is no bottom stack: the interaction sees the F
+// embeddings alone and the top stack takes its output (concat_dense has nothing to
+// concatenate). Without sparse features (F == 0) there is no interaction: the bottom output is
+// the top stack's input. Batch::dense is (B, 0) when D == 0.
+//
 // Every block can be replaced by a user-defined one (RankingBlocks). Dense layers are explicit:
 // Forward and Backward call the blocks in order.
 //
@@ -60,13 +65,15 @@ class InferenceWorkspace {
   Tensor top_in;                        // (B, Hb + Hi) when concat_dense
   Tensor top_out;                       // (B, 1)
   Tensor logits;                        // (B)
-  std::vector<const Tensor*> features;  // F + 1 interaction inputs
+  std::vector<const Tensor*> features;  // F (+ 1 with a bottom stack) interaction inputs
   InferenceScratch embedding_scratch, bottom_scratch, interaction_scratch, top_scratch;
 };
 
 // The blocks of a Ranking model. Null members get the TFRS defaults (bottom MLP 256-64-16,
 // DotInteraction, top MLP 512-256-1, Ranking task with BCE); the embedding layer is required
-// (an EmbeddingCollection, or any other EmbeddingLayer).
+// (an EmbeddingCollection, or any other EmbeddingLayer; one with no features for a dense-only
+// model). A model without dense features has no bottom stack and one without sparse features
+// no interaction: giving one then is an InvalidArgument.
 struct RankingBlocks {
   std::unique_ptr<EmbeddingLayer> embedding;
   std::unique_ptr<Block> bottom_stack;
@@ -87,9 +94,11 @@ struct StepResult {
 
 class Ranking {
  public:
-  // Builds all blocks for `dense_features` dense inputs (D) and initialises their variables
+  // Builds all blocks for `dense_features` dense inputs (D >= 0) and initialises their variables
   // from `seed`. Throws InvalidArgument if widths do not fit (e.g. for dot interaction the
-  // bottom output width must equal the embedding dimension).
+  // bottom output width must equal the embedding dimension), if D == 0 and the embedding layer
+  // has no features, or if the interaction has no output (a dot interaction of one vector
+  // without self_interaction has no pairs).
   Ranking(RankingBlocks blocks, int64_t dense_features, uint64_t seed);
   // The default blocks described by `config`.
   explicit Ranking(const RankingConfig& config);
@@ -147,10 +156,15 @@ class Ranking {
   EmbeddingLayer& embedding() { return *blocks_.embedding; }
   Activation output_activation() const { return blocks_.output_activation; }
   // The blocks, for readers of a built model (an exporter); the model keeps ownership.
-  Block& bottom_stack() { return *blocks_.bottom_stack; }
-  FeatureInteraction& feature_interaction() { return *blocks_.feature_interaction; }
+  // bottom_stack() requires has_bottom_stack(), feature_interaction() has_interaction().
+  bool has_bottom_stack() const { return blocks_.bottom_stack != nullptr; }
+  bool has_interaction() const { return blocks_.feature_interaction != nullptr; }
+  Block& bottom_stack();
+  FeatureInteraction& feature_interaction();
   Block& top_stack() { return *blocks_.top_stack; }
-  bool concat_dense() const { return blocks_.concat_dense; }
+  // Whether the top stack's input is [bottom output | interaction output]: concat_dense, when
+  // the model has both a bottom stack and an interaction.
+  bool concat_dense() const { return concat_; }
 
   // Sets the bias of the model's output unit (the top stack's last variable, when it has shape
   // (1,)) so the initial prediction is `label_mean`: its logit for a sigmoid output, the value
@@ -177,6 +191,7 @@ class Ranking {
   int64_t dense_features_ = 0;
   int64_t bottom_width_ = 0;
   int64_t interaction_width_ = 0;
+  bool concat_ = false;  // the top input is [bottom | interaction]
   std::unique_ptr<Optimizer> optimizer_;
   ComputeSettings compute_settings_;
   InferenceWorkspace workspace_;       // evaluation and the non-const Predict

@@ -1,8 +1,11 @@
 #include "crank/model/ranking_config.h"
 
+#include <fmt/ranges.h>
+
 #include <cmath>
 
 #include "crank/base/error.h"
+#include "crank/base/log.h"
 #include "crank/yaml/emitter.h"
 
 namespace crank {
@@ -29,9 +32,11 @@ void CheckCrossLayers(const ModelShape& s, const std::string& key) {
   }
 }
 
-// The stacks: non-empty positive sizes, one output unit.
-void CheckStacks(const ModelShape& s, const std::string& prefix) {
-  CheckUnits(s.bottom, prefix + "bottom");
+// The stacks: positive sizes, one output unit; the top stack non-empty, the bottom stack
+// non-empty unless `allow_no_bottom` (`bottom: []`, no bottom stack, for data without dense
+// features).
+void CheckStacks(const ModelShape& s, const std::string& prefix, bool allow_no_bottom) {
+  if (!(allow_no_bottom && s.bottom.empty())) CheckUnits(s.bottom, prefix + "bottom");
   CheckUnits(s.top, prefix + "top");
   if (s.top.back() != 1) {
     throw ConfigError(prefix + "top", fmt::format("the last layer must have 1 unit (one "
@@ -115,7 +120,7 @@ void ModelConfig::ToYaml(YAML::Emitter& e) const {
   e << YAML::EndMap;
 }
 
-void ModelConfig::Validate() const {
+void ModelConfig::Validate(bool data_has_dense, bool data_has_sparse) const {
   if (embedding_dim <= 0) {
     throw ConfigError("model.embedding_dim",
                       fmt::format("expected a positive size, got {}", embedding_dim));
@@ -127,26 +132,45 @@ void ModelConfig::Validate() const {
   CheckFiniteNonNegative(cross_diag_scale, "model.cross.diag_scale");
   CheckFiniteNonNegative(embedding_l2, "model.embedding_l2");
   CheckFiniteNonNegative(dense_l2, "model.dense_l2");
-  if (!DotWidthFits(*this, embedding_dim)) {
+  // Without dense features the bottom stack is not built, without sparse ones the interaction:
+  // then the bottom stack's width is not the dot interaction's business.
+  if (data_has_dense && data_has_sparse && !DotWidthFits(*this, embedding_dim)) {
     throw ConfigError("model.bottom",
                       fmt::format("dot interaction needs the bottom stack's last layer ({}) to "
                                   "equal model.embedding_dim ({})",
                                   bottom.back(), embedding_dim));
   }
-  CheckStacks(*this, "model.");
+  // `bottom: []` is checked against the data's dense fields by MakeRankingConfig.
+  CheckStacks(*this, "model.", /*allow_no_bottom=*/true);
 }
 
 void RankingConfig::Validate() const {
-  if (dense_features <= 0) {
+  if (dense_features < 0) {
     throw ConfigError("dense_features",
-                      fmt::format("expected a positive count, got {}", dense_features));
+                      fmt::format("expected a count >= 0, got {}", dense_features));
   }
-  if (tables.empty())
-    throw ConfigError("tables", "expected at least one embedding table, got none");
-  if (features.empty()) {
-    throw ConfigError("features", "expected at least one sparse feature, got none");
+  if (features.empty() && dense_features == 0) {
+    throw ConfigError("features",
+                      "expected at least one sparse feature when there are no dense features "
+                      "(dense_features: 0), got none");
   }
-  CheckStacks(*this, "");
+  if (tables.empty() != features.empty()) {
+    throw ConfigError(features.empty() ? "tables" : "features",
+                      fmt::format("expected tables and sparse features together, got {} tables "
+                                  "and {} features",
+                                  tables.size(), features.size()));
+  }
+  if (dense_features == 0 && !bottom.empty()) {
+    throw ConfigError("bottom", fmt::format("the model has no dense features, so no bottom stack: "
+                                            "expected [], got [{}]",
+                                            fmt::join(bottom, ", ")));
+  }
+  if (dense_features > 0 && bottom.empty()) {
+    throw ConfigError("bottom", fmt::format("the model has {} dense features: expected at least "
+                                            "one layer size, got none",
+                                            dense_features));
+  }
+  CheckStacks(*this, "", /*allow_no_bottom=*/dense_features == 0);
   CheckCrossLayers(*this, "cross_layers");
   if (cross_projection_dim && *cross_projection_dim <= 0) {
     throw ConfigError("cross_projection_dim",
@@ -183,6 +207,20 @@ RankingConfig MakeRankingConfig(const ModelConfig& model, int64_t dense_features
   RankingConfig r;
   static_cast<ModelShape&>(r) = model;
   r.dense_features = dense_features;
+  if (dense_features == 0 && !r.bottom.empty()) {
+    LogWarning(
+        "model.bottom [{}] ignored: the data has no dense features, so the model has no "
+        "bottom stack (set `bottom: []` to say so)",
+        fmt::join(r.bottom, ", "));
+    r.bottom.clear();
+  }
+  if (dense_features > 0 && r.bottom.empty()) {
+    throw ConfigError("model.bottom",
+                      fmt::format("expected at least one layer size for the data's {} dense "
+                                  "features, got [] (no bottom stack is only for data without "
+                                  "dense features)",
+                                  dense_features));
+  }
   for (const SparseInput& f : sparse) {
     r.tables.push_back(
         {.name = f.name, .vocabulary_size = f.vocabulary_size, .dim = model.embedding_dim});

@@ -53,7 +53,8 @@ inline constexpr EnumName<OutputBiasInit> kOutputBiasInitNames[] = {
 
 // The fields of the model's shape shared by ModelConfig and RankingConfig.
 struct ModelShape {
-  // Bottom stack: MLP with ReLU after every layer, the last included (TFRS default).
+  // Bottom stack: MLP with ReLU after every layer, the last included (TFRS default). Empty =
+  // no bottom stack, which a model has exactly when it has no dense features.
   std::vector<int64_t> bottom = {256, 64, 16};
   // Top stack: MLP with ReLU between layers; the last layer's activation is output_activation.
   std::vector<int64_t> top = {512, 256, 1};
@@ -88,12 +89,19 @@ struct ModelConfig : ModelShape {
   // Writes the section's content as a mapping; FromYaml of it gives an equal configuration.
   void ToYaml(YAML::Emitter& out) const;
   // ConfigError with key "model.<field>" for a value out of range or inconsistent, including
-  // the dot interaction's bottom width == embedding_dim.
-  void Validate() const;
+  // the dot interaction's bottom width == embedding_dim (checked only for data with dense and
+  // sparse features: without dense features the bottom stack is not built, without sparse ones
+  // the interaction). `bottom: []` passes here and is refused by MakeRankingConfig for data
+  // with dense features.
+  void Validate(bool data_has_dense = true, bool data_has_sparse = true) const;
 };
 
+// Dense and sparse features: D >= 0, F >= 0, not both 0. D == 0: no bottom stack (`bottom`
+// must be empty), the interaction sees the embeddings alone. F == 0 (no tables, no features):
+// no interaction, the bottom output is the top stack's input (`interaction` and
+// `concat_dense` are not used).
 struct RankingConfig : ModelShape {
-  // D: the number of dense features per example.
+  // D: the number of dense features per example; 0 = none (then `bottom` must be empty).
   int64_t dense_features = 13;
   // Embedding tables and the sparse features that look them up (several features may share a
   // table). The interaction sees features in sorted feature-name order.
@@ -117,7 +125,9 @@ struct SparseInput {
 };
 // The RankingConfig of `model` for data with `dense_features` dense fields and the given sparse
 // features, one table each (model.embedding_dim columns, model.pooling): the shape fields copied
-// once, in one place. Validated (ConfigError).
+// once, in one place. With dense_features == 0 a non-empty model.bottom is dropped with a
+// warning (no bottom stack); with dense_features > 0 an empty one is a ConfigError
+// ("model.bottom"). Validated (ConfigError).
 RankingConfig MakeRankingConfig(const ModelConfig& model, int64_t dense_features,
                                 const std::vector<SparseInput>& sparse, LossKind loss,
                                 uint64_t seed);

@@ -22,8 +22,10 @@ void AppendBatch(const Batch& b, int64_t rows_before, const std::vector<bool>& w
                  Batch* merged) {
   const int64_t rows = b.size();
   const int64_t d = b.dense.rank() == 2 ? b.dense.dim(1) : 0;
-  std::memcpy(merged->dense.data() + rows_before * d, b.dense.data(),
-              static_cast<size_t>(rows * d) * sizeof(float));
+  if (rows * d > 0) {  // D == 0: a model without dense features has no dense data to copy
+    std::memcpy(merged->dense.data() + rows_before * d, b.dense.data(),
+                static_cast<size_t>(rows * d) * sizeof(float));
+  }
   for (size_t f = 0; f < b.sparse.size(); ++f) {
     const SparseFeature& s = b.sparse[f];
     SparseFeature& m = merged->sparse[f];

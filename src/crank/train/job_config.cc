@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "crank/base/error.h"
+#include "crank/data/data_spec.h"
 #include "crank/io/load_model.h"
 #include "crank/yaml/emitter.h"
 #include "crank/yaml/reader.h"
@@ -120,7 +121,8 @@ std::string JobConfig::ToYaml() const {
 
 void JobConfig::Validate() const {
   data.Validate();
-  model.Validate();
+  const Schema schema = ResolveSchema(data);
+  model.Validate(!schema.dense.empty(), !schema.sparse.empty());
   embedding_optimizer.Validate("optimizer.embedding");
   dense_optimizer.Validate("optimizer.dense");
   auto fail = [](const std::string& field, const std::string& what) {
