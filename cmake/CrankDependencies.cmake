@@ -5,7 +5,8 @@ find_package(fmt REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json REQUIRED)
-# ONNX export (src/crank/export): ONNX's generated protobuf classes (libonnx-dev, libprotobuf-dev).
+# ONNX export (src/crank/export): ONNX's generated protobuf classes (libonnx-dev, libprotobuf-dev);
+# TensorBoard event files (src/crank/summary): protoc (protobuf-compiler) and libprotobuf.
 find_package(Protobuf REQUIRED)
 find_package(ONNX REQUIRED)
 

@@ -13,6 +13,7 @@
 #include "crank/io/model_checkpoint.h"
 #include "crank/train/evaluate.h"
 #include "crank/train/progress.h"
+#include "crank/train/tensorboard_hook.h"
 #include "numpy_inputs.h"
 
 namespace crank::python {
@@ -307,11 +308,15 @@ py::dict PyRanking::Fit(std::optional<std::vector<std::string>> train_files,
                             cfg.ToYaml(), mapping_->Serialize(), s);
         run.resume = true;
       }
+      std::unique_ptr<TensorBoardHook> tensorboard;  // train.tensorboard: docs/tensorboard.md
+      if (!cfg.train.tensorboard.empty())
+        tensorboard = std::make_unique<TensorBoardHook>(TensorBoardOptionsFor(cfg));
       auto holder = std::make_shared<ModelHolder>();
       holder->trainer = std::make_unique<Trainer>(cfg, run);
       holder->model = &holder->trainer->model();
       holder->model->SetComputeSettings(Settings());
       holder->trainer->AddHook(&hook);
+      if (tensorboard) holder->trainer->AddHook(tensorboard.get());
       std::unique_ptr<ProgressHook> progress;
       if (verbose) {
         progress = std::make_unique<ProgressHook>(false, cfg.train.log_every_seconds);

@@ -95,6 +95,8 @@ void LogCompute(int threads) {
 struct TrainFlags {
   std::vector<std::string> train, eval;
   std::string model_out, config, format, interaction, metrics_out, bad_rows, pooling, precision;
+  std::string tensorboard;
+  int64_t tensorboard_every = 0;
   std::vector<int64_t> bottom, top;
   int64_t embedding_dim = 0, hash_buckets = 0, epochs = 0, batch_size = 0, checkpoint_every = 0,
           shuffle_buffer = 0, eval_every = 0, early_stopping = 0, max_steps = 0;
@@ -172,6 +174,12 @@ Action AddTrainCommand(CLI::App& app) {
   auto* o_prec = c->add_option(
       "--precision", f->precision,
       "GEMM precision: fp32 (default) | bf16 (fp32 master weights; AVX512-BF16/AMX CPUs)");
+  auto* o_tb = c->add_option(
+      "--tensorboard", f->tensorboard,
+      "write loss, examples/s, learning rates and eval metrics as TensorBoard scalars to an "
+      "event file in DIR");
+  auto* o_tb_every = c->add_option("--tensorboard-every", f->tensorboard_every,
+                                   "steps between TensorBoard training scalars (default 100)");
   return [=] {
     JobConfig cfg = f->config.empty() ? JobConfig() : JobConfig::FromYamlFile(f->config);
     ConfigOverrides o;
@@ -202,6 +210,8 @@ Action AddTrainCommand(CLI::App& app) {
     given(o_mem, f->in_memory, &o.in_memory);
     given(o_keep, f->keep_best, &o.keep_best);
     given(o_prec, f->precision, &o.precision);
+    given(o_tb, f->tensorboard, &o.tensorboard);
+    given(o_tb_every, f->tensorboard_every, &o.tensorboard_every);
     given(o_train, f->train, &o.train_files);
     given(o_eval, f->eval, &o.eval_files);
     cfg.ApplyOverrides(o);

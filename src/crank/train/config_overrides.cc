@@ -88,6 +88,8 @@ void JobConfig::ApplyOverrides(const ConfigOverrides& o) {
   if (o.max_bad_rows) data.max_bad_rows = *o.max_bad_rows;
   Set(o.in_memory, &train.in_memory);
   Set(o.keep_best, &train.keep_best);
+  Set(o.tensorboard, &train.tensorboard);
+  Set(o.tensorboard_every, &train.tensorboard_every);
   if (o.precision) {
     try {
       train.precision = ParseGemmPrecision(*o.precision);

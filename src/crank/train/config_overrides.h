@@ -28,10 +28,11 @@ struct ConfigOverrides {
   std::optional<std::string> pooling;      // --pooling: sum | mean | sqrtn
   std::optional<std::string> precision;    // --precision: fp32 | bf16
   std::optional<std::string> bad_rows;     // --bad-rows: skip | fail
+  std::optional<std::string> tensorboard;  // --tensorboard DIR
   std::optional<int64_t> embedding_dim, hash_buckets;
   std::optional<std::vector<int64_t>> bottom, top;
   std::optional<int64_t> epochs, batch_size, checkpoint_every, shuffle_buffer, eval_every,
-      early_stopping_patience, max_steps;
+      early_stopping_patience, max_steps, tensorboard_every;
   std::optional<double> max_bad_rows;  // --max-bad-rows: a fraction in [0, 1) or a count
   std::optional<double> learning_rate, embedding_learning_rate, dense_learning_rate;
   std::optional<int> threads;

@@ -34,7 +34,8 @@ JobConfig Parse(const YAML::Node& root_node, const std::string& file) {
   t.ExpectMapOrNull();
   t.CheckKeys({"epochs", "batch_size", "eval_batch_size", "threads", "seed", "shuffle_buffer",
                "checkpoint_every", "eval_every", "early_stopping_patience", "max_steps",
-               "keep_best", "in_memory", "precision", "log_every_seconds"});
+               "keep_best", "in_memory", "precision", "log_every_seconds", "tensorboard",
+               "tensorboard_every"});
   TrainOptions& to = c.train;
   t.Read("epochs", &to.epochs);
   t.Read("batch_size", &to.batch_size);
@@ -56,6 +57,8 @@ JobConfig Parse(const YAML::Node& root_node, const std::string& file) {
     t.Child("precision").FailAtKey(fmt::format("expected fp32 or bf16, got '{}'", precision));
   }
   t.Read("log_every_seconds", &to.log_every_seconds);
+  t.Read("tensorboard", &to.tensorboard);
+  t.Read("tensorboard_every", &to.tensorboard_every);
   try {
     c.Validate();
   } catch (const ConfigError& e) {
@@ -114,6 +117,10 @@ std::string JobConfig::ToYaml() const {
   e << YAML::Key << "in_memory" << YAML::Value << train.in_memory;
   e << YAML::Key << "precision" << YAML::Value << std::string(GemmPrecisionName(train.precision));
   e << YAML::Key << "log_every_seconds" << YAML::Value << YamlNumber(train.log_every_seconds);
+  if (!train.tensorboard.empty()) {  // written only when set: other configurations read as before
+    e << YAML::Key << "tensorboard" << YAML::Value << train.tensorboard;
+    e << YAML::Key << "tensorboard_every" << YAML::Value << train.tensorboard_every;
+  }
   e << YAML::EndMap;
   e << YAML::EndMap;
   return EmittedText(e);
@@ -141,6 +148,10 @@ void JobConfig::Validate() const {
   if (train.early_stopping_patience < 0)
     fail("train.early_stopping_patience", "expected 0 or more");
   if (train.max_steps < 0) fail("train.max_steps", "expected 0 or more");
+  if (train.tensorboard_every < 1) {
+    fail("train.tensorboard_every",
+         fmt::format("expected 1 or more steps, got {}", train.tensorboard_every));
+  }
   if (!(std::isfinite(train.log_every_seconds) && train.log_every_seconds > 0)) {
     fail("train.log_every_seconds",
          fmt::format("expected a finite number > 0, got {}", train.log_every_seconds));

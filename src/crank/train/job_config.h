@@ -40,6 +40,9 @@ struct TrainOptions {
   // GemmPrecisionName writes it.
   GemmPrecision precision = GemmPrecision::kFp32;
   double log_every_seconds = 10;  // progress lines when stderr is not a terminal
+  // TensorBoard scalars (train/tensorboard_hook.h): an event file in this directory; empty: none.
+  std::string tensorboard;
+  int64_t tensorboard_every = 100;  // steps between train/ scalars (and at each epoch's end)
 };
 
 // "skip" or "fail" as given to --bad-rows; ConfigError "--bad-rows: ..." otherwise.

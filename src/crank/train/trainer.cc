@@ -16,6 +16,7 @@
 #include "crank/optim/composite_optimizer.h"
 #include "crank/optim/factory.h"
 #include "crank/train/progress.h"
+#include "crank/train/tensorboard_hook.h"
 
 namespace crank {
 namespace {
@@ -422,10 +423,20 @@ void Trainer::EndEpochForHooks() {
 }
 
 TrainResult Train(const JobConfig& config, const TrainRun& run) {
+  // The event file first: an unwritable directory fails before the data pass.
+  std::unique_ptr<TensorBoardHook> tensorboard;
+  if (!config.train.tensorboard.empty())
+    tensorboard = std::make_unique<TensorBoardHook>(TensorBoardOptionsFor(config));
   Trainer trainer(config, run);
   ProgressHook progress(run.progress_bar, config.train.log_every_seconds);
   trainer.AddHook(&progress);
-  return trainer.Fit();
+  if (tensorboard) trainer.AddHook(tensorboard.get());
+  TrainResult result = trainer.Fit();
+  if (tensorboard && !tensorboard->error().empty()) {
+    LogWarning("the TensorBoard scalars in {} stop where writing failed: {}", tensorboard->path(),
+               tensorboard->error());
+  }
+  return result;
 }
 
 }  // namespace crank

@@ -140,8 +140,9 @@ class Trainer {
   double step_seconds_ = 0.0;
 };
 
-// Trains with a ProgressHook (run.progress_bar: a bar, else log lines): Trainer(config,
-// run).Fit().
+// Trains with a ProgressHook (run.progress_bar: a bar, else log lines) and, with
+// train.tensorboard, a TensorBoardHook (train/tensorboard_hook.h; opened first, so a directory
+// that cannot be written fails with IoError before any work): Trainer(config, run).Fit().
 TrainResult Train(const JobConfig& config, const TrainRun& run);
 
 }  // namespace crank
