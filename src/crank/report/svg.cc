@@ -116,7 +116,7 @@ class Frame {
       fmt::format_to(std::back_inserter(*s),
                      "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"4\" fill=\"{}\"/>"
                      "<text x=\"{}\" y=\"{}\" dominant-baseline=\"middle\">{}</text>\n",
-                     kLeft + pw_ - 150, y - 2, kColors[i % std::size(kColors)], kLeft + pw_ - 134,
+                     kLeft + pw_ - 240, y - 2, kColors[i % std::size(kColors)], kLeft + pw_ - 224,
                      y, EscapeHtml(series[i].name));
     }
   }
