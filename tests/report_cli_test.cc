@@ -10,6 +10,7 @@
 
 #include "cli_fixture.h"
 #include "crank/report/report.h"
+#include "movielens_data.h"
 
 namespace crank::testing {
 namespace {
@@ -122,6 +123,27 @@ TEST_F(ReportCli, UnlabelledDataIsADataError) {
   EXPECT_EQ(r.code, 3) << r.err;
   EXPECT_TRUE(Has(ErrorLine(r), "label")) << r.err;
   EXPECT_FALSE(fs::exists(P("report.html")));
+}
+
+TEST_F(ReportCli, RatingModelGetsRegressionPlotsAndNoRoc) {
+  const SyntheticMovieLens data = WriteSyntheticMovieLens(
+      dir_ / "movielens", std::string(CRANK_SOURCE_DIR) + "/examples/movielens.yaml");
+  Result r = Run("train -q --config " + data.config.string() + " --model-out " + P("ml.crank") +
+                 " --epochs 1 --bottom 16,8 --top 16,1 --embedding-dim 8 --threads 2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = Run("report --model " + P("ml.crank") + " --data " + data.ratings.string() + " --out " +
+          P("ml.html"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  // The config's hold-out: --rows auto evaluates the held-out rows, as crank eval does.
+  EXPECT_TRUE(Has(r.err, fmt::format("wrote the report on {} examples", data.eval_rows))) << r.err;
+  const std::string page = ReadFile(P("ml.html"));
+  for (const std::string& t : ReportSectionTitles(true)) {
+    EXPECT_TRUE(Has(page, ">" + t + "</h2>")) << t;
+  }
+  EXPECT_FALSE(Has(page, ">ROC curve</h2>"));
+  EXPECT_TRUE(Has(page, "regression (mean squared error) model"));
+  EXPECT_TRUE(Has(page, ">rmse</td>"));
+  EXPECT_FALSE(Has(page, ">auc</td>"));  // undefined for star ratings: not in the table
 }
 
 }  // namespace

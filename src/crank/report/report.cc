@@ -68,6 +68,12 @@ const std::vector<std::pair<std::string, std::string>>& KnownMetrics() {
 void MetricsTable(std::string* page, const ReportInput& in, double average_precision) {
   std::map<std::string, double> m = in.metrics;
   if (!in.regression) m["average_precision"] = average_precision;
+  // A regression model reports the classification keys as NaN when its labels leave [0, 1]
+  // (metrics/metric_set.h): they mean nothing there and are left out.
+  for (const char* key : {"auc", "logloss", "accuracy", "ne"}) {
+    const auto it = m.find(key);
+    if (in.regression && it != m.end() && !std::isfinite(it->second)) m.erase(it);
+  }
   *page +=
       "<table>\n<tr><th class=\"k\">metric</th><th>value</th><th class=\"k\">meaning</th></tr>\n";
   const auto row = [&](const std::string& key, double v, const std::string& meaning) {
@@ -82,8 +88,8 @@ void MetricsTable(std::string* page, const ReportInput& in, double average_preci
   }
   for (const auto& [key, v] : m) row(key, v, "");
   *page += "</table>\n";
-  Note(page, fmt::format("The model was trained for {} steps ({} epochs completed, {} examples).",
-                         in.steps, in.epochs, in.train_examples));
+  Note(page, fmt::format("The model was trained for {} steps on {} examples; epochs completed: {}.",
+                         in.steps, in.train_examples, in.epochs));
   if (in.rows_skipped > 0) {
     Note(page, fmt::format("{} malformed rows of the data were skipped.", in.rows_skipped));
   }

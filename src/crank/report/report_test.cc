@@ -91,7 +91,8 @@ TEST(Report, RegressionPageSkipsRocAndSaysSo) {
     in.labels.push_back(y);
     in.predictions.push_back(y + rng.UniformFloat() - 0.5f);
   }
-  in.metrics = {{"examples", 3000}, {"rmse", 0.29}, {"mae", 0.25}};
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  in.metrics = {{"examples", 3000}, {"rmse", 0.29}, {"mae", 0.25}, {"auc", nan}, {"ne", nan}};
   in.history_json = R"([{"epoch":0,"step":5,"metrics":{"rmse":0.3,"loss":0.09}}])";
   const std::string page = RenderReportHtml(in);
   EXPECT_EQ(MarkupProblem(page), "");
@@ -102,6 +103,9 @@ TEST(Report, RegressionPageSkipsRocAndSaysSo) {
   EXPECT_FALSE(Has(page, ">Calibration</h2>"));
   EXPECT_TRUE(Has(page, "ROC, precision-recall and calibration plots apply to click"));
   EXPECT_TRUE(Has(page, "One example in 2 is drawn (1500 of 3000)"));
+  EXPECT_TRUE(Has(page, ">rmse</td>"));
+  EXPECT_FALSE(Has(page, ">auc</td>"));  // NaN for star ratings: left out of the table
+  EXPECT_FALSE(Has(page, ">ne</td>"));
 }
 
 TEST(Report, NoHistoryOrBrokenHistoryIsExplainedOnThePage) {
