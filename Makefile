@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PKGS := cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libyaml-cpp-dev libcli11-dev \
         libfmt-dev libopenblas-openmp-dev nlohmann-json3-dev libdnnl-dev \
-        libonnx-dev libprotobuf-dev protobuf-compiler python3-onnx libcpp-httplib-dev
+        libonnx-dev libprotobuf-dev protobuf-compiler python3-onnx libcpp-httplib-dev libpng-dev
 # The Python package (python/, docs/python.md): bindings, pytest suite, pip install offline.
 PY_PKGS := pybind11-dev python3-dev python3-numpy python3-pytest python3-venv python3-setuptools \
            python3-wheel
@@ -25,7 +25,7 @@ define install_missing
 	fi
 endef
 
-.PHONY: deps build test onnxruntime-node demo python bench asan tsan fuzz format clean
+.PHONY: deps build test onnxruntime-node browser demo python bench asan tsan fuzz format clean
 
 deps:
 	$(call install_missing,$(PKGS) $(PY_PKGS))
@@ -34,7 +34,7 @@ build: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCRANK_BUILD_TESTS=ON
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: build onnxruntime-node
+test: build onnxruntime-node browser
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # ONNX Runtime for the export tests (tests/onnxruntime_test.cc): onnxruntime-node (CPU runtime
@@ -49,6 +49,14 @@ onnxruntime-node:
 	@grep -qs '"version": "$(ORT_NODE_VERSION)"' $(ORT_NODE_DIR)/node_modules/onnxruntime-node/package.json || \
 	  npm install --prefix $(ORT_NODE_DIR) --ignore-scripts --no-audit --no-fund onnxruntime-node@$(ORT_NODE_VERSION) || \
 	  echo "warning: onnxruntime-node could not be installed; the ONNX Runtime tests will skip and say so"
+
+# Debian's chromium for the browser test of `crank report` (tests/report_browser_test.cc,
+# label browser); when it cannot be installed that test skips and says why.
+browser:
+	@dpkg-query -W -f='$${Status}' chromium 2>/dev/null | grep -q "install ok installed" || { \
+	  echo "installing: chromium"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium || \
+	  echo "warning: chromium could not be installed; the browser test of crank report will skip and say so"; }
 
 # python: the extension module and package in $(BUILD)/python (PYTHONPATH=$(BUILD)/python).
 python: deps

@@ -22,6 +22,8 @@ Action AddExportCommand(CLI::App& app);  // export_command.cc
 Action AddMapCommand(CLI::App& app);     // map_command.cc
 Action AddServeCommand(CLI::App& app);  // serve_command.cc
 
+Action AddReportCommand(CLI::App& app);  // report_command.cc
+
 }  // namespace crank::cli
 
 #endif  // CRANK_TOOLS_CRANK_COMMANDS_H_

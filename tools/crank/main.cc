@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   crank::cli::Action export_onnx = crank::cli::AddExportCommand(app);
   crank::cli::Action map = crank::cli::AddMapCommand(app);
   crank::cli::Action serve = crank::cli::AddServeCommand(app);
+  crank::cli::Action report = crank::cli::AddReportCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("export")) export_onnx();
     if (app.got_subcommand("map")) map();
     if (app.got_subcommand("serve")) serve();
+    if (app.got_subcommand("report")) report();
   } catch (const crank::InvalidArgument& e) {  // ConfigError included
     return Fail(2, e.what());
   } catch (const crank::DataError& e) {

@@ -13,13 +13,22 @@ namespace crank {
 using Json = nlohmann::json;
 
 MetricMap Evaluate(Ranking& model, BatchReader& reader) {
+  return Evaluate(model, reader, EvalBatchObserver());
+}
+
+MetricMap Evaluate(Ranking& model, BatchReader& reader, const EvalBatchObserver& observer) {
   model.ResetMetrics();
   Batch batch;
+  Tensor predictions;
   while (reader.Next(&batch)) {
     if (batch.labels.empty()) {
       throw DataError("evaluation needs labelled data, but the input has no label column");
     }
     model.TestStep(batch);
+    if (observer) {
+      model.Predict(batch, &predictions);
+      observer(batch, predictions);
+    }
   }
   MetricMap m = model.Metrics();
   model.ResetMetrics();

@@ -6,6 +6,7 @@
 // reader; the model is used for inference only but its metric state is reset and read.
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -19,6 +20,14 @@ namespace crank {
 // ("examples", "auc", "logloss", "accuracy", "ne", "calibration", "loss", ...; "rmse", "mae"
 // for regression). Rewinds the reader afterwards. DataError if the data has no labels.
 MetricMap Evaluate(Ranking& model, BatchReader& reader);
+
+// Called by Evaluate for each batch, after its metrics are recorded, with the batch and the
+// model's predictions for it (B) as Ranking::Predict gives them (the metrics' sigmoid of the
+// same logits may differ from them in the last bit).
+using EvalBatchObserver = std::function<void(const Batch& batch, const Tensor& predictions)>;
+// Evaluate, also handing every batch and its predictions to `observer` (`crank report`). Each
+// batch then runs the inference forward twice (once for the metrics, once for the predictions).
+MetricMap Evaluate(Ranking& model, BatchReader& reader, const EvalBatchObserver& observer);
 
 // Writes one prediction per example, in input order, one per line (shortest text that reads
 // back as the same float), to out_path atomically: on error nothing is left at out_path and an
