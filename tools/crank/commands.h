@@ -20,7 +20,7 @@ Action AddGenCommand(CLI::App& app);
 Action AddInfoCommand(CLI::App& app);
 Action AddExportCommand(CLI::App& app);  // export_command.cc
 Action AddMapCommand(CLI::App& app);     // map_command.cc
-Action AddServeCommand(CLI::App& app);  // serve_command.cc
+Action AddServeCommand(CLI::App& app);   // serve_command.cc
 
 Action AddReportCommand(CLI::App& app);  // report_command.cc
 
