@@ -21,23 +21,10 @@
 namespace crank {
 namespace {
 
+using testing::Lines;
+using testing::PredictionLines;
 using testing::ReadFile;
 using testing::Result;
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
-
-// The predictions of an infer answer, one per line, as `crank predict` writes them.
-std::string PredictionLines(const std::string& body) {
-  const auto j = nlohmann::json::parse(body);
-  std::string out;
-  for (const auto& v : j["outputs"][0]["data"]) out += fmt::format("{}\n", v.get<float>());
-  return out;
-}
 
 void WriteText(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;

@@ -4,12 +4,14 @@
 // An in-process `crank serve` on an ephemeral port of 127.0.0.1, and helpers to build infer
 // bodies and read their answers.
 
+#include <fmt/format.h>
 #include <httplib.h>
 
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,6 +74,22 @@ inline std::vector<float> Predictions(const std::string& body) {
   const auto j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.contains("outputs")) return out;
   for (const auto& v : j["outputs"][0]["data"]) out.push_back(v.get<float>());
+  return out;
+}
+
+// The lines of a text, without their line ends.
+inline std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+// The predictions of an infer answer, one per line, as `crank predict` writes them.
+inline std::string PredictionLines(const std::string& body) {
+  const auto j = nlohmann::json::parse(body);
+  std::string out;
+  for (const auto& v : j["outputs"][0]["data"]) out += fmt::format("{}\n", v.get<float>());
   return out;
 }
 
