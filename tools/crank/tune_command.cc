@@ -30,6 +30,7 @@ extern "C" void OnInterrupt(int) { g_interrupted.store(true); }
 struct TuneFlags {
   std::vector<std::string> train, eval;
   std::string out, config, format, budget, trials_out;
+  std::vector<int64_t> dims, buckets, min_counts, epochs;
   int64_t batch_size = 0, min_rung_rows = 0;
   int threads = 0;
   uint64_t seed = 0;
@@ -87,6 +88,17 @@ Action AddTuneCommand(CLI::App& app) {
                 "also write the trial table: .json as JSON, anything else as TSV");
   auto* o_min = c->add_option("--min-rung-rows", f->min_rung_rows,
                               "rows the smallest rung trains on at least (default 10000)");
+  auto* o_dims =
+      c->add_option("--embedding-dims", f->dims, "embedding dimensions to try (default 8,16,32)")
+          ->delimiter(',');
+  auto* o_buckets = c->add_option("--hash-buckets", f->buckets,
+                                  "Criteo hash buckets to try (default 10000,30000,100000,300000)")
+                        ->delimiter(',');
+  auto* o_counts = c->add_option("--min-counts", f->min_counts,
+                                 "vocabulary min_count values to try (default 1,2,5,10)")
+                       ->delimiter(',');
+  auto* o_epochs =
+      c->add_option("--epochs", f->epochs, "epoch counts to try (default 1,2,3)")->delimiter(',');
   auto* o_mem = c->add_flag("--in-memory", f->in_memory, "load the training data into memory");
   c->add_flag("--verbose", f->verbose, "log each trial's training as crank train does");
   return [=] {
@@ -117,6 +129,18 @@ Action AddTuneCommand(CLI::App& app) {
     options.budget_seconds = budget;
     options.seed = f->seed;
     if (o_min->count()) options.min_rung_rows = f->min_rung_rows;
+    const auto list = [](CLI::Option* opt, const char* flag, const std::vector<int64_t>& values,
+                         std::vector<int64_t>* field) {
+      if (!opt->count()) return;
+      for (int64_t v : values) {
+        if (v < 1) throw ConfigError(fmt::format("{}: expected values >= 1, got {}", flag, v));
+      }
+      *field = values;
+    };
+    list(o_dims, "--embedding-dims", f->dims, &options.space.embedding_dims);
+    list(o_buckets, "--hash-buckets", f->buckets, &options.space.hash_buckets);
+    list(o_counts, "--min-counts", f->min_counts, &options.space.min_counts);
+    list(o_epochs, "--epochs", f->epochs, &options.space.epochs);
     ConfigurePrecision(std::string(GemmPrecisionName(cfg.train.precision)));
     const int threads = ConfigureThreads(cfg.train.threads);
     WorkDir work;

@@ -245,6 +245,7 @@ TrialRunner MakeTrainerRunner(const std::string& work_dir) {
     run.train_files = config.data.train_files;
     run.eval_files = config.data.eval_files;
     run.model_out = (fs::path(work_dir) / "trial.model").string();
+    run.write_files = false;  // only the metrics are wanted: no checkpoint I/O per trial
     auto clean = [&] {
       std::error_code ignored;
       for (const char* suffix : {"", ".ckpt", ".best"}) fs::remove(run.model_out + suffix, ignored);

@@ -133,9 +133,10 @@ struct TrialOutcome {
 };
 // Trains `config` (train/eval files in config.data) calling `stop_hook` as a training hook.
 using TrialRunner = std::function<TrialOutcome(const JobConfig& config, TrainHook* stop_hook)>;
-// The runner of `crank tune`: a Trainer writing its model and checkpoints under `work_dir`
-// (removed after each trial); exceptions of the run become TrialOutcome::error, except
-// ConfigError and IoError (a wrong configuration or missing file), which propagate.
+// The runner of `crank tune`: a Trainer that writes no files (TrainRun::write_files false;
+// `work_dir` names its unused model path and is cleaned after each trial); exceptions of the run
+// become TrialOutcome::error, except ConfigError and IoError (a wrong configuration or missing
+// file), which propagate.
 TrialRunner MakeTrainerRunner(const std::string& work_dir);
 
 struct TrialRecord {
