@@ -64,7 +64,7 @@ TEST_F(TuneCli, BestConfigTrainsToTheMetricOfItsTrial) {
 
 TEST_F(TuneCli, TheSameSeedDrawsTheSameConfigurations) {
   auto configs = [&](const std::string& seed, const std::string& name) {
-    const Result r = Run(Tune("--budget 4s --seed " + seed + " --out " + P(name + ".yaml") +
+    const Result r = Run(Tune("--budget 3s --seed " + seed + " --out " + P(name + ".yaml") +
                               " --trials-out " + P(name + ".json")));
     EXPECT_EQ(r.code, 0) << r.err;
     std::map<int64_t, std::string> by_config;

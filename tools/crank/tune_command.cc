@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -191,11 +192,16 @@ Action AddTuneCommand(CLI::App& app) {
       WriteText(f->trials_out, json ? TrialsJson(r) : TrialTable(r, /*tsv=*/true));
     }
     if (r.interrupted) LogWarning("tune: interrupted; the best configuration so far follows");
+    if (r.best_trial < 0 && r.interrupted) {
+      throw std::runtime_error(
+          "tune: interrupted before the base configuration finished one training run; nothing "
+          "written");
+    }
     if (r.best_trial < 0) {
       throw ConfigError(fmt::format(
-          "--budget: {:.0f} s ran out before the base configuration finished one training run "
-          "({}); give a larger budget",
-          budget, r.interrupted ? "interrupted" : "nothing written"));
+          "--budget: {:.0f} s ran out before the base configuration finished one training run; "
+          "give a larger budget",
+          budget));
     }
     const TrialRecord& best = r.trials[r.best_trial];
     WriteText(f->out, r.best_config.ToYaml());
