@@ -383,10 +383,11 @@ TuneResult Tune(const JobConfig& base, const TuneOptions& options, const TuneEnv
               stop = true;
               break;
             }
-            scores.emplace_back(rec.metric, k);
+            if (!std::isnan(rec.metric)) scores.emplace_back(rec.metric, k);  // failed: out
           }
           if (stop || rung + 1 == bracket.size()) break;
-          // Keep the best configs for the next rung (ties: the earlier configuration).
+          // Keep the best configs for the next rung (ties: the earlier configuration); a
+          // failed trial's configuration goes no further.
           std::stable_sort(scores.begin(), scores.end(), [&](const auto& a, const auto& b) {
             return Better(a.first, b.first, result.higher_is_better);
           });

@@ -174,7 +174,9 @@ struct TuneEnv {
 };
 
 // Runs the search from `base` (validated; data.train_files and data.eval_files set, BCE or MSE
-// task). ConfigError when there are no eval files. Trial 0 failing propagates as its error.
+// task). ConfigError when there are no train or eval files; DataError naming trial 0 when the
+// base configuration's run fails (e.g. diverges); ConfigError and IoError of a runner propagate.
+// A later trial that fails is listed as "failed: ..." and not ranked.
 TuneResult Tune(const JobConfig& base, const TuneOptions& options, const TuneEnv& env);
 
 // "600" (seconds), "90s", "10m", "1.5h" -> seconds; ConfigError "<flag>: ..." unless > 0.

@@ -332,6 +332,38 @@ TEST(Tune, LowerIsBetterForRatings) {
   }
 }
 
+TEST(Tune, FailedTrialsAreListedAndNotRanked) {
+  FakeWorld world;
+  TuneEnv env = world.Env();
+  env.runner = [inner = env.runner](const JobConfig& c, TrainHook* hook) {
+    if (c.embedding_optimizer.learning_rate > 0.12f) {
+      TrialOutcome o;
+      o.error = "training diverged";
+      return o;
+    }
+    return inner(c, hook);
+  };
+  const TuneResult r = Tune(FakeBase(), FakeOptions(60), env);
+  int failed = 0;
+  for (const TrialRecord& t : r.trials) {
+    if (t.params.embedding_learning_rate <= 0.12) continue;
+    EXPECT_EQ(t.status, "failed: training diverged");
+    EXPECT_TRUE(std::isnan(t.metric));
+    EXPECT_EQ(t.rung, 0) << "a failed configuration is not promoted";
+    ++failed;
+  }
+  EXPECT_GT(failed, 0);
+  ASSERT_GE(r.best_trial, 0);
+  EXPECT_LE(r.trials[r.best_trial].params.embedding_learning_rate, 0.12);
+  // The base configuration failing ends the search.
+  FakeWorld again;
+  TuneEnv env0 = again.Env();
+  env0.runner = env.runner;
+  JobConfig base = FakeBase();
+  base.embedding_optimizer.learning_rate = 0.5f;
+  EXPECT_THROW(Tune(base, FakeOptions(60), env0), DataError);
+}
+
 TEST(Tune, NeedsEvaluationData) {
   FakeWorld world;
   JobConfig base = FakeBase();
