@@ -157,9 +157,8 @@ Action AddTuneCommand(CLI::App& app) {
     env.interrupted = [] { return g_interrupted.load(); };
     const std::string metric =
         cfg.data.task == LabelKind::kBinary ? std::string("auc") : std::string("rmse");
-    std::printf("%s", TrialTableHeader(metric, false).c_str());
-    std::fflush(stdout);
-    env.on_trial = [](const TrialRecord& t) {
+    env.on_trial = [metric](const TrialRecord& t) {
+      if (t.id == 0) std::printf("%s", TrialTableHeader(metric, false).c_str());
       std::printf("%s", TrialTableRow(t, false).c_str());
       std::fflush(stdout);
     };
