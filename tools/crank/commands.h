@@ -23,6 +23,7 @@ Action AddMapCommand(CLI::App& app);     // map_command.cc
 Action AddServeCommand(CLI::App& app);   // serve_command.cc
 
 Action AddReportCommand(CLI::App& app);  // report_command.cc
+Action AddTuneCommand(CLI::App& app);    // tune_command.cc
 
 }  // namespace crank::cli
 

@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   crank::cli::Action map = crank::cli::AddMapCommand(app);
   crank::cli::Action serve = crank::cli::AddServeCommand(app);
   crank::cli::Action report = crank::cli::AddReportCommand(app);
+  crank::cli::Action tune = crank::cli::AddTuneCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("map")) map();
     if (app.got_subcommand("serve")) serve();
     if (app.got_subcommand("report")) report();
+    if (app.got_subcommand("tune")) tune();
   } catch (const crank::InvalidArgument& e) {  // ConfigError included
     return Fail(2, e.what());
   } catch (const crank::DataError& e) {

@@ -364,6 +364,7 @@ void Trainer::EvaluateNow(const char* when, int64_t epoch) {
 }
 
 void Trainer::Save(const std::string& path) {
+  if (!run_.write_files) return;
   state_.history_json = history_.dump();
   state_.input.reset();
   if (reader_->CanSeek()) state_.input = ToRecord(reader_->position());
@@ -381,11 +382,12 @@ void Trainer::MarkBest(const MetricMap& m, int64_t epoch, int64_t step) {
 }
 
 void Trainer::SaveBest() {
+  best_unsaved_ = false;
+  if (!run_.write_files) return;
   TrainingState s = state_;
   s.history_json = history_.dump();
   s.input.reset();  // a model, not a place to resume from
   SaveModelCheckpoint(best_path_, *model_, model_->optimizer(), config_yaml_, mapping_text_, s);
-  best_unsaved_ = false;
 }
 
 void Trainer::Publish() {
@@ -405,6 +407,7 @@ void Trainer::Publish() {
           state_.global_step);
     }
   }
+  if (!run_.write_files) return;
   if (!PublishHardLink(from, run_.model_out)) {
     if (from == result_.checkpoint_path) {
       Save(run_.model_out);

@@ -39,6 +39,10 @@ struct TrainRun {
   std::string model_out;
   bool resume = false;
   bool progress_bar = false;  // draw a bar (a terminal) instead of log lines
+  // false: no checkpoint, no best-model file and no published model are written (model_out
+  // and resume are not used); the result and the in-memory model are as with files. For runs
+  // that only want the metrics, such as the trials of `crank tune`.
+  bool write_files = true;
 };
 
 struct TrainResult {

@@ -391,6 +391,22 @@ TEST_F(TrainerTest, KeepBestSurvivesAPauseAndResume) {
   EXPECT_FALSE(fs::exists(dir_ / "resumed.crank.best"));
 }
 
+TEST_F(TrainerTest, WithoutFilesTheResultIsTheSameAndNothingIsWritten) {
+  JobConfig job = SmallJob();
+  job.train.epochs = 1;
+  job.train.eval_every = 40;
+  const TrainResult with = Trainer(job, Run("with.model")).Fit();
+  TrainRun run = Run("without.model");
+  run.write_files = false;
+  const TrainResult without = Trainer(job, run).Fit();
+  EXPECT_EQ(without.final_eval, with.final_eval);
+  EXPECT_EQ(without.kept_step, with.kept_step);
+  EXPECT_EQ(without.history_json, with.history_json);
+  EXPECT_TRUE(fs::exists(dir_ / "with.model"));
+  for (const char* name : {"without.model", "without.model.ckpt", "without.model.best"})
+    EXPECT_FALSE(fs::exists(dir_ / name)) << name;
+}
+
 TEST(EarlyStopping, StopsAfterPatienceEvaluationsWithoutImprovement) {
   EarlyStopping auc(2, /*higher_is_better=*/true);
   EXPECT_STREQ(auc.metric_name(), "auc");

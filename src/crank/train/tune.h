@@ -1,0 +1,195 @@
+#ifndef CRANK_TRAIN_TUNE_H_
+#define CRANK_TRAIN_TUNE_H_
+
+// Hyperparameter search within a time budget, behind `crank tune` (docs/tune.md).
+//
+// The search is successive halving (the brackets of Hyperband) over the values of TrialParams:
+// embedding and dense learning rates, embedding L2, embedding dimension, Criteo hash buckets or
+// vocabulary min_count, interaction (dot, or cross with 1-3 layers, full or low rank) and epochs.
+//  1. Trial 0 trains the base configuration on all training rows. Its time gives the cost
+//     estimate (TrialCost) and its row count the steps of the partial rungs; its metric is the
+//     baseline.
+//  2. From the budget left and that estimate, PlanBrackets() fixes the brackets: each starts
+//     n configurations on a fraction eta^-s of the training steps and keeps the best 1/eta of
+//     them at each rung until the last rung trains on all rows (max_steps 0).
+//  3. Configurations are drawn by SampleParams(space, base, seed, index): configuration k of a
+//     search is a function of the seed and k alone, so two searches with the same seed try the
+//     same configurations in the same order; the budget and the estimate decide how many.
+//  4. A trial whose estimated time does not fit the remaining budget is not started; a trial
+//     running at the deadline (or when `interrupted` turns true) is stopped at its next step
+//     and recorded as stopped. The overshoot is at most the time to stop one trial.
+// The best result is the best full-data trial (AUC, or RMSE for ratings: lower is better);
+// its configuration (TuneResult::best_config) trains to the same metric under `crank train`.
+// Not thread-safe; runs on the calling thread.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crank/model/ranking_config.h"
+#include "crank/train/hooks.h"
+#include "crank/train/job_config.h"
+
+namespace crank {
+
+// The values a trial chooses. hash_buckets / min_count are 0 where the data has no Criteo hash
+// encoding / no vocabulary encoding to tune.
+struct TrialParams {
+  double embedding_learning_rate = 0.1;
+  double dense_learning_rate = 0.002;
+  double embedding_l2 = 0.0;
+  int64_t embedding_dim = 16;
+  int64_t hash_buckets = 0;
+  int64_t min_count = 0;
+  Interaction interaction = Interaction::kDot;
+  int cross_layers = 1;
+  int64_t cross_projection_dim = 0;  // 0 = full rank
+  int64_t epochs = 1;
+
+  // One line: "elr=0.1 dlr=0.002 l2=1e-05 dim=16 buckets=100000 dot epochs=1".
+  std::string Describe() const;
+};
+
+// The ranges searched. Learning rates and L2 are drawn log-uniformly and rounded to 3
+// significant digits; the lists uniformly. A draw whose tables would exceed
+// max_embedding_params (sum over fields of buckets x dim, for hashed fields) is drawn again.
+struct TuneSpace {
+  double embedding_lr_min = 0.01, embedding_lr_max = 0.4;
+  double dense_lr_min = 3e-4, dense_lr_max = 1e-2;
+  double l2_zero_probability = 0.25;  // else log-uniform in [l2_min, l2_max]
+  double l2_min = 1e-7, l2_max = 1e-4;
+  std::vector<int64_t> embedding_dims = {8, 16, 32};
+  std::vector<int64_t> hash_buckets = {10'000, 30'000, 100'000, 300'000};
+  std::vector<int64_t> min_counts = {1, 2, 5, 10};
+  std::vector<int64_t> epochs = {1, 2, 3};
+  double cross_probability = 0.5;
+  std::vector<int> cross_layers = {1, 2, 3};
+  std::vector<int64_t> cross_projection_dims = {0, 32};
+  int64_t max_embedding_params = 100'000'000;
+};
+
+// The values of `config` (trial 0). hash_buckets: the Criteo default encoding's, when hashed;
+// min_count: that of the first vocabulary encoding, when there is one.
+TrialParams ParamsOf(const JobConfig& config);
+// Writes `p` into `config`: both optimizers' rates, model.embedding_l2, embedding_dim (and the
+// bottom stack's last width, as --embedding-dim), the Criteo hash buckets of every hashed field
+// (when p.hash_buckets > 0), min_count of every vocabulary encoding (when p.min_count > 0), the
+// interaction and train.epochs.
+void ApplyParams(const TrialParams& p, JobConfig* config);
+// Configuration `index` (>= 1) of the search with `seed` over `space`, for data shaped like
+// `base` (which decides whether buckets / min_count are tuned). Pure function of its arguments.
+TrialParams SampleParams(const TuneSpace& space, const JobConfig& base, uint64_t seed,
+                         int64_t index);
+
+// One rung of a bracket: `configs` trials, each on `fraction` of the training steps.
+struct Rung {
+  int64_t configs = 0;
+  double fraction = 1.0;
+};
+using Bracket = std::vector<Rung>;  // fractions increase; the last is 1
+
+// The measured cost of trial 0: `train_seconds` for its training steps over `epochs` epochs of
+// `rows` rows, `other_seconds` for the rest (reading setup, evaluation, checkpoints).
+struct TrialCost {
+  double train_seconds = 0.0;
+  double other_seconds = 0.0;
+  int64_t epochs = 1;
+  int64_t rows = 0;
+  // Estimated seconds of a trial on `fraction` of the steps of `epochs` epochs.
+  double Estimate(double fraction, double epochs_of_trial) const;
+};
+
+struct TuneOptions {
+  double budget_seconds = 600;
+  uint64_t seed = 0;
+  int eta = 3;
+  int max_halvings = 3;           // s <= max_halvings: the smallest rung is eta^-s of the steps
+  int64_t min_rung_rows = 10000;  // the smallest rung trains on at least this many rows
+  int64_t max_configs_per_bracket = 81;
+  TuneSpace space;
+};
+
+// The brackets for `budget_seconds` left after trial 0, given its cost: pure arithmetic.
+// Each bracket takes the largest s (<= max_halvings, eta^-s * rows >= min_rung_rows) for which
+// eta^s configurations fit, then the most configurations n0 (<= max_configs_per_bracket) that
+// fit; rung i has max(1, n0 / eta^i) configurations on eta^(i-s) of the steps. Brackets follow
+// one another while the estimated cost of a next one fits what is left. Empty when not even one
+// full-data trial fits.
+std::vector<Bracket> PlanBrackets(const TuneOptions& options, const TrialCost& cost,
+                                  double budget_seconds);
+// Estimated seconds of `bracket` (epochs: the mean of the space's).
+double EstimateBracket(const TuneOptions& options, const TrialCost& cost, const Bracket& bracket);
+
+// What a trial runner reports.
+struct TrialOutcome {
+  MetricMap metrics;  // the evaluation of the trial's model (empty when stopped or failed)
+  int64_t rows = 0;   // examples trained on (over all epochs)
+  int64_t epochs_completed = 0;
+  double train_seconds = 0.0;  // in training steps
+  bool stopped = false;        // the stop hook ended it (budget or interrupt)
+  std::string error;           // a failed trial (diverged, ...): the exception's text
+};
+// Trains `config` (train/eval files in config.data) calling `stop_hook` as a training hook.
+using TrialRunner = std::function<TrialOutcome(const JobConfig& config, TrainHook* stop_hook)>;
+// The runner of `crank tune`: a Trainer that writes no files (TrainRun::write_files false;
+// `work_dir` names its unused model path and is cleaned after each trial); exceptions of the run
+// become TrialOutcome::error, except ConfigError and IoError (a wrong configuration or missing
+// file), which propagate.
+TrialRunner MakeTrainerRunner(const std::string& work_dir);
+
+struct TrialRecord {
+  int64_t id = 0;       // the trial's number, in the order run (0: the base configuration)
+  int64_t config = 0;   // the configuration: 0 = base, k >= 1 = SampleParams(.., k)
+  int64_t bracket = 0;  // 0 for trial 0
+  int64_t rung = 0;
+  double fraction = 1.0;
+  int64_t max_steps = 0;  // 0 = all
+  TrialParams params;
+  int64_t rows = 0;
+  double metric = 0.0;         // NaN when stopped or failed
+  double seconds = 0.0;        // wall time of the whole trial
+  double train_seconds = 0.0;  // of it, in training steps
+  int64_t epochs_completed = 0;
+  std::string status;  // "ok", "stopped: budget", "stopped: interrupted", "failed: ..."
+};
+
+struct TuneResult {
+  std::vector<TrialRecord> trials;
+  std::string metric_name;  // "auc" or "rmse"
+  bool higher_is_better = true;
+  int64_t best_trial = -1;  // index into trials of the best full-data trial; -1 none
+  JobConfig best_config;    // that trial's configuration (max_steps, eval_every as in base)
+  bool interrupted = false;
+  bool budget_exhausted = false;  // a trial was not started or stopped for the budget
+  TrialCost cost;                 // measured on trial 0
+};
+
+struct TuneEnv {
+  TrialRunner runner;
+  std::function<double()> now_seconds;  // a monotonic clock
+  std::function<bool()> interrupted = [] { return false; };
+  std::function<void(const TrialRecord&)> on_trial;  // after each trial (may be empty)
+};
+
+// Runs the search from `base` (validated; data.train_files and data.eval_files set, BCE or MSE
+// task). ConfigError when there are no train or eval files; DataError naming trial 0 when the
+// base configuration's run fails (e.g. diverges); ConfigError and IoError of a runner propagate.
+// A later trial that fails is listed as "failed: ..." and not ranked.
+TuneResult Tune(const JobConfig& base, const TuneOptions& options, const TuneEnv& env);
+
+// "600" (seconds), "90s", "10m", "1.5h" -> seconds; ConfigError "<flag>: ..." unless > 0.
+double ParseDuration(const std::string& text, const std::string& flag);
+
+// The trial table: one header and one line per trial (id, bracket, rung, rows, params, metric,
+// seconds, status), tab-separated when `tsv`, else aligned text.
+std::string TrialTable(const TuneResult& result, bool tsv);
+std::string TrialTableHeader(const std::string& metric_name, bool tsv);
+std::string TrialTableRow(const TrialRecord& trial, bool tsv);
+// The trials as JSON: {"metric": "auc", "best_trial": id, "trials": [{...}, ...]}.
+std::string TrialsJson(const TuneResult& result);
+
+}  // namespace crank
+
+#endif  // CRANK_TRAIN_TUNE_H_

@@ -1,0 +1,446 @@
+#include "crank/train/tune.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+
+#include "crank/base/error.h"
+#include "crank/data/synthetic_criteo.h"
+#include "crank/train/trainer.h"
+
+namespace crank {
+namespace {
+
+namespace fs = std::filesystem;
+
+// ---------------------------------------------------------------------------------------------
+// Schedule arithmetic.
+
+TuneOptions OneEpochOptions() {
+  TuneOptions o;
+  o.eta = 3;
+  o.max_halvings = 2;
+  o.min_rung_rows = 1000;
+  o.space.epochs = {1};  // mean epochs 1: the estimates below are by hand
+  return o;
+}
+
+TrialCost Cost(double train_seconds, double other_seconds, int64_t rows) {
+  TrialCost c;
+  c.train_seconds = train_seconds;
+  c.other_seconds = other_seconds;
+  c.epochs = 1;
+  c.rows = rows;
+  return c;
+}
+
+TEST(TunePlan, BracketCostIsTheSumOfItsRungs) {
+  const TuneOptions o = OneEpochOptions();
+  // 9 @ 1/9: 9 * (1 + 1); 3 @ 1/3: 3 * (3 + 1); 1 @ 1: 1 * (9 + 1).
+  const Bracket b = {{9, 1.0 / 9}, {3, 1.0 / 3}, {1, 1.0}};
+  EXPECT_DOUBLE_EQ(EstimateBracket(o, Cost(9, 1, 1'000'000), b), 18 + 12 + 10);
+}
+
+TEST(TunePlan, TakesTheMostConfigurationsThatFitAndHalvesThem) {
+  const TuneOptions o = OneEpochOptions();
+  // n0 = 12: 12 * 2 + 4 * 4 + 1 * 10 = 50; n0 = 13 costs 52.
+  const std::vector<Bracket> plan = PlanBrackets(o, Cost(9, 1, 1'000'000), 50);
+  ASSERT_EQ(plan.size(), 1u);
+  ASSERT_EQ(plan[0].size(), 3u);
+  EXPECT_EQ(plan[0][0].configs, 12);
+  EXPECT_EQ(plan[0][1].configs, 4);
+  EXPECT_EQ(plan[0][2].configs, 1);
+  EXPECT_DOUBLE_EQ(plan[0][0].fraction, 1.0 / 9);
+  EXPECT_DOUBLE_EQ(plan[0][1].fraction, 1.0 / 3);
+  EXPECT_DOUBLE_EQ(plan[0][2].fraction, 1.0);
+}
+
+TEST(TunePlan, AddsBracketsWhileTheyFit) {
+  TuneOptions o = OneEpochOptions();
+  o.max_configs_per_bracket = 9;
+  // 60 s: the 9-3-1 bracket (40 s); of the 20 s left, a 3-1 bracket needs 3 * 4 + 10 = 22 s,
+  // so two full-data trials (2 * 10 s) follow as a bracket of their own.
+  const std::vector<Bracket> plan = PlanBrackets(o, Cost(9, 1, 1'000'000), 60);
+  ASSERT_EQ(plan.size(), 2u);
+  EXPECT_EQ(plan[0].size(), 3u);
+  EXPECT_EQ(plan[0][0].configs, 9);
+  ASSERT_EQ(plan[1].size(), 1u);
+  EXPECT_EQ(plan[1][0].configs, 2);
+  EXPECT_DOUBLE_EQ(plan[1][0].fraction, 1.0);
+}
+
+TEST(TunePlan, SmallestRungKeepsMinRungRows) {
+  TuneOptions o = OneEpochOptions();
+  o.min_rung_rows = 5000;
+  // 12000 rows: 1/9 is 1333 rows, 1/3 is 4000 rows: only the full-data rung remains.
+  const std::vector<Bracket> plan = PlanBrackets(o, Cost(9, 1, 12000), 50);
+  ASSERT_FALSE(plan.empty());
+  for (const Bracket& b : plan) {
+    ASSERT_EQ(b.size(), 1u);
+    EXPECT_DOUBLE_EQ(b[0].fraction, 1.0);
+  }
+  // 5 full trials of 10 s fit in 50 s.
+  EXPECT_EQ(plan[0][0].configs, 5);
+}
+
+TEST(TunePlan, NothingWhenOneFullTrialDoesNotFit) {
+  EXPECT_TRUE(PlanBrackets(OneEpochOptions(), Cost(9, 1, 1'000'000), 9.5).empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sampling.
+
+TEST(TuneSample, SameSeedAndIndexGiveTheSameConfiguration) {
+  const JobConfig base;
+  const TuneSpace space;
+  std::set<std::string> seen;
+  for (int64_t k = 1; k <= 20; ++k) {
+    const TrialParams a = SampleParams(space, base, 7, k);
+    const TrialParams b = SampleParams(space, base, 7, k);
+    EXPECT_EQ(a.Describe(), b.Describe());
+    seen.insert(a.Describe());
+  }
+  EXPECT_GT(seen.size(), 15u);  // configurations differ from one index to the next
+  int differing = 0;
+  for (int64_t k = 1; k <= 20; ++k) {
+    differing +=
+        SampleParams(space, base, 7, k).Describe() != SampleParams(space, base, 8, k).Describe();
+  }
+  EXPECT_GT(differing, 15);
+}
+
+TEST(TuneSample, DrawsStayInTheSpace) {
+  const JobConfig base;  // Criteo, hashed: buckets are tuned, min_count is not
+  TuneSpace space;
+  space.max_embedding_params = 26 * 100'000 * 16;
+  for (int64_t k = 1; k <= 200; ++k) {
+    const TrialParams p = SampleParams(space, base, 3, k);
+    EXPECT_GE(p.embedding_learning_rate, space.embedding_lr_min * 0.999);
+    EXPECT_LE(p.embedding_learning_rate, space.embedding_lr_max * 1.001);
+    EXPECT_GE(p.dense_learning_rate, space.dense_lr_min * 0.999);
+    EXPECT_LE(p.dense_learning_rate, space.dense_lr_max * 1.001);
+    EXPECT_TRUE(p.embedding_l2 == 0 ||
+                (p.embedding_l2 >= space.l2_min * 0.999 && p.embedding_l2 <= space.l2_max * 1.001));
+    EXPECT_LE(26 * p.hash_buckets * p.embedding_dim, space.max_embedding_params) << p.Describe();
+    EXPECT_GT(p.hash_buckets, 0);
+    EXPECT_EQ(p.min_count, 0);
+    EXPECT_GE(p.epochs, 1);
+    EXPECT_LE(p.epochs, 3);
+  }
+}
+
+TEST(TuneSample, VocabularyDataTunesMinCountNotBuckets) {
+  JobConfig base;
+  base.data.criteo.encoding.kind = Encoding::Kind::kVocabulary;
+  base.data.criteo.encoding.vocabulary.min_count = 10;
+  EXPECT_EQ(ParamsOf(base).min_count, 10);
+  EXPECT_EQ(ParamsOf(base).hash_buckets, 0);
+  std::set<int64_t> counts;
+  for (int64_t k = 1; k <= 40; ++k) {
+    const TrialParams p = SampleParams(TuneSpace(), base, 1, k);
+    EXPECT_EQ(p.hash_buckets, 0);
+    counts.insert(p.min_count);
+  }
+  EXPECT_EQ(counts, (std::set<int64_t>{1, 2, 5, 10}));
+}
+
+TEST(TuneSample, AppliedParamsReadBackAndSurviveTheYamlRoundTrip) {
+  const JobConfig base;
+  for (int64_t k = 1; k <= 30; ++k) {
+    const TrialParams p = SampleParams(TuneSpace(), base, 11, k);
+    JobConfig c = base;
+    ApplyParams(p, &c);
+    c.Validate();  // the dot interaction's bottom width follows the embedding dimension
+    EXPECT_EQ(ParamsOf(c).Describe(), p.Describe());
+    const JobConfig back = JobConfig::FromYamlString(c.ToYaml(), "best.yaml");
+    EXPECT_EQ(back.ToYaml(), c.ToYaml());
+    EXPECT_EQ(ParamsOf(back).Describe(), p.Describe());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The search loop with a simulated trainer and clock.
+
+// A trainer that takes 0.01 s of the simulated clock per step, calls the stop hook after each
+// step, and scores configurations by how close their embedding learning rate is to 0.1, plus
+// more for more steps.
+struct FakeWorld {
+  double now = 0;
+  int64_t rows = 20000;
+  int64_t calls = 0;
+  bool interrupt_at_call_3 = false;
+  TuneEnv Env(std::vector<std::string>* seen = nullptr) {
+    TuneEnv env;
+    env.now_seconds = [this] { return now; };
+    env.interrupted = [this] { return interrupt_at_call_3 && calls >= 3; };
+    env.runner = [this, seen](const JobConfig& c, TrainHook* hook) {
+      ++calls;
+      TrialOutcome o;
+      const int64_t per_epoch = (rows + c.train.batch_size - 1) / c.train.batch_size;
+      const int64_t steps = c.train.max_steps > 0 ? c.train.max_steps : c.train.epochs * per_epoch;
+      now += 0.5;  // setup and evaluation
+      for (int64_t s = 1; s <= steps; ++s) {
+        now += 0.01;
+        o.rows += c.train.batch_size;
+        o.train_seconds += 0.01;
+        if (hook->OnStepEnd(StepEndInfo{}) == HookAction::kStop) {
+          o.stopped = true;
+          return o;
+        }
+      }
+      o.epochs_completed = c.train.max_steps > 0 ? steps / per_epoch : c.train.epochs;
+      const double closeness = std::abs(std::log10(c.embedding_optimizer.learning_rate / 0.1));
+      o.metrics["auc"] = 0.8 - 0.05 * closeness - 0.1 / static_cast<double>(steps);
+      if (seen) seen->push_back(ParamsOf(c).Describe() + " steps=" + std::to_string(steps));
+      return o;
+    };
+    return env;
+  }
+};
+
+JobConfig FakeBase() {
+  JobConfig c;
+  c.data.train_files = {"train.tsv"};
+  c.data.eval_files = {"eval.tsv"};
+  c.train.batch_size = 100;  // 200 steps per epoch of the fake's 20000 rows
+  return c;
+}
+
+TuneOptions FakeOptions(double budget) {
+  TuneOptions o;
+  o.budget_seconds = budget;
+  o.seed = 5;
+  o.min_rung_rows = 2000;
+  return o;
+}
+
+TEST(Tune, RunsTrialZeroThenHalvingRungsAndPicksTheBestFullDataTrial) {
+  FakeWorld world;
+  const TuneResult r = Tune(FakeBase(), FakeOptions(60), world.Env());
+  ASSERT_GT(r.trials.size(), 5u);
+  EXPECT_EQ(r.trials[0].config, 0);
+  EXPECT_EQ(r.trials[0].fraction, 1.0);
+  EXPECT_EQ(r.trials[0].rows, 20000);
+  EXPECT_EQ(r.cost.rows, 20000);
+  // Rung 1 of bracket 1 trains the survivors of rung 0: fewer configurations, each one of them.
+  std::set<int64_t> rung0, rung1;
+  for (const TrialRecord& t : r.trials) {
+    if (t.bracket == 1 && t.rung == 0) rung0.insert(t.config);
+    if (t.bracket == 1 && t.rung == 1) rung1.insert(t.config);
+  }
+  ASSERT_FALSE(rung1.empty());
+  EXPECT_LT(rung1.size(), rung0.size());
+  for (int64_t c : rung1) EXPECT_TRUE(rung0.count(c)) << c;
+  // The best trial is a completed full-data trial with the highest AUC of those.
+  ASSERT_GE(r.best_trial, 0);
+  const TrialRecord& best = r.trials[r.best_trial];
+  EXPECT_EQ(best.fraction, 1.0);
+  for (const TrialRecord& t : r.trials) {
+    if (t.fraction == 1.0 && t.status == "ok") EXPECT_LE(t.metric, best.metric);
+  }
+  EXPECT_EQ(ParamsOf(r.best_config).Describe(), best.params.Describe());
+  EXPECT_EQ(r.best_config.train.max_steps, 0);
+  EXPECT_EQ(r.best_config.train.eval_every, 0);
+}
+
+TEST(Tune, PartialRungsStopAtTheirFractionOfTheSteps) {
+  FakeWorld world;
+  const TuneResult r = Tune(FakeBase(), FakeOptions(60), world.Env());
+  for (const TrialRecord& t : r.trials) {
+    if (t.status != "ok") continue;
+    const int64_t full = t.params.epochs * 200;
+    if (t.fraction < 1.0) {
+      EXPECT_EQ(t.max_steps, std::llround(t.fraction * full)) << t.id;
+      EXPECT_EQ(t.rows, t.max_steps * 100) << t.id;
+    } else {
+      EXPECT_EQ(t.max_steps, 0);
+      EXPECT_EQ(t.rows, full * 100) << t.id;
+    }
+  }
+}
+
+TEST(Tune, SameSeedAndClockGiveTheSameTrials) {
+  FakeWorld a, b;
+  std::vector<std::string> seen_a, seen_b;
+  const TuneResult ra = Tune(FakeBase(), FakeOptions(60), a.Env(&seen_a));
+  const TuneResult rb = Tune(FakeBase(), FakeOptions(60), b.Env(&seen_b));
+  EXPECT_EQ(seen_a, seen_b);
+  EXPECT_EQ(TrialTable(ra, true), TrialTable(rb, true));
+  // Another seed samples other configurations.
+  FakeWorld c;
+  TuneOptions other = FakeOptions(60);
+  other.seed = 6;
+  EXPECT_NE(TrialTable(Tune(FakeBase(), other, c.Env()), true), TrialTable(ra, true));
+}
+
+TEST(Tune, RespectsTheBudgetWithinOneTrial) {
+  for (double budget : {5.0, 13.0, 31.0, 60.0}) {
+    FakeWorld world;
+    const TuneResult r = Tune(FakeBase(), FakeOptions(budget), world.Env());
+    double longest = 0;
+    for (const TrialRecord& t : r.trials) longest = std::max(longest, t.seconds);
+    EXPECT_LE(world.now, budget + longest) << budget;
+    // The hook stops a running trial at the deadline: one step (0.01 s) past it at most.
+    EXPECT_LE(world.now, budget + 0.0101) << budget;
+    EXPECT_TRUE(r.budget_exhausted) << budget;
+  }
+}
+
+TEST(Tune, ATrialRunningAtTheDeadlineIsStoppedAndNotRanked) {
+  FakeWorld world;
+  // Trial 0 takes 0.5 + 2 s; with 2.2 s it is stopped: no estimate, no best.
+  const TuneResult r = Tune(FakeBase(), FakeOptions(2.2), world.Env());
+  ASSERT_EQ(r.trials.size(), 1u);
+  EXPECT_EQ(r.trials[0].status, "stopped: budget");
+  EXPECT_TRUE(std::isnan(r.trials[0].metric));
+  EXPECT_EQ(r.best_trial, -1);
+  EXPECT_TRUE(r.budget_exhausted);
+}
+
+TEST(Tune, InterruptStopsTheSearchAndKeepsTheBestSoFar) {
+  FakeWorld world;
+  world.interrupt_at_call_3 = true;
+  const TuneResult r = Tune(FakeBase(), FakeOptions(600), world.Env());
+  EXPECT_TRUE(r.interrupted);
+  EXPECT_LE(r.trials.size(), 3u);
+  ASSERT_EQ(r.best_trial, 0);  // trial 0 is the only full-data trial
+  EXPECT_EQ(ParamsOf(r.best_config).Describe(), ParamsOf(FakeBase()).Describe());
+}
+
+TEST(Tune, LowerIsBetterForRatings) {
+  FakeWorld world;
+  TuneEnv env = world.Env();
+  // RMSE: the configuration with the lowest value must win.
+  env.runner = [inner = env.runner](const JobConfig& c, TrainHook* hook) {
+    TrialOutcome o = inner(c, hook);
+    if (o.metrics.count("auc")) o.metrics = {{"rmse", 1.0 - o.metrics["auc"]}};
+    return o;
+  };
+  JobConfig base = FakeBase();
+  base.data.task = LabelKind::kReal;
+  const TuneResult r = Tune(base, FakeOptions(60), env);
+  EXPECT_EQ(r.metric_name, "rmse");
+  EXPECT_FALSE(r.higher_is_better);
+  ASSERT_GE(r.best_trial, 0);
+  for (const TrialRecord& t : r.trials) {
+    if (t.fraction == 1.0 && t.status == "ok") EXPECT_GE(t.metric, r.trials[r.best_trial].metric);
+  }
+}
+
+TEST(Tune, FailedTrialsAreListedAndNotRanked) {
+  FakeWorld world;
+  TuneEnv env = world.Env();
+  env.runner = [inner = env.runner](const JobConfig& c, TrainHook* hook) {
+    if (c.embedding_optimizer.learning_rate > 0.12f) {
+      TrialOutcome o;
+      o.error = "training diverged";
+      return o;
+    }
+    return inner(c, hook);
+  };
+  const TuneResult r = Tune(FakeBase(), FakeOptions(60), env);
+  int failed = 0;
+  for (const TrialRecord& t : r.trials) {
+    if (t.params.embedding_learning_rate <= 0.12) continue;
+    EXPECT_EQ(t.status, "failed: training diverged");
+    EXPECT_TRUE(std::isnan(t.metric));
+    EXPECT_EQ(t.rung, 0) << "a failed configuration is not promoted";
+    ++failed;
+  }
+  EXPECT_GT(failed, 0);
+  ASSERT_GE(r.best_trial, 0);
+  EXPECT_LE(r.trials[r.best_trial].params.embedding_learning_rate, 0.12);
+  // The base configuration failing ends the search.
+  FakeWorld again;
+  TuneEnv env0 = again.Env();
+  env0.runner = env.runner;
+  JobConfig base = FakeBase();
+  base.embedding_optimizer.learning_rate = 0.5f;
+  EXPECT_THROW(Tune(base, FakeOptions(60), env0), DataError);
+}
+
+TEST(Tune, NeedsEvaluationData) {
+  FakeWorld world;
+  JobConfig base = FakeBase();
+  base.data.eval_files.clear();
+  EXPECT_THROW(Tune(base, FakeOptions(60), world.Env()), ConfigError);
+}
+
+TEST(Tune, TablesListEveryTrial) {
+  FakeWorld world;
+  const TuneResult r = Tune(FakeBase(), FakeOptions(20), world.Env());
+  const std::string tsv = TrialTable(r, true);
+  EXPECT_EQ(static_cast<size_t>(std::count(tsv.begin(), tsv.end(), '\n')), r.trials.size() + 1);
+  EXPECT_NE(tsv.find("trial\tconfig\tbracket\trung\tfraction\trows\telr"), std::string::npos);
+  const std::string json = TrialsJson(r);
+  EXPECT_NE(json.find("\"best_trial\""), std::string::npos);
+  EXPECT_NE(json.find("\"embedding_learning_rate\""), std::string::npos);
+}
+
+TEST(ParseDuration, ReadsSecondsMinutesAndHours) {
+  EXPECT_DOUBLE_EQ(ParseDuration("600", "--budget"), 600);
+  EXPECT_DOUBLE_EQ(ParseDuration("90s", "--budget"), 90);
+  EXPECT_DOUBLE_EQ(ParseDuration("10m", "--budget"), 600);
+  EXPECT_DOUBLE_EQ(ParseDuration("1.5h", "--budget"), 5400);
+  for (const char* bad : {"0", "abc", "", "-5", "10x", "0m"}) {
+    try {
+      ParseDuration(bad, "--budget");
+      ADD_FAILURE() << bad;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("--budget"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real runner: a Trainer on small generated data.
+
+TEST(TrainerRunner, TrainsEvaluatesAndRemovesItsFiles) {
+  const fs::path dir = fs::temp_directory_path() / ("crank_tune_test_" + std::to_string(getpid()));
+  fs::create_directories(dir / "work");
+  auto gen = [&](const char* name, int64_t rows, uint64_t seed) {
+    SyntheticOptions o;
+    o.rows = rows;
+    o.seed = seed;
+    o.max_cardinality = 300;
+    std::ofstream out(dir / name);
+    GenerateSyntheticCriteo(o, out);
+    return (dir / name).string();
+  };
+  JobConfig c;
+  c.data.train_files = {gen("train.tsv", 3000, 1)};
+  c.data.eval_files = {gen("eval.tsv", 1000, 2)};
+  c.data.criteo.encoding.hash_buckets = 500;
+  c.model.embedding_dim = 4;
+  c.model.bottom = {8, 4};
+  c.model.top = {8, 1};
+  c.embedding_optimizer.learning_rate = 1.0f;
+  c.dense_optimizer.learning_rate = 0.003f;
+  c.train.batch_size = 100;
+  c.train.max_steps = 30;
+  c.train.eval_every = 30;
+  ConfigureThreads(1);
+  struct NoStop : TrainHook {
+  } hook;
+  const TrialOutcome o = MakeTrainerRunner((dir / "work").string())(c, &hook);
+  EXPECT_TRUE(o.error.empty()) << o.error;
+  EXPECT_EQ(o.rows, 3000);
+  ASSERT_TRUE(o.metrics.count("auc"));
+  EXPECT_GT(o.metrics.at("auc"), 0.5);
+  EXPECT_TRUE(fs::is_empty(dir / "work"));
+  // A diverging run is a failed trial, not an exception.
+  c.embedding_optimizer.learning_rate = 1e30f;
+  c.dense_optimizer.learning_rate = 1e30f;
+  const TrialOutcome bad = MakeTrainerRunner((dir / "work").string())(c, &hook);
+  EXPECT_NE(bad.error.find("diverged"), std::string::npos) << bad.error;
+  EXPECT_TRUE(fs::is_empty(dir / "work"));
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace crank

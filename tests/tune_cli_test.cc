@@ -1,0 +1,130 @@
+// `crank tune` end to end: the best configuration trains to the trial's metric under
+// `crank train --config`, the search is the same for the same seed, signals stop it with the
+// best so far written, and bad flags are named.
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "cli_fixture.h"
+
+namespace crank::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+class TuneCli : public CliFixture {
+ protected:
+  void SetUp() override {
+    CliFixture::SetUp();
+    Generate(3000, 1000);
+    // A small base model; the flags keep the searched tables small too.
+    std::ofstream(P("base.yaml")) << "model:\n  embedding_dim: 4\n  bottom: [16, 4]\n"
+                                     "  top: [16, 1]\n"
+                                     "data:\n  criteo:\n    hash_buckets: 1000\n"
+                                     "train:\n  batch_size: 128\n  threads: 2\n";
+  }
+  std::string Tune(const std::string& extra) {
+    return "tune --train " + P("train.tsv") + " --eval " + P("eval.tsv") + " --config " +
+           P("base.yaml") +
+           " --embedding-dims 4,8 --hash-buckets 500,1000,2000 --epochs 1,2 --min-rung-rows 300 " +
+           extra;
+  }
+};
+
+TEST_F(TuneCli, BestConfigTrainsToTheMetricOfItsTrial) {
+  const Result r = Run(
+      Tune("--budget 6s --seed 3 --out " + P("best.yaml") + " --trials-out " + P("trials.json")));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("trial  config  bracket  rung"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("best: trial"), std::string::npos) << r.out;
+  const Json trials = Json::parse(ReadFile(P("trials.json")));
+  ASSERT_TRUE(trials["best_trial"].is_number()) << trials.dump();
+  const Json& best = trials["trials"][trials["best_trial"].get<size_t>()];
+  EXPECT_EQ(best["fraction"].get<double>(), 1.0);
+  EXPECT_GE(trials["trials"].size(), 2u) << r.out;
+  // Every full-data trial that finished is no better than the best.
+  for (const Json& t : trials["trials"]) {
+    if (t["fraction"].get<double>() == 1.0 && t["status"] == "ok")
+      EXPECT_LE(t["auc"].get<double>(), best["auc"].get<double>());
+  }
+
+  const Result train = Run("train --config " + P("best.yaml") + " --model-out " + P("m.crank") +
+                           " --metrics-out " + P("m.json"));
+  ASSERT_EQ(train.code, 0) << train.err;
+  const Json m = Json::parse(ReadFile(P("m.json")));
+  EXPECT_EQ(m["auc"].get<double>(), best["auc"].get<double>())
+      << "best.yaml should train to the metric of trial " << best["trial"];
+  EXPECT_EQ(m["train_examples"].get<int64_t>(), best["rows"].get<int64_t>());
+}
+
+TEST_F(TuneCli, TheSameSeedDrawsTheSameConfigurations) {
+  auto configs = [&](const std::string& seed, const std::string& name) {
+    const Result r = Run(Tune("--budget 3s --seed " + seed + " --out " + P(name + ".yaml") +
+                              " --trials-out " + P(name + ".json")));
+    EXPECT_EQ(r.code, 0) << r.err;
+    std::map<int64_t, std::string> by_config;
+    const Json trials = Json::parse(ReadFile(P(name + ".json")));
+    for (const Json& t : trials["trials"])
+      by_config[t["config"].get<int64_t>()] = t["params"].dump();
+    return by_config;
+  };
+  const auto a = configs("9", "a"), b = configs("9", "b"), c = configs("10", "c");
+  int common = 0, differ = 0;
+  for (const auto& [id, params] : a) {
+    if (b.count(id)) {
+      EXPECT_EQ(params, b.at(id)) << "configuration " << id;
+      ++common;
+    }
+    if (id > 0 && c.count(id)) differ += params != c.at(id);
+  }
+  EXPECT_GE(common, 2);  // trial 0 and at least one drawn configuration
+  EXPECT_GE(differ, 1);  // another seed, other draws
+}
+
+TEST_F(TuneCli, SigtermWritesTheBestSoFar) {
+  // Sends SIGTERM once the first drawn configuration's trial is listed (at most 60 s).
+  const std::string cmd =
+      "sh -c '" + std::string(CRANK_BINARY_DIR) + "/bin/crank " +
+      Tune("--budget 10m --out " + P("best.yaml") + " --trials-out " + P("t.tsv")) + " >" +
+      P("o.txt") + " 2>" + P("e.txt") + " & p=$!; i=0; until grep -q \"^ *1 \" " + P("o.txt") +
+      " || [ $i -ge 600 ]; do sleep 0.1; i=$((i+1)); done; "
+      "kill -TERM $p; wait $p'";
+  const int status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << ReadFile(P("e.txt"));
+  const std::string out = ReadFile(P("o.txt"));
+  EXPECT_NE(out.find("(interrupted)"), std::string::npos) << out;
+  EXPECT_NE(ReadFile(P("e.txt")).find("interrupted"), std::string::npos);
+  EXPECT_NE(ReadFile(P("best.yaml")).find("embedding_dim"), std::string::npos);
+  EXPECT_NE(ReadFile(P("t.tsv")).find("trial\tconfig"), std::string::npos);
+}
+
+TEST_F(TuneCli, BadFlagsAreNamed) {
+  for (const char* budget : {"0", "abc", "-3m"}) {
+    const Result r = Run(Tune(std::string("--budget ") + budget + " --out " + P("b.yaml")));
+    EXPECT_EQ(r.code, 2) << budget;
+    EXPECT_NE(r.err.find("--budget"), std::string::npos) << r.err;
+  }
+  Result r = Run("tune --train " + P("train.tsv") + " --budget 5s --out " + P("b.yaml"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--eval"), std::string::npos) << r.err;
+  r = Run(Tune("--budget 5s --embedding-dims 0,4 --out " + P("b.yaml")));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--embedding-dims"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(P("b.yaml")));
+}
+
+TEST_F(TuneCli, ABudgetTooSmallForTheBaseRunSaysSo) {
+  const Result r = Run(Tune("--budget 0.001s --out " + P("b.yaml")));
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.err.find("--budget"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(P("b.yaml")));
+}
+
+}  // namespace
+}  // namespace crank::testing

@@ -1,0 +1,217 @@
+// crank tune: hyperparameter search within a time budget (train/tune.h, docs/tune.md).
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "crank/base/error.h"
+#include "crank/base/log.h"
+#include "crank/io/atomic_file.h"
+#include "crank/train/trainer.h"
+#include "crank/train/tune.h"
+
+namespace crank::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Set by SIGINT / SIGTERM while tune runs: the search stops at the next training step.
+std::atomic<bool> g_interrupted{false};
+extern "C" void OnInterrupt(int) { g_interrupted.store(true); }
+
+struct TuneFlags {
+  std::vector<std::string> train, eval;
+  std::string out, config, format, budget, trials_out;
+  std::vector<int64_t> dims, buckets, min_counts, epochs;
+  int64_t batch_size = 0, min_rung_rows = 0;
+  int threads = 0;
+  uint64_t seed = 0;
+  bool in_memory = false, verbose = false;
+};
+
+void WriteText(const std::string& path, const std::string& text) {
+  AtomicFileWriter out(path);
+  out.Append(text.data(), text.size());
+  out.Commit();
+}
+
+// A private directory for the trials' models, removed with everything in it.
+class WorkDir {
+ public:
+  WorkDir() {
+    std::string pattern = (fs::temp_directory_path() / "crank-tune-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr)
+      throw IoError(fmt::format("cannot create a temporary directory {}", pattern));
+    path_ = pattern;
+  }
+  ~WorkDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+Action AddTuneCommand(CLI::App& app) {
+  auto f = std::make_shared<TuneFlags>();
+  CLI::App* c = app.add_subcommand(
+      "tune",
+      "search learning rates, L2, embedding dimension, buckets / min count, interaction and "
+      "epochs by successive halving within a time budget; writes the best configuration");
+  auto* o_train =
+      c->add_option("--train", f->train, "training files, comma-separated")->delimiter(',');
+  auto* o_eval = c->add_option("--eval", f->eval, "evaluation files the trials are compared on")
+                     ->delimiter(',');
+  c->add_option("--budget", f->budget, "wall-clock budget: seconds, or with a unit: 90s, 10m, 1.5h")
+      ->required();
+  c->add_option("--out", f->out, "where to write the best configuration (YAML for crank train)")
+      ->required();
+  c->add_option("--config", f->config, "base YAML configuration (the search starts from it)");
+  auto* o_format = c->add_option("--format", f->format, "input format: criteo | delimited");
+  auto* o_bs = c->add_option("--batch-size", f->batch_size, "examples per training step");
+  auto* o_threads = c->add_option("--threads", f->threads, "compute threads (default: all cores)");
+  c->add_option("--seed", f->seed,
+                "seed of the search: which configurations are drawn (default 0)");
+  c->add_option("--trials-out", f->trials_out,
+                "also write the trial table: .json as JSON, anything else as TSV");
+  auto* o_min = c->add_option("--min-rung-rows", f->min_rung_rows,
+                              "rows the smallest rung trains on at least (default 10000)");
+  auto* o_dims =
+      c->add_option("--embedding-dims", f->dims, "embedding dimensions to try (default 8,16,32)")
+          ->delimiter(',');
+  auto* o_buckets = c->add_option("--hash-buckets", f->buckets,
+                                  "Criteo hash buckets to try (default 10000,30000,100000,300000)")
+                        ->delimiter(',');
+  auto* o_counts = c->add_option("--min-counts", f->min_counts,
+                                 "vocabulary min_count values to try (default 1,2,5,10)")
+                       ->delimiter(',');
+  auto* o_epochs =
+      c->add_option("--epochs", f->epochs, "epoch counts to try (default 1,2,3)")->delimiter(',');
+  auto* o_mem = c->add_flag("--in-memory", f->in_memory, "load the training data into memory");
+  c->add_flag("--verbose", f->verbose, "log each trial's training as crank train does");
+  return [=] {
+    const double budget = ParseDuration(f->budget, "--budget");
+    if (o_min->count() && f->min_rung_rows < 1)
+      throw ConfigError(
+          fmt::format("--min-rung-rows: expected 1 or more, got {}", f->min_rung_rows));
+    JobConfig cfg = f->config.empty() ? JobConfig() : JobConfig::FromYamlFile(f->config);
+    ConfigOverrides o;
+    if (o_format->count()) o.format = f->format;
+    if (o_bs->count()) o.batch_size = f->batch_size;
+    if (o_threads->count()) o.threads = f->threads;
+    if (o_mem->count()) o.in_memory = f->in_memory;
+    if (o_train->count()) o.train_files = f->train;
+    if (o_eval->count()) o.eval_files = f->eval;
+    cfg.ApplyOverrides(o);
+    cfg.Validate();
+    if (cfg.data.train_files.empty())
+      throw ConfigError("--train: no training data: give --train PATH or data.train in --config");
+    if (cfg.data.eval_files.empty())
+      throw ConfigError("--eval: tune compares trials on evaluation data: give --eval PATH");
+    // Absolute paths: the written configuration works from any directory.
+    for (auto* files : {&cfg.data.train_files, &cfg.data.eval_files}) {
+      for (std::string& p : *files) p = fs::absolute(p).string();
+    }
+
+    TuneOptions options;
+    options.budget_seconds = budget;
+    options.seed = f->seed;
+    if (o_min->count()) options.min_rung_rows = f->min_rung_rows;
+    const auto list = [](CLI::Option* opt, const char* flag, const std::vector<int64_t>& values,
+                         std::vector<int64_t>* field) {
+      if (!opt->count()) return;
+      for (int64_t v : values) {
+        if (v < 1) throw ConfigError(fmt::format("{}: expected values >= 1, got {}", flag, v));
+      }
+      *field = values;
+    };
+    list(o_dims, "--embedding-dims", f->dims, &options.space.embedding_dims);
+    list(o_buckets, "--hash-buckets", f->buckets, &options.space.hash_buckets);
+    list(o_counts, "--min-counts", f->min_counts, &options.space.min_counts);
+    list(o_epochs, "--epochs", f->epochs, &options.space.epochs);
+    ConfigurePrecision(std::string(GemmPrecisionName(cfg.train.precision)));
+    const int threads = ConfigureThreads(cfg.train.threads);
+    WorkDir work;
+    LogInfo("tune: budget {:.0f} s, seed {}, {} threads; base configuration:\n{}", budget, f->seed,
+            threads, cfg.ToYaml());
+
+    TuneEnv env;
+    env.runner = MakeTrainerRunner(work.path());
+    const auto t0 = std::chrono::steady_clock::now();
+    env.now_seconds = [t0] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    env.interrupted = [] { return g_interrupted.load(); };
+    const std::string metric =
+        cfg.data.task == LabelKind::kBinary ? std::string("auc") : std::string("rmse");
+    env.on_trial = [metric](const TrialRecord& t) {
+      if (t.id == 0) std::printf("%s", TrialTableHeader(metric, false).c_str());
+      std::printf("%s", TrialTableRow(t, false).c_str());
+      std::fflush(stdout);
+    };
+
+    struct sigaction action {};
+    action.sa_handler = OnInterrupt;
+    sigemptyset(&action.sa_mask);
+    struct sigaction old_int {
+    }, old_term{};
+    sigaction(SIGINT, &action, &old_int);
+    sigaction(SIGTERM, &action, &old_term);
+    const LogLevel level = GetLogLevel();
+    if (!f->verbose && level < LogLevel::kWarning) SetLogLevel(LogLevel::kWarning);
+    TuneResult r;
+    try {
+      r = Tune(cfg, options, env);
+    } catch (...) {
+      SetLogLevel(level);
+      sigaction(SIGINT, &old_int, nullptr);
+      sigaction(SIGTERM, &old_term, nullptr);
+      throw;
+    }
+    SetLogLevel(level);
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+
+    const double elapsed = env.now_seconds();
+    if (!f->trials_out.empty()) {
+      const bool json = fs::path(f->trials_out).extension() == ".json";
+      WriteText(f->trials_out, json ? TrialsJson(r) : TrialTable(r, /*tsv=*/true));
+    }
+    if (r.interrupted) LogWarning("tune: interrupted; the best configuration so far follows");
+    if (r.best_trial < 0 && r.interrupted) {
+      throw std::runtime_error(
+          "tune: interrupted before the base configuration finished one training run; nothing "
+          "written");
+    }
+    if (r.best_trial < 0) {
+      throw ConfigError(fmt::format(
+          "--budget: {:.0f} s ran out before the base configuration finished one training run; "
+          "give a larger budget",
+          budget));
+    }
+    const TrialRecord& best = r.trials[r.best_trial];
+    WriteText(f->out, r.best_config.ToYaml());
+    const TrialRecord& base = r.trials[0];
+    std::printf(
+        "best: trial %lld (%s) %s %.5f; base configuration (trial 0) %s %.5f; %zu trials in "
+        "%.1f s of a %.0f s budget%s; configuration written to %s\n",
+        static_cast<long long>(best.id), best.params.Describe().c_str(), r.metric_name.c_str(),
+        best.metric, r.metric_name.c_str(), base.metric, r.trials.size(), elapsed, budget,
+        r.interrupted ? " (interrupted)" : "", f->out.c_str());
+  };
+}
+
+}  // namespace crank::cli
