@@ -16,9 +16,9 @@
 # Each synthetic family trains on the first N rows (SIZES) of one file and evaluates on
 # EVAL_ROWS rows of the same click model drawn with another seed.
 #
-# STUDY=defaults (the default): per family, size and epoch count (EPOCHS; EPOCHS3_SIZES are also
-#   run at 3 epochs): crank with its defaults, and the peer with PEER_SETTINGS (at 3 epochs only
-#   those named in PEER_SETTINGS3).
+# STUDY=defaults (the default): per family, size and epoch count (EPOCHS; the sizes in
+#   EPOCHS3_SIZES, default 10000, also at 3 epochs; EPOCHS3_SIZES= for none): crank with its
+#   defaults, and the peer with PEER_SETTINGS (at 3 epochs only those in PEER_SETTINGS3).
 # STUDY=vocab: crank with --hash-buckets 100000 / 10000 and --min-count 1 / 2 / 5 / 10, with
 #   the embedding rows of each model (crank info).
 #
@@ -37,7 +37,7 @@ STUDY=${STUDY:-defaults}
 FAMILIES=${FAMILIES:-t1 t7 zipf nodense movielens}
 SIZES=${SIZES:-10000 200000}
 EPOCHS=${EPOCHS:-1}
-EPOCHS3_SIZES=${EPOCHS3_SIZES:-10000}
+EPOCHS3_SIZES=${EPOCHS3_SIZES-10000}
 EVAL_ROWS=${EVAL_ROWS:-20000}
 THREADS=${THREADS:-1}
 # name=flags of the peer; crank's defaults are embedding Adagrad 0.1 (accumulator 0), dense Adam

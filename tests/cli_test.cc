@@ -358,6 +358,34 @@ TEST_F(Cli, MinCountMapsRareAndUnseenTokensToTheOovRow) {
   EXPECT_FALSE(fs::exists(P("x.crank")));
 }
 
+// crank gen's data-family options: no dense values, a heavier tail of rare ids.
+TEST_F(Cli, GenWritesDataWithoutDenseValuesAndWithAHeavyTail) {
+  ASSERT_EQ(Run("gen --rows 2000 --seed 4 --no-dense --zipf-exponent 0.8 --max-cardinality 500 "
+                "--out " +
+                P("g.tsv"))
+                .code,
+            0);
+  std::ifstream in(P("g.tsv"));
+  std::map<std::string, int> c3;
+  int64_t lines = 0, dense_values = 0;
+  for (std::string line; std::getline(in, line); ++lines) {
+    std::vector<std::string> cols;
+    std::stringstream ss(line);
+    for (std::string col; std::getline(ss, col, '\t');) cols.push_back(col);
+    if (line.back() == '\t') cols.emplace_back();
+    ASSERT_EQ(cols.size(), 40u) << line;
+    for (size_t c = 1; c <= 13; ++c) dense_values += cols[c].empty() ? 0 : 1;
+    if (!cols[16].empty()) ++c3[cols[16]];
+  }
+  EXPECT_EQ(lines, 2000);
+  EXPECT_EQ(dense_values, 0);
+  EXPECT_LE(c3.size(), 500u);  // --max-cardinality caps the tokens of a field
+  EXPECT_GT(c3.size(), 300u);  // exponent 0.8 spreads 2000 rows over most of them
+  const Result bad = Run("gen --rows 10 --zipf-exponent 0 --out " + P("bad.tsv"));
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("zipf_exponent"), std::string::npos) << bad.err;
+}
+
 TEST_F(Cli, ExitCodesSayWhatWentWrong) {
   EXPECT_EQ(Run("train --bogus").code, 2);
   EXPECT_EQ(Run("frobnicate").code, 2);
