@@ -178,8 +178,9 @@ if sys.argv[2] != "vocab":
             continue
         best = max(p, key=lambda r: float(r[5]))
         d = float(c[0][5]) - float(best[5])
-        diffs.append(d)
+        diffs.append((key[2], d))
         print("| %s | %s | %s | %.5f | %.5f (%s) | %+.5f |" % (key + (float(c[0][5]), float(best[5]), best[4], d)))
-    if diffs:
-        print("\nmean difference (crank defaults - best peer): %+.5f over %d cases" % (sum(diffs) / len(diffs), len(diffs)))
+    for e in sorted(set(k for k, _ in diffs)):
+        ds = [d for k, d in diffs if k == e]
+        print("\nmean difference at %s epoch(s) (crank defaults - best peer): %+.5f over %d cases" % (e, sum(ds) / len(ds), len(ds)))
 PY
