@@ -112,7 +112,7 @@ run_crank() {  # family rows epochs setting train eval [flags...]
   table_rows=$("$CRANK" info --model "$tag.crank" | sed -n 's/^# embedding rows: \([0-9]*\).*/\1/p')
   read -r auc ll < <("$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["auc"], d["logloss"])' "$tag.json")
   record "$f" "$n" "$e" crank "$name" "$auc" "$ll" "$table_rows" "$(echo "$t1 - $t0" | bc)"
-  rm -f "$tag.crank"
+  rm -rf "$tag.crank" "$tag.crank.ckpt"  # the models are not kept
 }
 
 run_peer() {  # family rows epochs setting train eval flags
