@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -269,6 +270,120 @@ TEST_F(Cli, MalformedRowsAreSkippedOrFailWithFileAndLine) {
                      SmallModel() + " --bad-rows fail");
   EXPECT_EQ(label.code, 3) << label.err;
   EXPECT_NE(label.err.find("bad_label.tsv:1"), std::string::npos) << label.err;
+}
+
+// --min-count: every categorical field becomes a vocabulary of the tokens seen at least N times
+// in the training file, saved in the model; rarer and unseen tokens share the OOV row, in
+// predict too.
+TEST_F(Cli, MinCountMapsRareAndUnseenTokensToTheOovRow) {
+  Generate(4000, 1000);
+  const std::string model_flags =
+      " --embedding-dim 4 --bottom 16,4 --top 16,1 --batch-size 128 --threads 2 ";
+  Result r = Run("train --train " + P("train.tsv") + " --eval " + P("eval.tsv") + " --model-out " +
+                 P("m.crank") + " --metrics-out " + P("m.json") + model_flags + " --min-count 3");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_GT(nlohmann::json::parse(ReadFile(P("m.json")))["auc"].get<double>(), 0.55);
+
+  // Token counts of C3 (column 16) in the training file.
+  std::map<std::string, int> counts;
+  {
+    std::ifstream in(P("train.tsv"));
+    for (std::string line; std::getline(in, line);) {
+      size_t start = 0;
+      for (int c = 0; c < 16; ++c) start = line.find('\t', start) + 1;
+      ++counts[line.substr(start, line.find('\t', start) - start)];
+    }
+  }
+  std::string rare, frequent;
+  int64_t kept = 0;
+  for (const auto& [token, n] : counts) {
+    if (token.empty()) continue;
+    if (n == 1 && rare.empty()) rare = token;
+    if (n >= 20 && frequent.empty()) frequent = token;
+    kept += n >= 3 ? 1 : 0;
+  }
+  ASSERT_FALSE(rare.empty());
+  ASSERT_FALSE(frequent.empty());
+
+  const LoadedModel m = LoadModel(P("m.crank"));
+  const size_t c3 = static_cast<size_t>(m.mapping->spec().SparseIndex("C3"));
+  ASSERT_NE(m.mapping->vocabulary(c3), nullptr);
+  EXPECT_EQ(m.mapping->vocabulary(c3)->size(), 2 + kept);  // missing, OOV, tokens seen >= 3x
+  int64_t table_rows = 0;
+  for (const auto& f : m.mapping->spec().sparse) table_rows += f.vocabulary_size;
+  r = Run("info --model " + P("m.crank"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find(fmt::format("# embedding rows: {} ", table_rows)), std::string::npos)
+      << r.out;
+
+  // One eval row with C3 replaced: a training token seen once and two tokens never seen all take
+  // the OOV row (equal predictions); a frequent token has its own row.
+  std::string row;
+  {
+    std::ifstream in(P("eval.tsv"));
+    std::getline(in, row);
+  }
+  size_t start = 0;
+  for (int c = 0; c < 16; ++c) start = row.find('\t', start) + 1;
+  const size_t end = row.find('\t', start);
+  std::string rows;
+  for (const std::string& t : {rare, std::string("deadbeef"), std::string("0badf00d"), frequent})
+    rows += row.substr(0, start) + t + row.substr(end) + "\n";
+  {
+    std::ofstream f(P("rows.tsv"));
+    f << rows;
+  }
+  r = Run("predict --model " + P("m.crank") + " --data " + P("rows.tsv") + " --out " +
+          P("pred.txt"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<std::string> pred;
+  {
+    std::ifstream in(P("pred.txt"));
+    for (std::string line; std::getline(in, line);) pred.push_back(line);
+  }
+  ASSERT_EQ(pred.size(), 4u);
+  EXPECT_EQ(pred[0], pred[1]);
+  EXPECT_EQ(pred[1], pred[2]);
+  EXPECT_NE(pred[2], pred[3]);
+
+  // The flag excludes --hash-buckets, and needs a positive count.
+  r = Run("train --train " + P("train.tsv") + " --model-out " + P("x.crank") +
+          " --min-count 3 --hash-buckets 1000");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--min-count and --hash-buckets exclude each other"), std::string::npos)
+      << r.err;
+  r = Run("train --train " + P("train.tsv") + " --model-out " + P("x.crank") + " --min-count 0");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--min-count"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(P("x.crank")));
+}
+
+// crank gen's data-family options: no dense values, a heavier tail of rare ids.
+TEST_F(Cli, GenWritesDataWithoutDenseValuesAndWithAHeavyTail) {
+  ASSERT_EQ(Run("gen --rows 2000 --seed 4 --no-dense --zipf-exponent 0.8 --max-cardinality 500 "
+                "--out " +
+                P("g.tsv"))
+                .code,
+            0);
+  std::ifstream in(P("g.tsv"));
+  std::map<std::string, int> c3;
+  int64_t lines = 0, dense_values = 0;
+  for (std::string line; std::getline(in, line); ++lines) {
+    std::vector<std::string> cols;
+    std::stringstream ss(line);
+    for (std::string col; std::getline(ss, col, '\t');) cols.push_back(col);
+    if (line.back() == '\t') cols.emplace_back();
+    ASSERT_EQ(cols.size(), 40u) << line;
+    for (size_t c = 1; c <= 13; ++c) dense_values += cols[c].empty() ? 0 : 1;
+    if (!cols[16].empty()) ++c3[cols[16]];
+  }
+  EXPECT_EQ(lines, 2000);
+  EXPECT_EQ(dense_values, 0);
+  EXPECT_LE(c3.size(), 500u);  // --max-cardinality caps the tokens of a field
+  EXPECT_GT(c3.size(), 300u);  // exponent 0.8 spreads 2000 rows over most of them
+  const Result bad = Run("gen --rows 10 --zipf-exponent 0 --out " + P("bad.tsv"));
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("zipf_exponent"), std::string::npos) << bad.err;
 }
 
 TEST_F(Cli, ExitCodesSayWhatWentWrong) {

@@ -62,7 +62,7 @@ def Adam(learning_rate=0.001, beta_1=None, beta_2=None, epsilon=None):
 class RankingConfig:
     """A job configuration: the YAML file's sections (docs/config.md), or the defaults, with
     options that replace values as the CLI's flags do (embedding_dim, bottom, top, interaction,
-    hash_buckets, epochs, batch_size, learning_rate, seed, threads, precision, ...)."""
+    hash_buckets, min_count, epochs, batch_size, learning_rate, seed, threads, precision, ...)."""
 
     def __init__(self, yaml_path=None, **options):
         self.yaml = _crank._config_yaml(str(yaml_path) if yaml_path else "", options)

@@ -41,6 +41,7 @@ ConfigOverrides OverridesFromDict(const py::dict& options) {
       {"bad_rows", set(&o.bad_rows)},
       {"embedding_dim", set(&o.embedding_dim)},
       {"hash_buckets", set(&o.hash_buckets)},
+      {"min_count", set(&o.min_count)},
       {"bottom", set(&o.bottom)},
       {"top", set(&o.top)},
       {"epochs", set(&o.epochs)},

@@ -137,3 +137,12 @@ def test_error_leaves_the_model_usable(model, batch):
     with pytest.raises(ValueError):
         model.predict(with_(batch, C1=np.array([0, 1, 10**9, 2])))
     assert model.predict(batch).shape == (4,)
+
+
+def test_min_count_option_sets_criteo_vocabularies_and_excludes_hash_buckets():
+    yaml = crank.RankingConfig(min_count=4).yaml
+    assert "min_count: 4" in yaml, yaml
+    small = {k: v for k, v in SMALL.items() if k != "hash_buckets"}
+    with pytest.raises(crank.ConfigError, match="--min-count and --hash-buckets exclude each other"):
+        crank.Ranking(min_count=4, **SMALL)
+    crank.Ranking(min_count=4, **small)

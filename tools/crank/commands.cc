@@ -98,8 +98,9 @@ struct TrainFlags {
   std::string tensorboard;
   int64_t tensorboard_every = 0;
   std::vector<int64_t> bottom, top;
-  int64_t embedding_dim = 0, hash_buckets = 0, epochs = 0, batch_size = 0, checkpoint_every = 0,
-          shuffle_buffer = 0, eval_every = 0, early_stopping = 0, max_steps = 0;
+  int64_t embedding_dim = 0, hash_buckets = 0, min_count = 0, epochs = 0, batch_size = 0,
+          checkpoint_every = 0, shuffle_buffer = 0, eval_every = 0, early_stopping = 0,
+          max_steps = 0;
   int threads = 0;
   double learning_rate = 0, embedding_learning_rate = 0, dense_learning_rate = 0, max_bad_rows = 0;
   uint64_t seed = 0;
@@ -135,6 +136,11 @@ Action AddTrainCommand(CLI::App& app) {
   auto* o_pool = c->add_option("--pooling", f->pooling, "multi-hot pooling: sum | mean | sqrtn");
   auto* o_hash = c->add_option("--hash-buckets", f->hash_buckets,
                                "hash buckets per Criteo categorical field (default 100000)");
+  auto* o_min_count = c->add_option(
+      "--min-count", f->min_count,
+      "Criteo: a vocabulary per categorical field of the tokens seen at least N times in the "
+      "training data; rarer and unseen tokens share one out-of-vocabulary row (excludes "
+      "--hash-buckets)");
   auto* o_epochs =
       c->add_option("--epochs", f->epochs, "passes over the training data (default 1)");
   auto* o_bs =
@@ -193,6 +199,7 @@ Action AddTrainCommand(CLI::App& app) {
     given(o_top, f->top, &o.top);
     given(o_pool, f->pooling, &o.pooling);
     given(o_hash, f->hash_buckets, &o.hash_buckets);
+    given(o_min_count, f->min_count, &o.min_count);
     given(o_epochs, f->epochs, &o.epochs);
     given(o_bs, f->batch_size, &o.batch_size);
     given(o_lr, f->learning_rate, &o.learning_rate);
@@ -354,9 +361,18 @@ Action AddGenCommand(CLI::App& app) {
                 "mean fraction of missing values per field (default 0.1)");
   c->add_option("--base-ctr", o->base_ctr, "mean click rate (default 0.25)");
   c->add_flag("--unlabelled", *unlabelled, "write the 39-column variant without labels");
+  c->add_option("--zipf-exponent", o->zipf_exponent,
+                "Zipf exponent of the token frequencies, in (0, 5] (default 1.1); smaller = "
+                "heavier tail, more rare tokens");
+  c->add_option("--max-cardinality", o->max_cardinality,
+                "distinct tokens per categorical field at most (default 100000)");
+  auto no_dense = std::make_shared<bool>(false);
+  c->add_flag("--no-dense", *no_dense,
+              "leave I1..I13 empty; the click model then uses the categorical fields only");
   return [=] {
     SyntheticOptions opts = *o;
     opts.labelled = !*unlabelled;
+    opts.dense = !*no_dense;
     opts.Validate();
     AtomicFileWriter writer(*out);
     AtomicFileBuf buf(&writer);
@@ -385,6 +401,9 @@ Action AddInfoCommand(CLI::App& app) {
                 static_cast<long long>(m.mapping->spec().num_dense()),
                 static_cast<long long>(m.mapping->spec().num_sparse()),
                 static_cast<long long>(params));
+    int64_t rows = 0;
+    for (const auto& f : m.mapping->spec().sparse) rows += f.vocabulary_size;
+    std::printf("# embedding rows: %lld (all sparse features)\n", static_cast<long long>(rows));
     std::printf("# trained: %lld steps, %lld examples, %lld epochs completed%s\n",
                 static_cast<long long>(m.state.global_step),
                 static_cast<long long>(m.state.examples), static_cast<long long>(m.state.epoch),

@@ -49,15 +49,16 @@ enum class Derive { kNone, kTitleYear, kYear, kMonth, kDay, kDayOfWeek, kHour };
 //  - kHash: id = hash(token) % hash_buckets + 1, V = hash_buckets + 1.
 //  - kVocabulary: ids are assigned in one counting pass over the training rows: tokens seen at
 //    least min_count times get ids 2, 3, ... in order of decreasing count (ties: smaller token
-//    hash first); every other token (rare, unseen, or first seen after the counter was full)
-//    maps to the shared out-of-vocabulary id 1. V = 2 + number of kept tokens.
+//    hash first); every other token (rare or unseen) maps to the shared out-of-vocabulary
+//    id 1. V = 2 + number of kept tokens.
 struct VocabularyOptions {
   int64_t min_count = 1;
   // Keep at most this many tokens (the most frequent); 0 = no limit.
   int64_t max_size = 0;
-  // Resource bound of the counting pass: at most this many distinct tokens are counted per
-  // feature. Once the counter is full, tokens not yet seen are not counted (they become OOV);
-  // tokens already counted keep counting. About 32 bytes of memory per counted token.
+  // Resource bound of the counting pass: at most this many distinct tokens are held per
+  // feature. Beyond it the counter (TokenCounter: Misra-Gries with median purges) keeps the
+  // frequent tokens and its counts become lower bounds, each at most the reported undercount
+  // below the truth. About 32 bytes of memory per held token.
   int64_t max_distinct = 2'000'000;
 };
 

@@ -351,7 +351,8 @@ TEST(CriteoReader, VocabularyWithMinCountOovAndMissing) {
 
 TEST(CriteoReader, VocabularyCapBoundsTheTokensCounted) {
   test::TempDir dir;
-  // max_distinct 2: c and a are counted; b arrives when the counter is full.
+  // max_distinct 2: c and a fill the counter; b's arrival purges both (median count 1), then
+  // b (3) and a (2 of 3) are counted, and c (seen once) is out of vocabulary.
   std::string text;
   for (const char* t : {"c", "a", "b", "a", "b", "b", "a"}) text += CriteoLine("0", {}, {t}) + "\n";
   const std::string train = dir.Write("train.tsv", text);
@@ -359,12 +360,12 @@ TEST(CriteoReader, VocabularyCapBoundsTheTokensCounted) {
       test::ConfigFromYaml("criteo: {fields: {C1: {vocabulary: {max_distinct: 2}}}}\n"), {train});
   const size_t c1 = static_cast<size_t>(m->spec().SparseIndex("C1"));
   ASSERT_NE(m->vocabulary(c1), nullptr);
-  EXPECT_EQ(m->vocabulary(c1)->keys(), (std::vector<uint64_t>{0xa, 0xc}));  // a (3) before c (1)
+  EXPECT_EQ(m->vocabulary(c1)->keys(), (std::vector<uint64_t>{0xb, 0xa}));  // b (3) before a (2)
   Batch b;
   BufferParser(m).Parse(CriteoLine("0", {}, {"a"}) + "\n" + CriteoLine("0", {}, {"b"}) + "\n" +
                             CriteoLine("0", {}, {"c"}) + "\n",
                         &b);
-  EXPECT_EQ(b.sparse[c1].ids, (std::vector<int64_t>{2, 1, 3}));
+  EXPECT_EQ(b.sparse[c1].ids, (std::vector<int64_t>{3, 2, 1}));
   // max_size keeps the most frequent tokens only.
   const auto top1 = test::MakeMapping(
       test::ConfigFromYaml("criteo: {fields: {C1: {vocabulary: {max_size: 1}}}}\n"), {train});

@@ -174,11 +174,13 @@ DataMapping DataMapping::Build(const DataConfig& config,
     if (!counters[f]) continue;
     const VocabularyOptions& o = schema.sparse[f].encoding.vocabulary;
     m.vocabularies_[f] = std::make_shared<Vocabulary>(counters[f]->Select(o.min_count, o.max_size));
-    if (counters[f]->full()) {
+    if (counters[f]->purges() > 0) {
       LogWarning(
-          "feature {}: the vocabulary counter reached max_distinct = {} tokens; {} later "
-          "occurrences of new tokens were not counted (they map to the OOV id)",
-          schema.sparse[f].name, o.max_distinct, counters[f]->dropped_occurrences());
+          "feature {}: more than max_distinct = {} distinct tokens; the counter kept the frequent "
+          "ones ({} purges), and each count is at most {} below the true count (a token seen at "
+          "least {} times is kept for sure)",
+          schema.sparse[f].name, o.max_distinct, counters[f]->purges(),
+          counters[f]->max_undercount(), o.min_count + counters[f]->max_undercount());
     }
     LogDebug("feature {}: {} distinct tokens counted, {} kept (min_count {})",
              schema.sparse[f].name, counters[f]->distinct(), m.vocabularies_[f]->size() - 2,

@@ -56,7 +56,8 @@ inline double HashSymmetric(uint64_t h) {
 
 class Teacher {
  public:
-  explicit Teacher(const SyntheticOptions& o) : seed_(Mix64(o.teacher_seed ^ 0x7eac4e5ULL)) {
+  explicit Teacher(const SyntheticOptions& o)
+      : seed_(Mix64(o.teacher_seed ^ 0x7eac4e5ULL)), dense_(o.dense) {
     for (int f = 0; f < kSparse; ++f) {
       const int64_t n =
           std::max<int64_t>(1, std::min(kCardinality[static_cast<size_t>(f)], o.max_cardinality));
@@ -125,7 +126,9 @@ class Teacher {
       const DenseProfile& p = kDenseProfile[ji];
       const double u_missing = rng.UniformDouble();
       const double z = rng.Normal();
-      row->dense_present[ji] = u_missing >= dense_missing_[ji];
+      // The same draws with or without dense features, so that the rows keep their tokens.
+      row->dense_present[ji] = dense_ && u_missing >= dense_missing_[ji];
+      if (!dense_) continue;
       logit +=
           kDenseScale * p.coef * z;  // the click model sees z even when the value is not recorded
       const double c = std::floor(std::exp(std::min(p.mu + p.sigma * z, 40.0)));
@@ -146,6 +149,7 @@ class Teacher {
   }
 
   uint64_t seed_;
+  bool dense_;
   std::array<Field, kSparse> fields_{};
   std::array<double, kDense> dense_missing_{};
 };

@@ -13,6 +13,8 @@
 //  - I1..I13: log-normal counts floor(exp(mu + sigma * z)), z ~ N(0, 1); five of the z enter
 //    the logit linearly, so log1p of the count carries signal. I2 is shifted by -1 (it can be
 //    -1, as in Criteo).
+//    Without dense features (dense = false) the I columns are empty and their part of the
+//    logit is left out.
 //  - Every field is missing with its own rate (missing_rate scaled by a per-field factor in
 //    [0.25, 1.75]).
 //  - label ~ Bernoulli(sigmoid(bias + logit)), bias calibrated so the mean click rate is
@@ -39,6 +41,8 @@ struct SyntheticOptions {
   bool labelled = true;               // false: the 39-column variant without label
   int64_t max_cardinality = 100'000;  // tokens per categorical field at most
   double zipf_exponent = 1.1;         // > 0; larger = more concentrated on frequent tokens
+  bool dense = true;  // false: I1..I13 are left empty and the click model has no dense part
+                      // (the categorical rows are those of dense = true with the same seeds)
 
   // Throws InvalidArgument for out-of-range values.
   void Validate() const;

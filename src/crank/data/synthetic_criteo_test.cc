@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crank/base/error.h"
@@ -71,6 +74,64 @@ TEST(SyntheticCriteo, UnlabelledVariantHas39Columns) {
   const std::string text = Generate(o);
   const std::string first = text.substr(0, text.find('\n'));
   EXPECT_EQ(std::count(first.begin(), first.end(), '\t'), 38);
+}
+
+// The tab-separated columns of each line of `text`.
+std::vector<std::vector<std::string>> Columns(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cols;
+    size_t start = 0;
+    for (size_t tab; (tab = line.find('\t', start)) != std::string::npos; start = tab + 1)
+      cols.push_back(line.substr(start, tab - start));
+    cols.push_back(line.substr(start));
+    rows.push_back(std::move(cols));
+  }
+  return rows;
+}
+
+TEST(SyntheticCriteo, NoDenseLeavesTheIColumnsEmptyAndKeepsTheTokens) {
+  SyntheticOptions o;
+  o.rows = 3000;
+  o.seed = 8;
+  const auto with = Columns(Generate(o));
+  o.dense = false;
+  std::vector<float> probabilities;
+  const std::string text = Generate(o, nullptr, &probabilities);
+  const auto without = Columns(text);
+  ASSERT_EQ(without.size(), 3000u);
+  int64_t dense_present = 0;
+  for (size_t r = 0; r < without.size(); ++r) {
+    ASSERT_EQ(without[r].size(), 40u);
+    for (size_t c = 1; c <= 13; ++c) dense_present += without[r][c].empty() ? 0 : 1;
+    for (size_t c = 14; c < 40; ++c) ASSERT_EQ(without[r][c], with[r][c]) << r << ":" << c;
+  }
+  EXPECT_EQ(dense_present, 0);
+  // The labels still follow the (categorical-only) click model.
+  std::vector<float> labels;
+  for (const auto& row : without) labels.push_back(row[0] == "1" ? 1.0f : 0.0f);
+  EXPECT_GT(test::Auc(probabilities, labels), 0.7);
+}
+
+TEST(SyntheticCriteo, SmallerZipfExponentGivesMoreRareTokens) {
+  // Distinct C3 tokens (a field of 10M Criteo tokens, capped) and tokens seen once.
+  const auto tail = [](double exponent) {
+    SyntheticOptions o;
+    o.rows = 5000;
+    o.max_cardinality = 1'000'000;
+    o.zipf_exponent = exponent;
+    std::map<std::string, int> seen;
+    for (const auto& row : Columns(Generate(o))) ++seen[row[16]];
+    int64_t once = 0;
+    for (const auto& kv : seen) once += kv.second == 1 ? 1 : 0;
+    return std::pair<int64_t, int64_t>(static_cast<int64_t>(seen.size()), once);
+  };
+  const auto [distinct_11, once_11] = tail(1.1);
+  const auto [distinct_08, once_08] = tail(0.8);
+  EXPECT_GT(2 * distinct_08, 3 * distinct_11) << distinct_08 << " vs " << distinct_11;
+  EXPECT_GT(once_08, 2 * once_11) << once_08 << " vs " << once_11;
 }
 
 TEST(SyntheticCriteo, TeacherAucIsAboutPointEight) {

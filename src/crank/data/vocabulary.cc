@@ -11,6 +11,26 @@ TokenCounter::TokenCounter(int64_t max_distinct) : max_distinct_(max_distinct) {
   CRANK_REQUIRE(max_distinct >= 1, "TokenCounter: max_distinct must be >= 1, got {}", max_distinct);
 }
 
+void TokenCounter::Purge() {
+  std::vector<std::pair<uint64_t, uint64_t>> held;  // (key, count)
+  held.reserve(table_.size());
+  table_.ForEach([&](uint64_t key, uint64_t count) { held.emplace_back(key, count); });
+  std::vector<uint64_t> counts;
+  counts.reserve(held.size());
+  for (const auto& kv : held) counts.push_back(kv.second);
+  // Lower median: at least ceil(n / 2) counts are <= m, so at least half the keys leave.
+  const auto mid = counts.begin() + static_cast<std::ptrdiff_t>((counts.size() - 1) / 2);
+  std::nth_element(counts.begin(), mid, counts.end());
+  const uint64_t m = *mid;
+  table_ = KeyTable();
+  table_.Reserve(static_cast<size_t>(max_distinct_));
+  for (const auto& [key, count] : held) {
+    if (count > m) table_.Set(key, count - m);
+  }
+  ++purges_;
+  undercount_ += static_cast<int64_t>(m);
+}
+
 std::vector<uint64_t> TokenCounter::Select(int64_t min_count, int64_t max_size) const {
   std::vector<std::pair<uint64_t, uint64_t>> kept;  // (count, key)
   table_.ForEach([&](uint64_t key, uint64_t count) {

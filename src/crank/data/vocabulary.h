@@ -12,8 +12,17 @@
 namespace crank {
 
 // Counts token occurrences with a bound on memory: at most `max_distinct` distinct keys are
-// held. Once full, keys not yet held are not counted (dropped_occurrences() says how many
-// occurrences were lost); keys already held keep counting. Not thread-safe.
+// held (the Misra-Gries "frequent items" summary with median purges). When a new key arrives
+// and the table is full, the lower median m of the held counts is subtracted from every count
+// and the keys left at or below 0 are removed (at least half of them); the new key then
+// enters with count 1. So a frequent key first seen late is still counted, and for every key
+//   true count - max_undercount() <= count(key) <= true count,
+// where max_undercount() is the sum of the subtracted medians (0 while the table never
+// overflowed: counts are then exact). A key removed or never held has a true count of at most
+// max_undercount(). Each purge costs O(max_distinct) and frees at least half the table, so an
+// Add costs O(1) amortised. Deterministic: the result depends only on the sequence of Add
+// calls. Memory: 16 bytes per slot at load <= 1/2, plus a transient copy during a purge.
+// Not thread-safe.
 class TokenCounter {
  public:
   explicit TokenCounter(int64_t max_distinct);
@@ -21,26 +30,32 @@ class TokenCounter {
   void Add(uint64_t key) {
     if (uint64_t* c = table_.FindMutable(key)) {
       ++*c;
-    } else if (static_cast<int64_t>(table_.size()) < max_distinct_) {
-      table_.Set(key, 1);
-    } else {
-      ++dropped_;
+      return;
     }
+    if (static_cast<int64_t>(table_.size()) >= max_distinct_) Purge();
+    table_.Set(key, 1);
   }
   int64_t distinct() const { return static_cast<int64_t>(table_.size()); }
-  bool full() const { return distinct() >= max_distinct_; }
-  int64_t dropped_occurrences() const { return dropped_; }
-  // Count of `key` (0 if not held).
+  // Purges so far (0: every count is exact).
+  int64_t purges() const { return purges_; }
+  // The most any count() lies below the key's true count.
+  int64_t max_undercount() const { return undercount_; }
+  // Count of `key` (0 if not held): a lower bound of its true count, see above.
   int64_t count(uint64_t key) const { return static_cast<int64_t>(table_.Find(key)); }
 
-  // Keys seen at least min_count times, most frequent first (ties: smaller key first), at
-  // most max_size of them (0 = no limit). Deterministic for a given sequence of Add calls.
+  // Keys whose count() is at least min_count, most frequent first (ties: smaller key first), at
+  // most max_size of them (0 = no limit). Every key with a true count of at least
+  // min_count + max_undercount() is among them (unless cut by max_size); no key with a true
+  // count below min_count is. Deterministic for a given sequence of Add calls.
   std::vector<uint64_t> Select(int64_t min_count, int64_t max_size) const;
 
  private:
+  void Purge();
+
   KeyTable table_;
   int64_t max_distinct_;
-  int64_t dropped_ = 0;
+  int64_t purges_ = 0;
+  int64_t undercount_ = 0;
 };
 
 // A fixed token -> id map. Id 0 is reserved for "missing", id 1 is the shared

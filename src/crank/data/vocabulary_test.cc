@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <map>
 #include <vector>
 
 #include "crank/base/error.h"
@@ -36,15 +39,74 @@ TEST(TokenCounter, SelectsByCountThenKey) {
   EXPECT_EQ(c.Select(4, 0), (std::vector<uint64_t>{}));
 }
 
-TEST(TokenCounter, StopsCountingNewTokensAtTheCap) {
-  TokenCounter c(2);
-  for (uint64_t k : {1, 2, 3, 1, 3, 3, 2}) c.Add(k);
-  EXPECT_TRUE(c.full());
-  EXPECT_EQ(c.distinct(), 2);
+TEST(TokenCounter, CountsExactlyBelowTheCap) {
+  TokenCounter c(3);
+  for (uint64_t k : {1, 2, 3, 1, 3, 3}) c.Add(k);
+  EXPECT_EQ(c.purges(), 0);
+  EXPECT_EQ(c.max_undercount(), 0);
   EXPECT_EQ(c.count(1), 2);
-  EXPECT_EQ(c.count(2), 2);
-  EXPECT_EQ(c.count(3), 0);
-  EXPECT_EQ(c.dropped_occurrences(), 3);
+  EXPECT_EQ(c.count(2), 1);
+  EXPECT_EQ(c.count(3), 3);
+}
+
+TEST(TokenCounter, PurgesTheLowerHalfByTheMedianWhenFull) {
+  TokenCounter c(2);
+  // 1, 2 fill the table; 3 purges both (median 1); 1 re-enters; 3 reaches 3; 2 purges by the
+  // median of {1: 1, 3: 3} = 1, leaving 3 at 2.
+  for (uint64_t k : {1, 2, 3, 1, 3, 3, 2}) c.Add(k);
+  EXPECT_EQ(c.purges(), 2);
+  EXPECT_EQ(c.max_undercount(), 2);
+  EXPECT_EQ(c.distinct(), 2);
+  EXPECT_EQ(c.count(3), 2);  // true 3
+  EXPECT_EQ(c.count(2), 1);  // true 2
+  EXPECT_EQ(c.count(1), 0);  // true 2 <= max_undercount
+}
+
+TEST(TokenCounter, CountsAFrequentTokenFirstSeenAfterTheTableIsFull) {
+  TokenCounter c(100);
+  uint64_t next = 1;
+  for (int i = 0; i < 1000; ++i) c.Add(next++);  // 1000 singletons: the table fills at 100
+  ASSERT_GT(c.purges(), 0);
+  for (int i = 0; i < 60; ++i) {  // a token seen 60 times, each time beside a new singleton
+    c.Add(777777);
+    c.Add(next++);
+  }
+  EXPECT_GE(c.count(777777), 60 - c.max_undercount());
+  EXPECT_GE(c.count(777777), 50);
+  // Only the frequent token passes min_count 10; no singleton does.
+  EXPECT_EQ(c.Select(10, 0), (std::vector<uint64_t>{777777}));
+}
+
+TEST(TokenCounter, BoundsHoldOnAZipfStreamAndAreDeterministic) {
+  // Keys drawn from a heavy-tailed law over 5000 values; the counter holds 200.
+  std::vector<uint64_t> stream;
+  Rng rng(3);
+  for (int i = 0; i < 50000; ++i) {
+    const double u = rng.UniformDouble();
+    stream.push_back(static_cast<uint64_t>(std::pow(5001.0, u)));  // P(k) ~ 1/k
+  }
+  TokenCounter a(200), b(200);
+  std::map<uint64_t, int64_t> truth;
+  for (const uint64_t k : stream) {
+    a.Add(k);
+    b.Add(k);
+    ++truth[k];
+  }
+  ASSERT_GT(a.purges(), 0);
+  EXPECT_LE(a.distinct(), 200);
+  const int64_t slack = a.max_undercount();
+  for (const auto& [k, n] : truth) {
+    ASSERT_LE(a.count(k), n) << k;
+    ASSERT_GE(a.count(k), n - slack) << k;
+  }
+  const int64_t min_count = 20;
+  const std::vector<uint64_t> kept = a.Select(min_count, 0);
+  for (const auto& [k, n] : truth) {
+    const bool in = std::find(kept.begin(), kept.end(), k) != kept.end();
+    if (n >= min_count + slack) EXPECT_TRUE(in) << k << " seen " << n;
+    if (n < min_count) EXPECT_FALSE(in) << k << " seen " << n;
+  }
+  EXPECT_EQ(kept, b.Select(min_count, 0));
 }
 
 TEST(Vocabulary, ReservesMissingAndOov) {

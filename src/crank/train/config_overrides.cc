@@ -67,6 +67,19 @@ void JobConfig::ApplyOverrides(const ConfigOverrides& o) {
     data.criteo.encoding.hash_buckets = *o.hash_buckets;
     data.criteo.fields.clear();
   }
+  if (o.min_count) {
+    if (o.hash_buckets)
+      throw ConfigError(
+          "--min-count and --hash-buckets exclude each other: a categorical field is either a "
+          "vocabulary of frequent tokens or hashed");
+    if (data.format != DataFormat::kCriteo)
+      throw ConfigError("--min-count applies to --format criteo");
+    if (*o.min_count < 1)
+      throw ConfigError("--min-count", fmt::format("expected >= 1, got {}", *o.min_count));
+    data.criteo.encoding.kind = Encoding::Kind::kVocabulary;
+    data.criteo.encoding.vocabulary.min_count = *o.min_count;
+    data.criteo.fields.clear();
+  }
   Set(o.epochs, &train.epochs);
   Set(o.batch_size, &train.batch_size);
   if (o.learning_rate) {

@@ -9,6 +9,9 @@
 //  - format criteo replaces a delimited data section by the Criteo defaults; format delimited
 //    needs the schema of a delimited data section already in the configuration;
 //  - hash_buckets sets the Criteo encoding of every categorical field (Criteo only);
+//  - min_count makes every Criteo categorical field a vocabulary of the tokens seen at least
+//    min_count times in the training rows (the others map to the OOV id); it excludes
+//    hash_buckets (Criteo only);
 //  - learning_rate sets both optimizers' rates; the per-optimizer rates win over it.
 // Names (format, interaction, pooling, precision, bad_rows) are checked against their name
 // tables; an invalid one throws ConfigError naming the flag ("--interaction: ..."). The result
@@ -29,7 +32,7 @@ struct ConfigOverrides {
   std::optional<std::string> precision;    // --precision: fp32 | bf16
   std::optional<std::string> bad_rows;     // --bad-rows: skip | fail
   std::optional<std::string> tensorboard;  // --tensorboard DIR
-  std::optional<int64_t> embedding_dim, hash_buckets;
+  std::optional<int64_t> embedding_dim, hash_buckets, min_count;
   std::optional<std::vector<int64_t>> bottom, top;
   std::optional<int64_t> epochs, batch_size, checkpoint_every, shuffle_buffer, eval_every,
       early_stopping_patience, max_steps, tensorboard_every;

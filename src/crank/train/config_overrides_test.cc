@@ -71,6 +71,40 @@ TEST(ApplyOverrides, HashBucketsSetEveryCriteoFieldAndNeedCriteo) {
   EXPECT_THROW(d.ApplyOverrides(o), ConfigError);
 }
 
+TEST(ApplyOverrides, MinCountMakesEveryCriteoFieldAVocabulary) {
+  JobConfig c =
+      JobConfig::FromYamlString("data: {criteo: {fields: {C3: {hash_buckets: 10}}}}\n", "job.yaml");
+  ConfigOverrides o;
+  o.min_count = 5;
+  c.ApplyOverrides(o);
+  EXPECT_EQ(c.data.criteo.encoding.kind, Encoding::Kind::kVocabulary);
+  EXPECT_EQ(c.data.criteo.encoding.vocabulary.min_count, 5);
+  EXPECT_TRUE(c.data.criteo.fields.empty());
+  c.Validate();
+}
+
+TEST(ApplyOverrides, MinCountExcludesHashBucketsAndNeedsCriteo) {
+  JobConfig c;
+  ConfigOverrides o;
+  o.min_count = 5;
+  o.hash_buckets = 1000;
+  try {
+    c.ApplyOverrides(o);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("--min-count and --hash-buckets exclude each other"),
+              std::string::npos)
+        << e.what();
+  }
+  o.hash_buckets.reset();
+  o.min_count = 0;
+  EXPECT_THROW(c.ApplyOverrides(o), ConfigError);
+  o.min_count = 2;
+  JobConfig d = JobConfig::FromYamlString(
+      "data:\n  format: delimited\n  delimited: {label: y, dense: [a]}\n", "job.yaml");
+  EXPECT_THROW(d.ApplyOverrides(o), ConfigError);
+}
+
 TEST(ApplyOverrides, PerOptimizerLearningRatesWinOverTheSharedOne) {
   JobConfig c;
   ConfigOverrides o;
