@@ -23,6 +23,9 @@
 
 #include "crank/data/batch_reader.h"
 #include "crank/data/mapping.h"
+#include "crank/dist/hybrid_parallel.h"
+#include "crank/dist/placement.h"
+#include "crank/dist/process_group.h"
 #include "crank/io/model_checkpoint.h"
 #include "crank/model/ranking.h"
 #include "crank/optim/optimizer.h"
@@ -39,6 +42,13 @@ struct TrainRun {
   std::string model_out;
   bool resume = false;
   bool progress_bar = false;  // draw a bar (a terminal) instead of log lines
+  // The processes training together (not owned; null or one rank: this process alone). With
+  // several ranks the Trainer trains hybrid-parallel (docs/distributed.md): every rank runs the
+  // same Trainer on the same files and configuration; only rank 0 writes files.
+  ProcessGroup* group = nullptr;
+  // Where the tables go with several ranks (world_size is the group's): a per-rank byte budget
+  // over which a table is split row-wise, and tables split row-wise regardless.
+  PlacementOptions placement;
 };
 
 struct TrainResult {
@@ -111,6 +121,11 @@ class Trainer {
   // Records evaluation `m` at the current step as the best one.
   void MarkBest(const MetricMap& m, int64_t epoch, int64_t step);
   void EndEpochForHooks();
+  // Hybrid-parallel runs: the evaluation merged over the ranks, and a checkpoint of the model
+  // gathered to rank 0 (every rank calls it; rank 0 writes `path`).
+  MetricMap EvaluateDistributed();
+  void SaveGathered(const std::string& path, const TrainingState& state);
+  bool is_root() const { return run_.group == nullptr || run_.group->rank() == 0; }
 
   const JobConfig config_;
   const TrainRun run_;
@@ -119,6 +134,8 @@ class Trainer {
   std::unique_ptr<BatchReader> reader_;
   std::unique_ptr<BatchReader> eval_reader_;
   std::unique_ptr<Ranking> model_;
+  RankingConfig ranking_config_;
+  std::unique_ptr<HybridParallel> hybrid_;  // several ranks: the model's distributed step
   TrainingState state_;
   std::string config_yaml_;
   std::string mapping_text_;
