@@ -29,7 +29,7 @@ std::string Placement::Describe(const std::vector<TableLoad>& tables) const {
                          : fmt::format("{}[{}:{})", tables[t].name, sh.row_begin, sh.row_end));
     }
     out += fmt::format(
-        "rank {}: {:.1f} MiB, {:.0f} lookups/step: {}\n", r, bytes_per_rank[r] / 1048576.0,
+        "rank {}: {:.1f} KiB, {:.0f} lookups/step: {}\n", r, bytes_per_rank[r] / 1024.0,
         lookups_per_rank[r],
         held.empty() ? std::string("(no tables)") : fmt::format("{}", fmt::join(held, ", ")));
   }
