@@ -256,10 +256,19 @@ Action AddTrainCommand(CLI::App& app) {
         "trained {} examples in {:.1f} s ({:.0f} examples/s); model written to {}; peak memory "
         "{:.0f} MB",
         r.train_examples, r.train_seconds, r.train_examples_per_sec, run.model_out, peak_mb);
+    if (group.size() > 1) {
+      LogInfo("{} ranks: {:.1f} s of the training steps in communication on rank 0 ({:.0f}%)",
+              group.size(), r.communication_seconds,
+              r.train_seconds > 0 ? 100.0 * r.communication_seconds / r.train_seconds : 0.0);
+    }
     Json j = MetricsToJson(r.final_eval);
     j["train_examples"] = r.train_examples;
     j["train_examples_per_sec"] = Rounded(r.train_examples_per_sec, 1);
     j["train_seconds"] = Rounded(r.train_seconds, 3);
+    if (group.size() > 1) {
+      j["ranks"] = group.size();
+      j["communication_seconds"] = Rounded(r.communication_seconds, 3);
+    }
     j["steps"] = r.state.global_step;
     j["epochs_completed"] = r.state.epoch;
     j["rows_skipped"] = r.rows_skipped;

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <mpi.h>
 
+#include <chrono>
 #include <limits>
 
 #include "crank/base/error.h"
@@ -11,6 +12,19 @@
 
 namespace crank {
 namespace {
+
+// Adds the wall time of its scope to *total.
+class ScopedTimer {
+ public:
+  explicit ScopedTimer(double* total) : total_(total), t0_(std::chrono::steady_clock::now()) {}
+  ~ScopedTimer() {
+    *total_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  }
+
+ private:
+  double* total_;
+  std::chrono::steady_clock::time_point t0_;
+};
 
 void Check(int rc, const char* call) {
   if (rc == MPI_SUCCESS) return;
@@ -63,6 +77,7 @@ class MpiProcessGroup : public ProcessGroup {
   std::string Describe() const override { return fmt::format("mpi ({} ranks)", size_); }
 
   void AllToAllV(const std::vector<std::string>& send, std::vector<std::string>* recv) override {
+    const ScopedTimer timer(&seconds_);
     CRANK_REQUIRE(static_cast<int>(send.size()) == size_,
                   "AllToAllV: expected one buffer per rank");
     std::vector<int> send_counts(size_), recv_counts(size_), sd, rd;
@@ -85,6 +100,7 @@ class MpiProcessGroup : public ProcessGroup {
   }
 
   void AllGatherV(const std::string& mine, std::vector<std::string>* all) override {
+    const ScopedTimer timer(&seconds_);
     int count = CountOf(mine.size(), "MPI_Allgatherv");
     std::vector<int> counts(size_), displs;
     Check(MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD),
@@ -99,6 +115,7 @@ class MpiProcessGroup : public ProcessGroup {
   }
 
   void GatherV(const std::string& mine, int root, std::vector<std::string>* all) override {
+    const ScopedTimer timer(&seconds_);
     CRANK_REQUIRE(root >= 0 && root < size_, "GatherV: the root must be a rank of the group");
     int count = CountOf(mine.size(), "MPI_Gatherv");
     std::vector<int> counts(size_), displs;
@@ -117,6 +134,7 @@ class MpiProcessGroup : public ProcessGroup {
   }
 
   void Broadcast(std::string* data, int root) override {
+    const ScopedTimer timer(&seconds_);
     CRANK_REQUIRE(root >= 0 && root < size_, "Broadcast: the root must be a rank of the group");
     int64_t n = static_cast<int64_t>(data->size());
     Check(MPI_Bcast(&n, 1, MPI_INT64_T, root, MPI_COMM_WORLD), "MPI_Bcast");
@@ -126,7 +144,11 @@ class MpiProcessGroup : public ProcessGroup {
         "MPI_Bcast");
   }
 
-  void Barrier() override { Check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+  void Barrier() override {
+    const ScopedTimer timer(&seconds_);
+    Check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+  }
+  double CommunicationSeconds() const override { return seconds_; }
 
   [[noreturn]] void Abort(int code) override {
     MPI_Abort(MPI_COMM_WORLD, code);
@@ -137,6 +159,7 @@ class MpiProcessGroup : public ProcessGroup {
   int rank_ = 0;
   int size_ = 1;
   bool owns_mpi_ = false;
+  double seconds_ = 0.0;
 };
 
 }  // namespace

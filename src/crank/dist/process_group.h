@@ -47,6 +47,9 @@ class ProcessGroup {
   virtual void Barrier() = 0;
   // Ends every process of the job with `code` (MPI_Abort); the local group calls std::exit.
   [[noreturn]] virtual void Abort(int code) = 0;
+  // Wall seconds this rank has spent inside collectives (transfer and waiting for the other
+  // ranks); 0 for the local group.
+  virtual double CommunicationSeconds() const { return 0.0; }
 };
 
 class LocalProcessGroup : public ProcessGroup {

@@ -362,7 +362,14 @@ StepResult Trainer::Step() {
     for (int64_t i = 0; i < batch_.labels.size(); ++i) sum += batch_.labels[i];
     model_->InitializeOutputBias(sum / static_cast<double>(batch_.labels.size()));
   }
-  const StepResult r = hybrid_ ? hybrid_->TrainStep(batch_) : model_->TrainStep(batch_);
+  StepResult r;
+  if (hybrid_) {
+    const double comm0 = hybrid_->group().CommunicationSeconds();
+    r = hybrid_->TrainStep(batch_);
+    result_.communication_seconds += hybrid_->group().CommunicationSeconds() - comm0;
+  } else {
+    r = model_->TrainStep(batch_);
+  }
   if (!std::isfinite(r.total_loss)) {
     EndEpochForHooks();
     throw NumericError(fmt::format(

@@ -56,6 +56,9 @@ struct TrainResult {
   int64_t train_examples = 0;  // examples trained on in this run
   double train_seconds = 0.0;  // wall time in training steps (no eval, no checkpoints)
   double train_examples_per_sec = 0.0;
+  // With several ranks: the part of train_seconds this rank spent in collectives during the
+  // training steps (exchanges, all-reduce, and waiting for the other ranks).
+  double communication_seconds = 0.0;
   int64_t rows_skipped = 0;      // malformed training rows skipped
   bool stopped_early = false;    // early stopping ended the run (it is finished)
   bool stopped_by_hook = false;  // a hook asked to stop (the run is paused, not finished)
