@@ -237,5 +237,38 @@ TEST_F(MpiTrain, OneRankFailingEndsTheJob) {
   EXPECT_NE(r.err.find("crank: error on rank 0 of 2"), std::string::npos) << r.err;
 }
 
+// Ranks started with different flags (an MPMD launch): the rank that differs names the first
+// differing key and the job ends, before any data is read.
+TEST_F(MpiTrain, RanksWithDifferentConfigurationsStopNamingTheKey) {
+  Generate(500, 100);
+  const std::string crank = std::string(CRANK_BINARY_DIR) + "/bin/crank train --train " +
+                            P("train.tsv") + Model() + " --model-out " + P("m.crank");
+  const Result r = Run("", "timeout 120 " + std::string(CRANK_MPIRUN) +
+                               " --allow-run-as-root --oversubscribe --bind-to none -np 1 " +
+                               crank + " : -np 1 " + crank + " --shuffle-buffer 100");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("rank 1 runs another configuration than rank 0"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("train.shuffle_buffer: '0' vs '100'"), std::string::npos) << r.err;
+}
+
+// A training file that one rank cannot open (the ranks run in different folders and the path
+// is relative): that rank names it and the whole job ends.
+TEST_F(MpiTrain, DataFileMissingOnOneRankFailsAll) {
+  Generate(500, 100);
+  fs::create_directories(P("a"));
+  fs::create_directories(P("b"));
+  fs::copy_file(P("train.tsv"), P("a/train.tsv"));
+  const std::string crank = std::string(CRANK_BINARY_DIR) + "/bin/crank train --train train.tsv" +
+                            Model() + " --model-out " + P("m.crank");
+  const Result r = Run("", "timeout 120 " + std::string(CRANK_MPIRUN) +
+                               " --allow-run-as-root --oversubscribe --bind-to none -np 1 -wdir " +
+                               P("a") + " " + crank + " : -np 1 -wdir " + P("b") + " " + crank);
+  EXPECT_NE(r.code, 0) << r.err;
+  EXPECT_NE(r.code, 124) << "the job hung until the timeout";
+  EXPECT_NE(r.err.find("crank: error on rank 1 of 2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("train.tsv"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace crank::testing

@@ -11,6 +11,7 @@
 #include "crank/base/error.h"
 #include "crank/base/log.h"
 #include "crank/base/system_memory.h"
+#include "crank/dist/config_check.h"
 #include "crank/io/atomic_file.h"
 #include "crank/kernels/gemm.h"
 #include "crank/optim/composite_optimizer.h"
@@ -151,6 +152,16 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
       checkpoint_cadence_{config.train.checkpoint_every} {
   if (run_.train_files.empty()) throw ConfigError("train: no training files given (--train PATH)");
   if (run_.model_out.empty()) throw ConfigError("train: no output path given (--model-out PATH)");
+  if (run_.group != nullptr && run_.group->size() > 1) {
+    // Every rank must run the same job: its configuration and how it is run.
+    CheckSameConfiguration(
+        *run_.group,
+        fmt::format("{}run:\n  model_out: {}\n  resume: {}\n  train: [{}]\n  eval: [{}]\n  "
+                    "row_wise_tables: [{}]\n  max_table_bytes_per_rank: {}\n",
+                    config_.ToYaml(), run_.model_out, run_.resume,
+                    fmt::join(run_.train_files, ", "), fmt::join(run_.eval_files, ", "),
+                    fmt::join(run_.placement.row_wise, ", "), run_.placement.max_bytes_per_rank));
+  }
   result_.checkpoint_path = run_.model_out + ".ckpt";
   const TrainOptions& to = config_.train;
 
