@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -268,6 +269,27 @@ TEST_F(MpiTrain, DataFileMissingOnOneRankFailsAll) {
   EXPECT_NE(r.code, 124) << "the job hung until the timeout";
   EXPECT_NE(r.err.find("crank: error on rank 1 of 2"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("train.tsv"), std::string::npos) << r.err;
+}
+
+// Rank 1 killed outright (SIGKILL after 3 s of a run that would take minutes): mpirun sees the
+// process die and ends the job; rank 0 does not wait in a collective for a peer that is gone.
+TEST_F(MpiTrain, KilledRankEndsTheJobWithinBoundedTime) {
+  Generate(2000, 100);
+  const std::string crank = std::string(CRANK_BINARY_DIR) + "/bin/crank train --train " +
+                            P("train.tsv") +
+                            " --hash-buckets 500 --batch-size 16 --epochs 50 --threads 1 "
+                            "--model-out " +
+                            P("m.crank");
+  const auto t0 = std::chrono::steady_clock::now();
+  const Result r = Run("", "timeout 120 " + std::string(CRANK_MPIRUN) +
+                               " --allow-run-as-root --oversubscribe --bind-to none -np 1 " +
+                               crank + " : -np 1 timeout -s KILL 3 " + crank);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_NE(r.code, 0) << r.err;
+  EXPECT_NE(r.code, 124) << "the job hung until the timeout";
+  EXPECT_LT(seconds, 60.0) << r.err;
+  EXPECT_FALSE(fs::exists(P("m.crank")));
 }
 
 }  // namespace
