@@ -154,6 +154,26 @@ TEST_F(MpiTrain, TwoAndFourRanksMatchOneProcess) {
   EXPECT_NEAR(Auc(P("e4.json")), Auc(P("m4.json")), 1e-6);
 }
 
+// 2946 rows in batches of 64: the last global batch has 2 rows, so on 4 ranks two ranks have
+// no example in it (they still exchange and update their tables and replicas); an evaluation
+// batch of 3 rows leaves one rank without examples too.
+TEST_F(MpiTrain, LastBatchSmallerThanTheRankCountMatchesOneProcess) {
+  Generate(2946, 3);
+  const std::string data = " --train " + P("train.tsv") + " --eval " + P("eval.tsv");
+  Result r = Run("train" + data + Model() + " --tensorboard " + P("tb1") + " --model-out " +
+                 P("m1.crank") + " --metrics-out " + P("m1.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = RunMpi(4, "train" + data + Model() + " --tensorboard " + P("tb4") + " --model-out " +
+                    P("m4.crank") + " --metrics-out " + P("m4.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  ExpectSameLosses(P("tb1"), P("tb4"));
+  const Json a = Json::parse(ReadFile(P("m1.json"))), b = Json::parse(ReadFile(P("m4.json")));
+  EXPECT_EQ(a["steps"], b["steps"]);
+  EXPECT_EQ(b["examples"], 3);
+  EXPECT_NEAR(a["logloss"].get<double>(), b["logloss"].get<double>(), 1e-4);
+  ExpectCloseModels(P("m1.crank"), P("m4.crank"), 2e-3);
+}
+
 // Two categorical columns (one table of 2000 rows, one of 50), a multi-hot one and sample
 // weights: on 4 ranks (more ranks than tables), with a per-rank budget that splits the large
 // table row-wise and --row-wise-tables splitting the multi-hot one over every rank.
