@@ -36,6 +36,21 @@ if(CRANK_WITH_ONEDNN)
   endif()
 endif()
 
+# MPI (libopenmpi-dev) for multi-process training (src/crank/dist). Without it the dist
+# library has only the single-process group and `crank train` runs as one process.
+option(CRANK_WITH_MPI "Build the MPI process group (multi-process training)" ON)
+set(CRANK_HAVE_MPI OFF)
+if(CRANK_WITH_MPI)
+  set(MPI_CXX_SKIP_MPICXX ON)  # the C API only, no deprecated C++ bindings
+  find_package(MPI QUIET COMPONENTS CXX)
+  if(MPI_CXX_FOUND)
+    set(CRANK_HAVE_MPI ON)
+  else()
+    message(WARNING "MPI not found (package libopenmpi-dev): training runs as one process only")
+  endif()
+endif()
+find_program(CRANK_MPIRUN NAMES mpirun mpiexec)
+
 if(CRANK_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

@@ -105,7 +105,19 @@ struct TrainFlags {
   double learning_rate = 0, embedding_learning_rate = 0, dense_learning_rate = 0, max_bad_rows = 0;
   uint64_t seed = 0;
   bool resume = false, in_memory = false, keep_best = true;
+  // Several ranks (mpirun): table placement.
+  std::vector<std::string> row_wise_tables;
+  int64_t max_table_bytes_per_rank = 0;
 };
+
+// The exit code of the CLI for an exception (as main.cc's handlers).
+int ExitCodeOf(const std::exception& e) {
+  if (dynamic_cast<const InvalidArgument*>(&e) != nullptr) return 2;
+  if (dynamic_cast<const DataError*>(&e) != nullptr) return 3;
+  if (dynamic_cast<const IoError*>(&e) != nullptr) return 4;
+  if (dynamic_cast<const NumericError*>(&e) != nullptr) return 5;
+  return 1;
+}
 
 }  // namespace
 
@@ -172,6 +184,12 @@ Action AddTrainCommand(CLI::App& app) {
       "malformed rows skipped before a pass stops: a fraction of the rows read (checked from "
       "1000 rows on), a count (an integer >= 1) or -1: no limit (default)");
   c->add_flag("--resume", f->resume, "continue from PATH.ckpt of --model-out");
+  c->add_option("--row-wise-tables", f->row_wise_tables,
+                "under mpirun: tables split row-wise over every rank, comma-separated")
+      ->delimiter(',');
+  c->add_option("--max-table-bytes-per-rank", f->max_table_bytes_per_rank,
+                "under mpirun: bytes of tables (weights and optimizer state) one rank may hold; "
+                "a larger table is split row-wise (default 0: no limit)");
   auto* o_mem =
       c->add_flag("--in-memory", f->in_memory, "load the training data into memory first");
   auto* o_keep = c->add_flag("--keep-best,!--no-keep-best", f->keep_best,
@@ -186,7 +204,8 @@ Action AddTrainCommand(CLI::App& app) {
       "event file in DIR");
   auto* o_tb_every = c->add_option("--tensorboard-every", f->tensorboard_every,
                                    "steps between TensorBoard training scalars (default 100)");
-  return [=] {
+  // The whole command on `group`'s rank.
+  const auto run_train = [=](ProcessGroup& group) {
     JobConfig cfg = f->config.empty() ? JobConfig() : JobConfig::FromYamlFile(f->config);
     ConfigOverrides o;
     const auto given = [](CLI::Option* opt, const auto& value, auto* field) {
@@ -230,6 +249,9 @@ Action AddTrainCommand(CLI::App& app) {
     run.model_out = f->model_out;
     run.resume = f->resume;
     run.progress_bar = StderrIsTerminal() && GetLogLevel() <= LogLevel::kInfo;
+    run.group = &group;
+    run.placement.row_wise = f->row_wise_tables;
+    run.placement.max_bytes_per_rank = f->max_table_bytes_per_rank;
     if (run.train_files.empty())
       throw ConfigError("train: no training data: give --train PATH or data.train in --config");
     LogInfo("resolved configuration:\n{}", cfg.ToYaml());
@@ -241,10 +263,19 @@ Action AddTrainCommand(CLI::App& app) {
         "trained {} examples in {:.1f} s ({:.0f} examples/s); model written to {}; peak memory "
         "{:.0f} MB",
         r.train_examples, r.train_seconds, r.train_examples_per_sec, run.model_out, peak_mb);
+    if (group.size() > 1) {
+      LogInfo("{} ranks: {:.1f} s of the training steps in communication on rank 0 ({:.0f}%)",
+              group.size(), r.communication_seconds,
+              r.train_seconds > 0 ? 100.0 * r.communication_seconds / r.train_seconds : 0.0);
+    }
     Json j = MetricsToJson(r.final_eval);
     j["train_examples"] = r.train_examples;
     j["train_examples_per_sec"] = Rounded(r.train_examples_per_sec, 1);
     j["train_seconds"] = Rounded(r.train_seconds, 3);
+    if (group.size() > 1) {
+      j["ranks"] = group.size();
+      j["communication_seconds"] = Rounded(r.communication_seconds, 3);
+    }
     j["steps"] = r.state.global_step;
     j["epochs_completed"] = r.state.epoch;
     j["rows_skipped"] = r.rows_skipped;
@@ -260,7 +291,25 @@ Action AddTrainCommand(CLI::App& app) {
               : std::string();
       LogInfo("final evaluation{}: {}", which, MetricsToJson(r.final_eval).dump());
     }
-    if (!f->metrics_out.empty()) WriteTextAtomically(f->metrics_out, json + "\n");
+    if (!f->metrics_out.empty() && group.rank() == 0) {
+      WriteTextAtomically(f->metrics_out, json + "\n");
+    }
+  };
+  return [=] {
+    // Under mpirun: the ranks of the job (MPI), else this process alone. Only rank 0 reports;
+    // a failure on any rank ends the whole job (MPI_Abort) rather than leave the others
+    // waiting in a collective.
+    const std::unique_ptr<ProcessGroup> group = MakeProcessGroup();
+    if (group->size() == 1) return run_train(*group);
+    if (group->rank() != 0) SetLogLevel(LogLevel::kError);
+    try {
+      run_train(*group);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "crank: error on rank %d of %d: %s\n", group->rank(), group->size(),
+                   e.what());
+      std::fflush(stderr);
+      group->Abort(ExitCodeOf(e));
+    }
   };
 }
 

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+
+#include "crank/base/error.h"
 
 namespace crank {
 
@@ -24,6 +27,40 @@ void Auc::Merge(const Auc& other) {
   }
   entries_.insert(entries_.end(), other.entries_.begin(), other.entries_.end());
   has_nan_ = has_nan_ || other.has_nan_;
+}
+
+void Auc::AppendTo(std::string* out) const {
+  const uint64_t n = entries_.size();
+  const uint8_t nan = has_nan_ ? 1 : 0;
+  out->append(reinterpret_cast<const char*>(&n), sizeof(n));
+  out->append(reinterpret_cast<const char*>(&nan), 1);
+  for (const Entry& e : entries_) {
+    const uint8_t pos = e.positive ? 1 : 0;
+    out->append(reinterpret_cast<const char*>(&e.prediction), sizeof(float));
+    out->append(reinterpret_cast<const char*>(&e.weight), sizeof(float));
+    out->append(reinterpret_cast<const char*>(&pos), 1);
+  }
+}
+
+Auc Auc::ReadFrom(std::string_view* in) {
+  uint64_t n = 0;
+  CRANK_REQUIRE(in->size() >= sizeof(n) + 1, "Auc::ReadFrom: expected a header of 9 bytes, got {}",
+                in->size());
+  std::memcpy(&n, in->data(), sizeof(n));
+  Auc auc;
+  auc.has_nan_ = (*in)[sizeof(n)] != 0;
+  in->remove_prefix(sizeof(n) + 1);
+  constexpr size_t kEntry = 2 * sizeof(float) + 1;
+  CRANK_REQUIRE(n <= in->size() / kEntry, "Auc::ReadFrom: {} entries need {} bytes, got {}", n,
+                n * kEntry, in->size());
+  auc.entries_.resize(static_cast<size_t>(n));
+  for (Entry& e : auc.entries_) {
+    std::memcpy(&e.prediction, in->data(), sizeof(float));
+    std::memcpy(&e.weight, in->data() + sizeof(float), sizeof(float));
+    e.positive = (*in)[2 * sizeof(float)] != 0;
+    in->remove_prefix(kEntry);
+  }
+  return auc;
 }
 
 void Auc::Reset() {

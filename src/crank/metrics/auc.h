@@ -19,6 +19,8 @@
 // Not thread-safe for concurrent mutation; const methods may run concurrently.
 
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace crank {
@@ -29,6 +31,11 @@ class Auc {
   // finite labels and finite non-negative weights (MetricSet::Update checks them).
   void Update(const float* predictions, const float* labels, const float* weights, int64_t n);
   void Merge(const Auc& other);
+  // Appends the stored examples to *out (9 bytes each, host byte order: for another process of
+  // the same job, not a file format).
+  void AppendTo(std::string* out) const;
+  // Reads what AppendTo wrote from *in, advancing it; InvalidArgument when it is malformed.
+  static Auc ReadFrom(std::string_view* in);
   void Reset();
 
   double Result() const;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "crank/base/error.h"
@@ -120,6 +121,48 @@ void MetricSet::Merge(const MetricSet& other) {
   squared_error_.Merge(other.squared_error_);
   absolute_error_.Merge(other.absolute_error_);
   loss_.Merge(other.loss_);
+}
+
+namespace {
+
+void PutDouble(std::string* out, double v) { out->append(reinterpret_cast<const char*>(&v), 8); }
+
+double TakeDouble(std::string_view* in) {
+  CRANK_REQUIRE(in->size() >= 8, "MetricSet::Deserialize: the bytes end early");
+  double v;
+  std::memcpy(&v, in->data(), 8);
+  in->remove_prefix(8);
+  return v;
+}
+
+}  // namespace
+
+std::string MetricSet::Serialize() const {
+  std::string out;
+  PutDouble(&out, regression_ ? 1.0 : 0.0);
+  PutDouble(&out, static_cast<double>(examples_));
+  PutDouble(&out, labels_in_unit_interval_ ? 1.0 : 0.0);
+  for (const WeightedMean* m :
+       {&logloss_, &accuracy_, &prediction_, &label_, &squared_error_, &absolute_error_, &loss_}) {
+    PutDouble(&out, m->weighted_sum());
+    PutDouble(&out, m->weight_sum());
+  }
+  auc_.AppendTo(&out);
+  return out;
+}
+
+MetricSet MetricSet::Deserialize(std::string_view in) {
+  MetricSet s(TakeDouble(&in) != 0.0);
+  s.examples_ = static_cast<int64_t>(TakeDouble(&in));
+  s.labels_in_unit_interval_ = TakeDouble(&in) != 0.0;
+  for (WeightedMean* m : {&s.logloss_, &s.accuracy_, &s.prediction_, &s.label_, &s.squared_error_,
+                          &s.absolute_error_, &s.loss_}) {
+    const double weighted = TakeDouble(&in);
+    *m = WeightedMean::FromSums(weighted, TakeDouble(&in));
+  }
+  s.auc_ = Auc::ReadFrom(&in);
+  CRANK_REQUIRE(in.empty(), "MetricSet::Deserialize: {} bytes left over", in.size());
+  return s;
 }
 
 }  // namespace crank

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "crank/metrics/auc.h"
 #include "crank/metrics/weighted_mean.h"
@@ -54,6 +55,12 @@ class MetricSet {
   void Merge(const MetricSet& other);
 
   bool regression() const { return regression_; }
+
+  // Every observation, as bytes for another process of the same job (host byte order, not a
+  // file format): Deserialize(Serialize()) merges to the same results. Exact AUC across ranks
+  // comes from merging the ranks' sets. Deserialize throws InvalidArgument on malformed bytes.
+  std::string Serialize() const;
+  static MetricSet Deserialize(std::string_view bytes);
 
  private:
   bool regression_;

@@ -134,6 +134,32 @@ TEST(MetricSet, MergeEqualsUpdatingOneSet) {
   }
 }
 
+TEST(MetricSet, SerializedHalvesMergeToTheWholeSet) {
+  const int64_t n = 100;
+  Rng rng(11);
+  std::vector<float> p(n), y(n), w(n);
+  for (int64_t i = 0; i < n; ++i) {
+    p[i] = rng.UniformFloat();
+    y[i] = rng.UniformFloat() < p[i] ? 1.0f : 0.0f;
+    w[i] = static_cast<float>(rng.UniformInt(3));
+  }
+  MetricSet whole, a, b;
+  whole.Update(p.data(), y.data(), w.data(), n);
+  whole.UpdateLoss(0.4, 100);
+  a.Update(p.data(), y.data(), w.data(), 30);
+  a.UpdateLoss(0.4, 30);
+  b.Update(p.data() + 30, y.data() + 30, w.data() + 30, n - 30);
+  b.UpdateLoss(0.4, 70);
+  MetricSet merged = MetricSet::Deserialize(a.Serialize());
+  merged.Merge(MetricSet::Deserialize(b.Serialize()));
+  for (const auto& [key, value] : whole.Results()) {
+    EXPECT_NEAR(merged.Results().at(key), value, 1e-12) << key;
+  }
+  const std::string bytes = a.Serialize();
+  EXPECT_THROW(MetricSet::Deserialize(bytes.substr(0, bytes.size() - 1)), InvalidArgument);
+  EXPECT_THROW(MetricSet::Deserialize(bytes + "x"), InvalidArgument);
+}
+
 TEST(MetricSet, MergeWithItselfDoublesTheCounts) {
   const std::vector<float> p = {0.2f, 0.7f};
   const std::vector<float> y = {0, 1};

@@ -28,6 +28,14 @@ class WeightedMean {
                              : std::numeric_limits<double>::quiet_NaN();
   }
   double weight_sum() const { return weight_sum_; }
+  double weighted_sum() const { return weighted_sum_; }
+  // The mean whose sums are these (a serialised mean read back).
+  static WeightedMean FromSums(double weighted_sum, double weight_sum) {
+    WeightedMean m;
+    m.weighted_sum_ = weighted_sum;
+    m.weight_sum_ = weight_sum;
+    return m;
+  }
 
  private:
   double weighted_sum_ = 0.0;

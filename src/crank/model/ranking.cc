@@ -56,10 +56,12 @@ std::unique_ptr<Mlp> MakeTopStack(const ModelShape& config) {
   return std::make_unique<Mlp>("top", top);
 }
 
-RankingBlocks DefaultBlocks(const RankingConfig& config) {
+RankingBlocks DefaultBlocks(const RankingConfig& config,
+                            std::unique_ptr<EmbeddingLayer> embedding = nullptr) {
   config.Validate();
   RankingBlocks b;
-  b.embedding = std::make_unique<EmbeddingCollection>(config.tables, config.features);
+  b.embedding = embedding ? std::move(embedding)
+                          : std::make_unique<EmbeddingCollection>(config.tables, config.features);
   // No dense features: no bottom stack; no sparse features: no interaction.
   if (config.dense_features > 0) b.bottom_stack = MakeBottomStack(config);
   if (!config.features.empty()) b.feature_interaction = MakeInteraction(config);
@@ -76,6 +78,13 @@ RankingBlocks DefaultBlocks(const RankingConfig& config) {
 
 Ranking::Ranking(const RankingConfig& config)
     : Ranking(DefaultBlocks(config), config.dense_features, config.seed) {
+  if (config.embedding_l2 != 0.0f) {
+    for (Variable* v : EmbeddingTrainableVariables()) v->l2 = config.embedding_l2;
+  }
+}
+
+Ranking::Ranking(const RankingConfig& config, std::unique_ptr<EmbeddingLayer> embedding)
+    : Ranking(DefaultBlocks(config, std::move(embedding)), config.dense_features, config.seed) {
   if (config.embedding_l2 != 0.0f) {
     for (Variable* v : EmbeddingTrainableVariables()) v->l2 = config.embedding_l2;
   }

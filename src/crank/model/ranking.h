@@ -102,6 +102,10 @@ class Ranking {
   Ranking(RankingBlocks blocks, int64_t dense_features, uint64_t seed);
   // The default blocks described by `config`.
   explicit Ranking(const RankingConfig& config);
+  // The blocks of `config` with `embedding` in place of its EmbeddingCollection (e.g. a layer
+  // whose tables live on several processes); `embedding` must have the features of
+  // config.features, and gets config.embedding_l2 on its Variables().
+  Ranking(const RankingConfig& config, std::unique_ptr<EmbeddingLayer> embedding);
   ~Ranking();
   Ranking(const Ranking&) = delete;
   Ranking& operator=(const Ranking&) = delete;

@@ -11,6 +11,7 @@
 #include "crank/base/error.h"
 #include "crank/base/log.h"
 #include "crank/base/system_memory.h"
+#include "crank/dist/config_check.h"
 #include "crank/io/atomic_file.h"
 #include "crank/kernels/gemm.h"
 #include "crank/optim/composite_optimizer.h"
@@ -115,6 +116,32 @@ void CheckTheTablesFit(const RankingConfig& ranking, const OptimizerConfig& opti
       HumanBytes(sizeof(float) * state), optimizer.kind, HumanBytes(*available)));
 }
 
+// The embedding layer of a hybrid-parallel run: the tables placed over run.group's ranks.
+std::unique_ptr<DistributedEmbedding> MakeDistributedEmbedding(const RankingConfig& ranking,
+                                                               const JobConfig& config,
+                                                               const TrainRun& run,
+                                                               DistributedEmbedding** out) {
+  std::vector<TableLoad> loads;
+  for (const TableConfig& t : ranking.tables) {
+    const double rows = static_cast<double>(t.vocabulary_size), cols = static_cast<double>(t.dim);
+    const double state = OptimizerStateFloats(config.embedding_optimizer, rows, cols) / rows;
+    int readers = 0;
+    for (const FeatureConfig& f : ranking.features) readers += f.table == t.name ? 1 : 0;
+    loads.push_back({t.name, t.vocabulary_size,
+                     static_cast<int64_t>(std::ceil(sizeof(float) * (cols + state))),
+                     static_cast<double>(readers) * config.train.batch_size});
+  }
+  PlacementOptions po = run.placement;
+  po.world_size = run.group->size();
+  Placement placement = PlanPlacement(loads, po);
+  LogInfo("hybrid-parallel training on {}: dense layers replicated, tables placed:\n{}",
+          run.group->Describe(), placement.Describe(loads));
+  auto layer = std::make_unique<DistributedEmbedding>(ranking.tables, ranking.features,
+                                                      std::move(placement), run.group);
+  *out = layer.get();
+  return layer;
+}
+
 }  // namespace
 
 Trainer::Trainer(const JobConfig& config, const TrainRun& run)
@@ -125,6 +152,16 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
       checkpoint_cadence_{config.train.checkpoint_every} {
   if (run_.train_files.empty()) throw ConfigError("train: no training files given (--train PATH)");
   if (run_.model_out.empty()) throw ConfigError("train: no output path given (--model-out PATH)");
+  if (run_.group != nullptr && run_.group->size() > 1) {
+    // Every rank must run the same job: its configuration and how it is run.
+    CheckSameConfiguration(
+        *run_.group,
+        fmt::format("{}run:\n  model_out: {}\n  resume: {}\n  train: [{}]\n  eval: [{}]\n  "
+                    "row_wise_tables: [{}]\n  max_table_bytes_per_rank: {}\n",
+                    config_.ToYaml(), run_.model_out, run_.resume,
+                    fmt::join(run_.train_files, ", "), fmt::join(run_.eval_files, ", "),
+                    fmt::join(run_.placement.row_wise, ", "), run_.placement.max_bytes_per_rank));
+  }
   result_.checkpoint_path = run_.model_out + ".ckpt";
   const TrainOptions& to = config_.train;
 
@@ -169,18 +206,36 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
   }
 
   const RankingConfig ranking = config_.MakeRankingConfig(mapping_->spec());
+  ranking_config_ = ranking;
   CheckTheTablesFit(ranking, config_.embedding_optimizer);
-  model_ = std::make_unique<Ranking>(ranking);
+  DistributedEmbedding* distributed = nullptr;
+  if (run_.group != nullptr && run_.group->size() > 1) {
+    auto embedding = MakeDistributedEmbedding(ranking, config_, run_, &distributed);
+    model_ = std::make_unique<Ranking>(ranking, std::move(embedding));
+    hybrid_ = std::make_unique<HybridParallel>(model_.get(), distributed);
+  } else {
+    model_ = std::make_unique<Ranking>(ranking);
+  }
   std::unique_ptr<Optimizer> optimizer = MakeJobOptimizer(*model_, config_);
   state_.seed = to.seed;
-  if (ckpt) {
+  if (ckpt && hybrid_) {
+    // The single-file checkpoint, whatever rank count wrote it: each rank takes its part.
+    Ranking full(ranking);
+    std::unique_ptr<Optimizer> full_optimizer = MakeJobOptimizer(full, config_);
+    ckpt->RestoreVariables(full);
+    ckpt->RestoreOptimizer(full, *full_optimizer);
+    model_->SetOptimizer(std::move(optimizer));
+    hybrid_->ScatterFrom(full, full_optimizer.get());
+  } else if (ckpt) {
     ckpt->RestoreVariables(*model_);
     ckpt->RestoreOptimizer(*model_, *optimizer);
+  }
+  if (ckpt) {
     state_ = ckpt->state();
     LogInfo("resuming from {}: epoch {}, step {}", result_.checkpoint_path, state_.epoch + 1,
             state_.global_step);
   }
-  model_->SetOptimizer(std::move(optimizer));
+  if (optimizer) model_->SetOptimizer(std::move(optimizer));
   config_yaml_ = config_.ToYaml();
   mapping_text_ = mapping_->Serialize();
 
@@ -251,6 +306,7 @@ void Trainer::RunEpoch(int64_t total_bytes) {
     info.bytes_read = reader_->stats().bytes_read;
     bool hook_stop = false;
     for (TrainHook* h : hooks_) hook_stop |= h->OnStepEnd(info) == HookAction::kStop;
+    if (hybrid_) hook_stop = hybrid_->AnyRank(hook_stop);  // every rank stops at the same step
     const bool at_max = to.max_steps > 0 && state_.global_step >= to.max_steps;
     const bool eval_due = eval_cadence_.Due(state_.global_step);
     const bool checkpoint_due = checkpoint_cadence_.Due(state_.global_step);
@@ -317,7 +373,14 @@ StepResult Trainer::Step() {
     for (int64_t i = 0; i < batch_.labels.size(); ++i) sum += batch_.labels[i];
     model_->InitializeOutputBias(sum / static_cast<double>(batch_.labels.size()));
   }
-  const StepResult r = model_->TrainStep(batch_);
+  StepResult r;
+  if (hybrid_) {
+    const double comm0 = hybrid_->group().CommunicationSeconds();
+    r = hybrid_->TrainStep(batch_);
+    result_.communication_seconds += hybrid_->group().CommunicationSeconds() - comm0;
+  } else {
+    r = model_->TrainStep(batch_);
+  }
   if (!std::isfinite(r.total_loss)) {
     EndEpochForHooks();
     throw NumericError(fmt::format(
@@ -337,7 +400,7 @@ StepResult Trainer::Step() {
 void Trainer::EvaluateNow(const char* when, int64_t epoch) {
   if (!eval_reader_) return;
   for (TrainHook* h : hooks_) h->OnEvalBegin(epoch, state_.global_step);
-  const MetricMap m = Evaluate(*model_, *eval_reader_);
+  const MetricMap m = hybrid_ ? EvaluateDistributed() : Evaluate(*model_, *eval_reader_);
   result_.final_eval = m;
   const Json metrics = MetricsToJson(m);
   history_.push_back({{"epoch", epoch}, {"step", state_.global_step}, {"metrics", metrics}});
@@ -355,11 +418,44 @@ void Trainer::EvaluateNow(const char* when, int64_t epoch) {
   info.epoch = epoch;
   info.step = state_.global_step;
   info.metrics = &m;
-  for (TrainHook* h : hooks_) {
-    if (h->OnEval(info) == HookAction::kStop) {
-      stop_ = true;
-      result_.stopped_by_hook = true;
+  bool hook_stop = false;
+  for (TrainHook* h : hooks_) hook_stop |= h->OnEval(info) == HookAction::kStop;
+  if (hybrid_) hook_stop = hybrid_->AnyRank(hook_stop);
+  if (hook_stop) {
+    stop_ = true;
+    result_.stopped_by_hook = true;
+  }
+}
+
+MetricMap Trainer::EvaluateDistributed() {
+  model_->ResetMetrics();
+  Batch batch;
+  while (eval_reader_->Next(&batch)) {
+    if (batch.labels.empty()) {
+      throw DataError("evaluation needs labelled data, but the input has no label column");
     }
+    hybrid_->TestStep(batch);
+  }
+  MetricMap m = hybrid_->MergedMetrics();
+  model_->ResetMetrics();
+  if (m["examples"] == 0) {
+    throw DataError(fmt::format("no examples to evaluate ({} malformed rows skipped)",
+                                eval_reader_->stats().rows_skipped));
+  }
+  eval_reader_->Rewind();
+  return m;
+}
+
+void Trainer::SaveGathered(const std::string& path, const TrainingState& state) {
+  std::unique_ptr<Ranking> full;
+  std::unique_ptr<Optimizer> full_optimizer;
+  if (is_root()) {
+    full = std::make_unique<Ranking>(ranking_config_);
+    full_optimizer = MakeJobOptimizer(*full, config_);
+  }
+  hybrid_->GatherTo(full.get(), full_optimizer.get());
+  if (is_root()) {
+    SaveModelCheckpoint(path, *full, full_optimizer.get(), config_yaml_, mapping_text_, state);
   }
 }
 
@@ -368,7 +464,11 @@ void Trainer::Save(const std::string& path) {
   state_.history_json = history_.dump();
   state_.input.reset();
   if (reader_->CanSeek()) state_.input = ToRecord(reader_->position());
-  SaveModelCheckpoint(path, *model_, model_->optimizer(), config_yaml_, mapping_text_, state_);
+  if (hybrid_) {
+    SaveGathered(path, state_);
+  } else {
+    SaveModelCheckpoint(path, *model_, model_->optimizer(), config_yaml_, mapping_text_, state_);
+  }
   for (TrainHook* h : hooks_) h->OnCheckpoint(path, state_);
 }
 
@@ -387,7 +487,11 @@ void Trainer::SaveBest() {
   TrainingState s = state_;
   s.history_json = history_.dump();
   s.input.reset();  // a model, not a place to resume from
-  SaveModelCheckpoint(best_path_, *model_, model_->optimizer(), config_yaml_, mapping_text_, s);
+  if (hybrid_) {
+    SaveGathered(best_path_, s);
+  } else {
+    SaveModelCheckpoint(best_path_, *model_, model_->optimizer(), config_yaml_, mapping_text_, s);
+  }
 }
 
 void Trainer::Publish() {
@@ -408,17 +512,21 @@ void Trainer::Publish() {
     }
   }
   if (!run_.write_files) return;
-  if (!PublishHardLink(from, run_.model_out)) {
+  // Rank 0 holds the files; the others take part in a gathered Save.
+  std::string linked = is_root() && PublishHardLink(from, run_.model_out) ? "1" : "0";
+  if (hybrid_) hybrid_->group().Broadcast(&linked, 0);
+  if (linked == "0") {
     if (from == result_.checkpoint_path) {
       Save(run_.model_out);
-    } else {
+    } else if (is_root()) {
       CopyFileAtomically(from, run_.model_out);
     }
   }
-  if (state_.finished) {
+  if (state_.finished && is_root()) {
     std::error_code ignored;
     std::filesystem::remove(best_path_, ignored);
   }
+  if (hybrid_) hybrid_->group().Barrier();  // the model is in place when any rank returns
 }
 
 void Trainer::EndEpochForHooks() {
@@ -427,12 +535,14 @@ void Trainer::EndEpochForHooks() {
 
 TrainResult Train(const JobConfig& config, const TrainRun& run) {
   // The event file first: an unwritable directory fails before the data pass.
+  // Only rank 0 reports and writes event files.
+  const bool root = run.group == nullptr || run.group->rank() == 0;
   std::unique_ptr<TensorBoardHook> tensorboard;
-  if (!config.train.tensorboard.empty())
+  if (root && !config.train.tensorboard.empty())
     tensorboard = std::make_unique<TensorBoardHook>(TensorBoardOptionsFor(config));
   Trainer trainer(config, run);
   ProgressHook progress(run.progress_bar, config.train.log_every_seconds);
-  trainer.AddHook(&progress);
+  if (root) trainer.AddHook(&progress);
   if (tensorboard) trainer.AddHook(tensorboard.get());
   TrainResult result = trainer.Fit();
   if (tensorboard && !tensorboard->error().empty()) {

@@ -23,6 +23,9 @@
 
 #include "crank/data/batch_reader.h"
 #include "crank/data/mapping.h"
+#include "crank/dist/hybrid_parallel.h"
+#include "crank/dist/placement.h"
+#include "crank/dist/process_group.h"
 #include "crank/io/model_checkpoint.h"
 #include "crank/model/ranking.h"
 #include "crank/optim/optimizer.h"
@@ -43,6 +46,13 @@ struct TrainRun {
   // and resume are not used); the result and the in-memory model are as with files. For runs
   // that only want the metrics, such as the trials of `crank tune`.
   bool write_files = true;
+  // The processes training together (not owned; null or one rank: this process alone). With
+  // several ranks the Trainer trains hybrid-parallel (docs/distributed.md): every rank runs the
+  // same Trainer on the same files and configuration; only rank 0 writes files.
+  ProcessGroup* group = nullptr;
+  // Where the tables go with several ranks (world_size is the group's): a per-rank byte budget
+  // over which a table is split row-wise, and tables split row-wise regardless.
+  PlacementOptions placement;
 };
 
 struct TrainResult {
@@ -50,6 +60,9 @@ struct TrainResult {
   int64_t train_examples = 0;  // examples trained on in this run
   double train_seconds = 0.0;  // wall time in training steps (no eval, no checkpoints)
   double train_examples_per_sec = 0.0;
+  // With several ranks: the part of train_seconds this rank spent in collectives during the
+  // training steps (exchanges, all-reduce, and waiting for the other ranks).
+  double communication_seconds = 0.0;
   int64_t rows_skipped = 0;      // malformed training rows skipped
   bool stopped_early = false;    // early stopping ended the run (it is finished)
   bool stopped_by_hook = false;  // a hook asked to stop (the run is paused, not finished)
@@ -115,6 +128,11 @@ class Trainer {
   // Records evaluation `m` at the current step as the best one.
   void MarkBest(const MetricMap& m, int64_t epoch, int64_t step);
   void EndEpochForHooks();
+  // Hybrid-parallel runs: the evaluation merged over the ranks, and a checkpoint of the model
+  // gathered to rank 0 (every rank calls it; rank 0 writes `path`).
+  MetricMap EvaluateDistributed();
+  void SaveGathered(const std::string& path, const TrainingState& state);
+  bool is_root() const { return run_.group == nullptr || run_.group->rank() == 0; }
 
   const JobConfig config_;
   const TrainRun run_;
@@ -123,6 +141,8 @@ class Trainer {
   std::unique_ptr<BatchReader> reader_;
   std::unique_ptr<BatchReader> eval_reader_;
   std::unique_ptr<Ranking> model_;
+  RankingConfig ranking_config_;
+  std::unique_ptr<HybridParallel> hybrid_;  // several ranks: the model's distributed step
   TrainingState state_;
   std::string config_yaml_;
   std::string mapping_text_;

@@ -1,0 +1,86 @@
+#ifndef CRANK_DIST_PROCESS_GROUP_H_
+#define CRANK_DIST_PROCESS_GROUP_H_
+
+// The processes of one training job and the collectives they run together (the MPI
+// communicator of `mpirun -np N`): a small interface with two implementations,
+//
+//   LocalProcessGroup  one process (rank 0 of 1); every collective is a copy. No MPI needed.
+//   MpiProcessGroup    MPI_COMM_WORLD (dist/mpi_process_group.cc, built only when MPI is found).
+//
+// MakeProcessGroup() picks: MPI when the process was started by mpirun (OpenMPI's or PMIx's
+// environment variables are set) and the build has MPI, else the local group. A single process
+// never initialises MPI.
+//
+// Every collective is called by every rank of the group, in the same order, from one thread
+// (MPI_THREAD_FUNNELED). Buffers are bytes (std::string): the callers serialise. A failed MPI
+// call throws IoError naming the call; Abort() ends the whole job (used when one rank fails, so
+// the others do not wait forever in a collective).
+//
+// AllReduceSum is deterministic and the same bits on every rank: each rank sums one chunk of
+// the buffer over the ranks in rank order (a reduce-scatter through AllToAllV), then the chunks
+// are gathered (AllGatherV). The result does not depend on MPI's choice of reduction algorithm.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace crank {
+
+class ProcessGroup {
+ public:
+  virtual ~ProcessGroup() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  // "mpi (4 ranks)" or "single process".
+  virtual std::string Describe() const = 0;
+
+  // send: size() buffers, send[d] goes to rank d -> *recv: size() buffers, (*recv)[s] came
+  // from rank s. Each buffer below 2 GiB (IoError otherwise).
+  virtual void AllToAllV(const std::vector<std::string>& send, std::vector<std::string>* recv) = 0;
+  // mine -> *all: size() buffers, (*all)[r] is rank r's.
+  virtual void AllGatherV(const std::string& mine, std::vector<std::string>* all) = 0;
+  // mine -> on root, *all: size() buffers, (*all)[r] is rank r's; elsewhere *all is cleared.
+  virtual void GatherV(const std::string& mine, int root, std::vector<std::string>* all) = 0;
+  // *data on root -> *data on every rank.
+  virtual void Broadcast(std::string* data, int root) = 0;
+  virtual void Barrier() = 0;
+  // Ends every process of the job with `code` (MPI_Abort); the local group calls std::exit.
+  [[noreturn]] virtual void Abort(int code) = 0;
+  // Wall seconds this rank has spent inside collectives (transfer and waiting for the other
+  // ranks); 0 for the local group.
+  virtual double CommunicationSeconds() const { return 0.0; }
+};
+
+class LocalProcessGroup : public ProcessGroup {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  std::string Describe() const override { return "single process"; }
+  void AllToAllV(const std::vector<std::string>& send, std::vector<std::string>* recv) override;
+  void AllGatherV(const std::string& mine, std::vector<std::string>* all) override;
+  void GatherV(const std::string& mine, int root, std::vector<std::string>* all) override;
+  void Broadcast(std::string* data, int root) override;
+  void Barrier() override {}
+  [[noreturn]] void Abort(int code) override;
+};
+
+// True when the process was started by an MPI launcher (OMPI_COMM_WORLD_SIZE, PMIX_RANK or
+// PMI_RANK is set).
+bool LaunchedByMpiRun();
+// True when this build has the MPI backend.
+bool HaveMpi();
+
+// The MPI group when LaunchedByMpiRun() and HaveMpi(); the local group otherwise (started by
+// mpirun without the MPI backend: IoError, since N copies would each train alone). The first
+// call under mpirun initialises MPI; the group finalises it when destroyed. One per process.
+std::unique_ptr<ProcessGroup> MakeProcessGroup();
+
+// Element-wise sum over the ranks of data[0 .. n), deterministic and identical on every rank
+// (see the top of this file). double accumulates; float sums in float in rank order.
+void AllReduceSum(ProcessGroup& group, float* data, int64_t n);
+void AllReduceSum(ProcessGroup& group, double* data, int64_t n);
+
+}  // namespace crank
+
+#endif  // CRANK_DIST_PROCESS_GROUP_H_

@@ -1,0 +1,2 @@
+// Must not compile: dist/ sits below train/.
+#include "crank/train/trainer.h"

@@ -1,0 +1,316 @@
+// `mpirun -np N crank train`: hybrid-parallel training against the single process on the same
+// data, seed and global batch (docs/distributed.md). Label mpi; each test skips, saying why,
+// when the build has no MPI or mpirun is missing.
+//
+// Tolerances. The ranks compute the same sums as one process in another order: the dense
+// gradient is a sum over ranks of (B_r / B) x the slice's mean gradient instead of one mean
+// over B, a table split row-wise pools partial sums, and an owner merges the gradient rows of
+// all ranks. Each reordering changes the last bits of a float (relative 1e-7); over 94 steps
+// of Adagrad/Adam they grow but stay far below the bounds: per-step loss within 1e-4 relative,
+// final AUC within 1e-3, every weight w within 2e-3 x max(1, |w|) (measured: per-step loss
+// 2.5e-6 relative, weights 7.5e-4 on an embedding row trained with Adagrad at rate 0.5; the
+// numbers are in docs/distributed.md).
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli_fixture.h"
+#include "crank/dist/process_group.h"
+#include "crank/io/load_model.h"
+#include "event_file_reader.h"
+
+namespace crank::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+class MpiTrain : public CliFixture {
+ protected:
+  void SetUp() override {
+    CliFixture::SetUp();
+    if (!HaveMpi()) GTEST_SKIP() << "this build has no MPI (install libopenmpi-dev and rebuild)";
+    if (std::string(CRANK_MPIRUN).empty() || !fs::exists(CRANK_MPIRUN)) {
+      GTEST_SKIP() << "mpirun was not found (install openmpi-bin)";
+    }
+  }
+
+  // `crank ARGS` on n ranks (oversubscribed: tests run on two cores), killed after 120 s.
+  Result RunMpi(int n, const std::string& args) {
+    return Run("", "timeout 120 " + std::string(CRANK_MPIRUN) +
+                       " --allow-run-as-root --oversubscribe --bind-to none -np " +
+                       std::to_string(n) + " " + std::string(CRANK_BINARY_DIR) + "/bin/crank " +
+                       args);
+  }
+  // As CliFixture::Run, with the whole command line given.
+  Result Run(const std::string& args, const std::string& command = "") {
+    if (command.empty()) return CliFixture::Run(args);
+    const std::string out = P("stdout.txt"), err = P("stderr.txt");
+    const std::string cmd = command + " >" + out + " 2>" + err;
+    const int status = std::system(cmd.c_str());
+    Result r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = ReadFile(out);
+    r.err = ReadFile(err);
+    return r;
+  }
+
+  // The model and run of every test; Criteo data adds --hash-buckets.
+  static std::string Model(bool criteo = true) {
+    return std::string(criteo ? " --hash-buckets 500" : "") +
+           " --embedding-dim 4 --bottom 16,4 --top 16,1 --batch-size 64 --threads 1 --epochs 2 "
+           "--seed 5 --embedding-learning-rate 0.5 --dense-learning-rate 0.003 "
+           "--tensorboard-every 1 ";
+  }
+
+  // The per-step training loss in the event file under dir.
+  std::vector<float> StepLosses(const std::string& dir) {
+    std::vector<float> losses;
+    for (const auto& e : fs::directory_iterator(dir)) {
+      for (const tfevents::Event& ev : ReadEventFile(e.path().string())) {
+        float v = 0;
+        if (FindScalar(ev, "train/loss", &v)) losses.push_back(v);
+      }
+    }
+    return losses;
+  }
+
+  void ExpectSameLosses(const std::string& a, const std::string& b) {
+    const std::vector<float> la = StepLosses(a), lb = StepLosses(b);
+    ASSERT_FALSE(la.empty());
+    ASSERT_EQ(la.size(), lb.size());
+    double worst = 0;
+    for (size_t i = 0; i < la.size(); ++i) {
+      const double rel = std::abs(double(la[i]) - lb[i]) / std::abs(double(la[i]));
+      worst = std::max(worst, rel);
+      EXPECT_LE(rel, 1e-4) << "step " << i + 1 << ": " << la[i] << " vs " << lb[i];
+    }
+    std::cerr << "per-step loss: " << la.size() << " steps, largest relative difference " << worst
+              << "\n";
+  }
+
+  // Every variable w of the two model files within tol x max(1, |w|); returns the largest
+  // such difference.
+  double ExpectCloseModels(const std::string& a, const std::string& b, double tol) {
+    LoadedModel ma = LoadModel(a), mb = LoadModel(b);
+    const auto va = ma.model->TrainableVariables(), vb = mb.model->TrainableVariables();
+    EXPECT_EQ(va.size(), vb.size());
+    double worst = 0;
+    std::string where;
+    for (size_t i = 0; i < std::min(va.size(), vb.size()); ++i) {
+      EXPECT_EQ(va[i]->name, vb[i]->name);
+      if (va[i]->value.shape() != vb[i]->value.shape()) {
+        ADD_FAILURE() << va[i]->name << " shapes differ";
+        continue;
+      }
+      for (int64_t k = 0; k < va[i]->value.size(); ++k) {
+        // Relative to the weight's size above 1 (embedding rows grow past it).
+        const double d = std::abs(va[i]->value[k] - vb[i]->value[k]) /
+                         std::max(1.0, double(std::abs(va[i]->value[k])));
+        if (d > worst) {
+          worst = d;
+          where = va[i]->name + "[" + std::to_string(k) + "] = " + std::to_string(va[i]->value[k]);
+        }
+      }
+    }
+    EXPECT_LE(worst, tol) << a << " vs " << b;
+    std::cerr << "largest weight difference " << worst << " at " << where << "\n";
+    return worst;
+  }
+
+  double Auc(const std::string& metrics_json) {
+    return Json::parse(ReadFile(metrics_json))["auc"].get<double>();
+  }
+};
+
+TEST_F(MpiTrain, TwoAndFourRanksMatchOneProcess) {
+  Generate(3000, 800);
+  const std::string data = " --train " + P("train.tsv") + " --eval " + P("eval.tsv");
+  Result r = Run("train" + data + Model() + " --tensorboard " + P("tb1") + " --model-out " +
+                 P("m1.crank") + " --metrics-out " + P("m1.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (int n : {2, 4}) {
+    const std::string tag = std::to_string(n);
+    r = RunMpi(n, "train" + data + Model() + " --tensorboard " + P("tb" + tag) + " --model-out " +
+                      P("m" + tag + ".crank") + " --metrics-out " + P("m" + tag + ".json"));
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find("hybrid-parallel training on mpi (" + tag + " ranks)"), std::string::npos)
+        << r.err;
+    ExpectSameLosses(P("tb1"), P("tb" + tag));
+    EXPECT_NEAR(Auc(P("m" + tag + ".json")), Auc(P("m1.json")), 1e-3);
+    ExpectCloseModels(P("m1.crank"), P("m" + tag + ".crank"), 2e-3);
+  }
+  // The model of 4 ranks evaluates in one process to the AUC the run reported.
+  r = Run("eval --model " + P("m4.crank") + " --data " + P("eval.tsv") + " --metrics-out " +
+          P("e4.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NEAR(Auc(P("e4.json")), Auc(P("m4.json")), 1e-6);
+}
+
+// 2946 rows in batches of 64: the last global batch has 2 rows, so on 4 ranks two ranks have
+// no example in it (they still exchange and update their tables and replicas); an evaluation
+// batch of 3 rows leaves one rank without examples too.
+TEST_F(MpiTrain, LastBatchSmallerThanTheRankCountMatchesOneProcess) {
+  Generate(2946, 3);
+  const std::string data = " --train " + P("train.tsv") + " --eval " + P("eval.tsv");
+  Result r = Run("train" + data + Model() + " --tensorboard " + P("tb1") + " --model-out " +
+                 P("m1.crank") + " --metrics-out " + P("m1.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = RunMpi(4, "train" + data + Model() + " --tensorboard " + P("tb4") + " --model-out " +
+                    P("m4.crank") + " --metrics-out " + P("m4.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  ExpectSameLosses(P("tb1"), P("tb4"));
+  const Json a = Json::parse(ReadFile(P("m1.json"))), b = Json::parse(ReadFile(P("m4.json")));
+  EXPECT_EQ(a["steps"], b["steps"]);
+  EXPECT_EQ(b["examples"], 3);
+  EXPECT_NEAR(a["logloss"].get<double>(), b["logloss"].get<double>(), 1e-4);
+  ExpectCloseModels(P("m1.crank"), P("m4.crank"), 2e-3);
+}
+
+// Two categorical columns (one table of 2000 rows, one of 50), a multi-hot one and sample
+// weights: on 4 ranks (more ranks than tables), with a per-rank budget that splits the large
+// table row-wise and --row-wise-tables splitting the multi-hot one over every rank.
+TEST_F(MpiTrain, RowWiseSplitTablesAndMoreRanksThanTablesMatchOneProcess) {
+  {
+    std::ofstream out(P("rows.csv"));
+    out << "label,x,w,a,b,g\n";
+    uint64_t s = 12345;
+    const auto next = [&s] {
+      s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+      return s >> 33;
+    };
+    for (int i = 0; i < 3000; ++i) {
+      const uint64_t a = next() % 3000, b = next() % 40;
+      const int label = ((a % 7) + b % 3 + next() % 4) > 5 ? 1 : 0;
+      out << label << "," << (next() % 1000) / 100.0 << "," << 0.5 + (next() % 3) * 0.5 << ",a" << a
+          << ",b" << b << ",";
+      const int tags = static_cast<int>(next() % 4);
+      for (int t = 0; t < tags; ++t) out << (t ? "|" : "") << "g" << next() % 30;
+      out << "\n";
+    }
+  }
+  std::ofstream(P("job.yaml"))
+      << "data:\n  format: delimited\n  train: rows.csv\n  eval: rows.csv\n  delimited:\n"
+      << "    delimiter: \",\"\n    label: label\n    weight: w\n    dense: [x]\n"
+      << "    categorical:\n      - {name: a, hash_buckets: 2000}\n"
+      << "      - {name: b, hash_buckets: 50}\n"
+      << "    multi_hot:\n      - {name: g, separator: \"|\", hash_buckets: 64}\n";
+  const std::string args = "train --config " + P("job.yaml") + Model(/*criteo=*/false);
+  Result r = Run(args + " --tensorboard " + P("tb1") + " --model-out " + P("m1.crank") +
+                 " --metrics-out " + P("m1.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  // Table a: 2000 rows x (4 weights + 4 Adagrad accumulators) x 4 bytes = 64000 bytes.
+  r = RunMpi(4, args + " --max-table-bytes-per-rank 40000 --row-wise-tables g --tensorboard " +
+                    P("tb4") + " --model-out " + P("m4.crank") + " --metrics-out " + P("m4.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("a[0:1000)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("g[0:16)"), std::string::npos) << r.err;
+  ExpectSameLosses(P("tb1"), P("tb4"));
+  EXPECT_NEAR(Auc(P("m4.json")), Auc(P("m1.json")), 1e-3);
+  ExpectCloseModels(P("m1.crank"), P("m4.crank"), 2e-3);
+  // Three tables whole on four ranks: one rank holds none and trains the dense part only.
+  r = RunMpi(4, args + " --tensorboard " + P("tb4w") + " --model-out " + P("m4w.crank"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("(no tables)"), std::string::npos) << r.err;
+  ExpectSameLosses(P("tb1"), P("tb4w"));
+  ExpectCloseModels(P("m1.crank"), P("m4w.crank"), 2e-3);
+  // A budget no placement fits: a clear error, every rank exits.
+  r = RunMpi(2, args + " --max-table-bytes-per-rank 20000 --model-out " + P("x.crank"));
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("placement: table 'a'"), std::string::npos) << r.err;
+}
+
+// Train on 4 ranks to step 30, resume on 2 to the end, evaluate in one process: the model of
+// one uninterrupted single process.
+TEST_F(MpiTrain, ResumesOnAnotherRankCount) {
+  Generate(3000, 800);
+  const std::string data = " --train " + P("train.tsv") + " --eval " + P("eval.tsv");
+  Result r = Run("train" + data + Model() + " --model-out " + P("m1.crank") + " --metrics-out " +
+                 P("m1.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = RunMpi(4, "train" + data + Model() + " --max-steps 30 --model-out " + P("m.crank"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = RunMpi(2, "train" + data + Model() + " --resume --model-out " + P("m.crank") +
+                    " --metrics-out " + P("m.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("resuming from"), std::string::npos) << r.err;
+  EXPECT_EQ(Json::parse(ReadFile(P("m.json")))["steps"],
+            Json::parse(ReadFile(P("m1.json")))["steps"]);
+  EXPECT_NEAR(Auc(P("m.json")), Auc(P("m1.json")), 1e-3);
+  ExpectCloseModels(P("m1.crank"), P("m.crank"), 2e-3);
+}
+
+// Rank 0 alone fails (it writes the checkpoint, into a folder that does not exist): every rank
+// exits, non-zero, with one line naming the rank and the cause, instead of waiting forever.
+TEST_F(MpiTrain, OneRankFailingEndsTheJob) {
+  Generate(1000, 200);
+  const Result r = RunMpi(
+      2, "train --train " + P("train.tsv") + Model() + " --model-out " + P("missing/dir/m.crank"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.code, 124) << "the job hung until the timeout";
+  EXPECT_NE(r.err.find("crank: error on rank 0 of 2"), std::string::npos) << r.err;
+}
+
+// Ranks started with different flags (an MPMD launch): the rank that differs names the first
+// differing key and the job ends, before any data is read.
+TEST_F(MpiTrain, RanksWithDifferentConfigurationsStopNamingTheKey) {
+  Generate(500, 100);
+  const std::string crank = std::string(CRANK_BINARY_DIR) + "/bin/crank train --train " +
+                            P("train.tsv") + Model() + " --model-out " + P("m.crank");
+  const Result r = Run("", "timeout 120 " + std::string(CRANK_MPIRUN) +
+                               " --allow-run-as-root --oversubscribe --bind-to none -np 1 " +
+                               crank + " : -np 1 " + crank + " --shuffle-buffer 100");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("rank 1 runs another configuration than rank 0"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("train.shuffle_buffer: '0' vs '100'"), std::string::npos) << r.err;
+}
+
+// A training file that one rank cannot open (the ranks run in different folders and the path
+// is relative): that rank names it and the whole job ends.
+TEST_F(MpiTrain, DataFileMissingOnOneRankFailsAll) {
+  Generate(500, 100);
+  fs::create_directories(P("a"));
+  fs::create_directories(P("b"));
+  fs::copy_file(P("train.tsv"), P("a/train.tsv"));
+  const std::string crank = std::string(CRANK_BINARY_DIR) + "/bin/crank train --train train.tsv" +
+                            Model() + " --model-out " + P("m.crank");
+  const Result r = Run("", "timeout 120 " + std::string(CRANK_MPIRUN) +
+                               " --allow-run-as-root --oversubscribe --bind-to none -np 1 -wdir " +
+                               P("a") + " " + crank + " : -np 1 -wdir " + P("b") + " " + crank);
+  EXPECT_NE(r.code, 0) << r.err;
+  EXPECT_NE(r.code, 124) << "the job hung until the timeout";
+  EXPECT_NE(r.err.find("crank: error on rank 1 of 2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("train.tsv"), std::string::npos) << r.err;
+}
+
+// Rank 1 killed outright (SIGKILL after 3 s of a run that would take minutes): mpirun sees the
+// process die and ends the job; rank 0 does not wait in a collective for a peer that is gone.
+TEST_F(MpiTrain, KilledRankEndsTheJobWithinBoundedTime) {
+  Generate(2000, 100);
+  const std::string crank = std::string(CRANK_BINARY_DIR) + "/bin/crank train --train " +
+                            P("train.tsv") +
+                            " --hash-buckets 500 --batch-size 16 --epochs 50 --threads 1 "
+                            "--model-out " +
+                            P("m.crank");
+  const auto t0 = std::chrono::steady_clock::now();
+  const Result r = Run("", "timeout 120 " + std::string(CRANK_MPIRUN) +
+                               " --allow-run-as-root --oversubscribe --bind-to none -np 1 " +
+                               crank + " : -np 1 timeout -s KILL 3 " + crank);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_NE(r.code, 0) << r.err;
+  EXPECT_NE(r.code, 124) << "the job hung until the timeout";
+  EXPECT_LT(seconds, 60.0) << r.err;
+  EXPECT_FALSE(fs::exists(P("m.crank")));
+}
+
+}  // namespace
+}  // namespace crank::testing
