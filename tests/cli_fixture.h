@@ -41,9 +41,12 @@ class CliFixture : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   Result Run(const std::string& args) {
+    return RunCommand(std::string(CRANK_BINARY_DIR) + "/bin/crank " + args);
+  }
+  // A whole shell command line (e.g. crank under mpirun or timeout), its output captured.
+  Result RunCommand(const std::string& command) {
     const std::string out = (dir_ / "stdout.txt").string(), err = (dir_ / "stderr.txt").string();
-    const std::string cmd =
-        std::string(CRANK_BINARY_DIR) + "/bin/crank " + args + " >" + out + " 2>" + err;
+    const std::string cmd = command + " >" + out + " 2>" + err;
     const int status = std::system(cmd.c_str());
     Result r;
     r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

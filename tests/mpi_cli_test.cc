@@ -44,22 +44,10 @@ class MpiTrain : public CliFixture {
 
   // `crank ARGS` on n ranks (oversubscribed: tests run on two cores), killed after 120 s.
   Result RunMpi(int n, const std::string& args) {
-    return Run("", "timeout 120 " + std::string(CRANK_MPIRUN) +
-                       " --allow-run-as-root --oversubscribe --bind-to none -np " +
-                       std::to_string(n) + " " + std::string(CRANK_BINARY_DIR) + "/bin/crank " +
-                       args);
-  }
-  // As CliFixture::Run, with the whole command line given.
-  Result Run(const std::string& args, const std::string& command = "") {
-    if (command.empty()) return CliFixture::Run(args);
-    const std::string out = P("stdout.txt"), err = P("stderr.txt");
-    const std::string cmd = command + " >" + out + " 2>" + err;
-    const int status = std::system(cmd.c_str());
-    Result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = ReadFile(out);
-    r.err = ReadFile(err);
-    return r;
+    return RunCommand("timeout 120 " + std::string(CRANK_MPIRUN) +
+                      " --allow-run-as-root --oversubscribe --bind-to none -np " +
+                      std::to_string(n) + " " + std::string(CRANK_BINARY_DIR) + "/bin/crank " +
+                      args);
   }
 
   // The model and run of every test; Criteo data adds --hash-buckets.
@@ -264,9 +252,9 @@ TEST_F(MpiTrain, RanksWithDifferentConfigurationsStopNamingTheKey) {
   Generate(500, 100);
   const std::string crank = std::string(CRANK_BINARY_DIR) + "/bin/crank train --train " +
                             P("train.tsv") + Model() + " --model-out " + P("m.crank");
-  const Result r = Run("", "timeout 120 " + std::string(CRANK_MPIRUN) +
-                               " --allow-run-as-root --oversubscribe --bind-to none -np 1 " +
-                               crank + " : -np 1 " + crank + " --shuffle-buffer 100");
+  const Result r = RunCommand("timeout 120 " + std::string(CRANK_MPIRUN) +
+                              " --allow-run-as-root --oversubscribe --bind-to none -np 1 " + crank +
+                              " : -np 1 " + crank + " --shuffle-buffer 100");
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("rank 1 runs another configuration than rank 0"), std::string::npos)
       << r.err;
@@ -282,9 +270,9 @@ TEST_F(MpiTrain, DataFileMissingOnOneRankFailsAll) {
   fs::copy_file(P("train.tsv"), P("a/train.tsv"));
   const std::string crank = std::string(CRANK_BINARY_DIR) + "/bin/crank train --train train.tsv" +
                             Model() + " --model-out " + P("m.crank");
-  const Result r = Run("", "timeout 120 " + std::string(CRANK_MPIRUN) +
-                               " --allow-run-as-root --oversubscribe --bind-to none -np 1 -wdir " +
-                               P("a") + " " + crank + " : -np 1 -wdir " + P("b") + " " + crank);
+  const Result r = RunCommand("timeout 120 " + std::string(CRANK_MPIRUN) +
+                              " --allow-run-as-root --oversubscribe --bind-to none -np 1 -wdir " +
+                              P("a") + " " + crank + " : -np 1 -wdir " + P("b") + " " + crank);
   EXPECT_NE(r.code, 0) << r.err;
   EXPECT_NE(r.code, 124) << "the job hung until the timeout";
   EXPECT_NE(r.err.find("crank: error on rank 1 of 2"), std::string::npos) << r.err;
@@ -301,9 +289,9 @@ TEST_F(MpiTrain, KilledRankEndsTheJobWithinBoundedTime) {
                             "--model-out " +
                             P("m.crank");
   const auto t0 = std::chrono::steady_clock::now();
-  const Result r = Run("", "timeout 120 " + std::string(CRANK_MPIRUN) +
-                               " --allow-run-as-root --oversubscribe --bind-to none -np 1 " +
-                               crank + " : -np 1 timeout -s KILL 3 " + crank);
+  const Result r = RunCommand("timeout 120 " + std::string(CRANK_MPIRUN) +
+                              " --allow-run-as-root --oversubscribe --bind-to none -np 1 " + crank +
+                              " : -np 1 timeout -s KILL 3 " + crank);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_NE(r.code, 0) << r.err;
