@@ -55,6 +55,13 @@ int64_t HashedCriteoFields(const DataConfig& d) {
   return n;
 }
 
+// Criteo data whose every field is hashed by the default encoding: a trial may encode it with
+// vocabularies instead.
+bool SwitchableToVocabulary(const DataConfig& d) {
+  return d.format == DataFormat::kCriteo && d.criteo.fields.empty() &&
+         d.criteo.encoding.kind == Encoding::Kind::kHash;
+}
+
 std::string InteractionText(const TrialParams& p) {
   if (p.interaction != Interaction::kCross)
     return std::string(NameOf(kInteractionNames, p.interaction));
@@ -136,6 +143,10 @@ void ApplyParams(const TrialParams& p, JobConfig* c) {
   c->model.embedding_dim = p.embedding_dim;
   if (!c->model.bottom.empty()) c->model.bottom.back() = p.embedding_dim;
   const bool criteo = c->data.format == DataFormat::kCriteo;
+  if (p.hash_buckets == 0 && p.min_count > 0 && SwitchableToVocabulary(c->data)) {
+    c->data.criteo.encoding.kind = Encoding::Kind::kVocabulary;
+    c->data.criteo.encoding.vocabulary.min_count = p.min_count;
+  }
   ForEachEncoding(c->data, [&](Encoding& e) {
     if (criteo && p.hash_buckets > 0 && e.kind == Encoding::Kind::kHash)
       e.hash_buckets = p.hash_buckets;
@@ -160,8 +171,16 @@ TrialParams SampleParams(const TuneSpace& space, const JobConfig& base, uint64_t
                        ? 0.0
                        : LogUniform(rng, space.l2_min, space.l2_max);
   const int64_t hashed = HashedCriteoFields(base.data);
+  const bool may_switch = SwitchableToVocabulary(base.data) && !space.min_counts.empty() &&
+                          space.vocabulary_probability > 0.0;
   for (int attempt = 0;; ++attempt) {
     p.embedding_dim = Pick(rng, space.embedding_dims);
+    if (may_switch && rng.UniformDouble() < space.vocabulary_probability) {
+      p.hash_buckets = 0;  // vocabularies of every field: their size is the data's
+      p.min_count = Pick(rng, space.min_counts);
+      break;
+    }
+    p.min_count = of_base.min_count;
     if (of_base.hash_buckets > 0) p.hash_buckets = Pick(rng, space.hash_buckets);
     if (hashed * p.hash_buckets * p.embedding_dim <= space.max_embedding_params) break;
     if (attempt == 100) {  // the space allows nothing under the cap: the smallest values

@@ -63,6 +63,9 @@ struct TuneSpace {
   std::vector<int64_t> embedding_dims = {8, 16, 32};
   std::vector<int64_t> hash_buckets = {10'000, 30'000, 100'000, 300'000};
   std::vector<int64_t> min_counts = {1, 2, 5, 10};
+  // On Criteo data hashed by its default encoding (no per-field encodings): the share of draws
+  // that use a vocabulary of every field (min_count from min_counts) instead of hashing.
+  double vocabulary_probability = 0.5;
   std::vector<int64_t> epochs = {1, 2, 3};
   double cross_probability = 0.5;
   std::vector<int> cross_layers = {1, 2, 3};

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -115,9 +116,10 @@ TEST(TuneSample, SameSeedAndIndexGiveTheSameConfiguration) {
 }
 
 TEST(TuneSample, DrawsStayInTheSpace) {
-  const JobConfig base;  // Criteo, hashed: buckets are tuned, min_count is not
+  const JobConfig base;  // Criteo, hashed: buckets are tuned, or vocabularies with a min_count
   TuneSpace space;
   space.max_embedding_params = 26 * 100'000 * 16;
+  int64_t hashed = 0, vocabularies = 0;
   for (int64_t k = 1; k <= 200; ++k) {
     const TrialParams p = SampleParams(space, base, 3, k);
     EXPECT_GE(p.embedding_learning_rate, space.embedding_lr_min * 0.999);
@@ -127,10 +129,44 @@ TEST(TuneSample, DrawsStayInTheSpace) {
     EXPECT_TRUE(p.embedding_l2 == 0 ||
                 (p.embedding_l2 >= space.l2_min * 0.999 && p.embedding_l2 <= space.l2_max * 1.001));
     EXPECT_LE(26 * p.hash_buckets * p.embedding_dim, space.max_embedding_params) << p.Describe();
-    EXPECT_GT(p.hash_buckets, 0);
-    EXPECT_EQ(p.min_count, 0);
+    // Exactly one encoding: hash buckets, or a min_count of the space.
+    EXPECT_NE(p.hash_buckets > 0, p.min_count > 0) << p.Describe();
+    if (p.min_count > 0) {
+      EXPECT_TRUE(std::count(space.min_counts.begin(), space.min_counts.end(), p.min_count));
+      ++vocabularies;
+    } else {
+      ++hashed;
+    }
     EXPECT_GE(p.epochs, 1);
     EXPECT_LE(p.epochs, 3);
+  }
+  // vocabulary_probability 0.5: both encodings are drawn often.
+  EXPECT_GT(hashed, 60);
+  EXPECT_GT(vocabularies, 60);
+}
+
+TEST(TuneSample, HashedCriteoDrawsVocabulariesThatApplyToEveryField) {
+  const JobConfig base;
+  int64_t seen = 0;
+  for (int64_t k = 1; k <= 40; ++k) {
+    const TrialParams p = SampleParams(TuneSpace(), base, 5, k);
+    if (p.min_count == 0) continue;
+    ++seen;
+    JobConfig c = base;
+    ApplyParams(p, &c);
+    EXPECT_EQ(c.data.criteo.encoding.kind, Encoding::Kind::kVocabulary);
+    EXPECT_EQ(c.data.criteo.encoding.vocabulary.min_count, p.min_count);
+    EXPECT_TRUE(c.data.criteo.fields.empty());
+  }
+  EXPECT_GT(seen, 0);
+  // With per-field encodings, or with the probability 0, hashed data stays hashed.
+  JobConfig per_field = base;
+  per_field.data.criteo.fields["C3"].hash_buckets = 50;
+  TuneSpace never;
+  never.vocabulary_probability = 0.0;
+  for (int64_t k = 1; k <= 40; ++k) {
+    EXPECT_EQ(SampleParams(TuneSpace(), per_field, 5, k).min_count, 0);
+    EXPECT_EQ(SampleParams(never, base, 5, k).min_count, 0);
   }
 }
 
