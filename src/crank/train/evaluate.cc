@@ -18,20 +18,33 @@ MetricMap Evaluate(Ranking& model, BatchReader& reader) {
 
 MetricMap Evaluate(Ranking& model, BatchReader& reader, const EvalBatchObserver& observer) {
   model.ResetMetrics();
-  Batch batch;
   Tensor predictions;
+  return EvaluateBatches(
+      reader,
+      [&](const Batch& batch) {
+        model.TestStep(batch);
+        if (observer) {
+          model.Predict(batch, &predictions);
+          observer(batch, predictions);
+        }
+      },
+      [&] {
+        MetricMap m = model.Metrics();
+        model.ResetMetrics();
+        return m;
+      });
+}
+
+MetricMap EvaluateBatches(BatchReader& reader, const std::function<void(const Batch&)>& test_step,
+                          const std::function<MetricMap()>& take_metrics) {
+  Batch batch;
   while (reader.Next(&batch)) {
     if (batch.labels.empty()) {
       throw DataError("evaluation needs labelled data, but the input has no label column");
     }
-    model.TestStep(batch);
-    if (observer) {
-      model.Predict(batch, &predictions);
-      observer(batch, predictions);
-    }
+    test_step(batch);
   }
-  MetricMap m = model.Metrics();
-  model.ResetMetrics();
+  MetricMap m = take_metrics();
   if (m["examples"] == 0) {
     throw DataError(fmt::format("no examples to evaluate ({} malformed rows skipped)",
                                 reader.stats().rows_skipped));

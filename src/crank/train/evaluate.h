@@ -29,6 +29,13 @@ using EvalBatchObserver = std::function<void(const Batch& batch, const Tensor& p
 // batch then runs the inference forward twice (once for the metrics, once for the predictions).
 MetricMap Evaluate(Ranking& model, BatchReader& reader, const EvalBatchObserver& observer);
 
+// The evaluation loop under both: `test_step` records each labelled batch's metrics,
+// `take_metrics` returns them (and resets them) after the last batch; the reader is rewound.
+// DataError for unlabelled input or no examples. The hybrid-parallel Trainer passes its
+// distributed step and merged metrics.
+MetricMap EvaluateBatches(BatchReader& reader, const std::function<void(const Batch&)>& test_step,
+                          const std::function<MetricMap()>& take_metrics);
+
 // Writes one prediction per example, in input order, one per line (shortest text that reads
 // back as the same float), to out_path atomically: on error nothing is left at out_path and an
 // existing file there is untouched. Returns the number of predictions.

@@ -429,24 +429,21 @@ void Trainer::EvaluateNow(const char* when, int64_t epoch) {
 
 MetricMap Trainer::EvaluateDistributed() {
   model_->ResetMetrics();
-  Batch batch;
-  while (eval_reader_->Next(&batch)) {
-    if (batch.labels.empty()) {
-      throw DataError("evaluation needs labelled data, but the input has no label column");
-    }
-    hybrid_->TestStep(batch);
-  }
-  MetricMap m = hybrid_->MergedMetrics();
-  model_->ResetMetrics();
-  if (m["examples"] == 0) {
-    throw DataError(fmt::format("no examples to evaluate ({} malformed rows skipped)",
-                                eval_reader_->stats().rows_skipped));
-  }
-  eval_reader_->Rewind();
-  return m;
+  return EvaluateBatches(
+      *eval_reader_, [&](const Batch& batch) { hybrid_->TestStep(batch); },
+      [&] {
+        MetricMap m = hybrid_->MergedMetrics();
+        model_->ResetMetrics();
+        return m;
+      });
 }
 
-void Trainer::SaveGathered(const std::string& path, const TrainingState& state) {
+void Trainer::WriteModel(const std::string& path, const TrainingState& state) {
+  if (!hybrid_) {
+    SaveModelCheckpoint(path, *model_, model_->optimizer(), config_yaml_, mapping_text_, state);
+    return;
+  }
+  // Gathered to rank 0, which writes the single file.
   std::unique_ptr<Ranking> full;
   std::unique_ptr<Optimizer> full_optimizer;
   if (is_root()) {
@@ -464,11 +461,7 @@ void Trainer::Save(const std::string& path) {
   state_.history_json = history_.dump();
   state_.input.reset();
   if (reader_->CanSeek()) state_.input = ToRecord(reader_->position());
-  if (hybrid_) {
-    SaveGathered(path, state_);
-  } else {
-    SaveModelCheckpoint(path, *model_, model_->optimizer(), config_yaml_, mapping_text_, state_);
-  }
+  WriteModel(path, state_);
   for (TrainHook* h : hooks_) h->OnCheckpoint(path, state_);
 }
 
@@ -487,11 +480,7 @@ void Trainer::SaveBest() {
   TrainingState s = state_;
   s.history_json = history_.dump();
   s.input.reset();  // a model, not a place to resume from
-  if (hybrid_) {
-    SaveGathered(best_path_, s);
-  } else {
-    SaveModelCheckpoint(best_path_, *model_, model_->optimizer(), config_yaml_, mapping_text_, s);
-  }
+  WriteModel(best_path_, s);
 }
 
 void Trainer::Publish() {

@@ -128,10 +128,11 @@ class Trainer {
   // Records evaluation `m` at the current step as the best one.
   void MarkBest(const MetricMap& m, int64_t epoch, int64_t step);
   void EndEpochForHooks();
-  // Hybrid-parallel runs: the evaluation merged over the ranks, and a checkpoint of the model
-  // gathered to rank 0 (every rank calls it; rank 0 writes `path`).
+  // Hybrid-parallel runs: the evaluation merged over the ranks.
   MetricMap EvaluateDistributed();
-  void SaveGathered(const std::string& path, const TrainingState& state);
+  // Writes the model and optimizer state with `state` to `path`; in a hybrid-parallel run the
+  // model is gathered to rank 0, which writes the file (every rank calls it).
+  void WriteModel(const std::string& path, const TrainingState& state);
   bool is_root() const { return run_.group == nullptr || run_.group->rank() == 0; }
 
   const JobConfig config_;
