@@ -165,6 +165,7 @@ Action AddTuneCommand(CLI::App& app) {
 
     struct sigaction action {};
     action.sa_handler = OnInterrupt;
+    action.sa_flags = SA_RESTART;  // system calls of other threads go on rather than fail
     sigemptyset(&action.sa_mask);
     struct sigaction old_int {
     }, old_term{};
