@@ -366,9 +366,9 @@ TEST_F(Serve, FullQueueAnswers503) {
   EXPECT_EQ(first_out.ToVector(), Expected(kRows));
 }
 
-// Without batching every request runs on its caller's thread with a workspace of the pool:
-// 4 callers share the 1 workspace of a 1-worker batcher, each getting its own rows.
-TEST_F(Serve, WithoutBatchingFourThreadsShareOneWorkspace) {
+// Without batching every request is its own forward pass: 4 callers share the one worker of
+// the batcher, each getting its own rows.
+TEST_F(Serve, WithoutBatchingFourThreadsShareOneWorker) {
   auto model = serve::ServedModel::Load(model_, 1, 1);
   serve::ServeMetrics metrics;
   serve::BatcherOptions o;

@@ -70,9 +70,6 @@ void BatcherOptions::Validate() const {
 DynamicBatcher::DynamicBatcher(const BatcherOptions& options, ServeMetrics* metrics)
     : options_(options), metrics_(metrics) {
   options_.Validate();
-  for (int i = 0; i < options_.workers; ++i) {
-    free_workspaces_.push_back(std::make_unique<InferenceWorkspace>());
-  }
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
 }
 
@@ -109,44 +106,8 @@ int64_t DynamicBatcher::queued() {
   return static_cast<int64_t>(queue_.size());
 }
 
-void DynamicBatcher::RunHere(std::unique_lock<std::mutex>& lock, const ServedModel& model,
-                             const Batch& batch, Tensor* predictions) {
-  std::unique_ptr<InferenceWorkspace> ws = std::move(free_workspaces_.back());
-  free_workspaces_.pop_back();
-  lock.unlock();
-  struct GiveBack {  // the workspace goes back to the pool, also when Predict throws
-    DynamicBatcher* self;
-    std::unique_lock<std::mutex>& lock;
-    std::unique_ptr<InferenceWorkspace>& ws;
-    ~GiveBack() {
-      lock.lock();
-      self->free_workspaces_.push_back(std::move(ws));
-      self->cv_.notify_all();  // a worker may wait for a workspace
-    }
-  } give_back{this, lock, ws};
-  metrics_->QueueWait(0.0);
-  const Clock::time_point start = Clock::now();
-  model.model().Predict(batch, ws.get(), predictions);
-  metrics_->Executed(batch.size(), 1, 0.0, Seconds(Clock::now() - start));
-}
-
 void DynamicBatcher::Infer(std::shared_ptr<const ServedModel> model, const Batch& batch,
                            Tensor* predictions, Arrival* arrival) {
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (arrival != nullptr && arrival->pending_) {
-      arrival->pending_ = false;
-      --arriving_;
-    }
-    if (stopping_) throw RequestError(503, "the server is shutting down");
-    // Runs alone anyway: here, without waking a worker and waiting for it.
-    const bool alone =
-        options_.max_batch == 0 || batch.size() >= options_.max_batch || arriving_ == 0;
-    if (alone && queue_.empty() && !free_workspaces_.empty()) {
-      RunHere(lock, *model, batch, predictions);
-      return;
-    }
-  }
   Pending p;
   p.model = std::move(model);
   p.batch = &batch;
@@ -156,6 +117,10 @@ void DynamicBatcher::Infer(std::shared_ptr<const ServedModel> model, const Batch
   std::future<void> done = p.done.get_future();
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (arrival != nullptr && arrival->pending_) {
+      arrival->pending_ = false;
+      --arriving_;
+    }
     if (stopping_) throw RequestError(503, "the server is shutting down");
     if (static_cast<int64_t>(queue_.size()) >= options_.max_queued_requests) {
       throw RequestError(503,
@@ -168,14 +133,13 @@ void DynamicBatcher::Infer(std::shared_ptr<const ServedModel> model, const Batch
 }
 
 void DynamicBatcher::WorkerLoop() {
+  InferenceWorkspace ws;
   Batch merged;
   Tensor out;
   std::vector<Pending*> group;
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    cv_.wait(lock, [&] {
-      return (!queue_.empty() && !free_workspaces_.empty()) || (stopping_ && queue_.empty());
-    });
+    cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
     if (queue_.empty()) return;  // stopping, nothing left
     // Rows of the leading requests that can join the oldest one's forward pass.
     const auto mergeable_rows = [&] {
@@ -194,10 +158,8 @@ void DynamicBatcher::WorkerLoop() {
              mergeable_rows() < options_.max_batch && Clock::now() < deadline) {
         cv_.wait_until(lock, deadline);
       }
-      if (queue_.empty() || free_workspaces_.empty()) continue;  // another thread took them
+      if (queue_.empty()) continue;  // another worker took them
     }
-    std::unique_ptr<InferenceWorkspace> ws = std::move(free_workspaces_.back());
-    free_workspaces_.pop_back();
     group.clear();
     int64_t rows = 0;
     const Clock::time_point start = Clock::now();
@@ -214,10 +176,8 @@ void DynamicBatcher::WorkerLoop() {
     if (!queue_.empty()) cv_.notify_one();  // the rest is another worker's
     lock.unlock();
     for (Pending* p : group) metrics_->QueueWait(Seconds(start - p->enqueued));
-    Run(group, ws.get(), &merged, &out);
+    Run(group, &ws, &merged, &out);
     lock.lock();
-    free_workspaces_.push_back(std::move(ws));
-    if (!queue_.empty()) cv_.notify_one();
   }
 }
 

@@ -5,18 +5,13 @@
 // batcher (max_queue_delay_microseconds) does. A request waits in a bounded queue; a worker
 // takes the oldest request and, until it holds max_batch rows or the oldest request has waited
 // max_queue_delay, takes the following requests of the same model; it runs one const Predict
-// over the concatenated batch with a workspace of the pool and hands each request its rows of
-// the output. Requests mapped with different models (a reload happened between them) are
+// over the concatenated batch with its own InferenceWorkspace and hands each request its rows
+// of the output. Requests mapped with different models (a reload happened between them) are
 // never merged: each runs on the model it was mapped with.
 //
 // The oldest request waits only while another request is on its way (announced with an Arrival
 // when its body was read, not yet queued): a lone request runs at once instead of sleeping
 // for max_queue_delay, and concurrent requests still meet in one pass.
-//
-// A request that would run alone anyway runs on the calling thread, without the hand-off to a
-// worker and back: with max_batch = 0, or when nothing is queued and no other request is on its
-// way, as long as a workspace is free. At most `workers` forward passes run at once, on the
-// workers or on callers: they share one pool of `workers` InferenceWorkspaces.
 //
 // A request larger than max_batch runs alone; max_batch = 0 turns merging off (every request
 // is its own forward pass). Rows merged with others may differ in the last bits from the same
@@ -87,10 +82,6 @@ class DynamicBatcher {
   struct Pending;
   void WorkerLoop();
   void Run(std::vector<Pending*>& group, InferenceWorkspace* ws, Batch* merged, Tensor* out);
-  // Runs one request on the calling thread with a pooled workspace (mu_ held on entry, released
-  // while the forward pass runs and held again on return).
-  void RunHere(std::unique_lock<std::mutex>& lock, const ServedModel& model, const Batch& batch,
-               Tensor* predictions);
 
   const BatcherOptions options_;
   ServeMetrics* metrics_;
@@ -99,8 +90,6 @@ class DynamicBatcher {
   std::deque<Pending*> queue_;
   bool stopping_ = false;
   int64_t arriving_ = 0;  // Arrivals not yet ended (guarded by mu_)
-  // Workspaces not in use (guarded by mu_): `workers` in all, taken for each forward pass.
-  std::vector<std::unique_ptr<InferenceWorkspace>> free_workspaces_;
   std::vector<std::thread> workers_;
 };
 
