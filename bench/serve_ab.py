@@ -8,15 +8,16 @@ Each BUILD_DIR needs bin/crank; with bin/serve_predict the in-process costs are 
 For each mode (dynamic batching: --max-batch 512 --max-queue-delay-us 500; none: --max-batch
 0) one server per build runs THREADS inference workers; wrk runs 100-row requests at 8
 connections and 1-row requests at 1 connection against the builds in turn, PAIRS rounds of
-SECONDS each (the order rotates every round). Printed: medians of rows/s, p50 and the server
-process's CPU time per request (user + system, /proc; unlike rows/s it does not depend on what
-else the machine runs) per build, and the median over rounds of each build's rows/s over the
-first build's. Then serve_predict at
+SECONDS each (the order rotates every round). Printed: medians of rows/s, p50, the server
+process's and wrk's CPU time per request (user + system; unlike rows/s they do not depend on
+what else the machine runs) per build, and the median over rounds of each build's rows/s over
+the first build's. Then serve_predict at
 batch 100 (THREADS threads), build after build, PAIRS rounds, medians.
 """
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -63,6 +64,7 @@ def wrk(server, rows, conns):
     """rows/s, p50 ms, and the server's CPU microseconds per request (robust to other load)."""
     proc, port = server
     cpu = cpu_seconds(proc.pid)
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         ["wrk", f"-t{1 if conns < 2 else 2}", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s",
          "--latency", "-s", f"{work}/post{rows}.lua",
@@ -72,20 +74,24 @@ def wrk(server, rows, conns):
         print("wrk reported errors:", out, file=sys.stderr)
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     cpu_us = 1e6 * (cpu_seconds(proc.pid) - cpu) / max(requests, 1)
+    ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_us = 1e6 * (ru2.ru_utime + ru2.ru_stime - ru.ru_utime - ru.ru_stime) / max(requests, 1)
     return (float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)) * rows, ms("50%", out),
-            cpu_us)
+            cpu_us, wrk_us)
 
 
 modes = {"batching": ["--max-batch", "512", "--max-queue-delay-us", "500"],
          "none": ["--max-batch", "0"]}
 servers = {}
+cpu = {}  # (mode, rows, build): server + wrk CPU microseconds per request
 try:
     for mode, flags in modes.items():
         for label, build in builds:
             servers[mode, label] = start(build, f"{label}-{mode}", flags)
     print(f"wrk, {pairs} interleaved rounds of {seconds} s, {threads} inference workers")
     print("| mode | rows x connections | " +
-          " | ".join(f"{l} rows/s | {l} p50 ms | {l} server CPU us/request" for l, _ in builds) +
+          " | ".join(f"{l} rows/s | {l} p50 ms | {l} server CPU us/request | {l} wrk CPU us/request"
+                     for l, _ in builds) +
           " | " +
           " | ".join(f"{l} / {builds[0][0]}" for l, _ in builds[1:]) + " |")
     for rows, conns in [(100, 8), (1, 1)]:
@@ -98,11 +104,14 @@ try:
             first = runs[builds[0][0]]
             cells = [f"{statistics.median(x[0] for x in runs[l]):.0f} | "
                      f"{statistics.median(x[1] for x in runs[l]):.3f} | "
-                     f"{statistics.median(x[2] for x in runs[l]):.0f}" for l, _ in builds]
+                     f"{statistics.median(x[2] for x in runs[l]):.0f} | "
+                     f"{statistics.median(x[3] for x in runs[l]):.0f}" for l, _ in builds]
             ratios = [f"{statistics.median(a[0] / b[0] for a, b in zip(runs[l], first)):.2f}x"
                       for l, _ in builds[1:]]
             print(f"| {mode} | {rows} x {conns} | " + " | ".join(cells) + " | " +
                   " | ".join(ratios) + " |", flush=True)
+            for l, _ in builds:
+                cpu[mode, rows, l] = statistics.median(x[2] + x[3] for x in runs[l])
 finally:
     for p, _ in servers.values():
         p.terminate()
@@ -113,7 +122,8 @@ inproc = [(l, b) for l, b in builds
 if inproc:
     print(f"\nin process, batch 100, {threads} threads (bench/serve_predict.cc), {pairs} rounds:")
     keys = ["predict_rows_per_s", "predict_us", "parse_json_us", "map_rows_us",
-            "infer_without_http_us", "infer_without_http_rows_per_s"]
+            "infer_without_http_us", "infer_without_http_rows_per_s", "predict_cpu_us",
+            "parse_json_cpu_us", "map_rows_cpu_us"]
     res = {l: [] for l, _ in inproc}
     for r in range(pairs):
         for label, build in inproc:
@@ -124,4 +134,16 @@ if inproc:
     print("| build | " + " | ".join(keys) + " |")
     for label, _ in inproc:
         print(f"| {label} | " + " | ".join(
-            f"{statistics.median(x[k] for x in res[label]):.1f}" for k in keys) + " |")
+            f"{statistics.median(x.get(k, float('nan')) for x in res[label]):.1f}"
+            for k in keys) + " |")
+    # Where wrk and the server share the cores and keep them busy, rows/s is cores / CPU per
+    # request: the CPU times give the ratio to in-process Predict that an otherwise idle machine
+    # would show, whatever else runs now.
+    print("\nCPU-time estimate of 100-row rows/s over in-process Predict rows/s "
+          "(Predict CPU / (server + wrk CPU per request)):")
+    # Predict is the same code in every build: the CPU time of those that measure it.
+    p = statistics.median(x["predict_cpu_us"] for l, _ in inproc for x in res[l]
+                          if "predict_cpu_us" in x)
+    for label, _ in builds:
+        print(f"| {label} | " + " | ".join(
+            f"{mode}: {p / cpu[mode, 100, label]:.0%}" for mode in modes) + " |")
