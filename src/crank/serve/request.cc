@@ -237,7 +237,7 @@ std::vector<NamedTensor> ReadTensors(array inputs) {
     if (t.dtype == InputDType::kFp32) {
       t.fp32.reserve(static_cast<size_t>(count));
       for (const element v : values) {
-        double x;
+        double x = 0.0;
         switch (v.type()) {
           case element_type::DOUBLE:
             x = double(v);
