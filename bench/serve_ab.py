@@ -9,8 +9,8 @@ For each mode (dynamic batching: --max-batch 512 --max-queue-delay-us 500; none:
 0) one server per build runs THREADS inference workers; wrk runs 100-row requests at 8
 connections and 1-row requests at 1 connection against the builds in turn, PAIRS rounds of
 SECONDS each (the order rotates every round). Printed: medians of rows/s, p50, the server
-process's and wrk's CPU time per request (user + system; unlike rows/s they do not depend on
-what else the machine runs) per build, and the median over rounds of each build's rows/s over
+process's and wrk's CPU time per request (user + system; they move less than rows/s with what
+else the machine runs, though not nothing) per build, and the median over rounds of each build's rows/s over
 the first build's. Then serve_predict at
 batch 100 (THREADS threads), build after build, PAIRS rounds, medians.
 """
@@ -83,7 +83,6 @@ def wrk(server, rows, conns):
 modes = {"batching": ["--max-batch", "512", "--max-queue-delay-us", "500"],
          "none": ["--max-batch", "0"]}
 servers = {}
-cpu = {}  # (mode, rows, build): server + wrk CPU microseconds per request
 try:
     for mode, flags in modes.items():
         for label, build in builds:
@@ -110,8 +109,6 @@ try:
                       for l, _ in builds[1:]]
             print(f"| {mode} | {rows} x {conns} | " + " | ".join(cells) + " | " +
                   " | ".join(ratios) + " |", flush=True)
-            for l, _ in builds:
-                cpu[mode, rows, l] = statistics.median(x[2] + x[3] for x in runs[l])
 finally:
     for p, _ in servers.values():
         p.terminate()
@@ -136,14 +133,3 @@ if inproc:
         print(f"| {label} | " + " | ".join(
             f"{statistics.median(x.get(k, float('nan')) for x in res[label]):.1f}"
             for k in keys) + " |")
-    # Where wrk and the server share the cores and keep them busy, rows/s is cores / CPU per
-    # request: the CPU times give the ratio to in-process Predict that an otherwise idle machine
-    # would show, whatever else runs now.
-    print("\nCPU-time estimate of 100-row rows/s over in-process Predict rows/s "
-          "(Predict CPU / (server + wrk CPU per request)):")
-    # Predict is the same code in every build: the CPU time of those that measure it.
-    p = statistics.median(x["predict_cpu_us"] for l, _ in inproc for x in res[l]
-                          if "predict_cpu_us" in x)
-    for label, _ in builds:
-        print(f"| {label} | " + " | ".join(
-            f"{mode}: {p / cpu[mode, 100, label]:.0%}" for mode in modes) + " |")
