@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PKGS := cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libyaml-cpp-dev libcli11-dev \
         libfmt-dev libopenblas-openmp-dev nlohmann-json3-dev libdnnl-dev \
         libonnx-dev libprotobuf-dev protobuf-compiler python3-onnx libcpp-httplib-dev libpng-dev \
-        libopenmpi-dev openmpi-bin
+        libopenmpi-dev openmpi-bin libsimdjson-dev
 # The Python package (python/, docs/python.md): bindings, pytest suite, pip install offline.
 PY_PKGS := pybind11-dev python3-dev python3-numpy python3-pytest python3-venv python3-setuptools \
            python3-wheel

@@ -9,6 +9,7 @@
 // one shared model, as the server's inference workers do. Prints one JSON line.
 
 #include <fmt/format.h>
+#include <time.h>
 
 #include <atomic>
 #include <chrono>
@@ -29,10 +30,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Calls `f` repeatedly for about `seconds` on `threads` threads; returns calls per second.
+// CPU time of the calling thread, in seconds.
+double ThreadCpuSeconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+struct Rates {
+  double calls_per_s;  // wall clock, all threads together
+  double cpu_us;       // CPU time per call: unlike calls_per_s, not shared with other processes
+};
+
+// Calls `f` repeatedly for about `seconds` on `threads` threads.
 template <typename F>
-double Rate(double seconds, int threads, F f) {
+Rates Rate(double seconds, int threads, F f) {
   std::atomic<int64_t> calls{0};
+  std::atomic<int64_t> cpu_ns{0};
   std::vector<std::thread> ts;
   const auto end = Clock::now() + std::chrono::duration<double>(seconds);
   const auto start = Clock::now();
@@ -40,16 +54,19 @@ double Rate(double seconds, int threads, F f) {
     ts.emplace_back([&] {
       auto state = f.MakeState();
       int64_t n = 0;
+      const double cpu = ThreadCpuSeconds();
       while (Clock::now() < end) {
         f(state);
         ++n;
       }
+      cpu_ns += static_cast<int64_t>(1e9 * (ThreadCpuSeconds() - cpu));
       calls += n;
     });
   }
   for (auto& t : ts) t.join();
-  return static_cast<double>(calls.load()) /
-         std::chrono::duration<double>(Clock::now() - start).count();
+  const double n = static_cast<double>(calls.load());
+  return {n / std::chrono::duration<double>(Clock::now() - start).count(),
+          1e-3 * static_cast<double>(cpu_ns.load()) / n};
 }
 
 }  // namespace
@@ -91,7 +108,7 @@ int main(int argc, char** argv) {
     State MakeState() const { return {}; }
     void operator()(State& s) const { m->model().Predict(*b, &s.ws, &s.out); }
   };
-  const double predict_calls = Rate(seconds, threads, PredictLoop{model.get(), &batch});
+  const Rates predict = Rate(seconds, threads, PredictLoop{model.get(), &batch});
 
   struct ParseLoop {
     const std::string* body;
@@ -99,7 +116,7 @@ int main(int argc, char** argv) {
     int MakeState() const { return 0; }
     void operator()(int&) const { serve::ParseInferRequest(*body, limits); }
   };
-  const double parse_calls = Rate(seconds / 3, 1, ParseLoop{&body, limits});
+  const Rates parse = Rate(seconds / 3, 1, ParseLoop{&body, limits});
 
   struct MapLoop {
     const serve::ServedModel* m;
@@ -107,7 +124,7 @@ int main(int argc, char** argv) {
     Batch MakeState() const { return {}; }
     void operator()(Batch& b) const { m->MapInputs(*r, &b); }
   };
-  const double map_calls = Rate(seconds / 3, 1, MapLoop{model.get(), &request});
+  const Rates map = Rate(seconds / 3, 1, MapLoop{model.get(), &request});
 
   // The whole request without HTTP: parse, map, batcher (no merging), response text.
   serve::ServeMetrics metrics;
@@ -124,14 +141,19 @@ int main(int argc, char** argv) {
     int MakeState() const { return 0; }
     void operator()(int&) const { s->Infer("m", *body); }
   };
-  const double infer_calls = Rate(seconds, threads, InferLoop{&server, &body});
+  const Rates infer = Rate(seconds, threads, InferLoop{&server, &body});
 
+  // *_us: wall time per call (per thread); *_cpu_us: CPU time per call (the whole Infer has
+  // none: its forward pass runs on the batcher's thread).
+  const double b = static_cast<double>(batch.size());
   std::printf(
       "{\"batch\": %lld, \"threads\": %d, \"predict_rows_per_s\": %.0f, "
       "\"predict_us\": %.1f, \"parse_json_us\": %.1f, \"map_rows_us\": %.1f, "
-      "\"infer_without_http_us\": %.1f, \"infer_without_http_rows_per_s\": %.0f}\n",
-      static_cast<long long>(batch.size()), threads, predict_calls * batch.size(),
-      1e6 * threads / predict_calls, 1e6 / parse_calls, 1e6 / map_calls,
-      1e6 * threads / infer_calls, infer_calls * batch.size());
+      "\"infer_without_http_us\": %.1f, \"infer_without_http_rows_per_s\": %.0f, "
+      "\"predict_cpu_us\": %.1f, \"parse_json_cpu_us\": %.1f, \"map_rows_cpu_us\": %.1f}\n",
+      static_cast<long long>(batch.size()), threads, predict.calls_per_s * b,
+      1e6 * threads / predict.calls_per_s, 1e6 / parse.calls_per_s, 1e6 / map.calls_per_s,
+      1e6 * threads / infer.calls_per_s, infer.calls_per_s * b, predict.cpu_us, parse.cpu_us,
+      map.cpu_us);
   return 0;
 }

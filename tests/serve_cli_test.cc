@@ -153,7 +153,7 @@ TEST_F(ServeCli, MultiHotDelimitedRowsGiveCrankPredictBits) {
     auto model = serve::ServedModel::Load(P("mh.crank"), 1, 1);
     serve::InferRequest rows_request;
     rows_request.has_rows = true;
-    rows_request.rows = part;
+    rows_request.rows.assign(part.begin(), part.end());
     Batch batch;
     model->MapInputs(rows_request, &batch);
     nlohmann::json typed;

@@ -110,7 +110,7 @@ TEST_F(Serve, TypedTensorsGiveTheSamePredictionsAsRows) {
   auto model = serve::ServedModel::Load(model_, 1, 1);
   serve::InferRequest rows_request;
   rows_request.has_rows = true;
-  rows_request.rows = kRows;
+  rows_request.rows.assign(kRows.begin(), kRows.end());
   Batch batch;
   model->MapInputs(rows_request, &batch);
   nlohmann::json body;
@@ -279,7 +279,7 @@ TEST_F(Serve, TenThousandMutatedBodiesGetAnAnswerAndNoCrash) {
 Batch MapRows(const serve::ServedModel& model, const std::vector<std::string>& rows) {
   serve::InferRequest r;
   r.has_rows = true;
-  r.rows = rows;
+  r.rows.assign(rows.begin(), rows.end());
   Batch b;
   model.MapInputs(r, &b);
   return b;
@@ -364,6 +364,40 @@ TEST_F(Serve, FullQueueAnswers503) {
   coming.reset();  // nothing more is coming: the first request runs
   first.join();
   EXPECT_EQ(first_out.ToVector(), Expected(kRows));
+}
+
+// Without batching every request is its own forward pass: 4 callers share the one worker of
+// the batcher, each getting its own rows.
+TEST_F(Serve, WithoutBatchingFourThreadsShareOneWorker) {
+  auto model = serve::ServedModel::Load(model_, 1, 1);
+  serve::ServeMetrics metrics;
+  serve::BatcherOptions o;
+  o.workers = 1;
+  o.max_batch = 0;
+  serve::DynamicBatcher batcher(o, &metrics);
+  const std::vector<std::vector<std::string>> requests = {
+      kRows, {kRows[0], kRows[1]}, {kRows[0], kRows[2], kRows[3]}, {kRows[0], kRows[3]}};
+  std::vector<Batch> batches;
+  std::vector<std::vector<float>> expected;
+  for (const auto& r : requests) {
+    batches.push_back(MapRows(*model, r));
+    expected.push_back(Expected(r));
+  }
+  std::vector<std::thread> clients;
+  std::atomic<int> wrong{0};
+  for (size_t c = 0; c < requests.size(); ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; i < 25; ++i) {
+        Tensor out;
+        batcher.Infer(model, batches[c], &out);
+        if (out.ToVector() != expected[c]) ++wrong;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  const std::string m = metrics.Render();
+  EXPECT_NE(m.find("crank_inference_exec_count 100\n"), std::string::npos) << m;
 }
 
 TEST_F(Serve, SixteenClientThreadsMixGoodAndBadRequests) {

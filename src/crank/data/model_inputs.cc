@@ -28,22 +28,6 @@ std::string ShapeText(const std::vector<int64_t>& shape) {
   throw InvalidArgument(fmt::format("input '{}': {}", input, problem));
 }
 
-// The number of values a shape holds; throws for negative dimensions or overflow.
-int64_t ElementCount(const std::string& where, const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (const int64_t d : shape) {
-    if (d < 0) {
-      throw InvalidArgument(
-          fmt::format("{}: shape {} has a negative dimension", where, ShapeText(shape)));
-    }
-    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d) {
-      throw InvalidArgument(fmt::format("{}: shape {} is too large", where, ShapeText(shape)));
-    }
-    n *= d;
-  }
-  return n;
-}
-
 // Looks up inputs by name and tracks the batch size they agree on.
 class InputSet {
  public:
@@ -64,7 +48,7 @@ class InputSet {
         Fail(t.name, fmt::format("unknown input (the model takes {})", fmt::join(names, ", ")));
       }
       if (!by_name_.emplace(t.name, &t).second) Fail(t.name, "given more than once");
-      const int64_t count = ElementCount(fmt::format("input '{}'", t.name), t.shape);
+      const int64_t count = ShapeElementCount(fmt::format("input '{}'", t.name), t.shape);
       const size_t size = t.dtype == InputDType::kFp32 ? t.fp32.size() : t.int64.size();
       if (static_cast<int64_t>(size) != count) {
         Fail(t.name, fmt::format("shape {} holds {} values, the data has {}", ShapeText(t.shape),
@@ -135,6 +119,21 @@ NamedTensor MakeInt64(std::string name, std::vector<int64_t> shape, std::vector<
 }
 
 }  // namespace
+
+int64_t ShapeElementCount(const std::string& where, const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (const int64_t d : shape) {
+    if (d < 0) {
+      throw InvalidArgument(
+          fmt::format("{}: shape {} has a negative dimension", where, ShapeText(shape)));
+    }
+    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d) {
+      throw InvalidArgument(fmt::format("{}: shape {} is too large", where, ShapeText(shape)));
+    }
+    n *= d;
+  }
+  return n;
+}
 
 const char* InputDTypeName(InputDType dtype) {
   return dtype == InputDType::kFp32 ? "FP32" : "INT64";
@@ -348,7 +347,7 @@ std::vector<NamedTensor> ModelInputsFromJson(const nlohmann::json& inputs) {
     const nlohmann::json& data = field("data");
     if (!data.is_array())
       fail(".data", fmt::format("expected a flat array, got {}", data.type_name()));
-    const int64_t count = ElementCount(fmt::format("inputs[{}].shape", i), t.shape);
+    const int64_t count = ShapeElementCount(fmt::format("inputs[{}].shape", i), t.shape);
     if (static_cast<int64_t>(data.size()) != count) {
       fail(".data",
            fmt::format("shape {} holds {} values, got {}", ShapeText(t.shape), count, data.size()));

@@ -52,6 +52,10 @@ struct NamedTensor {
   std::vector<int64_t> int64;  // the data when dtype == kInt64
 };
 
+// The number of values a tensor of `shape` holds. Throws InvalidArgument for a negative
+// dimension or a product past int64 ("WHERE: shape [3, -1] has a negative dimension").
+int64_t ShapeElementCount(const std::string& where, const std::vector<int64_t>& shape);
+
 // The model-space tensors of `batch` (labels and sample weights are not inputs). N.weights is
 // emitted for a multi-hot feature whose batch carries per-id weights. Throws InvalidArgument
 // when the batch does not fit the spec (feature count, dense width, a single-hot feature

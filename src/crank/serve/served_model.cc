@@ -52,27 +52,29 @@ std::shared_ptr<const ServedModel> ServedModel::Load(const std::string& path, in
   // Rows that do not parse are refused (400), never skipped: one prediction per row.
   m->loaded_.mapping =
       std::make_shared<const DataMapping>(m->loaded_.mapping->WithErrorPolicy(ErrorPolicy::kFail));
-  m->ReturnParser(m->TakeParser());  // joined files load now, not in the first request
+  m->ReturnScratch(m->TakeScratch());  // joined files load now, not in the first request
   m->load_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return m;
 }
 
-std::unique_ptr<RowParser> ServedModel::TakeParser() const {
+std::unique_ptr<ServedModel::RowScratch> ServedModel::TakeScratch() const {
   {
-    std::lock_guard<std::mutex> lock(parsers_mu_);
-    if (!parsers_.empty()) {
-      std::unique_ptr<RowParser> p = std::move(parsers_.back());
-      parsers_.pop_back();
-      return p;
+    std::lock_guard<std::mutex> lock(scratch_mu_);
+    if (!scratch_.empty()) {
+      std::unique_ptr<RowScratch> s = std::move(scratch_.back());
+      scratch_.pop_back();
+      return s;
     }
   }
-  return MakeRowParser(loaded_.mapping->config(), loaded_.mapping->schema());
+  auto s = std::make_unique<RowScratch>();
+  s->parser = MakeRowParser(loaded_.mapping->config(), loaded_.mapping->schema());
+  return s;
 }
 
-void ServedModel::ReturnParser(std::unique_ptr<RowParser> parser) const {
-  std::lock_guard<std::mutex> lock(parsers_mu_);
-  parsers_.push_back(std::move(parser));
+void ServedModel::ReturnScratch(std::unique_ptr<RowScratch> scratch) const {
+  std::lock_guard<std::mutex> lock(scratch_mu_);
+  scratch_.push_back(std::move(scratch));
 }
 
 void ServedModel::MapInputs(const InferRequest& request, Batch* batch) const {
@@ -82,7 +84,7 @@ void ServedModel::MapInputs(const InferRequest& request, Batch* batch) const {
   }
   // Typed tensors in model space (data/model_inputs.h): InvalidArgument names the input.
   try {
-    *batch = ModelInputsToBatch(ModelInputsFromJson(request.tensors), spec());
+    *batch = ModelInputsToBatch(request.tensors, spec());
   } catch (const InvalidArgument& e) {
     throw RequestError(400, e.what());
   }
@@ -92,12 +94,13 @@ void ServedModel::MapInputs(const InferRequest& request, Batch* batch) const {
 void ServedModel::MapRows(const InferRequest& request, Batch* batch) const {
   const DataMapping& mapping = *loaded_.mapping;
   const int64_t max_line = mapping.config().max_line_bytes;
-  std::unique_ptr<RowParser> parser = TakeParser();
+  std::unique_ptr<RowScratch> scratch = TakeScratch();
   struct Return {
     const ServedModel* self;
-    std::unique_ptr<RowParser>* parser;
-    ~Return() { self->ReturnParser(std::move(*parser)); }
-  } give_back{this, &parser};
+    std::unique_ptr<RowScratch>* scratch;
+    ~Return() { self->ReturnScratch(std::move(*scratch)); }
+  } give_back{this, &scratch};
+  RowParser* parser = scratch->parser.get();
 
   // The text of rows[i] as a file's line: one line, "\r\n" ending tolerated.
   const auto line_of = [&](size_t i) {
@@ -139,10 +142,15 @@ void ServedModel::MapRows(const InferRequest& request, Batch* batch) const {
   if (first >= request.rows.size()) {
     throw RequestError(400, "inputs[0]: no data rows after the header line");
   }
-  BatchBuilder builder;
+  BatchBuilder& builder = scratch->builder;
   builder.Begin(mapping.spec(), batch);
-  RawRow raw;
-  Example example;
+  const size_t rows = request.rows.size() - first;
+  for (SparseFeature& f : batch->sparse) {  // one id per row at least: grown once, not doubled
+    f.ids.reserve(rows);
+    f.offsets.reserve(rows + 1);
+  }
+  RawRow& raw = scratch->raw;
+  Example& example = scratch->example;
   std::string error;
   for (size_t i = first; i < request.rows.size(); ++i) {
     const std::string_view line = line_of(i);

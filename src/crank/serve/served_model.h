@@ -5,9 +5,9 @@
 // inference workers, each with its own InferenceWorkspace), its data mapping, its version
 // and the protocol's view of it (metadata, inputs to a Batch).
 //
-// Immutable after LoadServedModel except for a pool of row parsers; every method is
-// thread-safe. Held by std::shared_ptr: a request keeps the model it was mapped with until
-// its answer is written, so a reload never changes the model under a request.
+// Immutable after LoadServedModel except for a pool of row parsers and their buffers; every method
+// is thread-safe. Held by std::shared_ptr: a request keeps the model it was mapped with until its
+// answer is written, so a reload never changes the model under a request.
 
 #include <cstdint>
 #include <memory>
@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "crank/data/batch_builder.h"
 #include "crank/data/row_parser.h"
 #include "crank/io/load_model.h"
 #include "crank/kernels/compute_settings.h"
@@ -49,16 +50,24 @@ class ServedModel {
 
  private:
   ServedModel() = default;
+  // What mapping rows needs besides the model: a row parser and buffers that keep their
+  // capacity from one request to the next (a request allocates only its Batch).
+  struct RowScratch {
+    std::unique_ptr<RowParser> parser;
+    RawRow raw;
+    Example example;
+    BatchBuilder builder;
+  };
   void MapRows(const InferRequest& request, Batch* batch) const;
-  std::unique_ptr<RowParser> TakeParser() const;
-  void ReturnParser(std::unique_ptr<RowParser> parser) const;
+  std::unique_ptr<RowScratch> TakeScratch() const;
+  void ReturnScratch(std::unique_ptr<RowScratch> scratch) const;
 
   std::string path_;
   int64_t version_ = 0;
   double load_seconds_ = 0.0;
   LoadedModel loaded_;
-  mutable std::mutex parsers_mu_;
-  mutable std::vector<std::unique_ptr<RowParser>> parsers_;  // idle parsers, reused
+  mutable std::mutex scratch_mu_;
+  mutable std::vector<std::unique_ptr<RowScratch>> scratch_;  // idle, reused
 };
 
 }  // namespace crank::serve
