@@ -16,15 +16,18 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli_fixture.h"
 #include "crank/dist/process_group.h"
 #include "crank/io/load_model.h"
+#include "crank/io/sharded_checkpoint.h"
 #include "event_file_reader.h"
 
 namespace crank::testing {
@@ -215,16 +218,46 @@ TEST_F(MpiTrain, RowWiseSplitTablesAndMoreRanksThanTablesMatchOneProcess) {
   EXPECT_NE(r.err.find("placement: table 'a'"), std::string::npos) << r.err;
 }
 
-// Train on 4 ranks to step 30, resume on 2 to the end, evaluate in one process: the model of
-// one uninterrupted single process.
+// Train on 4 ranks to step 30 with sharded checkpoints every 10 steps, resume on 2 to the end
+// (re-sharding the tables), evaluate in one process: the model of one uninterrupted single
+// process. The same checkpoint, moved to another folder, also resumes in one process.
 TEST_F(MpiTrain, ResumesOnAnotherRankCount) {
   Generate(3000, 800);
   const std::string data = " --train " + P("train.tsv") + " --eval " + P("eval.tsv");
   Result r = Run("train" + data + Model() + " --model-out " + P("m1.crank") + " --metrics-out " +
                  P("m1.json"));
   ASSERT_EQ(r.code, 0) << r.err;
-  r = RunMpi(4, "train" + data + Model() + " --max-steps 30 --model-out " + P("m.crank"));
+  r = RunMpi(4, "train" + data + Model() + " --max-steps 30 --checkpoint-every 10 --model-out " +
+                    P("m.crank"));
   ASSERT_EQ(r.code, 0) << r.err;
+  // Checkpoints at steps 10, 20 and 30 are generations 1 to 3; only the last one's files remain.
+  const ShardedCheckpoint saved = ShardedCheckpoint::Open(P("m.crank.ckpt"));
+  EXPECT_EQ(saved.manifest().generation, 3);
+  EXPECT_EQ(saved.manifest().step, 30);
+  EXPECT_EQ(saved.manifest().files.size(), 5u);
+  for (int rank = 0; rank < 4; ++rank) {
+    EXPECT_TRUE(fs::exists(P("m.crank.ckpt.g3.shard" + std::to_string(rank) + "-of-4")));
+    EXPECT_FALSE(fs::exists(P("m.crank.ckpt.g2.shard" + std::to_string(rank) + "-of-4")));
+  }
+  EXPECT_TRUE(fs::exists(P("m.crank.ckpt.g3.main")));
+  // The manifest loads in one process, re-assembled.
+  r = Run("info --model " + P("m.crank.ckpt"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("# trained: 30 steps"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("sharded checkpoint of generation 3 (step 30) written by 4 ranks"),
+            std::string::npos)
+      << r.err;
+  // The checkpoint in another folder, resumed in one process.
+  fs::create_directories(P("one"));
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("m.crank.ckpt", 0) == 0) fs::copy_file(e.path(), P("one/" + name));
+  }
+  r = Run("train" + data + Model() + " --resume --model-out " + P("one/m.crank"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("epoch 1, step 30"), std::string::npos) << r.err;
+  ExpectCloseModels(P("m1.crank"), P("one/m.crank"), 2e-3);
+
   r = RunMpi(2, "train" + data + Model() + " --resume --model-out " + P("m.crank") +
                     " --metrics-out " + P("m.json"));
   ASSERT_EQ(r.code, 0) << r.err;
@@ -232,7 +265,96 @@ TEST_F(MpiTrain, ResumesOnAnotherRankCount) {
   EXPECT_EQ(Json::parse(ReadFile(P("m.json")))["steps"],
             Json::parse(ReadFile(P("m1.json")))["steps"]);
   EXPECT_NEAR(Auc(P("m.json")), Auc(P("m1.json")), 1e-3);
+  // The model is one file; the checkpoint is now the 2 ranks' (4 and 5 were written by them).
+  EXPECT_GE(ShardedCheckpoint::Open(P("m.crank.ckpt")).manifest().generation, 4);
+  EXPECT_FALSE(fs::exists(P("m.crank.ckpt.g3.shard3-of-4")));
   ExpectCloseModels(P("m1.crank"), P("m.crank"), 2e-3);
+  r = Run("eval --model " + P("m.crank") + " --data " + P("eval.tsv") + " --metrics-out " +
+          P("e.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NEAR(Auc(P("e.json")), Auc(P("m.json")), 1e-6);
+}
+
+// A shard file damaged after its checkpoint was written: resuming and loading refuse the
+// checkpoint, naming the file.
+TEST_F(MpiTrain, ADamagedShardIsRefusedNamingIt) {
+  Generate(1000, 200);
+  const std::string args = "train --train " + P("train.tsv") + Model();
+  Result r = RunMpi(2, args + " --max-steps 5 --model-out " + P("m.crank"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string shard = P("m.crank.ckpt.g1.shard1-of-2");
+  ASSERT_TRUE(fs::exists(shard));
+  {
+    std::fstream f(shard, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(shard) / 2));
+    f.put('\x5a');
+  }
+  r = RunMpi(2, args + " --resume --model-out " + P("m.crank"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.code, 124) << "the job hung until the timeout";
+  EXPECT_NE(r.err.find("its file " + shard + " is damaged"), std::string::npos) << r.err;
+  r = Run("info --model " + P("m.crank.ckpt"));
+  EXPECT_EQ(r.code, 4) << r.err;
+  EXPECT_NE(r.err.find("its file " + shard + " is damaged"), std::string::npos) << r.err;
+  // Gone altogether.
+  fs::remove(shard);
+  r = Run("info --model " + P("m.crank.ckpt"));
+  EXPECT_EQ(r.code, 4) << r.err;
+  EXPECT_NE(r.err.find("its file " + shard + " is missing"), std::string::npos) << r.err;
+}
+
+// The whole job killed (SIGKILL to mpirun and every rank) while it writes a checkpoint: after
+// every rank has written its shard of generation 2 and before the manifest. The checkpoint of
+// generation 1 stays complete and loadable, and --resume continues from it to the model of
+// an uninterrupted run.
+TEST_F(MpiTrain, JobKilledDuringACheckpointResumesFromThePreviousOne) {
+  Generate(1000, 200);
+  const std::string args = "train --train " + P("train.tsv") + Model() + " --checkpoint-every 10";
+  Result r = Run(args + " --model-out " + P("m1.crank"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  fs::create_directories(P("paused"));
+  r = RunCommand("(" + std::string(CRANK_MPIRUN) +
+                 " --allow-run-as-root --oversubscribe --bind-to none -np 2 -x "
+                 "CRANK_TEST_PAUSE_CHECKPOINT=2:" +
+                 P("paused") + " " + std::string(CRANK_BINARY_DIR) + "/bin/crank " + args +
+                 " --model-out " + P("m.crank") + " >" + P("job.log") + " 2>&1 & echo $! >" +
+                 P("mpirun.pid") + ")");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<pid_t> pids = {static_cast<pid_t>(std::stol(ReadFile(P("mpirun.pid"))))};
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int rank = 0; rank < 2; ++rank) {
+    const std::string marker = P("paused/paused-" + std::to_string(rank));
+    while (!fs::exists(marker) &&
+           std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (fs::exists(marker)) pids.push_back(static_cast<pid_t>(std::stol(ReadFile(marker))));
+  }
+  for (pid_t p : pids) ::kill(p, SIGKILL);
+  ASSERT_EQ(pids.size(), 3u) << "the ranks did not reach the checkpoint: "
+                             << ReadFile(P("job.log"));
+  // Every process gone.
+  for (pid_t p : pids) {
+    while (::kill(p, 0) == 0 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(90)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  // Generation 2's files are on disk, its manifest is not: generation 1 is the checkpoint.
+  EXPECT_TRUE(fs::exists(P("m.crank.ckpt.g2.shard1-of-2")));
+  EXPECT_TRUE(fs::exists(P("m.crank.ckpt.g2.main")));
+  EXPECT_EQ(ShardedCheckpoint::Open(P("m.crank.ckpt")).manifest().generation, 1);
+  r = Run("info --model " + P("m.crank.ckpt"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("# trained: 10 steps"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(P("m.crank")));
+  r = RunMpi(2, args + " --resume --model-out " + P("m.crank"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("resuming from " + P("m.crank.ckpt") + ": epoch 1, step 10"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(P("m.crank.ckpt.g2.shard1-of-2.tmp")));
+  ExpectCloseModels(P("m1.crank"), P("m.crank"), 2e-3);
+  EXPECT_EQ(LoadModel(P("m.crank")).state.global_step, LoadModel(P("m1.crank")).state.global_step);
 }
 
 // Rank 0 alone fails (it writes the checkpoint, into a folder that does not exist): every rank

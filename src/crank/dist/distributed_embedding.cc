@@ -116,12 +116,14 @@ DistributedEmbedding::DistributedEmbedding(std::vector<TableConfig> tables,
 DistributedEmbedding::~DistributedEmbedding() = default;
 
 void DistributedEmbedding::Build(Rng& rng) {
-  // The same draws as one process: build every table, keep this rank's rows.
-  EmbeddingCollection full(spec_.tables(), spec_.features());
-  full.Build(rng);
+  // The same draws as one process (EmbeddingCollection::Build), for this rank's rows only.
+  const uint64_t root_seed = rng.NextU64();
   Rng unused(0);
   local_->Build(unused);
-  CopyShardsFrom(full.Variables());
+  for (const LocalShard& s : LocalShards()) {
+    EmbeddingCollection::InitialRows(spec_.tables()[s.table], s.table, root_seed, s.row_begin,
+                                     s.row_end, s.variable->value.data());
+  }
   built_ = true;
 }
 

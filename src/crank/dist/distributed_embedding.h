@@ -32,9 +32,9 @@
 // Input errors (ids outside a table, malformed offsets) are checked on the requester before any
 // exchange and throw InvalidArgument there.
 //
-// Lifecycle: construct, Build(rng) once (draws every table from rng exactly as
-// EmbeddingCollection::Build does, then keeps only this rank's rows: every rank briefly holds
-// the whole set of tables), then Forward/Backward pairs.
+// Lifecycle: construct, Build(rng) once (draws this rank's rows from rng exactly as
+// EmbeddingCollection::Build draws them, through EmbeddingCollection::InitialRows, without
+// materialising the other rows), then Forward/Backward pairs.
 
 #include <cstdint>
 #include <memory>

@@ -28,22 +28,6 @@ void SliceRows(const Tensor& in, int64_t begin, int64_t end, Tensor* out) {
   }
 }
 
-// The table index of an optimizer state named "<prefix>/embedding/<table>/<slot>", or -1.
-int TableOfSlot(const std::string& name, const std::vector<TableConfig>& tables) {
-  int best = -1;
-  size_t best_len = 0;
-  for (size_t t = 0; t < tables.size(); ++t) {
-    const std::string key = "embedding/" + tables[t].name + "/";
-    const size_t at = name.find(key);
-    if (at == std::string::npos || (at > 0 && name[at - 1] != '/')) continue;
-    if (key.size() > best_len) {
-      best = static_cast<int>(t);
-      best_len = key.size();
-    }
-  }
-  return best;
-}
-
 template <typename T>
 void Put(std::string* out, const T* data, size_t n) {
   out->append(reinterpret_cast<const char*>(data), sizeof(T) * n);
@@ -97,6 +81,21 @@ void CopyRowsOut(const Tensor& src, int64_t begin, Tensor* dst, const std::strin
 }
 
 }  // namespace
+
+int TableOfOptimizerState(const std::string& name, const std::vector<TableConfig>& tables) {
+  int best = -1;
+  size_t best_len = 0;
+  for (size_t t = 0; t < tables.size(); ++t) {
+    const std::string key = "embedding/" + tables[t].name + "/";
+    const size_t at = name.find(key);
+    if (at == std::string::npos || (at > 0 && name[at - 1] != '/')) continue;
+    if (key.size() > best_len) {
+      best = static_cast<int>(t);
+      best_len = key.size();
+    }
+  }
+  return best;
+}
 
 std::pair<int64_t, int64_t> SliceRange(int64_t batch, int rank, int size) {
   return {batch * rank / size, batch * (rank + 1) / size};
@@ -240,8 +239,8 @@ void HybridParallel::GatherTo(Ranking* full, Optimizer* full_optimizer) {
   std::string slots;
   int64_t n_slots = 0;
   for (const auto& [name, t] : state) {
-    if (TableOfSlot(name, tables) < 0) continue;
-    const int t_index = TableOfSlot(name, tables);
+    if (TableOfOptimizerState(name, tables) < 0) continue;
+    const int t_index = TableOfOptimizerState(name, tables);
     const int64_t shard = embedding_->placement().ShardOf(t_index, g.rank());
     Put(&slots, &shard, 1);
     PutTensor(&slots, name, *t);
@@ -301,7 +300,7 @@ void HybridParallel::GatherTo(Ranking* full, Optimizer* full_optimizer) {
   std::map<std::string, Tensor*> own;
   for (const auto& [name, t] : state) own[name] = t;
   for (const auto& [name, dst] : full_optimizer->StateTensors()) {
-    const int table = TableOfSlot(name, tables);
+    const int table = TableOfOptimizerState(name, tables);
     if (table < 0) {
       const auto it = own.find(name);
       if (it == own.end()) continue;  // not created yet: Prepare's initial state
@@ -352,7 +351,7 @@ void HybridParallel::ScatterFrom(Ranking& full, Optimizer* full_optimizer) {
   for (const auto& [name, dst] : optimizer->StateTensors()) {
     const auto it = source.find(name);
     CRANK_REQUIRE(it != source.end(), "ScatterFrom: the optimizer state has no {}", name);
-    const int table = TableOfSlot(name, tables);
+    const int table = TableOfOptimizerState(name, tables);
     int64_t begin = 0;
     if (table >= 0) {
       const int s = embedding_->placement().ShardOf(table, group().rank());

@@ -36,6 +36,10 @@ std::pair<int64_t, int64_t> SliceRange(int64_t batch, int rank, int size);
 // Rows [begin, end) of global (dense, sparse, labels, weights) -> *slice.
 void SliceBatch(const Batch& global, int64_t begin, int64_t end, Batch* slice);
 
+// The table index of an optimizer state named "<prefix>/embedding/<table>/<slot>", or -1 (a
+// state of a dense variable).
+int TableOfOptimizerState(const std::string& name, const std::vector<TableConfig>& tables);
+
 class HybridParallel {
  public:
   // model's embedding layer is `embedding`; neither is owned; both outlive this object.
@@ -61,6 +65,8 @@ class HybridParallel {
   void ScatterFrom(Ranking& full, Optimizer* full_optimizer);
 
   ProcessGroup& group() { return embedding_->group(); }
+  Ranking& model() { return *model_; }
+  DistributedEmbedding& embedding() { return *embedding_; }
 
  private:
   // An empty slice: takes part in the embedding exchanges with no examples.

@@ -145,6 +145,7 @@ class CheckpointReader {
     }
     crc_ = Crc32cExtend(crc_, footer_, 8);
     if (crc_ != LoadU32(footer_ + 8)) Corrupted("checksum mismatch in footer");
+    c.file_info_ = {file_length_, crc_, digest_};
     return c;
   }
 
@@ -290,7 +291,8 @@ class CheckpointReader {
     h.resize(12 + rest);
     Read(h.data() + 12, rest);
     const size_t crc_at = h.size() - 4;
-    if (Crc32c(h.data(), crc_at) != LoadU32(h.data() + crc_at)) {
+    const uint32_t header_crc = LoadU32(h.data() + crc_at);
+    if (Crc32c(h.data(), crc_at) != header_crc) {
       Corrupted(fmt::format("checksum mismatch in the header of record #{}", i));
     }
     std::string name(reinterpret_cast<const char*>(h.data() + 12), name_length);
@@ -362,6 +364,8 @@ class CheckpointReader {
     if (payload_crc != ReadU32()) {
       Corrupted(fmt::format("checksum mismatch in record '{}'", Printable(name)));
     }
+    const uint32_t crcs[2] = {header_crc, payload_crc};
+    digest_ = Crc32cExtend(digest_, crcs, sizeof(crcs));
     c.index_.emplace(name, c.entries_.size());
     c.entries_.push_back({std::move(name), std::move(value)});
   }
@@ -377,6 +381,7 @@ class CheckpointReader {
   uint64_t pos_ = 0;
   uint64_t end_ = 0;
   uint32_t crc_ = 0;
+  uint32_t digest_ = 0;  // CheckpointFileInfo::records_crc32c
   std::vector<char> buffer_;
   size_t buffer_begin_ = 0;
   size_t buffer_end_ = 0;
@@ -387,6 +392,12 @@ Checkpoint Checkpoint::Load(const std::string& path) { return CheckpointReader(p
 const Checkpoint::Value* Checkpoint::Find(std::string_view name) const {
   const auto it = index_.find(name);
   return it == index_.end() ? nullptr : &entries_[it->second].value;
+}
+
+void Checkpoint::Add(std::string name, Value value) {
+  CRANK_CHECK(!index_.contains(name), "duplicate record {}", name);
+  index_.emplace(name, entries_.size());
+  entries_.push_back({std::move(name), std::move(value)});
 }
 
 bool Checkpoint::Has(std::string_view name) const { return Find(name) != nullptr; }

@@ -35,6 +35,18 @@
 
 namespace crank {
 
+// The size and checksums of a checkpoint file. file_crc32c is the footer's whole-file CRC; as
+// every part of the file is followed by its own CRC-32C, that value depends on the lengths
+// only, not on the contents (a CRC over a message and its CRC is a constant), so it cannot
+// tell two files of the same shape apart. records_crc32c, the CRC-32C of the records' stored
+// checksums (record header CRC, payload CRC, 8 bytes per record in file order), depends on
+// every record's name, shape and contents: it identifies a file's contents.
+struct CheckpointFileInfo {
+  uint64_t bytes = 0;
+  uint32_t file_crc32c = 0;
+  uint32_t records_crc32c = 0;
+};
+
 // Collects records, then writes them as one checkpoint file. Not thread-safe. Adding a record
 // whose name is empty, longer than 1024 bytes or already used throws InvalidArgument.
 class CheckpointWriter {
@@ -55,7 +67,8 @@ class CheckpointWriter {
   // new complete file at `path`. Errors (cannot open, short write/ENOSPC/EFBIG, fsync, rename,
   // `path` is a directory) throw IoError naming the path and the reason; the temporary file is
   // removed and the previous file at `path` is untouched. May be called more than once.
-  void Save(const std::string& path) const;
+  // Returns the size and checksums of the file written.
+  CheckpointFileInfo Save(const std::string& path) const;
 
  private:
   struct Record {
@@ -93,6 +106,8 @@ class Checkpoint {
   std::vector<std::string> Names() const;
   uint32_t format_version() const { return format_version_; }
   const std::string& path() const { return path_; }
+  // The size and checksums of the file it was loaded from (verified).
+  const CheckpointFileInfo& file_info() const { return file_info_; }
 
  private:
   using Value = std::variant<Tensor, std::vector<int64_t>, std::string>;
@@ -102,11 +117,14 @@ class Checkpoint {
     Value value;
   };
   friend class CheckpointReader;
+  friend class ShardedCheckpoint;  // re-assembles a sharded checkpoint in memory
+  void Add(std::string name, Value value);
   const Value* Find(std::string_view name) const;
   [[noreturn]] void ThrowMissing(std::string_view what, std::string_view name) const;
 
   std::string path_;
   uint32_t format_version_ = 0;
+  CheckpointFileInfo file_info_;
   std::vector<Entry> entries_;
   std::map<std::string, size_t, std::less<>> index_;
 };

@@ -99,7 +99,7 @@ void CheckpointWriter::AddString(std::string name, std::string bytes) {
       std::move(bytes);
 }
 
-void CheckpointWriter::Save(const std::string& path) const {
+CheckpointFileInfo CheckpointWriter::Save(const std::string& path) const {
   // The layout of each record's payload, and the total length declared in the header.
   std::vector<PayloadView> payloads;
   payloads.reserve(records_.size());
@@ -140,6 +140,7 @@ void CheckpointWriter::Save(const std::string& path) const {
   CRANK_CHECK(header.size() == cf::kHeaderSize);
   out.Append(header);
 
+  uint32_t digest = 0;  // CheckpointFileInfo::records_crc32c
   for (size_t i = 0; i < records_.size(); ++i) {
     const Record& r = records_[i];
     const PayloadView& p = payloads[i];
@@ -150,23 +151,28 @@ void CheckpointWriter::Save(const std::string& path) const {
     h.PutRaw(r.name.data(), r.name.size());
     for (int64_t d : p.dims) h.PutU64(static_cast<uint64_t>(d));
     h.PutU64(p.length);
-    h.PutU32(Crc32c(h.data(), h.size()));
+    const uint32_t header_crc = Crc32c(h.data(), h.size());
+    h.PutU32(header_crc);
     out.Append(h);
     out.Append(p.data, p.length);
     const uint32_t payload_crc = Crc32c(p.data, p.length);
     out.Append(&payload_crc, sizeof(payload_crc));
+    const uint32_t crcs[2] = {header_crc, payload_crc};
+    digest = Crc32cExtend(digest, crcs, sizeof(crcs));
   }
 
   Bytes footer;
   footer.PutU64(file_length);
   out.Append(footer);
   Bytes tail;
-  tail.PutU32(out.crc());
+  const uint32_t file_crc = out.crc();
+  tail.PutU32(file_crc);
   tail.PutRaw(cf::kEndMarker, sizeof(cf::kEndMarker));
   out.Append(tail);
   CRANK_CHECK(file.bytes_appended() == file_length, "wrote {} bytes, declared {}",
               file.bytes_appended(), file_length);
   file.Commit();
+  return {file_length, file_crc, digest};
 }
 
 }  // namespace crank

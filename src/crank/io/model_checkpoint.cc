@@ -4,6 +4,8 @@
 #include <set>
 
 #include "crank/base/error.h"
+#include "crank/base/log.h"
+#include "crank/io/sharded_checkpoint.h"
 
 namespace crank {
 namespace {
@@ -35,12 +37,8 @@ void SaveModelCheckpoint(const std::string& path, Ranking& model, Optimizer* opt
   w.Save(path);
 }
 
-ModelCheckpoint ModelCheckpoint::Load(const std::string& path) {
-  Checkpoint c = Checkpoint::Load(path);
-  if (!c.Has("model/kind") || c.GetString("model/kind") != kKind) {
-    throw IoError(fmt::format(
-        "{} is a crank checkpoint but not a ranking model (no model/kind '{}')", path, kKind));
-  }
+// The records every model container has (beyond model/kind), with their sizes.
+void CheckRecords(const Checkpoint& c, const std::string& path) {
   for (const char* name : {"model/config", "data/mapping", "train/state", "train/history"}) {
     if (!c.Has(name))
       throw IoError(fmt::format("{} is incomplete: it has no record '{}'", path, name));
@@ -53,6 +51,36 @@ ModelCheckpoint ModelCheckpoint::Load(const std::string& path) {
     throw IoError(fmt::format("{}: record 'train/input' has {} values, expected 6", path,
                               c.GetInt64s("train/input").size()));
   }
+}
+
+ModelCheckpoint ModelCheckpoint::Load(const std::string& path) {
+  return FromContainer(Checkpoint::Load(path));
+}
+
+ModelCheckpoint ModelCheckpoint::FromContainer(Checkpoint c) {
+  const std::string path = c.path();
+  if (IsShardedManifest(c)) {
+    ShardedCheckpoint sharded(path, c);
+    LogInfo("{} is a {}; re-assembling it in memory", path, sharded.Describe());
+    c = sharded.Assemble();
+  }
+  if (c.Has("model/kind") && c.GetString("model/kind") == kShardFileKind) {
+    throw IoError(fmt::format(
+        "{} is one file of a sharded checkpoint, not a model: load the checkpoint's manifest (the "
+        "path before .g<generation>) or the single-file model written by --model-out",
+        path));
+  }
+  if (!c.Has("model/kind") || c.GetString("model/kind") != kKind) {
+    throw IoError(fmt::format(
+        "{} is a crank checkpoint but not a ranking model (no model/kind '{}')", path, kKind));
+  }
+  CheckRecords(c, path);
+  return ModelCheckpoint(std::move(c));
+}
+
+ModelCheckpoint ModelCheckpoint::MainOfSharded(ShardedCheckpoint& sharded) {
+  Checkpoint c = sharded.Main();
+  CheckRecords(c, c.path());
   return ModelCheckpoint(std::move(c));
 }
 

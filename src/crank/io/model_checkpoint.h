@@ -57,10 +57,22 @@ void SaveModelCheckpoint(const std::string& path, Ranking& model, Optimizer* opt
                          const std::string& config_yaml, const std::string& mapping,
                          const TrainingState& state);
 
+class ShardedCheckpoint;
+
 class ModelCheckpoint {
  public:
-  // Loads and verifies the container; IoError if it is not a crank model.
+  // Loads and verifies the container; IoError if it is not a crank model. The manifest of a
+  // sharded checkpoint (io/sharded_checkpoint.h) is re-assembled in memory from its files, so
+  // it loads as the single file would (the whole model must fit in memory).
   static ModelCheckpoint Load(const std::string& path);
+  // The same for a container already loaded (a sharded manifest is re-assembled).
+  static ModelCheckpoint FromContainer(Checkpoint c);
+  // The configuration, mapping, dense part and training state of a sharded checkpoint without
+  // its tables (its .main file): for training that takes the tables' rows itself.
+  // RestoreVariables and RestoreOptimizer then throw: the table records are not there.
+  static ModelCheckpoint MainOfSharded(ShardedCheckpoint& sharded);
+  // The container: records by name (a sharded checkpoint's dense records, for example).
+  const Checkpoint& container() const { return checkpoint_; }
 
   const std::string& config_yaml() const;
   const std::string& mapping() const;

@@ -91,12 +91,39 @@ EmbeddingCollection::EmbeddingCollection(std::vector<TableConfig> tables,
   }
 }
 
+namespace {
+constexpr int64_t kInitBlockRows = 4096;
+}  // namespace
+
+void EmbeddingCollection::InitialRows(const TableConfig& c, size_t table, uint64_t root_seed,
+                                      int64_t row_begin, int64_t row_end, float* out) {
+  CRANK_REQUIRE(0 <= row_begin && row_begin <= row_end && row_end <= c.vocabulary_size,
+                "InitialRows: rows [{}, {}) of table '{}' with {} rows", row_begin, row_end, c.name,
+                c.vocabulary_size);
+  const Rng root(root_seed);
+  const double stddev =
+      c.init_stddev > 0 ? c.init_stddev : 1.0 / std::sqrt(static_cast<double>(c.dim));
+  for (int64_t first = row_begin / kInitBlockRows * kInitBlockRows; first < row_end;
+       first += kInitBlockRows) {
+    // Block [first, first + kInitBlockRows): its own stream; rows before row_begin are drawn
+    // and dropped, so every row gets the same values whatever range is asked for.
+    Rng block_rng = root.Fork((static_cast<uint64_t>(table) << 40) + static_cast<uint64_t>(first));
+    const int64_t last = std::min(first + kInitBlockRows, row_end);
+    for (int64_t r = first; r < last; ++r) {
+      float* p = r >= row_begin ? out + (r - row_begin) * c.dim : nullptr;
+      for (int64_t j = 0; j < c.dim; ++j) {
+        const float v = static_cast<float>(block_rng.TruncatedNormal(stddev));
+        if (p != nullptr) p[j] = v;
+      }
+    }
+  }
+}
+
 void EmbeddingCollection::Build(Rng& rng) {
   // Tables are initialised in blocks of rows, each block from its own random stream
   // (root.Fork(table, block)): the values do not depend on the thread count, and large tables
   // initialise in parallel.
-  constexpr int64_t kBlockRows = 4096;
-  const Rng root(rng.NextU64());
+  const uint64_t root_seed = rng.NextU64();
   std::vector<std::pair<size_t, int64_t>> blocks;  // (table, first row)
   for (size_t t = 0; t < tables_.size(); ++t) {
     const TableConfig& c = tables_[t];
@@ -104,18 +131,14 @@ void EmbeddingCollection::Build(Rng& rng) {
     v.value.Resize({c.vocabulary_size, c.dim});
     v.sparse_grad.ids.clear();
     v.sparse_grad.rows.Resize({0, c.dim});
-    for (int64_t r = 0; r < c.vocabulary_size; r += kBlockRows) blocks.emplace_back(t, r);
+    for (int64_t r = 0; r < c.vocabulary_size; r += kInitBlockRows) blocks.emplace_back(t, r);
   }
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t b = 0; b < static_cast<int64_t>(blocks.size()); ++b) {
     const auto [t, first] = blocks[static_cast<size_t>(b)];
     const TableConfig& c = tables_[t];
-    const double stddev =
-        c.init_stddev > 0 ? c.init_stddev : 1.0 / std::sqrt(static_cast<double>(c.dim));
-    Rng block_rng = root.Fork((static_cast<uint64_t>(t) << 40) + static_cast<uint64_t>(first));
-    float* p = variables_[t].value.row(first);
-    const int64_t n = std::min(kBlockRows, c.vocabulary_size - first) * c.dim;
-    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(block_rng.TruncatedNormal(stddev));
+    InitialRows(c, t, root_seed, first, std::min(first + kInitBlockRows, c.vocabulary_size),
+                variables_[t].value.row(first));
   }
   built_ = true;
   inputs_ = nullptr;

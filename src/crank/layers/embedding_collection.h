@@ -59,6 +59,12 @@ class EmbeddingCollection : public EmbeddingLayer {
 
   // Creates and initialises the table variables, drawing from rng in table order.
   void Build(Rng& rng) override;
+  // Rows [row_begin, row_end) of table `c` (index `table` in the collection) as Build draws them
+  // when `root_seed` is the value Build takes from its rng (rng.NextU64()): (row_end -
+  // row_begin, c.dim) values into out. Lets a collection that holds part of a table
+  // (hybrid-parallel training) draw its rows without drawing the whole table.
+  static void InitialRows(const TableConfig& c, size_t table, uint64_t root_seed, int64_t row_begin,
+                          int64_t row_end, float* out);
   bool built() const { return built_; }
 
   // Feature names, sorted: the order of Forward's inputs and outputs.

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "crank/base/error.h"
@@ -160,6 +161,29 @@ TEST(EmbeddingCollection, InitializationIsReproducibleFromTheSeed) {
   EXPECT_EQ(a.Variables()[0]->value.ToVector(), b.Variables()[0]->value.ToVector());
   b.Build(rc);
   EXPECT_NE(a.Variables()[0]->value.ToVector(), b.Variables()[0]->value.ToVector());
+}
+
+// A rank of hybrid-parallel training draws only its rows; they must be Build's, bit for bit,
+// for ranges that start and end inside the 4096-row blocks of the random streams.
+TEST(EmbeddingCollection, InitialRowsOfAnyRangeAreBuildsRows) {
+  const std::vector<TableConfig> tables = {{"a", 30, 2}, {"b", 10000, 3}};
+  EmbeddingCollection whole(tables, {{"f", "a"}, {"g", "b"}});
+  Rng rng(7);
+  whole.Build(rng);
+  const uint64_t seed = Rng(7).NextU64();
+  for (const auto& [t, begin, end] :
+       std::vector<std::tuple<size_t, int64_t, int64_t>>{{0, 0, 30},
+                                                         {0, 11, 12},
+                                                         {1, 0, 10000},
+                                                         {1, 4000, 8200},
+                                                         {1, 5000, 5001},
+                                                         {1, 9999, 10000}}) {
+    const Tensor& full = whole.Variables()[t]->value;
+    std::vector<float> rows(static_cast<size_t>((end - begin) * tables[t].dim));
+    EmbeddingCollection::InitialRows(tables[t], t, seed, begin, end, rows.data());
+    EXPECT_EQ(std::memcmp(rows.data(), full.row(begin), sizeof(float) * rows.size()), 0)
+        << "table " << t << " rows [" << begin << ", " << end << ")";
+  }
 }
 
 TEST(EmbeddingCollection, PoolsHandComputedBagsPerFeature) {

@@ -12,6 +12,7 @@
 #include "crank/base/log.h"
 #include "crank/base/system_memory.h"
 #include "crank/dist/config_check.h"
+#include "crank/dist/sharded_checkpoint.h"
 #include "crank/io/atomic_file.h"
 #include "crank/kernels/gemm.h"
 #include "crank/optim/composite_optimizer.h"
@@ -166,14 +167,24 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
   const TrainOptions& to = config_.train;
 
   // Data mapping and model: fresh, or restored from the checkpoint.
+  const bool several_ranks = run_.group != nullptr && run_.group->size() > 1;
   std::optional<ModelCheckpoint> ckpt;
+  std::unique_ptr<ShardedCheckpoint> sharded;
   if (run_.resume) {
     if (!std::filesystem::exists(result_.checkpoint_path)) {
       throw IoError(
           fmt::format("--resume: there is no checkpoint at {} (train without --resume to start)",
                       result_.checkpoint_path));
     }
-    ckpt = ModelCheckpoint::Load(result_.checkpoint_path);
+    Checkpoint file = Checkpoint::Load(result_.checkpoint_path);
+    if (IsShardedManifest(file) && several_ranks) {
+      // Each rank reads the rows it will hold, not the whole model.
+      sharded = std::make_unique<ShardedCheckpoint>(result_.checkpoint_path, file);
+      LogInfo("{} is a {}", result_.checkpoint_path, sharded->Describe());
+      ckpt = ModelCheckpoint::MainOfSharded(*sharded);
+    } else {
+      ckpt = ModelCheckpoint::FromContainer(std::move(file));
+    }
     const JobConfig saved = JobConfig::FromYamlString(
         ckpt->config_yaml(), result_.checkpoint_path + " (stored configuration)");
     if (ModelSignature(saved) != ModelSignature(config_)) {
@@ -209,7 +220,7 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
   ranking_config_ = ranking;
   CheckTheTablesFit(ranking, config_.embedding_optimizer);
   DistributedEmbedding* distributed = nullptr;
-  if (run_.group != nullptr && run_.group->size() > 1) {
+  if (several_ranks) {
     auto embedding = MakeDistributedEmbedding(ranking, config_, run_, &distributed);
     model_ = std::make_unique<Ranking>(ranking, std::move(embedding));
     hybrid_ = std::make_unique<HybridParallel>(model_.get(), distributed);
@@ -218,7 +229,11 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
   }
   std::unique_ptr<Optimizer> optimizer = MakeJobOptimizer(*model_, config_);
   state_.seed = to.seed;
-  if (ckpt && hybrid_) {
+  if (sharded) {
+    // A sharded checkpoint, whatever rank count wrote it: each rank reads its rows.
+    model_->SetOptimizer(std::move(optimizer));
+    RestoreShardedCheckpoint(*sharded, *hybrid_);
+  } else if (ckpt && hybrid_) {
     // The single-file checkpoint, whatever rank count wrote it: each rank takes its part.
     Ranking full(ranking);
     std::unique_ptr<Optimizer> full_optimizer = MakeJobOptimizer(full, config_);
@@ -441,6 +456,12 @@ MetricMap Trainer::EvaluateDistributed() {
 void Trainer::WriteModel(const std::string& path, const TrainingState& state) {
   if (!hybrid_) {
     SaveModelCheckpoint(path, *model_, model_->optimizer(), config_yaml_, mapping_text_, state);
+    // The files of a sharded checkpoint this file replaced.
+    if (path == result_.checkpoint_path) RemoveStaleShards(path, 0);
+    return;
+  }
+  if (path == result_.checkpoint_path) {
+    SaveShardedCheckpoint(path, *hybrid_, config_yaml_, mapping_text_, state);
     return;
   }
   // Gathered to rank 0, which writes the single file.
@@ -501,8 +522,10 @@ void Trainer::Publish() {
     }
   }
   if (!run_.write_files) return;
-  // Rank 0 holds the files; the others take part in a gathered Save.
-  std::string linked = is_root() && PublishHardLink(from, run_.model_out) ? "1" : "0";
+  // Rank 0 holds the files; the others take part in a gathered Save. A sharded checkpoint is
+  // not a model file: the model is gathered into one.
+  const bool sharded = hybrid_ && from == result_.checkpoint_path;
+  std::string linked = is_root() && !sharded && PublishHardLink(from, run_.model_out) ? "1" : "0";
   if (hybrid_) hybrid_->group().Broadcast(&linked, 0);
   if (linked == "0") {
     if (from == result_.checkpoint_path) {

@@ -7,14 +7,16 @@
 // model and its CompositeOptimizer (embedding optimizer on the tables, dense optimizer on the
 // rest), then Fit() runs epochs over the training files with evaluations (StepCadence
 // eval_every and after each epoch), atomic checkpoints to `<model_out>.ckpt` (StepCadence
-// checkpoint_every and after each epoch), optional EarlyStopping, hooks (train/hooks.h), and
-// publishes the final model at `model_out`: with eval files and train.keep_best, the model of
-// the best evaluation (its weights go to `<model_out>.best` when training moves past them; the
-// file is removed when the run finishes), else the last state. A non-finite loss stops training
-// with NumericError naming the step; the last good checkpoint on disk is kept. Resuming from a
-// checkpoint ends with the same weights as an uninterrupted run with the same thread count; it
-// seeks the input to the saved position where the reader can (no shuffle buffer), else re-reads the
-// batches already trained. The evaluate/predict loops are in train/evaluate.h.
+// checkpoint_every and after each epoch; with several ranks a sharded checkpoint, a manifest
+// there and every rank's shard beside it: dist/sharded_checkpoint.h), optional EarlyStopping, hooks
+// (train/hooks.h), and publishes the final model at `model_out`: with eval files and
+// train.keep_best, the model of the best evaluation (its weights go to `<model_out>.best` when
+// training moves past them; the file is removed when the run finishes), else the last state. A
+// non-finite loss stops training with NumericError naming the step; the last good checkpoint on
+// disk is kept. Resuming from a checkpoint ends with the same weights as an uninterrupted run with
+// the same thread count; it seeks the input to the saved position where the reader can (no shuffle
+// buffer), else re-reads the batches already trained. The evaluate/predict loops are in
+// train/evaluate.h.
 
 #include <memory>
 #include <optional>
@@ -48,7 +50,8 @@ struct TrainRun {
   bool write_files = true;
   // The processes training together (not owned; null or one rank: this process alone). With
   // several ranks the Trainer trains hybrid-parallel (docs/distributed.md): every rank runs the
-  // same Trainer on the same files and configuration; only rank 0 writes files.
+  // same Trainer on the same files and configuration; every rank writes its shard of each
+  // checkpoint, only rank 0 writes the other files.
   ProcessGroup* group = nullptr;
   // Where the tables go with several ranks (world_size is the group's): a per-rank byte budget
   // over which a table is split row-wise, and tables split row-wise regardless.
@@ -130,8 +133,9 @@ class Trainer {
   void EndEpochForHooks();
   // Hybrid-parallel runs: the evaluation merged over the ranks.
   MetricMap EvaluateDistributed();
-  // Writes the model and optimizer state with `state` to `path`; in a hybrid-parallel run the
-  // model is gathered to rank 0, which writes the file (every rank calls it).
+  // Writes the model and optimizer state with `state` to `path`; in a hybrid-parallel run (every
+  // rank calls it) the checkpoint path gets a sharded checkpoint, any other path the model
+  // gathered to rank 0, which writes the single file.
   void WriteModel(const std::string& path, const TrainingState& state);
   bool is_root() const { return run_.group == nullptr || run_.group->rank() == 0; }
 

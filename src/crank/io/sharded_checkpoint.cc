@@ -1,0 +1,372 @@
+#include "crank/io/sharded_checkpoint.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "crank/base/error.h"
+#include "crank/io/atomic_file.h"
+
+namespace crank {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr int kManifestFormat = 1;
+constexpr const char* kManifestRecord = "sharded/manifest";
+constexpr const char* kShardOfRecord = "shard/of";
+
+std::string BaseName(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Reads field `key` of object `j`; IoError naming `where` and the field otherwise.
+template <typename T>
+T Field(const Json& j, const char* key, const std::string& where) {
+  if (!j.is_object() || !j.contains(key)) {
+    throw IoError(fmt::format("{}: the manifest has no field '{}'", where, key));
+  }
+  try {
+    return j.at(key).get<T>();
+  } catch (const Json::exception& e) {
+    throw IoError(fmt::format("{}: manifest field '{}' has the wrong type ({})", where, key,
+                              j.at(key).dump()));
+  }
+}
+
+// Digits at s[*at, ...) -> value; false when there is none.
+bool TakeNumber(const std::string& s, size_t* at, int64_t* value) {
+  const size_t begin = *at;
+  int64_t v = 0;
+  while (*at < s.size() && s[*at] >= '0' && s[*at] <= '9' && *at - begin < 18) {
+    v = v * 10 + (s[*at] - '0');
+    ++*at;
+  }
+  *value = v;
+  return *at > begin;
+}
+
+bool TakeLiteral(const std::string& s, size_t* at, std::string_view lit) {
+  if (s.compare(*at, lit.size(), lit) != 0) return false;
+  *at += lit.size();
+  return true;
+}
+
+// For a file name "<base>.g<G>.main" or "<base>.g<G>.shard<R>-of-<N>", optionally followed by
+// ".tmp-<pid>": its generation and whether it is a temporary file. False for other names.
+bool ParseShardName(const std::string& base, const std::string& name, int64_t* generation,
+                    bool* temporary) {
+  size_t at = 0;
+  int64_t r = 0, n = 0;
+  if (!TakeLiteral(name, &at, base) || !TakeLiteral(name, &at, ".g") ||
+      !TakeNumber(name, &at, generation)) {
+    return false;
+  }
+  if (TakeLiteral(name, &at, ".main")) {
+  } else if (!(TakeLiteral(name, &at, ".shard") && TakeNumber(name, &at, &r) &&
+               TakeLiteral(name, &at, "-of-") && TakeNumber(name, &at, &n))) {
+    return false;
+  }
+  *temporary = false;
+  if (at == name.size()) return true;
+  int64_t pid = 0;
+  if (!TakeLiteral(name, &at, ".tmp-") || !TakeNumber(name, &at, &pid) || at != name.size()) {
+    return false;
+  }
+  *temporary = true;
+  return true;
+}
+
+}  // namespace
+
+std::string ShardedManifest::ToJson() const {
+  Json j;
+  j["format"] = kManifestFormat;
+  j["generation"] = generation;
+  j["step"] = step;
+  j["world_size"] = world_size;
+  j["main_file"] = main_file;
+  j["files"] = Json::array();
+  for (const ShardFile& f : files) {
+    j["files"].push_back(
+        {{"name", f.name}, {"rank", f.rank}, {"bytes", f.bytes}, {"crc32c", f.crc32c}});
+  }
+  j["tables"] = Json::array();
+  for (const ShardedTable& t : tables) {
+    Json shards = Json::array();
+    for (const ShardRows& s : t.shards) {
+      shards.push_back({{"file", s.file}, {"row_begin", s.row_begin}, {"row_end", s.row_end}});
+    }
+    j["tables"].push_back(
+        {{"name", t.name}, {"rows", t.rows}, {"records", t.records}, {"shards", shards}});
+  }
+  return j.dump(1);
+}
+
+ShardedManifest ShardedManifest::FromJson(const std::string& text, const std::string& where) {
+  Json j;
+  try {
+    j = Json::parse(text);
+  } catch (const Json::exception& e) {
+    throw IoError(fmt::format("{}: the manifest is not valid JSON: {}", where, e.what()));
+  }
+  const int format = Field<int>(j, "format", where);
+  if (format != kManifestFormat) {
+    throw IoError(fmt::format("{}: manifest format {}; this crank reads {}: upgrade crank", where,
+                              format, kManifestFormat));
+  }
+  ShardedManifest m;
+  m.generation = Field<int64_t>(j, "generation", where);
+  m.step = Field<int64_t>(j, "step", where);
+  m.world_size = Field<int>(j, "world_size", where);
+  m.main_file = Field<int>(j, "main_file", where);
+  for (const Json& f : Field<Json>(j, "files", where)) {
+    ShardFile s;
+    s.name = Field<std::string>(f, "name", where);
+    s.rank = Field<int>(f, "rank", where);
+    s.bytes = Field<uint64_t>(f, "bytes", where);
+    s.crc32c = Field<uint32_t>(f, "crc32c", where);
+    m.files.push_back(std::move(s));
+  }
+  for (const Json& t : Field<Json>(j, "tables", where)) {
+    ShardedTable table;
+    table.name = Field<std::string>(t, "name", where);
+    table.rows = Field<int64_t>(t, "rows", where);
+    table.records = Field<std::vector<std::string>>(t, "records", where);
+    for (const Json& s : Field<Json>(t, "shards", where)) {
+      table.shards.push_back({Field<int>(s, "file", where), Field<int64_t>(s, "row_begin", where),
+                              Field<int64_t>(s, "row_end", where)});
+    }
+    m.tables.push_back(std::move(table));
+  }
+  m.Validate(where);
+  return m;
+}
+
+void ShardedManifest::Validate(const std::string& where) const {
+  const auto bad = [&](const std::string& what) {
+    throw IoError(fmt::format("{}: invalid manifest: {}", where, what));
+  };
+  if (generation < 1) bad(fmt::format("generation {}", generation));
+  if (world_size < 1) bad(fmt::format("world_size {}", world_size));
+  const int n = static_cast<int>(files.size());
+  if (main_file < 0 || main_file >= n) bad(fmt::format("main_file {} of {} files", main_file, n));
+  for (const ShardFile& f : files) {
+    if (f.name.empty() || f.name.find('/') != std::string::npos || f.name == "." ||
+        f.name == "..") {
+      bad(fmt::format("file name '{}' (a bare file name beside the manifest expected)", f.name));
+    }
+    if (f.rank < 0 || f.rank >= world_size) bad(fmt::format("file {} of rank {}", f.name, f.rank));
+  }
+  for (const ShardedTable& t : tables) {
+    if (t.records.empty()) bad(fmt::format("table '{}' has no records", t.name));
+    int64_t next = 0;
+    for (const ShardRows& s : t.shards) {
+      if (s.file < 0 || s.file >= n) bad(fmt::format("table '{}': file {}", t.name, s.file));
+      if (s.row_begin != next || s.row_end <= s.row_begin) {
+        bad(fmt::format("table '{}': shard rows [{}, {}) do not follow row {}", t.name, s.row_begin,
+                        s.row_end, next));
+      }
+      next = s.row_end;
+    }
+    if (next != t.rows) {
+      bad(fmt::format("table '{}': its shards cover {} of {} rows", t.name, next, t.rows));
+    }
+  }
+}
+
+std::string ShardedMainPath(const std::string& manifest_path, int64_t generation) {
+  return fmt::format("{}.g{}.main", manifest_path, generation);
+}
+
+std::string ShardFilePath(const std::string& manifest_path, int64_t generation, int rank,
+                          int world_size) {
+  return fmt::format("{}.g{}.shard{}-of-{}", manifest_path, generation, rank, world_size);
+}
+
+void WriteShardedManifest(const std::string& path, const ShardedManifest& manifest) {
+  manifest.Validate(path);
+  CheckpointWriter w;
+  w.AddString("model/kind", kShardedManifestKind);
+  w.AddString(kManifestRecord, manifest.ToJson());
+  w.Save(path);
+}
+
+bool IsShardedManifest(const Checkpoint& c) {
+  return c.Has("model/kind") && c.Has(kManifestRecord) &&
+         c.GetString("model/kind") == kShardedManifestKind;
+}
+
+int64_t ShardedGenerationAt(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return 0;
+  // A manifest is a few kilobytes; a larger file is a single-file checkpoint.
+  if (std::filesystem::file_size(path, ec) > (int64_t{64} << 20) || ec) return 0;
+  try {
+    const Checkpoint c = Checkpoint::Load(path);
+    if (!IsShardedManifest(c)) return 0;
+    return ShardedManifest::FromJson(c.GetString(kManifestRecord), path).generation;
+  } catch (const IoError&) {
+    return 0;
+  }
+}
+
+int RemoveStaleShards(const std::string& manifest_path, int64_t keep) {
+  const std::string dir = ParentDirectory(manifest_path), base = BaseName(manifest_path);
+  std::error_code ec;
+  std::vector<std::filesystem::path> stale;
+  for (auto it = std::filesystem::directory_iterator(dir, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    int64_t generation = 0;
+    bool temporary = false;
+    if (!ParseShardName(base, it->path().filename().string(), &generation, &temporary)) continue;
+    if (temporary || generation != keep) stale.push_back(it->path());
+  }
+  int removed = 0;
+  for (const auto& p : stale) removed += std::filesystem::remove(p, ec) ? 1 : 0;
+  return removed;
+}
+
+ShardedCheckpoint::ShardedCheckpoint(std::string path, const Checkpoint& manifest)
+    : path_(std::move(path)), dir_(ParentDirectory(path_)) {
+  if (!IsShardedManifest(manifest)) {
+    throw IoError(fmt::format("{} is not the manifest of a sharded checkpoint", path_));
+  }
+  manifest_ = ShardedManifest::FromJson(manifest.GetString(kManifestRecord), path_);
+}
+
+ShardedCheckpoint ShardedCheckpoint::Open(const std::string& path) {
+  return ShardedCheckpoint(path, Checkpoint::Load(path));
+}
+
+std::string ShardedCheckpoint::Describe() const {
+  return fmt::format("sharded checkpoint of generation {} (step {}) written by {} ranks: {} files",
+                     manifest_.generation, manifest_.step, manifest_.world_size,
+                     manifest_.files.size());
+}
+
+int ShardedCheckpoint::TableIndex(const std::string& name) const {
+  for (size_t t = 0; t < manifest_.tables.size(); ++t) {
+    if (manifest_.tables[t].name == name) return static_cast<int>(t);
+  }
+  return -1;
+}
+
+Checkpoint ShardedCheckpoint::LoadFile(int index) const {
+  const ShardFile& f = manifest_.files[static_cast<size_t>(index)];
+  const std::string file = dir_ + "/" + f.name;
+  struct stat st;
+  if (::stat(file.c_str(), &st) != 0) {
+    throw IoError(fmt::format("sharded checkpoint {}: its file {} is missing ({})", path_, file,
+                              std::strerror(errno)));
+  }
+  if (static_cast<uint64_t>(st.st_size) != f.bytes) {
+    throw IoError(fmt::format(
+        "sharded checkpoint {}: its file {} is damaged or not the one it lists ({} bytes, the "
+        "manifest says {})",
+        path_, file, static_cast<uint64_t>(st.st_size), f.bytes));
+  }
+  std::optional<Checkpoint> c;
+  try {
+    c = Checkpoint::Load(file);
+  } catch (const IoError& e) {
+    throw IoError(
+        fmt::format("sharded checkpoint {}: its file {} is damaged: {}", path_, file, e.what()));
+  }
+  if (c->file_info().records_crc32c != f.crc32c) {
+    throw IoError(fmt::format(
+        "sharded checkpoint {}: its file {} is not the one it lists (CRC-32C {:08x}, the "
+        "manifest says {:08x})",
+        path_, file, c->file_info().records_crc32c, f.crc32c));
+  }
+  const std::vector<int64_t> expected = {manifest_.generation, f.rank, manifest_.world_size};
+  if (!c->Has("model/kind") || c->GetString("model/kind") != kShardFileKind ||
+      !c->Has(kShardOfRecord) || c->GetInt64s(kShardOfRecord) != expected) {
+    throw IoError(fmt::format(
+        "sharded checkpoint {}: its file {} is not a shard of generation {} by rank {} of {}",
+        path_, file, manifest_.generation, f.rank, manifest_.world_size));
+  }
+  return std::move(*c);
+}
+
+const Checkpoint& ShardedCheckpoint::Main() {
+  if (!main_) main_ = LoadFile(manifest_.main_file);
+  return *main_;
+}
+
+std::map<std::string, Tensor> ShardedCheckpoint::ReadTableRows(size_t table, int64_t row_begin,
+                                                               int64_t row_end) {
+  CRANK_REQUIRE(table < manifest_.tables.size(), "ReadTableRows: table {} of {}", table,
+                manifest_.tables.size());
+  const ShardedTable& t = manifest_.tables[table];
+  CRANK_REQUIRE(0 <= row_begin && row_begin < row_end && row_end <= t.rows,
+                "ReadTableRows: rows [{}, {}) of table '{}' with {} rows", row_begin, row_end,
+                t.name, t.rows);
+  std::map<std::string, Tensor> out;
+  std::set<std::string> shaped;
+  for (const ShardRows& s : t.shards) {
+    const int64_t lo = std::max(row_begin, s.row_begin), hi = std::min(row_end, s.row_end);
+    if (lo >= hi) continue;
+    const Checkpoint file = LoadFile(s.file);
+    for (const std::string& record : t.records) {
+      const Tensor& src = file.GetTensor(record);
+      if (src.rank() < 1 || src.dim(0) != s.row_end - s.row_begin) {
+        throw IoError(
+            fmt::format("sharded checkpoint {}: record '{}' of {} has shape {}, expected {} rows "
+                        "(table '{}' rows [{}, {}))",
+                        path_, record, file.path(), src.ShapeString(), s.row_end - s.row_begin,
+                        t.name, s.row_begin, s.row_end));
+      }
+      Tensor& dst = out[record];
+      std::vector<int64_t> shape = src.shape();
+      shape[0] = row_end - row_begin;
+      if (shaped.insert(record).second) {
+        dst.Resize(shape);
+      } else if (dst.shape() != shape) {
+        throw IoError(
+            fmt::format("sharded checkpoint {}: record '{}' has shape {} in {} and "
+                        "rows of shape {} elsewhere",
+                        path_, record, src.ShapeString(), file.path(), dst.ShapeString()));
+      }
+      const int64_t per_row = src.dim(0) > 0 ? src.size() / src.dim(0) : 0;
+      std::memcpy(dst.data() + (lo - row_begin) * per_row,
+                  src.data() + (lo - s.row_begin) * per_row,
+                  sizeof(float) * static_cast<size_t>((hi - lo) * per_row));
+    }
+  }
+  return out;
+}
+
+Checkpoint ShardedCheckpoint::Assemble() {
+  const Checkpoint& main = Main();
+  Checkpoint c;
+  c.path_ = path_;
+  c.format_version_ = main.format_version();
+  c.file_info_ = main.file_info();
+  c.Add("model/kind", std::string("crank-ranking"));
+  std::set<std::string> table_records;
+  for (const ShardedTable& t : manifest_.tables) {
+    table_records.insert(t.records.begin(), t.records.end());
+  }
+  for (const Checkpoint::Entry& e : main.entries_) {
+    if (e.name == "model/kind" || e.name == kShardOfRecord || table_records.count(e.name)) {
+      continue;
+    }
+    c.Add(e.name, e.value);
+  }
+  for (size_t t = 0; t < manifest_.tables.size(); ++t) {
+    for (auto& [name, tensor] : ReadTableRows(t, 0, manifest_.tables[t].rows)) {
+      c.Add(name, std::move(tensor));
+    }
+  }
+  return c;
+}
+
+}  // namespace crank

@@ -1,0 +1,214 @@
+#include "crank/io/sharded_checkpoint.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "crank/base/error.h"
+#include "crank/io/io_test_util.h"
+#include "crank/io/model_checkpoint.h"
+
+namespace crank {
+namespace {
+
+using io_test::ScratchDir;
+
+// A (rows, cols) tensor whose element (i, j) is base + 10 i + j.
+Tensor Rows(int64_t rows, int64_t cols, float base) {
+  Tensor t({rows, cols});
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t j = 0; j < cols; ++j) t.data()[i * cols + j] = base + 10.0f * i + j;
+  }
+  return t;
+}
+
+// Generation 2 of a checkpoint by two ranks at dir/m.ckpt: table "a" (5 rows, split [0, 3) on
+// rank 0 and [3, 5) on rank 1) with an optimizer slot, table "b" (2 rows, whole on rank 1).
+class ShardedCheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = dir_.File("m.ckpt");
+    ShardedManifest m;
+    m.generation = 2;
+    m.step = 40;
+    m.world_size = 2;
+    m.main_file = 0;
+    CheckpointWriter main;
+    main.AddString("model/kind", kShardFileKind);
+    main.AddInt64s("shard/of", {2, 0, 2});
+    main.AddString("model/config", "model: {}\n");
+    main.AddTensor("var/top/bias", Rows(1, 1, 7.0f));
+    const CheckpointFileInfo mi = main.Save(ShardedMainPath(path_, 2));
+    m.files.push_back({"m.ckpt.g2.main", 0, mi.bytes, mi.records_crc32c});
+    for (int r = 0; r < 2; ++r) {
+      CheckpointWriter w;
+      w.AddString("model/kind", kShardFileKind);
+      w.AddInt64s("shard/of", {2, r, 2});
+      const int64_t rows = r == 0 ? 3 : 2, first = r == 0 ? 0 : 3;
+      w.AddTensor("var/embedding/a", Rows(rows, 2, 100.0f * (r + 1) + 10.0f * first));
+      w.AddTensor("opt/o/embedding/a/acc", Rows(rows, 2, -100.0f * (r + 1) - 10.0f * first));
+      if (r == 1) w.AddTensor("var/embedding/b", Rows(2, 3, 1000.0f));
+      const CheckpointFileInfo fi = w.Save(ShardFilePath(path_, 2, r, 2));
+      m.files.push_back(
+          {"m.ckpt.g2.shard" + std::to_string(r) + "-of-2", r, fi.bytes, fi.records_crc32c});
+    }
+    m.tables.push_back(
+        {"a", 5, {"var/embedding/a", "opt/o/embedding/a/acc"}, {{1, 0, 3}, {2, 3, 5}}});
+    m.tables.push_back({"b", 2, {"var/embedding/b"}, {{2, 0, 2}}});
+    WriteShardedManifest(path_, m);
+  }
+
+  // The message of the IoError `f` throws ("" when it throws nothing).
+  template <typename F>
+  static std::string ErrorOf(F f) {
+    try {
+      f();
+    } catch (const IoError& e) {
+      return e.what();
+    }
+    return "";
+  }
+
+  ScratchDir dir_;
+  std::string path_;
+};
+
+TEST_F(ShardedCheckpointTest, ManifestRoundTripsThroughTheFile) {
+  ShardedCheckpoint c = ShardedCheckpoint::Open(path_);
+  const ShardedManifest& m = c.manifest();
+  EXPECT_EQ(m.generation, 2);
+  EXPECT_EQ(m.step, 40);
+  EXPECT_EQ(m.world_size, 2);
+  ASSERT_EQ(m.files.size(), 3u);
+  EXPECT_EQ(m.files[2].name, "m.ckpt.g2.shard1-of-2");
+  EXPECT_EQ(m.files[2].rank, 1);
+  EXPECT_EQ(m.files[2].bytes, std::filesystem::file_size(dir_.File("m.ckpt.g2.shard1-of-2")));
+  ASSERT_EQ(m.tables.size(), 2u);
+  EXPECT_EQ(m.tables[0].shards[1].row_begin, 3);
+  EXPECT_EQ(m.tables[1].records, std::vector<std::string>{"var/embedding/b"});
+  EXPECT_EQ(ShardedManifest::FromJson(m.ToJson(), "x").ToJson(), m.ToJson());
+  EXPECT_EQ(ShardedGenerationAt(path_), 2);
+  EXPECT_EQ(ShardedGenerationAt(dir_.File("none")), 0);
+  EXPECT_EQ(ShardedGenerationAt(ShardedMainPath(path_, 2)), 0);  // a container, not a manifest
+  EXPECT_NE(c.Describe().find("generation 2 (step 40) written by 2 ranks"), std::string::npos);
+}
+
+TEST_F(ShardedCheckpointTest, ReadsAnyRowRangeAcrossShards) {
+  ShardedCheckpoint c = ShardedCheckpoint::Open(path_);
+  // Rows [2, 5) of a: row 2 from rank 0's shard, rows 3 and 4 from rank 1's.
+  std::map<std::string, Tensor> rows = c.ReadTableRows(0, 2, 5);
+  ASSERT_EQ(rows.size(), 2u);
+  const Tensor& v = rows.at("var/embedding/a");
+  ASSERT_EQ(v.shape(), (std::vector<int64_t>{3, 2}));
+  EXPECT_EQ(v.data()[0], 120.0f);  // rank 0's row 2: 100 + 10 * 2
+  EXPECT_EQ(v.data()[1], 121.0f);
+  EXPECT_EQ(v.data()[2], 230.0f);  // rank 1's first row (3): 200 + 30
+  EXPECT_EQ(v.data()[5], 241.0f);
+  EXPECT_EQ(rows.at("opt/o/embedding/a/acc").data()[2], -230.0f);
+  EXPECT_EQ(c.TableIndex("b"), 1);
+  EXPECT_EQ(c.TableIndex("c"), -1);
+}
+
+TEST_F(ShardedCheckpointTest, AssemblesTheSingleFileRecords) {
+  ShardedCheckpoint c = ShardedCheckpoint::Open(path_);
+  const Checkpoint whole = c.Assemble();
+  EXPECT_EQ(whole.GetString("model/kind"), "crank-ranking");
+  EXPECT_FALSE(whole.Has("shard/of"));
+  EXPECT_EQ(whole.GetTensor("var/top/bias").data()[0], 7.0f);
+  const Tensor& a = whole.GetTensor("var/embedding/a");
+  ASSERT_EQ(a.shape(), (std::vector<int64_t>{5, 2}));
+  for (int64_t i = 0; i < 5; ++i) {
+    const float expected = (i < 3 ? 100.0f : 200.0f) + 10.0f * i;
+    EXPECT_EQ(a.data()[2 * i], expected) << "row " << i;
+  }
+  EXPECT_EQ(whole.GetTensor("var/embedding/b").shape(), (std::vector<int64_t>{2, 3}));
+}
+
+TEST_F(ShardedCheckpointTest, ADamagedShardIsRefusedNamingIt) {
+  const std::string shard = ShardFilePath(path_, 2, 1, 2);
+  io_test::XorByte(shard, 100, 0x01);
+  ShardedCheckpoint c = ShardedCheckpoint::Open(path_);
+  const std::string e = ErrorOf([&] { c.ReadTableRows(1, 0, 2); });
+  EXPECT_NE(e.find("its file " + shard + " is damaged"), std::string::npos) << e;
+  // Rows held only by the intact shard still read.
+  EXPECT_EQ(c.ReadTableRows(0, 0, 3).at("var/embedding/a").data()[0], 100.0f);
+}
+
+TEST_F(ShardedCheckpointTest, AMissingOrReplacedShardIsRefusedNamingIt) {
+  const std::string shard = ShardFilePath(path_, 2, 0, 2);
+  // Another intact container of the same size in its place (another checkpoint's shard).
+  CheckpointWriter w;
+  w.AddString("model/kind", kShardFileKind);
+  w.AddInt64s("shard/of", {2, 0, 2});
+  w.AddTensor("var/embedding/a", Rows(3, 2, 5.0f));
+  w.AddTensor("opt/o/embedding/a/acc", Rows(3, 2, 6.0f));
+  w.Save(shard);
+  ShardedCheckpoint c = ShardedCheckpoint::Open(path_);
+  std::string e = ErrorOf([&] { c.ReadTableRows(0, 0, 1); });
+  EXPECT_NE(e.find("its file " + shard + " is not the one it lists (CRC-32C"), std::string::npos)
+      << e;
+  std::filesystem::remove(shard);
+  e = ErrorOf([&] { c.ReadTableRows(0, 0, 1); });
+  EXPECT_NE(e.find("its file " + shard + " is missing"), std::string::npos) << e;
+  e = ErrorOf([&] { ModelCheckpoint::Load(path_); });
+  EXPECT_NE(e.find(shard), std::string::npos) << e;
+}
+
+TEST_F(ShardedCheckpointTest, AShardFileIsNotAModel) {
+  const std::string e = ErrorOf([&] { ModelCheckpoint::Load(ShardFilePath(path_, 2, 1, 2)); });
+  EXPECT_NE(e.find("is one file of a sharded checkpoint, not a model"), std::string::npos) << e;
+}
+
+TEST(ShardedManifest, InconsistentManifestsAreRefused) {
+  ShardedManifest m;
+  m.generation = 1;
+  m.world_size = 2;
+  m.files = {{"x.g1.main", 0, 10, 1}, {"x.g1.shard0-of-2", 0, 10, 2}};
+  m.tables = {{"a", 10, {"var/embedding/a"}, {{1, 0, 4}, {1, 5, 10}}}};
+  const auto error = [](const ShardedManifest& bad) {
+    try {
+      bad.Validate("m.ckpt");
+    } catch (const IoError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(error(m).find("table 'a': shard rows [5, 10) do not follow row 4"), std::string::npos);
+  m.tables[0].shards[1].row_begin = 4;
+  EXPECT_EQ(error(m), "");
+  m.tables[0].rows = 12;
+  EXPECT_NE(error(m).find("its shards cover 10 of 12 rows"), std::string::npos);
+  m.tables[0].rows = 10;
+  m.files[1].name = "../elsewhere";
+  EXPECT_NE(error(m).find("a bare file name"), std::string::npos);
+  m.files[1].name = "x";
+  m.files[1].rank = 2;
+  EXPECT_NE(error(m).find("of rank 2"), std::string::npos);
+  try {
+    ShardedManifest::FromJson(R"({"format": 1, "generation": 1})", "m.ckpt");
+    ADD_FAILURE() << "no error";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("m.ckpt: the manifest has no field 'step'"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(ShardedCheckpointFiles, StaleGenerationsAndTemporaryFilesAreRemoved) {
+  ScratchDir dir;
+  const std::string path = dir.File("m.ckpt");
+  for (const char* name :
+       {"m.ckpt", "m.ckpt.g1.main", "m.ckpt.g1.shard0-of-2", "m.ckpt.g2.main",
+        "m.ckpt.g2.shard1-of-2", "m.ckpt.g2.shard0-of-2.tmp-123", "m.ckpt.g3.shard0-of-4",
+        "m.ckpt.g2.other", "m.ckpt.best", "n.ckpt.g1.main"}) {
+    io_test::WriteBytes(dir.File(name), "x");
+  }
+  EXPECT_EQ(RemoveStaleShards(path, 2), 4);
+  EXPECT_EQ(dir.List(),
+            (std::vector<std::string>{"m.ckpt", "m.ckpt.best", "m.ckpt.g2.main", "m.ckpt.g2.other",
+                                      "m.ckpt.g2.shard1-of-2", "n.ckpt.g1.main"}));
+  EXPECT_EQ(RemoveStaleShards(path, 0), 2);
+}
+
+}  // namespace
+}  // namespace crank
