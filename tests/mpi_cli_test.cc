@@ -12,14 +12,17 @@
 // numbers are in docs/distributed.md).
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli_fixture.h"
@@ -298,6 +301,58 @@ TEST_F(MpiTrain, KilledRankEndsTheJobWithinBoundedTime) {
   EXPECT_NE(r.code, 124) << "the job hung until the timeout";
   EXPECT_LT(seconds, 60.0) << r.err;
   EXPECT_FALSE(fs::exists(P("m.crank")));
+}
+
+// Rank 1 stopped with SIGSTOP mid-run (it neither dies nor fails, so mpirun sees nothing):
+// rank 0's watchdog sees it wait in one collective for longer than --collective-timeout 3 and
+// ends the job with one line naming the collective.
+TEST_F(MpiTrain, StoppedRankEndsTheJobThroughTheWatchdog) {
+  Generate(2000, 100);
+  const std::string pid_file = P("rank1.pid");
+  const std::string crank = std::string(CRANK_BINARY_DIR) + "/bin/crank train --train " +
+                            P("train.tsv") +
+                            " --hash-buckets 500 --batch-size 16 --epochs 50 --threads 1 "
+                            "--collective-timeout 3 --model-out " +
+                            P("m.crank");
+  // Rank 1 writes its pid, then becomes crank (exec keeps the pid).
+  const std::string rank1 = "sh -c 'echo $$ >" + pid_file + ".tmp && mv " + pid_file + ".tmp " +
+                            pid_file + " && exec " + crank + "'";
+  // Once rank 0 logs the placement (both ranks are past start-up) and a second later, stop
+  // rank 1.
+  std::atomic<int> stopped_pid{0};
+  std::thread stopper([&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60)) {
+      if (fs::exists(pid_file) &&
+          ReadFile(P("stderr.txt")).find("hybrid-parallel training on mpi") != std::string::npos) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        const int pid = std::stoi(ReadFile(pid_file));
+        if (kill(pid, SIGSTOP) == 0) stopped_pid = pid;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  const Result r = RunCommand("timeout 60 " + std::string(CRANK_MPIRUN) +
+                              " --allow-run-as-root --oversubscribe --bind-to none -np 1 " + crank +
+                              " : -np 1 " + rank1);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  stopper.join();
+  if (stopped_pid != 0) kill(stopped_pid, SIGKILL);  // in case mpirun left it behind, stopped
+  ASSERT_NE(stopped_pid.load(), 0) << "rank 1 was not stopped: " << r.err;
+  EXPECT_NE(r.code, 0) << r.err;
+  EXPECT_NE(r.code, 124) << "the job hung until the timeout";
+  EXPECT_LT(seconds, 30.0) << r.err;
+  EXPECT_NE(r.err.find("crank: error on rank 0 of 2: no progress in MPI_"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("did not arrive"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(P("m.crank")));
+  const size_t line = r.err.find("crank: error on rank");
+  if (line != std::string::npos)
+    std::cerr << r.err.substr(line, r.err.find('\n', line) - line) << "\n";
+  std::cerr << "the job ended " << seconds << " s after it started\n";
 }
 
 }  // namespace

@@ -36,7 +36,8 @@ struct ConfigOverrides {
   std::optional<std::vector<int64_t>> bottom, top;
   std::optional<int64_t> epochs, batch_size, checkpoint_every, shuffle_buffer, eval_every,
       early_stopping_patience, max_steps, tensorboard_every;
-  std::optional<double> max_bad_rows;  // --max-bad-rows: a fraction in [0, 1) or a count
+  std::optional<double> collective_timeout;  // --collective-timeout SECONDS
+  std::optional<double> max_bad_rows;        // --max-bad-rows: a fraction in [0, 1) or a count
   std::optional<double> learning_rate, embedding_learning_rate, dense_learning_rate;
   std::optional<int> threads;
   std::optional<uint64_t> seed;

@@ -43,6 +43,9 @@ struct TrainOptions {
   // TensorBoard scalars (train/tensorboard_hook.h): an event file in this directory; empty: none.
   std::string tensorboard;
   int64_t tensorboard_every = 100;  // steps between train/ scalars (and at each epoch's end)
+  // Several ranks: the longest one rank may wait inside one collective before the job is ended
+  // as hung (dist/watchdog.h, docs/distributed.md "Failures"); 0 = no watchdog.
+  double collective_timeout = 300;
 };
 
 // "skip" or "fail" as given to --bad-rows; ConfigError "--bad-rows: ..." otherwise.

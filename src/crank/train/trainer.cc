@@ -153,6 +153,7 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
   if (run_.train_files.empty()) throw ConfigError("train: no training files given (--train PATH)");
   if (run_.model_out.empty()) throw ConfigError("train: no output path given (--model-out PATH)");
   if (run_.group != nullptr && run_.group->size() > 1) {
+    run_.group->StartWatchdog(config_.train.collective_timeout);
     // Every rank must run the same job: its configuration and how it is run.
     CheckSameConfiguration(
         *run_.group,
@@ -375,6 +376,7 @@ StepResult Trainer::Step() {
   }
   StepResult r;
   if (hybrid_) {
+    hybrid_->group().SetPhase(fmt::format("training step {}", state_.global_step + 1));
     const double comm0 = hybrid_->group().CommunicationSeconds();
     r = hybrid_->TrainStep(batch_);
     result_.communication_seconds += hybrid_->group().CommunicationSeconds() - comm0;
@@ -428,6 +430,7 @@ void Trainer::EvaluateNow(const char* when, int64_t epoch) {
 }
 
 MetricMap Trainer::EvaluateDistributed() {
+  hybrid_->group().SetPhase(fmt::format("the evaluation at step {}", state_.global_step));
   model_->ResetMetrics();
   return EvaluateBatches(
       *eval_reader_, [&](const Batch& batch) { hybrid_->TestStep(batch); },
@@ -443,7 +446,10 @@ void Trainer::WriteModel(const std::string& path, const TrainingState& state) {
     SaveModelCheckpoint(path, *model_, model_->optimizer(), config_yaml_, mapping_text_, state);
     return;
   }
-  // Gathered to rank 0, which writes the single file.
+  // Gathered to rank 0, which writes the single file; the other ranks wait for it in the
+  // next collective.
+  hybrid_->group().SetPhase(
+      fmt::format("the checkpoint at step {} (written by rank 0 to {})", state.global_step, path));
   std::unique_ptr<Ranking> full;
   std::unique_ptr<Optimizer> full_optimizer;
   if (is_root()) {
