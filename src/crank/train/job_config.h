@@ -46,6 +46,11 @@ struct TrainOptions {
   // Several ranks: the longest one rank may wait inside one collective before the job is ended
   // as hung (dist/watchdog.h, docs/distributed.md "Failures"); 0 = no watchdog.
   double collective_timeout = 300;
+  // Several ranks: how the training input is divided (docs/distributed.md "Input sharding").
+  // "rows": every rank reads every row and trains on its slice of each global batch, exactly
+  // one process's batches; "bytes": each rank reads only its own byte range of the files, with
+  // a local batch of its share of batch_size (the batches differ from one process's).
+  std::string input_sharding = "rows";
 };
 
 // "skip" or "fail" as given to --bad-rows; ConfigError "--bad-rows: ..." otherwise.
