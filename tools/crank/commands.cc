@@ -108,6 +108,8 @@ struct TrainFlags {
   // Several ranks (mpirun): table placement.
   std::vector<std::string> row_wise_tables;
   int64_t max_table_bytes_per_rank = 0;
+  double collective_timeout = 0;
+  std::string input_sharding;
 };
 
 // The exit code of the CLI for an exception (as main.cc's handlers).
@@ -190,6 +192,14 @@ Action AddTrainCommand(CLI::App& app) {
   c->add_option("--max-table-bytes-per-rank", f->max_table_bytes_per_rank,
                 "under mpirun: bytes of tables (weights and optimizer state) one rank may hold; "
                 "a larger table is split row-wise (default 0: no limit)");
+  auto* o_timeout = c->add_option(
+      "--collective-timeout", f->collective_timeout,
+      "under mpirun: seconds one rank may wait in one collective before the job is ended as "
+      "hung (a rank stopped or stuck); 0: never (default 300)");
+  auto* o_sharding = c->add_option(
+      "--input-sharding", f->input_sharding,
+      "under mpirun: rows (default: every rank reads every row, the batches of one process) | "
+      "bytes (each rank reads only its own byte range of the training files)");
   auto* o_mem =
       c->add_flag("--in-memory", f->in_memory, "load the training data into memory first");
   auto* o_keep = c->add_flag("--keep-best,!--no-keep-best", f->keep_best,
@@ -238,6 +248,8 @@ Action AddTrainCommand(CLI::App& app) {
     given(o_prec, f->precision, &o.precision);
     given(o_tb, f->tensorboard, &o.tensorboard);
     given(o_tb_every, f->tensorboard_every, &o.tensorboard_every);
+    given(o_timeout, f->collective_timeout, &o.collective_timeout);
+    given(o_sharding, f->input_sharding, &o.input_sharding);
     given(o_train, f->train, &o.train_files);
     given(o_eval, f->eval, &o.eval_files);
     cfg.ApplyOverrides(o);

@@ -55,8 +55,10 @@ struct ReaderOptions {
   // once. Shuffling happens within a rank's share.
   int rank = 0;
   int world_size = 1;
+  // Instead, rank `rank`'s byte range of the files (RowSlice::by_bytes).
+  bool by_bytes = false;
 
-  RowSlice slice() const { return RowSlice{rank, world_size}; }
+  RowSlice slice() const { return RowSlice{rank, world_size, by_bytes}; }
   // Throws InvalidArgument for non-positive sizes or a rank outside [0, world_size).
   void Validate() const;
 };

@@ -36,6 +36,15 @@ RowSource::RowSource(const DataConfig& config, const Schema& schema, std::vector
   slice_.Validate();
   for (const std::string& f : files_) CheckReadableFile(f);
   parser_ = MakeRowParser(config, schema);
+  if (slice_.by_bytes) {
+    CRANK_REQUIRE(!config_.holdout.enabled() || split_ == RowSplit::kAll,
+                  "reader slice: byte ranges cannot be combined with a hold-out split (it "
+                  "numbers the rows of each file)");
+    const std::vector<FileOffset> cuts = LineAlignedCuts(files_, slice_.world_size);
+    range_begin_ = cuts[static_cast<size_t>(slice_.rank)];
+    range_end_ = cuts[static_cast<size_t>(slice_.rank) + 1];
+    range_pending_ = true;
+  }
 }
 
 RowSource::~RowSource() = default;
@@ -62,6 +71,7 @@ void RowSource::Rewind() {
   labelled_ = -1;
   finished_ = false;
   stats_ = SourceStats{};
+  range_pending_ = slice_.by_bytes;
 }
 
 ReaderPosition RowSource::position() const {
@@ -88,6 +98,7 @@ void RowSource::Seek(const ReaderPosition& position) {
                 "byte {}",
                 files_.size(), position.file_index, position.byte_offset);
   Rewind();
+  range_pending_ = false;  // a position of this source lies in its range
   next_file_ = static_cast<size_t>(position.file_index);
   split_row_ = position.split_row;
   if (next_file_ == files_.size() || !OpenNext()) return;
@@ -155,7 +166,27 @@ void RowSource::Malformed(const std::string& what) {
 
 bool RowSource::Next(RawRow* row) {
   if (finished_) return false;
+  if (range_pending_) {
+    range_pending_ = false;
+    if (!(range_begin_ < range_end_)) {  // an empty range
+      finished_ = true;
+      return false;
+    }
+    if (range_begin_.offset > 0) {
+      ReaderPosition p;
+      p.file_index = range_begin_.file;
+      p.byte_offset = range_begin_.offset;
+      Seek(p);
+    } else {
+      next_file_ = static_cast<size_t>(range_begin_.file);
+    }
+  }
   for (;;) {
+    if (!reader_ && PastRange(static_cast<int64_t>(next_file_), 0)) {
+      finished_ = true;
+      stats_.bytes = bytes_before_;
+      return false;
+    }
     if (!reader_ && !OpenNext()) {
       finished_ = true;
       stats_.bytes = bytes_before_;
@@ -163,6 +194,12 @@ bool RowSource::Next(RawRow* row) {
         LogWarning("skipped {} malformed rows in total (on_error: skip)", stats_.skipped);
       }
       return false;
+    }
+    if (PastRange(static_cast<int64_t>(next_file_) - 1, reader_->offset())) {
+      bytes_before_ += reader_->bytes_read();
+      reader_.reset();
+      next_file_ = files_.size();
+      continue;
     }
     std::string_view line;
     const LineReader::Status status = reader_->Next(&line);
@@ -193,7 +230,8 @@ bool RowSource::Next(RawRow* row) {
         continue;
       }
     }
-    if (slice_.world_size > 1 && split_row_++ % slice_.world_size != slice_.rank) {
+    if (slice_.world_size > 1 && !slice_.by_bytes &&
+        split_row_++ % slice_.world_size != slice_.rank) {
       ++stats_.filtered;
       continue;
     }

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "crank/data/byte_ranges.h"
 #include "crank/data/config.h"
 #include "crank/data/data_spec.h"
 #include "crank/data/line_reader.h"
@@ -31,9 +32,16 @@ const char* ToString(RowSplit split);
 // the hold-out split (which counts data rows per file) stays exact, and the shares differ by at
 // most one row. Each rank reads every byte but parses only its own rows (skipping a row costs a
 // newline search). Malformed rows count in the numbering, so each is reported by one rank.
+//
+// by_bytes (`--input-sharding bytes`): rank r's share is instead the lines that start in its
+// byte range of the files (data/byte_ranges.h), so a rank reads only its own bytes. The shares
+// are again disjoint and together every row, but their sizes follow the line lengths, and the
+// hold-out split (which numbers the rows of each file) cannot be combined with it. Line numbers
+// in messages count from the start of the rank's range, not of the file.
 struct RowSlice {
   int rank = 0;
   int world_size = 1;
+  bool by_bytes = false;
   // Throws InvalidArgument unless world_size >= 1 and 0 <= rank < world_size.
   void Validate() const;
 };
@@ -100,6 +108,11 @@ class RowSource {
 
  private:
   bool OpenNext();
+  // With slice_.by_bytes: whether a line starting at byte `offset` of file `file` lies past
+  // this rank's range.
+  bool PastRange(int64_t file, int64_t offset) const {
+    return slice_.by_bytes && FileOffset{file, offset} >= range_end_;
+  }
   void Malformed(const std::string& what);
 
   const DataConfig& config_;
@@ -114,10 +127,12 @@ class RowSource {
 
   std::unique_ptr<LineReader> reader_;
   size_t next_file_ = 0;
-  int64_t file_row_ = 0;      // data rows seen in the current file (for the hold-out)
-  int64_t split_row_ = 0;     // rows the split selected so far, all files (for the slice)
-  int64_t bytes_before_ = 0;  // bytes of the files already closed
-  int labelled_ = -1;         // -1 unknown, else whether the rows delivered have labels
+  int64_t file_row_ = 0;                // data rows seen in the current file (for the hold-out)
+  int64_t split_row_ = 0;               // rows the split selected so far, all files (for the slice)
+  int64_t bytes_before_ = 0;            // bytes of the files already closed
+  FileOffset range_begin_, range_end_;  // with slice_.by_bytes: this rank's range
+  bool range_pending_ = false;          // with slice_.by_bytes: Next starts at range_begin_
+  int labelled_ = -1;                   // -1 unknown, else whether the rows delivered have labels
   bool finished_ = false;
   int64_t warnings_ = 0;  // over the source's lifetime
   SourceStats stats_;

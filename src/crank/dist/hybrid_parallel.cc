@@ -146,11 +146,31 @@ StepResult HybridParallel::TrainStep(const Batch& global) {
   const int64_t b = global.size();
   const auto [begin, end] = SliceRange(b, g.rank(), g.size());
   const double share = static_cast<double>(end - begin) / static_cast<double>(b);
+  if (end > begin) SliceBatch(global, begin, end, &slice_);
+  return TrainSlice(end > begin ? &slice_ : nullptr, share);
+}
+
+int64_t HybridParallel::GlobalBatchSize(int64_t local) {
+  double v = static_cast<double>(local);  // exact below 2^53 examples
+  AllReduceSum(group(), &v, 1);
+  return static_cast<int64_t>(v);
+}
+
+StepResult HybridParallel::TrainLocalStep(const Batch* local, int64_t global_batch) {
+  CRANK_REQUIRE(global_batch > 0, "TrainLocalStep: the global batch is empty");
+  const int64_t mine = local != nullptr ? local->size() : 0;
+  return TrainSlice(mine > 0 ? local : nullptr,
+                    static_cast<double>(mine) / static_cast<double>(global_batch));
+}
+
+StepResult HybridParallel::TrainSlice(const Batch* slice, double share) {
+  Optimizer* optimizer = model_->optimizer();
+  CRANK_REQUIRE(optimizer != nullptr, "TrainStep needs an optimizer: call SetOptimizer first");
+  ProcessGroup& g = group();
   embedding_->set_gradient_scale(static_cast<float>(share));
   StepResult local;
-  if (end > begin) {
-    SliceBatch(global, begin, end, &slice_);
-    local = model_->ComputeGradients(slice_);
+  if (slice != nullptr) {
+    local = model_->ComputeGradients(*slice);
   } else {  // no examples here: exchange nothing, add the penalties' gradients
     model_->ZeroGrad();
     EmptyForward(&scratch_, /*training=*/true);

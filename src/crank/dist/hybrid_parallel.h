@@ -48,6 +48,12 @@ class HybridParallel {
   // One optimizer step on this rank's slice of `global`; returns the global batch's losses
   // (the same on every rank). The update is skipped on every rank when the loss is not finite.
   StepResult TrainStep(const Batch& global);
+  // The same step when every rank read its own examples (`--input-sharding bytes`): `local`
+  // (null: none this step) is this rank's slice of a global batch of `global_batch` examples
+  // (GlobalBatchSize), weighted by its size.
+  StepResult TrainLocalStep(const Batch* local, int64_t global_batch);
+  // The sum of `local` over the ranks (the global batch of ranks that read their own rows).
+  int64_t GlobalBatchSize(int64_t local);
   // Evaluation of this rank's slice of `global` into the model's task metrics.
   void TestStep(const Batch& global);
   // The task metrics of every rank merged (exact AUC over all examples), the same on every
@@ -71,6 +77,8 @@ class HybridParallel {
  private:
   // An empty slice: takes part in the embedding exchanges with no examples.
   void EmptyForward(std::vector<Tensor>* outputs, bool training);
+  // TrainStep's body: `slice` (null: no examples here) is `share` of the global batch.
+  StepResult TrainSlice(const Batch* slice, double share);
 
   Ranking* model_;
   DistributedEmbedding* embedding_;

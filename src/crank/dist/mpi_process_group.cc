@@ -5,24 +5,33 @@
 #include <mpi.h>
 
 #include <chrono>
+#include <cstdio>
 #include <limits>
+#include <memory>
 
 #include "crank/base/error.h"
 #include "crank/dist/process_group.h"
+#include "crank/dist/watchdog.h"
 
 namespace crank {
 namespace {
 
-// Adds the wall time of its scope to *total.
-class ScopedTimer {
+// One collective: adds the wall time of its scope to *total and tells the watchdog (when
+// there is one) that the rank waits in `name` until the scope ends.
+class ScopedCollective {
  public:
-  explicit ScopedTimer(double* total) : total_(total), t0_(std::chrono::steady_clock::now()) {}
-  ~ScopedTimer() {
+  ScopedCollective(double* total, CollectiveWatchdog* watchdog, const char* name)
+      : total_(total), watchdog_(watchdog), t0_(std::chrono::steady_clock::now()) {
+    if (watchdog_ != nullptr) watchdog_->Enter(name);
+  }
+  ~ScopedCollective() {
+    if (watchdog_ != nullptr) watchdog_->Leave();
     *total_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
   }
 
  private:
   double* total_;
+  CollectiveWatchdog* watchdog_;
   std::chrono::steady_clock::time_point t0_;
 };
 
@@ -69,7 +78,27 @@ class MpiProcessGroup : public ProcessGroup {
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
   }
   ~MpiProcessGroup() override {
+    watchdog_.reset();
     if (owns_mpi_) MPI_Finalize();
+  }
+
+  void StartWatchdog(double timeout_seconds) override {
+    CRANK_REQUIRE(watchdog_ == nullptr, "StartWatchdog: already started");
+    if (timeout_seconds <= 0) return;
+    const int rank = rank_, size = size_;
+    watchdog_ = std::make_unique<CollectiveWatchdog>(
+        timeout_seconds, [rank, size](const std::string& message) {
+          std::fprintf(stderr, "crank: error on rank %d of %d: %s\n", rank, size, message.c_str());
+          std::fflush(stderr);
+          // From the watchdog's thread while the main thread is blocked in MPI: OpenMPI's
+          // MPI_Abort only asks the launcher to end the job, which it does.
+          MPI_Abort(MPI_COMM_WORLD, 4);
+          std::_Exit(4);
+        });
+    watchdog_->Start();
+  }
+  void SetPhase(std::string phase) override {
+    if (watchdog_ != nullptr) watchdog_->SetPhase(std::move(phase));
   }
 
   int rank() const override { return rank_; }
@@ -77,7 +106,7 @@ class MpiProcessGroup : public ProcessGroup {
   std::string Describe() const override { return fmt::format("mpi ({} ranks)", size_); }
 
   void AllToAllV(const std::vector<std::string>& send, std::vector<std::string>* recv) override {
-    const ScopedTimer timer(&seconds_);
+    const ScopedCollective collective(&seconds_, watchdog_.get(), "MPI_Alltoallv");
     CRANK_REQUIRE(static_cast<int>(send.size()) == size_,
                   "AllToAllV: expected one buffer per rank");
     std::vector<int> send_counts(size_), recv_counts(size_), sd, rd;
@@ -100,7 +129,7 @@ class MpiProcessGroup : public ProcessGroup {
   }
 
   void AllGatherV(const std::string& mine, std::vector<std::string>* all) override {
-    const ScopedTimer timer(&seconds_);
+    const ScopedCollective collective(&seconds_, watchdog_.get(), "MPI_Allgatherv");
     int count = CountOf(mine.size(), "MPI_Allgatherv");
     std::vector<int> counts(size_), displs;
     Check(MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD),
@@ -115,7 +144,7 @@ class MpiProcessGroup : public ProcessGroup {
   }
 
   void GatherV(const std::string& mine, int root, std::vector<std::string>* all) override {
-    const ScopedTimer timer(&seconds_);
+    const ScopedCollective collective(&seconds_, watchdog_.get(), "MPI_Gatherv");
     CRANK_REQUIRE(root >= 0 && root < size_, "GatherV: the root must be a rank of the group");
     int count = CountOf(mine.size(), "MPI_Gatherv");
     std::vector<int> counts(size_), displs;
@@ -134,7 +163,7 @@ class MpiProcessGroup : public ProcessGroup {
   }
 
   void Broadcast(std::string* data, int root) override {
-    const ScopedTimer timer(&seconds_);
+    const ScopedCollective collective(&seconds_, watchdog_.get(), "MPI_Bcast");
     CRANK_REQUIRE(root >= 0 && root < size_, "Broadcast: the root must be a rank of the group");
     int64_t n = static_cast<int64_t>(data->size());
     Check(MPI_Bcast(&n, 1, MPI_INT64_T, root, MPI_COMM_WORLD), "MPI_Bcast");
@@ -145,7 +174,7 @@ class MpiProcessGroup : public ProcessGroup {
   }
 
   void Barrier() override {
-    const ScopedTimer timer(&seconds_);
+    const ScopedCollective collective(&seconds_, watchdog_.get(), "MPI_Barrier");
     Check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
   }
   double CommunicationSeconds() const override { return seconds_; }
@@ -160,6 +189,7 @@ class MpiProcessGroup : public ProcessGroup {
   int size_ = 1;
   bool owns_mpi_ = false;
   double seconds_ = 0.0;
+  std::unique_ptr<CollectiveWatchdog> watchdog_;
 };
 
 }  // namespace

@@ -50,6 +50,15 @@ class ProcessGroup {
   // Wall seconds this rank has spent inside collectives (transfer and waiting for the other
   // ranks); 0 for the local group.
   virtual double CommunicationSeconds() const { return 0.0; }
+
+  // Watches this rank's collectives (a CollectiveWatchdog, dist/watchdog.h): a wait in one
+  // collective longer than `timeout_seconds` prints "crank: error on rank R of N: no progress
+  // in ..." on stderr and ends the whole job (Abort with exit code 4). 0: no watchdog. Call
+  // once, before the collectives to watch. The local group has nothing to wait for and ignores
+  // it.
+  virtual void StartWatchdog(double timeout_seconds) { (void)timeout_seconds; }
+  // What the run is doing ("training step 12", "checkpoint"), named in the watchdog's message.
+  virtual void SetPhase(std::string phase) { (void)phase; }
 };
 
 class LocalProcessGroup : public ProcessGroup {

@@ -103,6 +103,8 @@ void JobConfig::ApplyOverrides(const ConfigOverrides& o) {
   Set(o.keep_best, &train.keep_best);
   Set(o.tensorboard, &train.tensorboard);
   Set(o.tensorboard_every, &train.tensorboard_every);
+  Set(o.collective_timeout, &train.collective_timeout);
+  Set(o.input_sharding, &train.input_sharding);
   if (o.precision) {
     try {
       train.precision = ParseGemmPrecision(*o.precision);

@@ -26,17 +26,19 @@ namespace crank {
 
 struct ConfigOverrides {
   std::optional<std::vector<std::string>> train_files, eval_files;
-  std::optional<std::string> format;       // --format: criteo | delimited
-  std::optional<std::string> interaction;  // --interaction: dot | cross | concat
-  std::optional<std::string> pooling;      // --pooling: sum | mean | sqrtn
-  std::optional<std::string> precision;    // --precision: fp32 | bf16
-  std::optional<std::string> bad_rows;     // --bad-rows: skip | fail
-  std::optional<std::string> tensorboard;  // --tensorboard DIR
+  std::optional<std::string> format;          // --format: criteo | delimited
+  std::optional<std::string> interaction;     // --interaction: dot | cross | concat
+  std::optional<std::string> pooling;         // --pooling: sum | mean | sqrtn
+  std::optional<std::string> precision;       // --precision: fp32 | bf16
+  std::optional<std::string> bad_rows;        // --bad-rows: skip | fail
+  std::optional<std::string> tensorboard;     // --tensorboard DIR
+  std::optional<std::string> input_sharding;  // --input-sharding rows | bytes
   std::optional<int64_t> embedding_dim, hash_buckets, min_count;
   std::optional<std::vector<int64_t>> bottom, top;
   std::optional<int64_t> epochs, batch_size, checkpoint_every, shuffle_buffer, eval_every,
       early_stopping_patience, max_steps, tensorboard_every;
-  std::optional<double> max_bad_rows;  // --max-bad-rows: a fraction in [0, 1) or a count
+  std::optional<double> collective_timeout;  // --collective-timeout SECONDS
+  std::optional<double> max_bad_rows;        // --max-bad-rows: a fraction in [0, 1) or a count
   std::optional<double> learning_rate, embedding_learning_rate, dense_learning_rate;
   std::optional<int> threads;
   std::optional<uint64_t> seed;

@@ -35,7 +35,7 @@ JobConfig Parse(const YAML::Node& root_node, const std::string& file) {
   t.CheckKeys({"epochs", "batch_size", "eval_batch_size", "threads", "seed", "shuffle_buffer",
                "checkpoint_every", "eval_every", "early_stopping_patience", "max_steps",
                "keep_best", "in_memory", "precision", "log_every_seconds", "tensorboard",
-               "tensorboard_every"});
+               "tensorboard_every", "collective_timeout", "input_sharding"});
   TrainOptions& to = c.train;
   t.Read("epochs", &to.epochs);
   t.Read("batch_size", &to.batch_size);
@@ -59,6 +59,8 @@ JobConfig Parse(const YAML::Node& root_node, const std::string& file) {
   t.Read("log_every_seconds", &to.log_every_seconds);
   t.Read("tensorboard", &to.tensorboard);
   t.Read("tensorboard_every", &to.tensorboard_every);
+  t.Read("collective_timeout", &to.collective_timeout);
+  t.Read("input_sharding", &to.input_sharding);
   try {
     c.Validate();
   } catch (const ConfigError& e) {
@@ -121,6 +123,12 @@ std::string JobConfig::ToYaml() const {
     e << YAML::Key << "tensorboard" << YAML::Value << train.tensorboard;
     e << YAML::Key << "tensorboard_every" << YAML::Value << train.tensorboard_every;
   }
+  if (train.input_sharding != TrainOptions().input_sharding) {  // likewise
+    e << YAML::Key << "input_sharding" << YAML::Value << train.input_sharding;
+  }
+  if (train.collective_timeout != TrainOptions().collective_timeout) {  // likewise
+    e << YAML::Key << "collective_timeout" << YAML::Value << YamlNumber(train.collective_timeout);
+  }
   e << YAML::EndMap;
   e << YAML::EndMap;
   return EmittedText(e);
@@ -151,6 +159,15 @@ void JobConfig::Validate() const {
   if (train.tensorboard_every < 1) {
     fail("train.tensorboard_every",
          fmt::format("expected 1 or more steps, got {}", train.tensorboard_every));
+  }
+  if (train.input_sharding != "rows" && train.input_sharding != "bytes") {
+    fail("train.input_sharding",
+         fmt::format("expected rows or bytes, got '{}'", train.input_sharding));
+  }
+  if (!(std::isfinite(train.collective_timeout) && train.collective_timeout >= 0)) {
+    fail("train.collective_timeout",
+         fmt::format("expected 0 (off) or a finite number of seconds > 0, got {}",
+                     train.collective_timeout));
   }
   if (!(std::isfinite(train.log_every_seconds) && train.log_every_seconds > 0)) {
     fail("train.log_every_seconds",

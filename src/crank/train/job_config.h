@@ -43,6 +43,14 @@ struct TrainOptions {
   // TensorBoard scalars (train/tensorboard_hook.h): an event file in this directory; empty: none.
   std::string tensorboard;
   int64_t tensorboard_every = 100;  // steps between train/ scalars (and at each epoch's end)
+  // Several ranks: the longest one rank may wait inside one collective before the job is ended
+  // as hung (dist/watchdog.h, docs/distributed.md "Failures"); 0 = no watchdog.
+  double collective_timeout = 300;
+  // Several ranks: how the training input is divided (docs/distributed.md "Input sharding").
+  // "rows": every rank reads every row and trains on its slice of each global batch, exactly
+  // one process's batches; "bytes": each rank reads only its own byte range of the files, with
+  // a local batch of its share of batch_size (the batches differ from one process's).
+  std::string input_sharding = "rows";
 };
 
 // "skip" or "fail" as given to --bad-rows; ConfigError "--bad-rows: ..." otherwise.

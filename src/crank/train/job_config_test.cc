@@ -53,6 +53,25 @@ train: {epochs: 3, batch_size: 64, seed: 9, shuffle_buffer: 100, checkpoint_ever
 }
 
 // The resolved configuration shows every number as its shortest round-trip text.
+TEST(JobConfig, SeveralRankKeysRoundTripAndAreWrittenOnlyWhenSet) {
+  const JobConfig defaults;
+  EXPECT_EQ(defaults.train.collective_timeout, 300);
+  EXPECT_EQ(defaults.train.input_sharding, "rows");
+  EXPECT_EQ(defaults.ToYaml().find("collective_timeout"), std::string::npos);
+  EXPECT_EQ(defaults.ToYaml().find("input_sharding"), std::string::npos);
+  const JobConfig c = JobConfig::FromYamlString(
+      "train: {collective_timeout: 2.5, input_sharding: bytes}\n", "job.yaml");
+  EXPECT_EQ(c.train.collective_timeout, 2.5);
+  EXPECT_EQ(c.train.input_sharding, "bytes");
+  const JobConfig again = JobConfig::FromYamlString(c.ToYaml(), "again.yaml");
+  EXPECT_EQ(again.train.collective_timeout, 2.5);
+  EXPECT_EQ(again.train.input_sharding, "bytes");
+  EXPECT_NE(ErrorOf("train: {collective_timeout: -1}\n").find("train.collective_timeout"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("train: {input_sharding: lines}\n").find("expected rows or bytes"),
+            std::string::npos);
+}
+
 TEST(JobConfig, ResolvedYamlShowsFloatsAsTheirShortestText) {
   const std::string yaml = JobConfig().ToYaml();
   EXPECT_NE(yaml.find("embedding_l2: 1e-05"), std::string::npos) << yaml;

@@ -154,6 +154,7 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
   if (run_.train_files.empty()) throw ConfigError("train: no training files given (--train PATH)");
   if (run_.model_out.empty()) throw ConfigError("train: no output path given (--model-out PATH)");
   if (run_.group != nullptr && run_.group->size() > 1) {
+    run_.group->StartWatchdog(config_.train.collective_timeout);
     // Every rank must run the same job: its configuration and how it is run.
     CheckSameConfiguration(
         *run_.group,
@@ -205,6 +206,28 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
   const bool holdout = config_.data.holdout.enabled();
   ReaderOptions ro;
   ro.batch_size = to.batch_size;
+  if (to.input_sharding == "bytes" && run_.group != nullptr && run_.group->size() > 1) {
+    // Each rank reads its own byte range with a local batch of its share of the global one.
+    const int n = run_.group->size(), rank = run_.group->rank();
+    if (holdout) {
+      throw ConfigError("train.input_sharding",
+                        "bytes cannot be combined with data.holdout (the hold-out numbers the "
+                        "rows of each file, which a rank reading a byte range does not know); "
+                        "use rows, or separate evaluation files");
+    }
+    if (to.batch_size < n) {
+      throw ConfigError("train.input_sharding",
+                        fmt::format("bytes needs a batch_size of at least one example per rank "
+                                    "({} ranks), got {}",
+                                    n, to.batch_size));
+    }
+    const auto [b, e] = SliceRange(to.batch_size, rank, n);
+    ro.batch_size = e - b;
+    ro.rank = rank;
+    ro.world_size = n;
+    ro.by_bytes = true;
+    by_bytes_ = true;
+  }
   ro.split = holdout ? RowSplit::kTrain : RowSplit::kAll;
   ro.shuffle_buffer = to.shuffle_buffer;
   ro.seed = to.seed;
@@ -291,7 +314,8 @@ TrainResult Trainer::Fit() {
   if (state_.finished) {
     LogInfo("{} holds a finished run; nothing to resume", result_.checkpoint_path);
   }
-  const int64_t total_bytes = TotalBytes(run_.train_files);
+  int64_t total_bytes = TotalBytes(run_.train_files);
+  if (by_bytes_) total_bytes /= run_.group->size();  // about this rank's range (progress)
   for (int64_t e = 0; e < state_.epoch; ++e) reader_->Rewind();  // the shuffle order of epoch e
   while (!state_.finished && !stop_ && state_.epoch < config_.train.epochs) RunEpoch(total_bytes);
   if (result_.rows_skipped > 0)
@@ -310,12 +334,13 @@ void Trainer::RunEpoch(int64_t total_bytes) {
   if (state_.batch_in_epoch > 0) ResumeInput();
   auto t0 = Clock::now();
   if (to.max_steps > 0 && state_.global_step >= to.max_steps) stop_ = true;
-  while (!stop_ && reader_->Next(&batch_)) {
+  local_done_ = false;
+  while (!stop_ && NextBatch()) {
     const StepResult r = Step();
     StepEndInfo info;
     info.step = state_.global_step;
     info.epoch = state_.epoch;
-    info.batch_size = batch_.size();
+    info.batch_size = global_batch_;
     info.loss = r.loss;
     info.total_loss = r.total_loss;
     info.bytes_read = reader_->stats().bytes_read;
@@ -379,19 +404,40 @@ void Trainer::ResumeInput() {
   }
 }
 
+bool Trainer::NextBatch() {
+  if (!by_bytes_) {
+    if (!reader_->Next(&batch_)) return false;
+    global_batch_ = batch_.size();
+    return true;
+  }
+  // Each rank reads its own rows: the epoch goes on while any rank has some; a rank whose
+  // range ran out trains on none (an empty slice) until the others finish theirs.
+  hybrid_->group().SetPhase(fmt::format("the input of step {}", state_.global_step + 1));
+  if (!local_done_ && !reader_->Next(&batch_)) local_done_ = true;
+  global_batch_ = hybrid_->GlobalBatchSize(local_done_ ? 0 : batch_.size());
+  return global_batch_ > 0;
+}
+
 StepResult Trainer::Step() {
   if (best_unsaved_) SaveBest();  // this step moves the weights past the best evaluation's
-  if (batch_.labels.empty())
+  const bool have_rows = !(by_bytes_ && local_done_);
+  if (have_rows && batch_.labels.empty())
     throw DataError("training needs labelled data, but the input has no label column");
   if (state_.global_step == 0 && config_.model.output_bias_init == OutputBiasInit::kLabelMean) {
-    double sum = 0.0;
-    for (int64_t i = 0; i < batch_.labels.size(); ++i) sum += batch_.labels[i];
-    model_->InitializeOutputBias(sum / static_cast<double>(batch_.labels.size()));
+    double sum_count[2] = {0.0, 0.0};
+    if (have_rows) {
+      for (int64_t i = 0; i < batch_.labels.size(); ++i) sum_count[0] += batch_.labels[i];
+      sum_count[1] = static_cast<double>(batch_.labels.size());
+    }
+    if (by_bytes_) AllReduceSum(hybrid_->group(), sum_count, 2);  // the global batch's mean
+    model_->InitializeOutputBias(sum_count[0] / sum_count[1]);
   }
   StepResult r;
   if (hybrid_) {
+    hybrid_->group().SetPhase(fmt::format("training step {}", state_.global_step + 1));
     const double comm0 = hybrid_->group().CommunicationSeconds();
-    r = hybrid_->TrainStep(batch_);
+    r = by_bytes_ ? hybrid_->TrainLocalStep(have_rows ? &batch_ : nullptr, global_batch_)
+                  : hybrid_->TrainStep(batch_);
     result_.communication_seconds += hybrid_->group().CommunicationSeconds() - comm0;
   } else {
     r = model_->TrainStep(batch_);
@@ -407,8 +453,8 @@ StepResult Trainer::Step() {
   }
   ++state_.global_step;
   ++state_.batch_in_epoch;
-  state_.examples += batch_.size();
-  result_.train_examples += batch_.size();
+  state_.examples += global_batch_;
+  result_.train_examples += global_batch_;
   return r;
 }
 
@@ -443,6 +489,7 @@ void Trainer::EvaluateNow(const char* when, int64_t epoch) {
 }
 
 MetricMap Trainer::EvaluateDistributed() {
+  hybrid_->group().SetPhase(fmt::format("the evaluation at step {}", state_.global_step));
   model_->ResetMetrics();
   return EvaluateBatches(
       *eval_reader_, [&](const Batch& batch) { hybrid_->TestStep(batch); },
@@ -464,7 +511,10 @@ void Trainer::WriteModel(const std::string& path, const TrainingState& state) {
     SaveShardedCheckpoint(path, *hybrid_, config_yaml_, mapping_text_, state);
     return;
   }
-  // Gathered to rank 0, which writes the single file.
+  // Gathered to rank 0, which writes the single file; the other ranks wait for it in the
+  // next collective.
+  hybrid_->group().SetPhase(
+      fmt::format("the checkpoint at step {} (written by rank 0 to {})", state.global_step, path));
   std::unique_ptr<Ranking> full;
   std::unique_ptr<Optimizer> full_optimizer;
   if (is_root()) {
@@ -481,7 +531,8 @@ void Trainer::Save(const std::string& path) {
   if (!run_.write_files) return;
   state_.history_json = history_.dump();
   state_.input.reset();
-  if (reader_->CanSeek()) state_.input = ToRecord(reader_->position());
+  // A rank reading its own byte range has its own position: a resumed run re-reads.
+  if (reader_->CanSeek() && !by_bytes_) state_.input = ToRecord(reader_->position());
   WriteModel(path, state_);
   for (TrainHook* h : hooks_) h->OnCheckpoint(path, state_);
 }

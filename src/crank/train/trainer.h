@@ -118,6 +118,9 @@ class Trainer {
   void RunEpoch(int64_t total_bytes);
   // Continues the epoch in progress after its batch_in_epoch batches: seeks when it can.
   void ResumeInput();
+  // The next (global) batch into batch_: with by_bytes_ this rank's part of it, and a
+  // collective (the epoch ends on every rank when no rank has rows left). Sets global_batch_.
+  bool NextBatch();
   // One optimizer step on batch_; NumericError when the loss is not finite.
   StepResult Step();
   // Evaluates (when there are eval files), records history, applies early stopping and
@@ -149,6 +152,9 @@ class Trainer {
   RankingConfig ranking_config_;
   std::unique_ptr<HybridParallel> hybrid_;  // several ranks: the model's distributed step
   TrainingState state_;
+  bool by_bytes_ = false;     // train.input_sharding bytes on several ranks
+  bool local_done_ = false;   // by_bytes_: this rank's range is exhausted for this epoch
+  int64_t global_batch_ = 0;  // examples of the current global batch
   std::string config_yaml_;
   std::string mapping_text_;
   nlohmann::json history_;  // [{"epoch":..,"step":..,"metrics":{...}}, ...]
