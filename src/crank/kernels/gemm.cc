@@ -143,24 +143,31 @@ void TiledGemm(TileKernel<T> kernel, bool trans_a, bool trans_b, int64_t m, int6
   const int64_t extent = by_columns ? n : m;
   const int64_t band = RowsPerTile(extent);
   const int64_t tiles = (extent + band - 1) / band;
+  auto tile = [&](int64_t t) {
+    const int64_t start = t * band;
+    const int64_t size = std::min(band, extent - start);
+    if (by_columns) {
+      const T* b_tile = trans_b ? b + start * ldb : b + start;
+      kernel(trans_a, trans_b, m, size, k, alpha, a, lda, b_tile, ldb, beta, c + start, ldc);
+    } else {
+      const T* a_tile = trans_a ? a + start : a + start * lda;
+      kernel(trans_a, trans_b, size, n, k, alpha, a_tile, lda, b, ldb, beta, c + start * ldc, ldc);
+    }
+  };
   const int threads =
       omp_in_parallel() ? 1 : static_cast<int>(std::min<int64_t>(ComputeThreads(), tiles));
+  if (threads == 1) {
+    // No parallel region at all: even a one-thread region costs a futex system call when it
+    // ends (kernels/parallel_for.h), which is a visible share of a batch-1 forward pass.
+    SingleThreadedLibraries one_thread;
+    for (int64_t t = 0; t < tiles; ++t) tile(t);
+    return;
+  }
 #pragma omp parallel num_threads(threads)
   {
     SingleThreadedLibraries one_thread;
 #pragma omp for schedule(static)
-    for (int64_t t = 0; t < tiles; ++t) {
-      const int64_t start = t * band;
-      const int64_t size = std::min(band, extent - start);
-      if (by_columns) {
-        const T* b_tile = trans_b ? b + start * ldb : b + start;
-        kernel(trans_a, trans_b, m, size, k, alpha, a, lda, b_tile, ldb, beta, c + start, ldc);
-      } else {
-        const T* a_tile = trans_a ? a + start : a + start * lda;
-        kernel(trans_a, trans_b, size, n, k, alpha, a_tile, lda, b, ldb, beta, c + start * ldc,
-               ldc);
-      }
-    }
+    for (int64_t t = 0; t < tiles; ++t) tile(t);
   }
 }
 
