@@ -15,6 +15,7 @@
 #include "crank/kernels/bf16.h"
 #include "crank/kernels/compute_settings.h"
 #include "crank/kernels/gemm_onednn.h"
+#include "crank/kernels/gemm_small.h"
 #include "crank/kernels/gemm_testing.h"
 
 namespace crank {
@@ -56,6 +57,20 @@ bool OneDnnSuits(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k) {
 constexpr int64_t kMinBf16Side = 16;
 constexpr std::string_view kBf16Rule = "min(M, N, K) >= 16";
 bool Bf16Suits(int64_t m, int64_t n, int64_t k) { return std::min({m, n, k}) >= kMinBf16Side; }
+
+// fp32 under kAuto, one-row plain products (a dense layer's forward pass at batch 1) run on
+// crank's own kernel (gemm_small.h) where the build targets AVX-512: it streams the weights once
+// with no per-call packing or dispatch (docs/performance.md, "Small batches").
+#if defined(__AVX512F__)
+constexpr bool kSmallRowsKernel = true;
+#else
+constexpr bool kSmallRowsKernel = false;
+#endif
+constexpr int64_t kMaxSmallRows = 1;
+bool UseSmallRowsKernel(bool trans_a, bool trans_b, int64_t m) {
+  return kSmallRowsKernel && g_backend.load(std::memory_order_relaxed) == GemmBackend::kAuto &&
+         !trans_a && !trans_b && m <= kMaxSmallRows;
+}
 
 bool UseOneDnnFp32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k) {
   switch (g_backend.load(std::memory_order_relaxed)) {
@@ -216,6 +231,10 @@ void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
   CRANK_CHECK(ldb >= b_cols && ldb <= INT_MAX, "Gemm ldb={} for a row of {}", ldb, b_cols);
   if (GemmRunsInBf16(m, n, k)) {
     GemmBf16(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  if (UseSmallRowsKernel(trans_a, trans_b, m)) {
+    SmallRowsGemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   TiledGemm<float>(UseOneDnnFp32(trans_a, trans_b, m, n, k) ? OneDnnGemmFp32 : OpenBlasTile,
