@@ -61,14 +61,10 @@ bool Bf16Suits(int64_t m, int64_t n, int64_t k) { return std::min({m, n, k}) >= 
 // fp32 under kAuto, one-row plain products (a dense layer's forward pass at batch 1) run on
 // crank's own kernel (gemm_small.h) where the build targets AVX-512: it streams the weights once
 // with no per-call packing or dispatch (docs/performance.md, "Small batches").
-#if defined(__AVX512F__)
-constexpr bool kSmallRowsKernel = true;
-#else
-constexpr bool kSmallRowsKernel = false;
-#endif
 constexpr int64_t kMaxSmallRows = 1;
 bool UseSmallRowsKernel(bool trans_a, bool trans_b, int64_t m) {
-  return kSmallRowsKernel && g_backend.load(std::memory_order_relaxed) == GemmBackend::kAuto &&
+  static const bool kVectorized = SmallRowsGemmVectorized();
+  return kVectorized && g_backend.load(std::memory_order_relaxed) == GemmBackend::kAuto &&
          !trans_a && !trans_b && m <= kMaxSmallRows;
 }
 

@@ -102,4 +102,12 @@ void SmallRowsGemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
 #endif
 }
 
+bool SmallRowsGemmVectorized() {
+#if defined(__AVX512F__)
+  return true;
+#else
+  return false;
+#endif
+}
+
 }  // namespace crank

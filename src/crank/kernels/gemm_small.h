@@ -21,6 +21,10 @@ void SmallRowsGemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
                    const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                    int64_t ldc);
 
+// True when SmallRowsGemm runs its AVX-512 code (the library was compiled for AVX-512, as
+// CRANK_NATIVE builds on such a CPU are); false means the scalar loop, which Gemm never picks.
+bool SmallRowsGemmVectorized();
+
 }  // namespace crank
 
 #endif  // CRANK_KERNELS_GEMM_SMALL_H_
