@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "crank/base/error.h"
+#include "crank/kernels/parallel_for.h"
 
 namespace crank {
 namespace {
@@ -52,8 +53,8 @@ void RoundToBf16(const float* src, int64_t rows, int64_t cols, int64_t ld, uint1
 #if defined(__x86_64__)
   if (kVector) round_row = RoundRowAvx512Bf16;
 #endif
-#pragma omp parallel for schedule(static) if (rows * cols >= kMinParallelElements && rows > 1)
-  for (int64_t i = 0; i < rows; ++i) round_row(src + i * ld, cols, dst + i * cols);
+  ParallelFor(rows, rows * cols >= kMinParallelElements,
+              [&](int64_t i) { round_row(src + i * ld, cols, dst + i * cols); });
 }
 
 }  // namespace crank

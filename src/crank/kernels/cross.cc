@@ -4,6 +4,7 @@
 
 #include "crank/base/error.h"
 #include "crank/kernels/gemm.h"
+#include "crank/kernels/parallel_for.h"
 
 namespace crank {
 namespace {
@@ -40,8 +41,7 @@ void CrossForward(const CrossWeights& w, int64_t batch, const float* x0, const f
     Gemm(false, false, batch, n, p, 1.0f, hidden, p, w.kernel_v, n, 0.0f, act_out, n);
   }
   const float diag = w.diag_scale;
-#pragma omp parallel for schedule(static) if (batch * n >= kMinParallelElements)
-  for (int64_t b = 0; b < batch; ++b) {
+  ParallelFor(batch, batch * n >= kMinParallelElements, [&](int64_t b) {
     float* a = act_out + b * n;
     if (w.bias != nullptr) {
       BiasActivationForward(w.preactivation, w.bias, a, n);
@@ -58,7 +58,7 @@ void CrossForward(const CrossWeights& w, int64_t batch, const float* x0, const f
 #pragma omp simd
       for (int64_t j = 0; j < n; ++j) ob[j] = x0b[j] * a[j] + xb[j];
     }
-  }
+  });
 }
 
 void CrossBackward(const CrossWeights& w, const CrossGrads& grads, int64_t batch, const float* x0,
@@ -72,8 +72,7 @@ void CrossBackward(const CrossWeights& w, const CrossGrads& grads, int64_t batch
   const float diag = w.diag_scale;
   // With q = act(z) + diag * x:  d_x0 = d_out * q,  d_q = d_out * x0,
   // d_x = d_out + diag * d_q + (the GEMM terms below),  d_z = d_q * act'(z).
-#pragma omp parallel for schedule(static) if (batch * n >= kMinParallelElements)
-  for (int64_t b = 0; b < batch; ++b) {
+  ParallelFor(batch, batch * n >= kMinParallelElements, [&](int64_t b) {
     const int64_t o = b * n;
     const float* g = d_out + o;
     const float* x0b = x0 + o;
@@ -99,13 +98,12 @@ void CrossBackward(const CrossWeights& w, const CrossGrads& grads, int64_t batch
       }
     }
     ActivationBackward(w.preactivation, a, dz, n, dz);
-  }
+  });
 
   if (w.bias != nullptr && grads.d_bias != nullptr) {
     // d_bias[j] += sum_b d_z[b][j], each column summed over b in order.
     const int64_t blocks = (n + kBiasBlock - 1) / kBiasBlock;
-#pragma omp parallel for schedule(static) if (batch * n >= kMinParallelElements)
-    for (int64_t blk = 0; blk < blocks; ++blk) {
+    ParallelFor(blocks, batch * n >= kMinParallelElements, [&](int64_t blk) {
       const int64_t lo = blk * kBiasBlock;
       const int64_t hi = std::min(n, lo + kBiasBlock);
       float* db = grads.d_bias;
@@ -114,7 +112,7 @@ void CrossBackward(const CrossWeights& w, const CrossGrads& grads, int64_t batch
 #pragma omp simd
         for (int64_t j = lo; j < hi; ++j) db[j] += dz[j];
       }
-    }
+    });
   }
 
   if (p == 0) {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "crank/base/error.h"
+#include "crank/kernels/parallel_for.h"
 
 namespace crank {
 namespace {
@@ -187,13 +188,12 @@ void DotInteractionForward(const float* t, int64_t batch, int64_t num_features, 
   const int64_t stride = f * dim;
   const bool small = f <= kMaxFastFeatures && dim <= kMaxFastDim;
   const bool parallel = batch * f * f * dim / 2 >= kMinParallelWork;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t b = 0; b < batch; ++b) {
+  ParallelFor(batch, parallel, [&](int64_t b) {
     const float* tb = t + b * stride;
     float* ob = out + b * width;
     if (small) {
       ForwardSmall(tb, f, dim, self_interaction, skip_gather, ob);
-      continue;
+      return;
     }
     if (skip_gather) std::memset(ob, 0, static_cast<size_t>(width) * sizeof(float));
     for (int64_t i = 0; i < f; ++i) {
@@ -201,7 +201,7 @@ void DotInteractionForward(const float* t, int64_t batch, int64_t num_features, 
       DotWithRows(tb + i * dim, tb, n, dim,
                   ob + OutputIndex(i, 0, f, self_interaction, skip_gather));
     }
-  }
+  });
 }
 
 void DotInteractionBackward(const float* d_out, const float* t, int64_t batch, int64_t num_features,
@@ -212,8 +212,7 @@ void DotInteractionBackward(const float* d_out, const float* t, int64_t batch, i
   const int64_t stride = f * dim;
   const bool small = f <= kMaxFastFeatures;
   const bool parallel = batch * f * f * dim >= kMinParallelWork;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t b = 0; b < batch; ++b) {
+  ParallelFor(batch, parallel, [&](int64_t b) {
     const float* tb = t + b * stride;
     const float* gb = d_out + b * width;
     float* db = d_t + b * stride;
@@ -235,7 +234,7 @@ void DotInteractionBackward(const float* d_out, const float* t, int64_t batch, i
           GradientTimesFeatures(g, tb, f, dim, db);
           break;
       }
-      continue;
+      return;
     }
     // Larger F: G's entries are read from d_out as needed.
     auto g = [&](int64_t i, int64_t j) -> float {
@@ -254,7 +253,7 @@ void DotInteractionBackward(const float* d_out, const float* t, int64_t batch, i
         for (int64_t e = 0; e < dim; ++e) di[e] += gj * r[e];
       }
     }
-  }
+  });
 }
 
 }  // namespace crank

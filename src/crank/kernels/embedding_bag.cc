@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "crank/base/error.h"
+#include "crank/kernels/parallel_for.h"
 
 namespace crank {
 namespace {
@@ -70,11 +71,10 @@ void ForwardImpl(const float* table, int64_t dim, const int64_t* ids, const int6
                  const float* weights, int64_t batch, Pooling pooling, float* out) {
   const int64_t nnz = offsets[batch];
   const bool parallel = batch > 1 && (batch + nnz) * dim >= kMinParallelWork;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t b = 0; b < batch; ++b) {
+  ParallelFor(batch, parallel, [&](int64_t b) {
     PoolBag<kDim>(table, dim, ids, nnz, weights, offsets[b], offsets[b + 1], pooling,
                   out + b * dim);
-  }
+  });
 }
 
 // One unique row of EmbeddingBagBackward.
@@ -98,11 +98,10 @@ void BackwardImpl(int64_t num_unique, int64_t dim, const int64_t* segments, cons
                   const float* coef, const float* const* d_rows, float* grad_rows) {
   const bool parallel =
       num_unique > 1 && (num_unique + segments[num_unique]) * dim >= kMinParallelWork;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t u = 0; u < num_unique; ++u) {
+  ParallelFor(num_unique, parallel, [&](int64_t u) {
     SumRun<kDim>(dim, segments[u], segments[u + 1], segments[num_unique], order, coef, d_rows,
                  grad_rows + u * dim);
-  }
+  });
 }
 
 }  // namespace
@@ -157,8 +156,7 @@ void EmbeddingBagForward(const float* table, int64_t dim, const int64_t* ids,
 void EmbeddingBagCoefficients(const int64_t* offsets, const float* weights, int64_t batch,
                               Pooling pooling, float* coef) {
   const bool parallel = batch > 1 && offsets[batch] >= kMinParallelWork;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t b = 0; b < batch; ++b) {
+  ParallelFor(batch, parallel, [&](int64_t b) {
     const int64_t begin = offsets[b];
     const int64_t end = offsets[b + 1];
     const float s = BagScale(pooling, weights, begin, end);
@@ -167,7 +165,7 @@ void EmbeddingBagCoefficients(const int64_t* offsets, const float* weights, int6
     } else {
       for (int64_t k = begin; k < end; ++k) coef[k] = weights[k] * s;
     }
-  }
+  });
 }
 
 int64_t GroupIds(const int64_t* ids, int64_t n, int64_t id_bound, int64_t* order, int64_t* scratch,

@@ -15,6 +15,7 @@
 #include "crank/kernels/bf16.h"
 #include "crank/kernels/compute_settings.h"
 #include "crank/kernels/gemm_onednn.h"
+#include "crank/kernels/gemm_small.h"
 #include "crank/kernels/gemm_testing.h"
 
 namespace crank {
@@ -56,6 +57,16 @@ bool OneDnnSuits(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k) {
 constexpr int64_t kMinBf16Side = 16;
 constexpr std::string_view kBf16Rule = "min(M, N, K) >= 16";
 bool Bf16Suits(int64_t m, int64_t n, int64_t k) { return std::min({m, n, k}) >= kMinBf16Side; }
+
+// fp32 under kAuto, one-row plain products (a dense layer's forward pass at batch 1) run on
+// crank's own kernel (gemm_small.h) where the build targets AVX-512: it streams the weights once
+// with no per-call packing or dispatch (docs/performance.md, "Small batches").
+constexpr int64_t kMaxSmallRows = 1;
+bool UseSmallRowsKernel(bool trans_a, bool trans_b, int64_t m) {
+  static const bool kVectorized = SmallRowsGemmVectorized();
+  return kVectorized && g_backend.load(std::memory_order_relaxed) == GemmBackend::kAuto &&
+         !trans_a && !trans_b && m <= kMaxSmallRows;
+}
 
 bool UseOneDnnFp32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k) {
   switch (g_backend.load(std::memory_order_relaxed)) {
@@ -143,24 +154,31 @@ void TiledGemm(TileKernel<T> kernel, bool trans_a, bool trans_b, int64_t m, int6
   const int64_t extent = by_columns ? n : m;
   const int64_t band = RowsPerTile(extent);
   const int64_t tiles = (extent + band - 1) / band;
+  auto tile = [&](int64_t t) {
+    const int64_t start = t * band;
+    const int64_t size = std::min(band, extent - start);
+    if (by_columns) {
+      const T* b_tile = trans_b ? b + start * ldb : b + start;
+      kernel(trans_a, trans_b, m, size, k, alpha, a, lda, b_tile, ldb, beta, c + start, ldc);
+    } else {
+      const T* a_tile = trans_a ? a + start : a + start * lda;
+      kernel(trans_a, trans_b, size, n, k, alpha, a_tile, lda, b, ldb, beta, c + start * ldc, ldc);
+    }
+  };
   const int threads =
       omp_in_parallel() ? 1 : static_cast<int>(std::min<int64_t>(ComputeThreads(), tiles));
+  if (threads == 1) {
+    // No parallel region at all: even a one-thread region costs a futex system call when it
+    // ends (kernels/parallel_for.h), which is a visible share of a batch-1 forward pass.
+    SingleThreadedLibraries one_thread;
+    for (int64_t t = 0; t < tiles; ++t) tile(t);
+    return;
+  }
 #pragma omp parallel num_threads(threads)
   {
     SingleThreadedLibraries one_thread;
 #pragma omp for schedule(static)
-    for (int64_t t = 0; t < tiles; ++t) {
-      const int64_t start = t * band;
-      const int64_t size = std::min(band, extent - start);
-      if (by_columns) {
-        const T* b_tile = trans_b ? b + start * ldb : b + start;
-        kernel(trans_a, trans_b, m, size, k, alpha, a, lda, b_tile, ldb, beta, c + start, ldc);
-      } else {
-        const T* a_tile = trans_a ? a + start : a + start * lda;
-        kernel(trans_a, trans_b, size, n, k, alpha, a_tile, lda, b, ldb, beta, c + start * ldc,
-               ldc);
-      }
-    }
+    for (int64_t t = 0; t < tiles; ++t) tile(t);
   }
 }
 
@@ -209,6 +227,10 @@ void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
   CRANK_CHECK(ldb >= b_cols && ldb <= INT_MAX, "Gemm ldb={} for a row of {}", ldb, b_cols);
   if (GemmRunsInBf16(m, n, k)) {
     GemmBf16(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  if (UseSmallRowsKernel(trans_a, trans_b, m)) {
+    SmallRowsGemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   TiledGemm<float>(UseOneDnnFp32(trans_a, trans_b, m, n, k) ? OneDnnGemmFp32 : OpenBlasTile,

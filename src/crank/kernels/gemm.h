@@ -83,8 +83,10 @@ std::string_view GemmPrecisionName(GemmPrecision precision);
 
 // Which library runs fp32 GEMMs. kAuto (the default) picks per shape by a measured rule: oneDNN
 // where N >= 8, and M >= 8 too where A is transposed (and the build has it), else OpenBLAS
-// (docs/performance.md, "GEMM backend and bf16"). kOpenBlas keeps every fp32 GEMM on OpenBLAS. bf16
-// GEMMs always run on oneDNN.
+// (docs/performance.md, "GEMM backend and bf16"); one-row products with neither operand
+// transposed (a dense layer at batch 1) run on crank's own kernel where the build targets
+// AVX-512 (gemm_small.h; docs/performance.md, "Small batches"). kOpenBlas keeps every fp32
+// GEMM on OpenBLAS. bf16 GEMMs always run on oneDNN.
 enum class GemmBackend { kAuto, kOpenBlas, kOneDnn };
 
 // Process-wide, like SetGemmPrecision. kOneDnn without oneDNN in the build: InvalidArgument.

@@ -5,6 +5,7 @@
 
 #include "crank/base/error.h"
 #include "crank/kernels/gemm.h"
+#include "crank/kernels/parallel_for.h"
 
 namespace crank {
 namespace {
@@ -24,15 +25,14 @@ void LinearForward(const float* x, const float* w, const float* b, Activation ac
               out);
   Gemm(false, false, batch, out, in, 1.0f, x, in, w, out, 0.0f, y, out);
   if (b == nullptr && act == Activation::kLinear) return;
-#pragma omp parallel for schedule(static) if (batch * out >= kMinParallelElements)
-  for (int64_t r = 0; r < batch; ++r) {
+  ParallelFor(batch, batch * out >= kMinParallelElements, [&](int64_t r) {
     float* yr = y + r * out;
     if (b != nullptr) {
       BiasActivationForward(act, b, yr, out);
     } else {
       ActivationForward(act, yr, out);
     }
-  }
+  });
 }
 
 namespace {
@@ -82,8 +82,7 @@ void ColumnBlock(const float* __restrict y, const float* __restrict dy, int64_t 
 void ActivationBackwardColumnSums(Activation act, const float* y, const float* dy, int64_t batch,
                                   int64_t out, float* d_pre, float* db) {
   const int64_t blocks = (out + kColumnBlock - 1) / kColumnBlock;
-#pragma omp parallel for schedule(static) if (batch * out >= kMinParallelElements && blocks > 1)
-  for (int64_t blk = 0; blk < blocks; ++blk) {
+  ParallelFor(blocks, batch * out >= kMinParallelElements && blocks > 1, [&](int64_t blk) {
     const int64_t c0 = blk * kColumnBlock;
     const int64_t width = std::min(kColumnBlock, out - c0);
     switch (act) {
@@ -97,7 +96,7 @@ void ActivationBackwardColumnSums(Activation act, const float* y, const float* d
         ColumnBlock<Activation::kLinear, kColumnBlock>(y, dy, batch, out, c0, width, d_pre, db);
         break;
     }
-  }
+  });
 }
 
 }  // namespace

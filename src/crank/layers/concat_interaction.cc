@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "crank/base/error.h"
+#include "crank/kernels/parallel_for.h"
 
 namespace crank {
 namespace {
@@ -36,14 +37,13 @@ void ConcatColumns(const std::vector<const Tensor*>& features, const std::vector
   out->Resize({batch, total});
   float* o = out->data();
   const size_t f = features.size();
-#pragma omp parallel for schedule(static) if (batch * total >= kMinParallelCopy)
-  for (int64_t b = 0; b < batch; ++b) {
+  ParallelFor(batch, batch * total >= kMinParallelCopy, [&](int64_t b) {
     float* ob = o + b * total;
     for (size_t i = 0; i < f; ++i) {
       std::memcpy(ob, features[i]->row(b), static_cast<size_t>(widths[i]) * sizeof(float));
       ob += widths[i];
     }
-  }
+  });
 }
 
 void SplitColumns(const Tensor& d_out, const std::vector<int64_t>& widths,
@@ -58,8 +58,7 @@ void SplitColumns(const Tensor& d_out, const std::vector<int64_t>& widths,
   }
   const float* g = d_out.data();
   const size_t f = widths.size();
-#pragma omp parallel for schedule(static) if (batch * total >= kMinParallelCopy)
-  for (int64_t b = 0; b < batch; ++b) {
+  ParallelFor(batch, batch * total >= kMinParallelCopy, [&](int64_t b) {
     const float* gb = g + b * total;
     for (size_t i = 0; i < f; ++i) {
       if (d_features[i] != nullptr) {
@@ -67,7 +66,7 @@ void SplitColumns(const Tensor& d_out, const std::vector<int64_t>& widths,
       }
       gb += widths[i];
     }
-  }
+  });
 }
 
 int64_t ConcatInteraction::Build(const std::vector<int64_t>& widths, Rng& /*rng*/) {

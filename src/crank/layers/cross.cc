@@ -6,6 +6,7 @@
 
 #include "crank/base/error.h"
 #include "crank/kernels/cross.h"
+#include "crank/kernels/parallel_for.h"
 #include "crank/layers/concat_interaction.h"
 #include "crank/layers/initializers.h"
 
@@ -21,7 +22,12 @@ void AddInto(const Tensor& src, Tensor* dst) {
   const float* s = src.data();
   float* d = dst->data();
   const int64_t n = src.size();
-#pragma omp parallel for simd schedule(static) if (n >= kMinParallelElements)
+  if (!WouldSplit(n, n >= kMinParallelElements)) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) d[i] += s[i];
+    return;
+  }
+#pragma omp parallel for simd schedule(static)
   for (int64_t i = 0; i < n; ++i) d[i] += s[i];
 }
 

@@ -6,6 +6,7 @@
 
 #include "crank/base/error.h"
 #include "crank/kernels/dot_interaction.h"
+#include "crank/kernels/parallel_for.h"
 
 namespace crank {
 namespace {
@@ -64,12 +65,11 @@ void DotInteraction::Compute(const std::vector<const Tensor*>& features, Tensor*
   stacked->Resize({batch, f, dim_});
   const size_t row_bytes = static_cast<size_t>(dim_) * sizeof(float);
   float* t = stacked->data();
-#pragma omp parallel for schedule(static) if (batch * f * dim_ >= kMinParallelCopy)
-  for (int64_t b = 0; b < batch; ++b) {
+  ParallelFor(batch, batch * f * dim_ >= kMinParallelCopy, [&](int64_t b) {
     for (int64_t i = 0; i < f; ++i) {
       std::memcpy(t + (b * f + i) * dim_, features[static_cast<size_t>(i)]->row(b), row_bytes);
     }
-  }
+  });
   out->Resize({batch, out_width_});
   DotInteractionForward(t, batch, f, dim_, options_.self_interaction, options_.skip_gather,
                         out->data());
@@ -92,13 +92,12 @@ void DotInteraction::Backward(const Tensor& d_out, const std::vector<Tensor*>& d
   }
   const size_t row_bytes = static_cast<size_t>(dim_) * sizeof(float);
   const float* dt = d_stacked_.data();
-#pragma omp parallel for schedule(static) if (batch * f * dim_ >= kMinParallelCopy)
-  for (int64_t b = 0; b < batch; ++b) {
+  ParallelFor(batch, batch * f * dim_ >= kMinParallelCopy, [&](int64_t b) {
     for (int64_t i = 0; i < f; ++i) {
       Tensor* d = d_features[static_cast<size_t>(i)];
       if (d != nullptr) std::memcpy(d->row(b), dt + (b * f + i) * dim_, row_bytes);
     }
-  }
+  });
 }
 
 std::string DotInteraction::Describe() const {

@@ -11,6 +11,7 @@
 
 #include "crank/base/error.h"
 #include "crank/kernels/gemm.h"
+#include "crank/kernels/parallel_for.h"
 #include "crank/layers/initializers.h"
 
 namespace crank {
@@ -133,13 +134,12 @@ void EmbeddingCollection::Build(Rng& rng) {
     v.sparse_grad.rows.Resize({0, c.dim});
     for (int64_t r = 0; r < c.vocabulary_size; r += kInitBlockRows) blocks.emplace_back(t, r);
   }
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t b = 0; b < static_cast<int64_t>(blocks.size()); ++b) {
+  ParallelForDynamic(static_cast<int64_t>(blocks.size()), true, [&](int64_t b) {
     const auto [t, first] = blocks[static_cast<size_t>(b)];
     const TableConfig& c = tables_[t];
     InitialRows(c, t, root_seed, first, std::min(first + kInitBlockRows, c.vocabulary_size),
                 variables_[t].value.row(first));
-  }
+  });
   built_ = true;
   inputs_ = nullptr;
 }
@@ -245,15 +245,14 @@ int64_t EmbeddingCollection::Lookup(const std::vector<SparseFeature>& features,
   // With several features per thread, one parallel region over the features (each pooled on one
   // thread) replaces one region per feature; the outputs are the same either way.
   const bool spread = n > 0 && SpreadFeatures(features, tables_[0].dim);
-#pragma omp parallel for schedule(dynamic, 1) if (spread)
-  for (int64_t k = 0; k < n; ++k) {
+  ParallelForDynamic(n, spread, [&](int64_t k) {
     const size_t i = static_cast<size_t>(k);
     const SparseFeature& f = features[i];
     const size_t t = static_cast<size_t>(feature_table_[i]);
     EmbeddingBagForward(variables_[t].value.data(), tables_[t].dim, f.ids.data(), f.offsets.data(),
                         f.weights.empty() ? nullptr : f.weights.data(), batch, features_[i].pooling,
                         (*outputs)[i].data());
-  }
+  });
   return batch;
 }
 
@@ -274,9 +273,8 @@ void EmbeddingCollection::Backward(const std::vector<Tensor>& d_outputs) {
   const int64_t num_tables = static_cast<int64_t>(tables_.size());
   // Tables are independent: with several per thread, one parallel region over the tables (each
   // merged on one thread) replaces the per-table regions; the result is the same either way.
-#pragma omp parallel for schedule(dynamic, \
-                                  1) if (num_tables >= kMinFeaturesPerThread * ComputeThreads())
-  for (int64_t t = 0; t < num_tables; ++t) BackwardTable(static_cast<size_t>(t), inputs, d_outputs);
+  ParallelForDynamic(num_tables, num_tables >= kMinFeaturesPerThread * ComputeThreads(),
+                     [&](int64_t t) { BackwardTable(static_cast<size_t>(t), inputs, d_outputs); });
 }
 
 void EmbeddingCollection::BackwardTable(size_t t, const std::vector<SparseFeature>& inputs,
