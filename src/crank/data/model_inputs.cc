@@ -139,6 +139,17 @@ const char* InputDTypeName(InputDType dtype) {
   return dtype == InputDType::kFp32 ? "FP32" : "INT64";
 }
 
+bool ParseInputDType(std::string_view name, InputDType* dtype) {
+  if (name == "FP32") {
+    *dtype = InputDType::kFp32;
+  } else if (name == "INT64") {
+    *dtype = InputDType::kInt64;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 std::vector<InputSpec> ModelInputSpecs(const DataSpec& spec) {
   std::vector<InputSpec> specs;
   if (spec.num_dense() > 0) specs.push_back({kDense, InputDType::kFp32, {-1, spec.num_dense()}});
@@ -337,13 +348,8 @@ std::vector<NamedTensor> ModelInputsFromJson(const nlohmann::json& inputs) {
     }
     const nlohmann::json& datatype = field("datatype");
     const std::string dt = datatype.is_string() ? datatype.get<std::string>() : datatype.dump();
-    if (dt == "FP32") {
-      t.dtype = InputDType::kFp32;
-    } else if (dt == "INT64") {
-      t.dtype = InputDType::kInt64;
-    } else {
+    if (!ParseInputDType(dt, &t.dtype))
       fail(".datatype", fmt::format("expected FP32 or INT64, got '{}'", dt));
-    }
     const nlohmann::json& data = field("data");
     if (!data.is_array())
       fail(".data", fmt::format("expected a flat array, got {}", data.type_name()));

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crank/data/data_spec.h"
@@ -31,6 +32,8 @@ enum class InputDType { kFp32, kInt64 };
 
 // "FP32" / "INT64" (the Open Inference Protocol datatype names).
 const char* InputDTypeName(InputDType dtype);
+// The datatype named `name` ("FP32" / "INT64"); false for any other name.
+bool ParseInputDType(std::string_view name, InputDType* dtype);
 
 struct InputSpec {
   std::string name;

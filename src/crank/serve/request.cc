@@ -211,13 +211,8 @@ std::vector<NamedTensor> ReadTensors(array inputs) {
     }
     const element datatype = field("datatype");
     const std::string dt = datatype.is_string() ? std::string(datatype) : Dump(datatype);
-    if (dt == "FP32") {
-      t.dtype = InputDType::kFp32;
-    } else if (dt == "INT64") {
-      t.dtype = InputDType::kInt64;
-    } else {
+    if (!ParseInputDType(dt, &t.dtype))
       fail(".datatype", fmt::format("expected FP32 or INT64, got '{}'", dt));
-    }
     const element data = field("data");
     if (!data.is_array()) {
       fail(".data", fmt::format("expected a flat array, got {}", TypeName(data)));
