@@ -48,6 +48,22 @@ void BatchBuilder::AppendColumns(bool has_label, float label, float weight, cons
   ++rows_;
 }
 
+float* BatchBuilder::BeginRow(bool has_label, float label, float weight) {
+  labels_.push_back(label);
+  weights_.push_back(weight);
+  all_labelled_ = all_labelled_ && has_label;
+  dense_.resize(dense_.size() + static_cast<size_t>(num_dense_));
+  return dense_.data() + dense_.size() - num_dense_;
+}
+
+void BatchBuilder::EndRow() {
+  for (SparseFeature& sf : batch_->sparse) {
+    CRANK_CHECK(sf.ids.size() > static_cast<size_t>(sf.offsets.back()));
+    sf.offsets.push_back(static_cast<int64_t>(sf.ids.size()));
+  }
+  ++rows_;
+}
+
 int64_t BatchBuilder::Finish() {
   Batch& b = *batch_;
   b.dense.Resize({rows_, num_dense_});

@@ -32,6 +32,13 @@ class BatchBuilder {
   // give each feature's ids.
   void AppendColumns(bool has_label, float label, float weight, const float* dense,
                      const int64_t* const* ids, const int64_t* counts);
+  // Row-at-a-time form for a mapper that writes in place (DataMapping::Apply): BeginRow
+  // returns the row's D dense values to fill; then ids(f) gets the row's ids of every feature
+  // f (at least one each) appended; EndRow closes the row. The batch equals Append of the same
+  // Example.
+  float* BeginRow(bool has_label, float label, float weight);
+  std::vector<int64_t>* ids(size_t f) { return &batch_->sparse[f].ids; }
+  void EndRow();
   // Completes the batch: dense (B, D); labels (B) when every example has a label, else
   // empty; weights (B) when spec.weighted, else empty. Returns B.
   int64_t Finish();

@@ -9,7 +9,7 @@
 // log(1 + max(x, 0))); C-fields are 1..16 hex digits whose value (or its Mix64, per
 // TokenHash) is the token key. Malformed: wrong column count, a non-integer or out-of-range
 // I-field, a non-hex C-field, a label that is not 0/1 (bce) or not finite (mse). Field
-// splitting uses memchr and std::from_chars and allocates nothing per line.
+// splitting scans the bytes once, numbers use std::from_chars; nothing is allocated per line.
 
 #include <array>
 #include <string>

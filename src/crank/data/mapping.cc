@@ -196,52 +196,63 @@ DataMapping DataMapping::Build(const DataConfig& config,
   return m;
 }
 
+float DataMapping::MapDense(size_t d, double v) const {
+  const DenseField& f = schema_->dense[d];
+  const DenseStats& s = dense_stats_[d];
+  if (std::isnan(v)) v = f.missing == MissingValue::kMean ? s.mean : 0.0;
+  double y;
+  switch (f.transform) {
+    case DenseTransform::kLog1p:
+      if (v <= 0.0) {
+        y = 0.0f;
+      } else if (v < kLog1pTableSize && v == std::floor(v)) {
+        y = Log1pTable()[static_cast<size_t>(v)];
+      } else {
+        y = std::log1p(v);
+      }
+      break;
+    case DenseTransform::kStandardize:
+      y = (v - s.mean) / s.stddev;
+      break;
+    default:
+      y = v;
+  }
+  return static_cast<float>(std::clamp(y, -kMaxDenseValue, kMaxDenseValue));
+}
+
+void DataMapping::MapIds(size_t f, const std::vector<uint64_t>& keys,
+                         std::vector<int64_t>* ids) const {
+  if (keys.empty()) {
+    ids->push_back(Vocabulary::kMissingId);
+  } else if (const Vocabulary* v = vocabularies_[f].get()) {
+    for (const uint64_t k : keys) ids->push_back(v->Lookup(k));
+  } else {
+    const BucketHasher& h = hashers_[f];
+    for (const uint64_t k : keys) ids->push_back(h.Id(k));
+  }
+}
+
 void DataMapping::Apply(const RawRow& raw, Example* out) const {
-  const Schema& schema = *schema_;
-  const size_t nd = schema.dense.size(), nf = schema.sparse.size();
+  const size_t nd = schema_->dense.size(), nf = schema_->sparse.size();
   out->has_label = raw.has_label;
   out->label = static_cast<float>(raw.label);
   out->weight = static_cast<float>(raw.weight);
   out->dense.resize(nd);
-  const auto& table = Log1pTable();
-  for (size_t d = 0; d < nd; ++d) {
-    const DenseField& f = schema.dense[d];
-    const DenseStats& s = dense_stats_[d];
-    double v = raw.dense[d];
-    if (std::isnan(v)) v = f.missing == MissingValue::kMean ? s.mean : 0.0;
-    double y;
-    switch (f.transform) {
-      case DenseTransform::kLog1p:
-        if (v <= 0.0) {
-          y = 0.0f;
-        } else if (v < kLog1pTableSize && v == std::floor(v)) {
-          y = table[static_cast<size_t>(v)];
-        } else {
-          y = std::log1p(v);
-        }
-        break;
-      case DenseTransform::kStandardize:
-        y = (v - s.mean) / s.stddev;
-        break;
-      default:
-        y = v;
-    }
-    out->dense[d] = static_cast<float>(std::clamp(y, -kMaxDenseValue, kMaxDenseValue));
-  }
+  for (size_t d = 0; d < nd; ++d) out->dense[d] = MapDense(d, raw.dense[d]);
   out->ids.resize(nf);
   for (size_t f = 0; f < nf; ++f) {
-    std::vector<int64_t>& ids = out->ids[f];
-    const std::vector<uint64_t>& keys = raw.keys[f];
-    ids.clear();
-    if (keys.empty()) {
-      ids.push_back(Vocabulary::kMissingId);
-    } else if (const Vocabulary* v = vocabularies_[f].get()) {
-      for (const uint64_t k : keys) ids.push_back(v->Lookup(k));
-    } else {
-      const BucketHasher& h = hashers_[f];
-      for (const uint64_t k : keys) ids.push_back(h.Id(k));
-    }
+    out->ids[f].clear();
+    MapIds(f, raw.keys[f], &out->ids[f]);
   }
+}
+
+void DataMapping::Apply(const RawRow& raw, BatchBuilder* builder) const {
+  const size_t nd = schema_->dense.size(), nf = schema_->sparse.size();
+  float* dense = builder->BeginRow(raw.has_label, static_cast<float>(raw.label),
+                                   static_cast<float>(raw.weight));
+  for (size_t d = 0; d < nd; ++d) dense[d] = MapDense(d, raw.dense[d]);
+  for (size_t f = 0; f < nf; ++f) MapIds(f, raw.keys[f], builder->ids(f));
+  builder->EndRow();
 }
 
 std::string DataMapping::Serialize() const {

@@ -68,11 +68,17 @@ class DataMapping {
   // keys to ids (a missing feature gets the single id 0). `raw` must come from a parser made
   // for this mapping's configuration.
   void Apply(const RawRow& raw, Example* out) const;
+  // The same mapping appended to `builder` as its next row (Begin called with spec()), without
+  // an Example in between: the batch equals Apply + BatchBuilder::Append, bit for bit.
+  void Apply(const RawRow& raw, BatchBuilder* builder) const;
 
  private:
   DataMapping() = default;
   void Init(DataConfig config);  // config, schema, spec with default state
   void FinishSpec();
+  float MapDense(size_t d, double raw) const;  // dense field d of a raw value (NaN: missing)
+  // Appends the ids of sparse feature f for its token keys (kMissingId when there are none).
+  void MapIds(size_t f, const std::vector<uint64_t>& keys, std::vector<int64_t>* ids) const;
 
   std::shared_ptr<const DataConfig> config_;  // shared: copies of a mapping stay cheap
   std::shared_ptr<const Schema> schema_;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "crank/base/error.h"
+#include "crank/data/batch_builder.h"
 #include "crank/data/in_memory_dataset.h"
 #include "crank/data/synthetic_criteo.h"
 #include "crank/data/test_util.h"
@@ -106,6 +107,68 @@ TEST(DataMapping, CorruptTextIsIoError) {
   std::string bad_config = text;
   bad_config.replace(bad_config.find("format: criteo"), 14, "format: crit3o");
   EXPECT_THROW(DataMapping::Deserialize(bad_config), IoError);
+}
+
+// Maps every line of `text` (after its header line when `header`) both ways: Apply into an
+// Example then BatchBuilder::Append, and Apply straight into the builder.
+void ExpectBothApplyFormsAgree(const DataMapping& m, const std::string& text, bool header) {
+  std::unique_ptr<RowParser> parser = MakeRowParser(m.config(), m.schema());
+  parser->BeginFile("t");
+  Batch a, b;
+  BatchBuilder via_example, direct;
+  via_example.Begin(m.spec(), &a);
+  direct.Begin(m.spec(), &b);
+  RawRow raw;
+  Example example;
+  std::istringstream in(text);
+  int64_t rows = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (header && parser->ExpectsHeader()) {
+      parser->ParseHeader(line);
+      continue;
+    }
+    std::string error;
+    ASSERT_TRUE(parser->Parse(line, &raw, &error)) << error;
+    m.Apply(raw, &example);
+    via_example.Append(example);
+    m.Apply(raw, &direct);
+    ++rows;
+  }
+  EXPECT_EQ(via_example.Finish(), rows);
+  EXPECT_EQ(direct.Finish(), rows);
+  ASSERT_GT(rows, 0);
+  test::ExpectBatchesEqual(a, b);
+}
+
+TEST(DataMapping, ApplyIntoBuilderEqualsApplyThenAppend) {
+  test::TempDir dir;
+  const std::string train = WriteSynthetic(dir, "train.tsv", 500, 4);
+  const auto criteo = test::MakeMapping(
+      test::ConfigFromYaml(
+          "criteo:\n"
+          "  hash_buckets: 5000\n"
+          "  fields: {C1: {vocabulary: {min_count: 2}}, C20: {hash_buckets: 3}}\n"),
+      {train});
+  std::ostringstream eval;
+  SyntheticOptions o;
+  o.rows = 300;
+  o.seed = 5;
+  GenerateSyntheticCriteo(o, eval);
+  ExpectBothApplyFormsAgree(*criteo, eval.str(), false);
+
+  // Statistics, a mean for missing values, multi-hot lists with an empty cell, weights.
+  const std::string csv = "x,k,g,y,w\n1.5,a,p|q|r,1,2\n2.5,b,,0,1\n,a,q,1,0.5\n-3,c,r|p,0,1\n";
+  const std::string data = dir.Write("d.csv", csv);
+  const auto delimited = test::MakeMapping(
+      test::ConfigFromYaml("format: delimited\n"
+                           "delimited:\n"
+                           "  label: y\n"
+                           "  weight: w\n"
+                           "  dense: [{name: x, transform: standardize, missing: mean}]\n"
+                           "  categorical: [{name: k, vocabulary: {}}]\n"
+                           "  multi_hot: [{name: g, hash_buckets: 7}]\n"),
+      {data});
+  ExpectBothApplyFormsAgree(*delimited, csv, true);
 }
 
 }  // namespace

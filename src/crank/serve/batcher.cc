@@ -128,7 +128,13 @@ void DynamicBatcher::Infer(std::shared_ptr<const ServedModel> model, const Batch
     }
     queue_.push_back(&p);
   }
-  cv_.notify_all();
+  // Without a queue delay only an idle worker waits on cv_, and one is enough; with it, a worker
+  // waiting for this request to join its pass must see it too.
+  if (options_.max_batch == 0 || options_.max_queue_delay_us == 0) {
+    cv_.notify_one();
+  } else {
+    cv_.notify_all();
+  }
   done.get();  // rethrows the forward pass's exception
 }
 

@@ -150,7 +150,6 @@ void ServedModel::MapRows(const InferRequest& request, Batch* batch) const {
     f.offsets.reserve(rows + 1);
   }
   RawRow& raw = scratch->raw;
-  Example& example = scratch->example;
   std::string error;
   for (size_t i = first; i < request.rows.size(); ++i) {
     const std::string_view line = line_of(i);
@@ -159,8 +158,7 @@ void ServedModel::MapRows(const InferRequest& request, Batch* batch) const {
     if (!parser->Parse(line, &raw, &error)) {
       throw RequestError(400, fmt::format("rows[{}]: {}", i, error));
     }
-    mapping.Apply(raw, &example);
-    builder.Append(example);
+    mapping.Apply(raw, &builder);
   }
   builder.Finish();
 }

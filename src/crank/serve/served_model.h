@@ -55,7 +55,6 @@ class ServedModel {
   struct RowScratch {
     std::unique_ptr<RowParser> parser;
     RawRow raw;
-    Example example;
     BatchBuilder builder;
   };
   void MapRows(const InferRequest& request, Batch* batch) const;

@@ -19,6 +19,16 @@ using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 const char* kJson = "application/json";
+// A connection thread's batch keeps its buffers for the next request unless they hold more.
+constexpr size_t kReusedBatchBytes = size_t{1} << 20;
+
+size_t HeldBytes(const Batch& b) {
+  size_t bytes = static_cast<size_t>(b.dense.size() + b.labels.size() + b.weights.size()) * 4;
+  for (const SparseFeature& f : b.sparse) {
+    bytes += (f.ids.capacity() + f.offsets.capacity()) * 8 + f.weights.capacity() * 4;
+  }
+  return bytes;
+}
 
 std::string DumpJson(const Json& j) {
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -82,6 +92,7 @@ InferenceServer::InferenceServer(const ServerOptions& options, ModelHolder* hold
       batcher_(options.batcher, metrics),
       http_(std::make_unique<Http>()) {
   options_.Validate();
+  name_json_ = DumpJson(options_.name);
   httplib::Server& svr = http_->svr;
   const size_t threads = static_cast<size_t>(options_.http_threads);
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
@@ -217,7 +228,15 @@ Reply InferenceServer::Infer(std::string_view model_name, std::string_view body)
     std::shared_ptr<const ServedModel> model = holder_->current();
     if (model == nullptr) throw RequestError(503, "model not ready: loading");
     const InferRequest request = ParseInferRequest(body, options_.limits);
-    Batch batch;
+    // The connection thread's batch keeps its buffers from one request to the next, unless a
+    // large request grew them: memory stays bounded by the number of connection threads.
+    thread_local Batch reused;
+    struct Shrink {
+      ~Shrink() {
+        if (HeldBytes(reused) > kReusedBatchBytes) reused = Batch();
+      }
+    } shrink;
+    Batch& batch = reused;
     model->MapInputs(request, &batch);
     if (batch.size() > options_.limits.max_rows) {
       throw RequestError(400, fmt::format("inputs: {} examples, more than the limit of {} per "
@@ -255,18 +274,18 @@ std::string InferenceServer::InferResponse(const InferRequest& request, const Se
   std::string out;
   out.reserve(static_cast<size_t>(predictions.size()) * 12 + 160);
   auto it = std::back_inserter(out);
-  fmt::format_to(it, R"({{"model_name":{},"model_version":"{}",)", DumpJson(options_.name),
-                 model.version());
+  fmt::format_to(it, R"({{"model_name":{},"model_version":"{}",)", name_json_, model.version());
   if (!request.id.empty()) fmt::format_to(it, R"("id":{},)", DumpJson(request.id));
   fmt::format_to(it, R"("outputs":[{{"name":"predictions","datatype":"FP32","shape":[{}],"data":[)",
                  predictions.size());
+  char text[32];
   for (int64_t i = 0; i < predictions.size(); ++i) {
     if (i > 0) out.push_back(',');
     const float v = predictions[i];
     // The shortest text that reads back as the same float (as `crank predict` writes);
     // JSON has no NaN or infinity.
     if (std::isfinite(v)) {
-      fmt::format_to(it, "{}", v);
+      out.append(text, fmt::format_to(text, "{}", v));
     } else {
       out += "null";
     }

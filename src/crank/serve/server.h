@@ -80,6 +80,7 @@ class InferenceServer {
                             const Tensor& predictions) const;
 
   ServerOptions options_;
+  std::string name_json_;  // options_.name as a JSON string
   ModelHolder* holder_;
   ServeMetrics* metrics_;
   DynamicBatcher batcher_;
