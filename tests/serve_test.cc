@@ -231,6 +231,24 @@ TEST_F(Serve, BodyOverTheLimitIs413) {
   EXPECT_EQ(c.Post("/v2/models/m/infer", RowsBody(kRows), "application/json")->status, 200);
 }
 
+// `curl -d @body.json` without -H sends application/x-www-form-urlencoded: the body is still
+// the protocol's JSON, above the 8 KB a form body may have in httplib, and gets its answer.
+TEST_F(Serve, ABodySentAsAFormIsReadAsJson) {
+  TestServer s(model_);
+  auto c = s.Client();
+  std::vector<std::string> rows = {kRows[0]};
+  for (int i = 0; i < 1000; ++i) rows.push_back(kRows[1 + i % 4]);
+  const std::string body = RowsBody(rows);
+  ASSERT_GT(body.size(), 8192u);
+  auto r = c.Post("/v2/models/m/infer", body, "application/x-www-form-urlencoded");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(Predictions(r->body), Expected(rows));
+  r = c.Post("/v2/models/m/infer", RowsBody(kRows), "application/x-www-form-urlencoded");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(Predictions(r->body), Expected(kRows));
+}
+
 TEST_F(Serve, TenThousandMutatedBodiesGetAnAnswerAndNoCrash) {
   TestServer s(model_);
   const std::string valid = RowsBody(kRows, "id");

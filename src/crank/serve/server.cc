@@ -128,9 +128,23 @@ InferenceServer::InferenceServer(const ServerOptions& options, ModelHolder* hold
           [this, json_reply](const httplib::Request& req, httplib::Response& res) {
             json_reply(res, Metadata(req.matches[1].str(), true));
           });
+  // The body is read through a content reader: httplib's plain handlers treat a body sent as
+  // application/x-www-form-urlencoded (what `curl -d` sends without -H) as a form, refusing it
+  // with 413 above 8 KB and parsing it into query parameters below. An inference body is JSON
+  // whatever its Content-Type says; only --max-body-mb limits it.
   svr.Post(R"(/v2/models/([^/]+)/infer)",
-           [this, json_reply](const httplib::Request& req, httplib::Response& res) {
-             json_reply(res, Infer(req.matches[1].str(), req.body));
+           [this, json_reply](const httplib::Request& req, httplib::Response& res,
+                              const httplib::ContentReader& content_reader) {
+             std::string body;
+             const bool read = content_reader([&body](const char* data, size_t length) {
+               body.append(data, length);
+               return true;
+             });
+             if (!read) {  // over the limit (httplib set 413) or cut short: the error handler
+               if (res.status < 400) res.status = 400;  // words the reply
+               return;
+             }
+             json_reply(res, Infer(req.matches[1].str(), body));
            });
   svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics_->Render(), "text/plain; version=0.0.4");
