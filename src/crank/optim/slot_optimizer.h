@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "crank/kernels/parallel_for.h"
 #include "crank/optim/optimizer.h"
 
 namespace crank {
@@ -93,11 +94,11 @@ inline constexpr int64_t kMinSparseVariablesPerThread = 4;
 inline constexpr int64_t kOptimChunk = int64_t{1} << 14;
 
 // Calls fn(i) for i in [0, rows), in parallel when rows * width is large. fn(i) must touch
-// only row i's data.
+// only row i's data. Opens no OpenMP region otherwise, nor inside Apply's region over whole
+// variables (ParallelFor: a one-thread region still costs a team and a closing barrier).
 template <typename Fn>
 void ForEachRow(int64_t rows, int64_t width, Fn&& fn) {
-#pragma omp parallel for schedule(static) if (rows * width > kOptimChunk && rows > 1)
-  for (int64_t i = 0; i < rows; ++i) fn(i);
+  ParallelFor(rows, rows * width > kOptimChunk, fn);
 }
 
 }  // namespace crank
