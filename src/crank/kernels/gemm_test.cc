@@ -154,6 +154,23 @@ std::vector<GemmBackend> Fp32Backends() {
   return backends;
 }
 
+// Calls fn(precision, backend) under every GEMM precision, fp32 backend and thread count (1, 2),
+// each installed in turn (the caller restores them, e.g. with ScopedGemmSettings).
+template <typename Fn>
+void ForEachGemmSetting(Fn fn) {
+  for (GemmPrecision precision : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
+    for (GemmBackend backend : Fp32Backends()) {
+      for (int threads : {1, 2}) {
+        SetGemmPrecision(precision);
+        SetGemmBackend(backend);
+        SetComputeThreads(threads);
+        SCOPED_TRACE(GemmBackendDescription());
+        fn(precision, backend);
+      }
+    }
+  }
+}
+
 // op(X)'s elements rounded to bf16, as the bf16 path sees them.
 std::vector<float> RoundedToBf16(std::vector<float> v) {
   for (float& x : v) x = Bf16ToFloat(FloatToBf16(x));
@@ -330,24 +347,15 @@ std::vector<std::vector<float>> ModelShapeProducts() {
 
 TEST(GemmDeterminism, SameInputsAndThreadsGiveBitIdenticalResultsForEverySetting) {
   ScopedGemmSettings restore;
-  for (GemmPrecision precision : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
-    for (GemmBackend backend : Fp32Backends()) {
-      for (int threads : {1, 2}) {
-        SetGemmPrecision(precision);
-        SetGemmBackend(backend);
-        SetComputeThreads(threads);
-        SCOPED_TRACE(GemmBackendDescription());
-        const auto first = ModelShapeProducts();
-        const auto second = ModelShapeProducts();
-        ASSERT_EQ(first.size(), second.size());
-        for (size_t i = 0; i < first.size(); ++i) {
-          EXPECT_EQ(std::memcmp(first[i].data(), second[i].data(), first[i].size() * sizeof(float)),
-                    0)
-              << "product " << i;
-        }
-      }
+  ForEachGemmSetting([](GemmPrecision, GemmBackend) {
+    const auto first = ModelShapeProducts();
+    const auto second = ModelShapeProducts();
+    ASSERT_EQ(first.size(), second.size());
+    for (size_t i = 0; i < first.size(); ++i) {
+      EXPECT_EQ(std::memcmp(first[i].data(), second[i].data(), first[i].size() * sizeof(float)), 0)
+          << "product " << i;
     }
-  }
+  });
 }
 
 TEST(GemmDeterminism, CallsFromParallelThreadsMatchSerialCalls) {
@@ -504,49 +512,40 @@ TEST(LinearForward, HandComputedSigmoid) {
 TEST(GemmBiasActivation, GivesTheBitsOfTheProductFollowedByTheSeparatePass) {
   ScopedGemmSettings restore;
   const int64_t shapes[][2] = {{13, 512}, {367, 512}, {64, 16}, {256, 1}};
-  for (GemmPrecision precision : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
-    for (GemmBackend backend : Fp32Backends()) {
-      for (int threads : {1, 2}) {
-        SetGemmPrecision(precision);
-        SetGemmBackend(backend);
-        SetComputeThreads(threads);
-        SCOPED_TRACE(GemmBackendDescription());
-        for (const int64_t batch : {1, 9, 100, 520}) {
-          for (const auto& s : shapes) {
-            const int64_t in = s[0], out = s[1], ldc = out + 3;
-            // 520 rows: only the product that auto sends to OpenBLAS (wide B, M >= 512).
-            if (batch == 520 &&
-                (in != 367 || backend != GemmBackend::kAuto || precision != GemmPrecision::kFp32)) {
-              continue;
-            }
-            const std::vector<float> x = RandomVector(batch * in, 3 + in);
-            const std::vector<float> w = RandomVector(in * out, 4 + out);
-            const std::vector<float> bias = RandomVector(out, 5 + out);
-            for (Activation act : {Activation::kLinear, Activation::kRelu, Activation::kSigmoid}) {
-              for (const float* b : {bias.data(), static_cast<const float*>(nullptr)}) {
-                SCOPED_TRACE(::testing::Message()
-                             << "B=" << batch << " I=" << in << " O=" << out << " "
-                             << ActivationName(act) << (b ? " bias" : " no bias"));
-                std::vector<float> want(batch * ldc, -7.0f), got(batch * ldc, -7.0f);
-                Gemm(false, false, batch, out, in, 1.0f, x.data(), in, w.data(), out, 0.0f,
-                     want.data(), ldc);
-                for (int64_t r = 0; r < batch; ++r) {
-                  if (b != nullptr) {
-                    BiasActivationForward(act, b, want.data() + r * ldc, out);
-                  } else {
-                    ActivationForward(act, want.data() + r * ldc, out);
-                  }
-                }
-                GemmBiasActivation(batch, out, in, x.data(), in, w.data(), out, b, act, got.data(),
-                                   ldc);
-                ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0);
+  ForEachGemmSetting([&](GemmPrecision precision, GemmBackend backend) {
+    for (const int64_t batch : {1, 9, 100, 520}) {
+      for (const auto& s : shapes) {
+        const int64_t in = s[0], out = s[1], ldc = out + 3;
+        // 520 rows: only the product that auto sends to OpenBLAS (wide B, M >= 512).
+        if (batch == 520 &&
+            (in != 367 || backend != GemmBackend::kAuto || precision != GemmPrecision::kFp32)) {
+          continue;
+        }
+        const std::vector<float> x = RandomVector(batch * in, 3 + in);
+        const std::vector<float> w = RandomVector(in * out, 4 + out);
+        const std::vector<float> bias = RandomVector(out, 5 + out);
+        for (Activation act : {Activation::kLinear, Activation::kRelu, Activation::kSigmoid}) {
+          for (const float* b : {bias.data(), static_cast<const float*>(nullptr)}) {
+            SCOPED_TRACE(::testing::Message() << "B=" << batch << " I=" << in << " O=" << out << " "
+                                              << ActivationName(act) << (b ? " bias" : " no bias"));
+            std::vector<float> want(batch * ldc, -7.0f), got(batch * ldc, -7.0f);
+            Gemm(false, false, batch, out, in, 1.0f, x.data(), in, w.data(), out, 0.0f, want.data(),
+                 ldc);
+            for (int64_t r = 0; r < batch; ++r) {
+              if (b != nullptr) {
+                BiasActivationForward(act, b, want.data() + r * ldc, out);
+              } else {
+                ActivationForward(act, want.data() + r * ldc, out);
               }
             }
+            GemmBiasActivation(batch, out, in, x.data(), in, w.data(), out, b, act, got.data(),
+                               ldc);
+            ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0);
           }
         }
       }
     }
-  }
+  });
 }
 
 // crank's ReLU keeps NaN (a diverged model must show a non-finite loss); oneDNN's ReLU post-op
