@@ -384,6 +384,13 @@ std::vector<OptimizerCase> AllOptimizers() {
 
 class EveryOptimizer : public ::testing::TestWithParam<OptimizerCase> {};
 
+// The values of vars, in order.
+std::vector<std::vector<float>> ValuesOf(const std::vector<Variable>& vars) {
+  std::vector<std::vector<float>> out;
+  for (const Variable& v : vars) out.push_back(v.value.ToVector());
+  return out;
+}
+
 // Row r of a slot of a (V, E) table (E values, or 1 for a per-row slot) as a vector.
 std::vector<float> SlotRow(const Tensor& slot, int64_t num_rows, int64_t r) {
   const int64_t k = slot.size() / num_rows;
@@ -520,9 +527,7 @@ TEST_P(EveryOptimizer, ManySparseTablesGiveTheSameResultsForAnyThreadCountAsEach
       }
       opt->Apply(vars);
     }
-    std::vector<std::vector<float>> out;
-    for (const Variable& v : tables) out.push_back(v.value.ToVector());
-    return out;
+    return ValuesOf(tables);
   };
   const auto two = together(2);
   const auto eight = together(8);
@@ -577,9 +582,7 @@ TEST_P(EveryOptimizer, ManyDenseVariablesGiveTheSameResultsForAnyThreadCountAsEa
       set_grads(vars, step);
       opt->Apply(ptrs);
     }
-    std::vector<std::vector<float>> out;
-    for (const Variable& v : vars) out.push_back(v.value.ToVector());
-    return out;
+    return ValuesOf(vars);
   };
   const auto one = together(1);
   const auto three = together(3);
