@@ -24,6 +24,8 @@
 #include <utility>
 #include <vector>
 
+#include "crank/kernels/activation.h"
+
 namespace crank {
 
 // Row-major C(M, N) = alpha * op(A) * op(B) + beta * C, where op(X) = X^T when trans_x.
@@ -41,6 +43,20 @@ namespace crank {
 // on a thread. The precision is the calling thread's (compute_settings.h), else the process's.
 void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+// A dense layer's forward product, C(M, N) = act(A B + bias): plain row-major A (M, K), B (K, N),
+// bias (N) or nullptr, C (M, N) overwritten; strides and preconditions as Gemm. Gives the bits of
+// Gemm(false, false, m, n, k, 1, a, lda, b, ldb, 0, c, ldc) followed by BiasActivationForward
+// (ActivationForward without a bias) on each row of C, but fused into the product: each tile of
+// C gets its bias and activation right after its product, on the thread that computed it, in
+// the same parallel region, while the tile is still in cache. On oneDNN tiles the bias is the
+// matmul's bias input; the activation stays crank's (oneDNN's ReLU post-op maps NaN to 0, crank's
+// ReLU keeps NaN so that a diverged model shows a non-finite loss). bf16 products and one-row
+// products (gemm_small.h) run the product first and the pass after it, as before. Thread-safety
+// as Gemm.
+void GemmBiasActivation(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                        const float* b, int64_t ldb, const float* bias, Activation act, float* c,
+                        int64_t ldc);
 
 // Sets the thread count of OpenMP loops, OpenBLAS and oneDNN (n >= 1, else InvalidArgument).
 // Process-wide; call it from the main thread, outside parallel regions.

@@ -24,11 +24,12 @@ using dnnl::memory;
 
 // Everything that selects a primitive. beta is kept by value: it is fused as the scale of the
 // sum post-op (beta == 0 means no post-op, so C's old contents, NaN included, are ignored).
+// bias: the matmul's bias input, a (1, N) row added to every row of C.
 struct Key {
   int64_t m, n, k, lda, ldb, ldc;
   uint32_t beta_bits;
   int threads;
-  bool trans_a, trans_b, bf16, scaled;
+  bool trans_a, trans_b, bf16, scaled, bias;
   bool operator==(const Key&) const = default;
 };
 
@@ -41,7 +42,7 @@ struct KeyHash {
     mix(key.beta_bits);
     mix(static_cast<uint64_t>(key.threads));
     mix(uint64_t{key.trans_a} | uint64_t{key.trans_b} << 1 | uint64_t{key.bf16} << 2 |
-        uint64_t{key.scaled} << 3);
+        uint64_t{key.scaled} << 3 | uint64_t{key.bias} << 4);
     return static_cast<size_t>(h);
   }
 };
@@ -49,7 +50,7 @@ struct KeyHash {
 // One cached primitive with memory objects whose data handles are re-pointed on each call.
 struct Entry {
   dnnl::matmul primitive;
-  memory a, b, c, scale, scratchpad;
+  memory a, b, c, scale, bias, scratchpad;
   size_t scratchpad_bytes = 0;
   std::unordered_map<int, memory> args;
   std::string implementation;  // e.g. "brg:avx512_core_bf16"
@@ -96,7 +97,10 @@ Entry MakeEntry(const Key& key, float beta, const dnnl::engine& engine) {
   }
   Entry e;
   try {
-    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, engine);
+    const memory::desc bias_md({1, key.n}, memory::data_type::f32, memory::dims{key.n, 1});
+    const dnnl::matmul::desc desc = key.bias ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md)
+                                             : dnnl::matmul::desc(a_md, b_md, c_md);
+    const dnnl::matmul::primitive_desc pd(desc, attr, engine);
     e.primitive = dnnl::matmul(pd);
     e.implementation = pd.impl_info_str();
     e.a = memory(a_md, engine, nullptr);
@@ -108,6 +112,10 @@ Entry MakeEntry(const Key& key, float beta, const dnnl::engine& engine) {
               {DNNL_ARG_WEIGHTS, e.b},
               {DNNL_ARG_DST, e.c},
               {DNNL_ARG_SCRATCHPAD, e.scratchpad}};
+    if (key.bias) {
+      e.bias = memory(bias_md, engine, nullptr);
+      e.args.emplace(DNNL_ARG_BIAS, e.bias);
+    }
     if (key.scaled) {
       e.scale = memory(memory::desc({1}, memory::data_type::f32, memory::dims{1}), engine, nullptr);
       e.args.emplace(DNNL_ARG_ATTR_OUTPUT_SCALES, e.scale);
@@ -120,15 +128,17 @@ Entry MakeEntry(const Key& key, float beta, const dnnl::engine& engine) {
 }
 
 Key MakeKey(bool bf16, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-            int64_t lda, int64_t ldb, float beta, int64_t ldc) {
+            int64_t lda, int64_t ldb, float beta, int64_t ldc, bool bias = false) {
   uint32_t beta_bits = 0;
   if (beta != 0.0f) std::memcpy(&beta_bits, &beta, sizeof(beta_bits));
   return Key{m,       n,       k,         lda,
              ldb,     ldc,     beta_bits, omp_in_parallel() ? 1 : omp_get_max_threads(),
-             trans_a, trans_b, bf16,      alpha != 1.0f};
+             trans_a, trans_b, bf16,      alpha != 1.0f,
+             bias};
 }
 
-void Run(const Key& key, float alpha, const void* a, const void* b, float beta, float* c) {
+void Run(const Key& key, float alpha, const void* a, const void* b, float beta, float* c,
+         const float* bias = nullptr) {
   Context& ctx = ThreadContext();
   auto it = ctx.cache.find(key);
   if (it == ctx.cache.end()) {
@@ -145,6 +155,7 @@ void Run(const Key& key, float alpha, const void* a, const void* b, float beta, 
   e.c.set_data_handle(c);
   e.scratchpad.set_data_handle(ctx.scratchpad.get());
   if (key.scaled) e.scale.set_data_handle(&alpha);
+  if (key.bias) e.bias.set_data_handle(const_cast<float*>(bias));
   e.primitive.execute(ctx.stream, e.args);
   ctx.stream.wait();
 }
@@ -200,6 +211,12 @@ void OneDnnGemmFp32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
   Run(MakeKey(false, trans_a, trans_b, m, n, k, alpha, lda, ldb, beta, ldc), alpha, a, b, beta, c);
 }
 
+void OneDnnGemmFp32Bias(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                        const float* b, int64_t ldb, const float* bias, float* c, int64_t ldc) {
+  Run(MakeKey(false, false, false, m, n, k, 1.0f, lda, ldb, 0.0f, ldc, /*bias=*/true), 1.0f, a, b,
+      0.0f, c, bias);
+}
+
 void OneDnnGemmBf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                     const uint16_t* a, int64_t lda, const uint16_t* b, int64_t ldb, float beta,
                     float* c, int64_t ldc) {
@@ -220,6 +237,11 @@ std::string OneDnnDescription() { return "no oneDNN"; }
 
 void OneDnnGemmFp32(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
                     const float*, int64_t, float, float*, int64_t) {
+  CRANK_CHECK(false, "crank was built without oneDNN");
+}
+
+void OneDnnGemmFp32Bias(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t,
+                        const float*, float*, int64_t) {
   CRANK_CHECK(false, "crank was built without oneDNN");
 }
 

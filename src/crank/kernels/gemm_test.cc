@@ -154,6 +154,23 @@ std::vector<GemmBackend> Fp32Backends() {
   return backends;
 }
 
+// Calls fn(precision, backend) under every GEMM precision, fp32 backend and thread count (1, 2),
+// each installed in turn (the caller restores them, e.g. with ScopedGemmSettings).
+template <typename Fn>
+void ForEachGemmSetting(Fn fn) {
+  for (GemmPrecision precision : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
+    for (GemmBackend backend : Fp32Backends()) {
+      for (int threads : {1, 2}) {
+        SetGemmPrecision(precision);
+        SetGemmBackend(backend);
+        SetComputeThreads(threads);
+        SCOPED_TRACE(GemmBackendDescription());
+        fn(precision, backend);
+      }
+    }
+  }
+}
+
 // op(X)'s elements rounded to bf16, as the bf16 path sees them.
 std::vector<float> RoundedToBf16(std::vector<float> v) {
   for (float& x : v) x = Bf16ToFloat(FloatToBf16(x));
@@ -330,24 +347,15 @@ std::vector<std::vector<float>> ModelShapeProducts() {
 
 TEST(GemmDeterminism, SameInputsAndThreadsGiveBitIdenticalResultsForEverySetting) {
   ScopedGemmSettings restore;
-  for (GemmPrecision precision : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
-    for (GemmBackend backend : Fp32Backends()) {
-      for (int threads : {1, 2}) {
-        SetGemmPrecision(precision);
-        SetGemmBackend(backend);
-        SetComputeThreads(threads);
-        SCOPED_TRACE(GemmBackendDescription());
-        const auto first = ModelShapeProducts();
-        const auto second = ModelShapeProducts();
-        ASSERT_EQ(first.size(), second.size());
-        for (size_t i = 0; i < first.size(); ++i) {
-          EXPECT_EQ(std::memcmp(first[i].data(), second[i].data(), first[i].size() * sizeof(float)),
-                    0)
-              << "product " << i;
-        }
-      }
+  ForEachGemmSetting([](GemmPrecision, GemmBackend) {
+    const auto first = ModelShapeProducts();
+    const auto second = ModelShapeProducts();
+    ASSERT_EQ(first.size(), second.size());
+    for (size_t i = 0; i < first.size(); ++i) {
+      EXPECT_EQ(std::memcmp(first[i].data(), second[i].data(), first[i].size() * sizeof(float)), 0)
+          << "product " << i;
     }
-  }
+  });
 }
 
 TEST(GemmDeterminism, CallsFromParallelThreadsMatchSerialCalls) {
@@ -495,6 +503,76 @@ TEST(LinearForward, HandComputedRelu) {
 TEST(LinearForward, HandComputedSigmoid) {
   ExpectNear(HandForward(Activation::kSigmoid, kB.data()),
              {0.320821300824607, 0.9088770389851438, 0.289050497374996, 0.8175744761936437});
+}
+
+// The fused product gives the bits of the product followed by the separate pass, on every fp32
+// backend and precision, thread count, layer shape (including a batch of one row, batches that
+// cut into uneven tiles, and a batch of 520 whose wide-B product goes to OpenBLAS under auto),
+// activation and bias; and the padded tail of C's rows stays untouched.
+TEST(GemmBiasActivation, GivesTheBitsOfTheProductFollowedByTheSeparatePass) {
+  ScopedGemmSettings restore;
+  const int64_t shapes[][2] = {{13, 512}, {367, 512}, {64, 16}, {256, 1}};
+  ForEachGemmSetting([&](GemmPrecision precision, GemmBackend backend) {
+    for (const int64_t batch : {1, 9, 100, 520}) {
+      for (const auto& s : shapes) {
+        const int64_t in = s[0], out = s[1], ldc = out + 3;
+        // 520 rows: only the product that auto sends to OpenBLAS (wide B, M >= 512).
+        if (batch == 520 &&
+            (in != 367 || backend != GemmBackend::kAuto || precision != GemmPrecision::kFp32)) {
+          continue;
+        }
+        const std::vector<float> x = RandomVector(batch * in, 3 + in);
+        const std::vector<float> w = RandomVector(in * out, 4 + out);
+        const std::vector<float> bias = RandomVector(out, 5 + out);
+        for (Activation act : {Activation::kLinear, Activation::kRelu, Activation::kSigmoid}) {
+          for (const float* b : {bias.data(), static_cast<const float*>(nullptr)}) {
+            SCOPED_TRACE(::testing::Message() << "B=" << batch << " I=" << in << " O=" << out << " "
+                                              << ActivationName(act) << (b ? " bias" : " no bias"));
+            std::vector<float> want(batch * ldc, -7.0f), got(batch * ldc, -7.0f);
+            Gemm(false, false, batch, out, in, 1.0f, x.data(), in, w.data(), out, 0.0f, want.data(),
+                 ldc);
+            for (int64_t r = 0; r < batch; ++r) {
+              if (b != nullptr) {
+                BiasActivationForward(act, b, want.data() + r * ldc, out);
+              } else {
+                ActivationForward(act, want.data() + r * ldc, out);
+              }
+            }
+            GemmBiasActivation(batch, out, in, x.data(), in, w.data(), out, b, act, got.data(),
+                               ldc);
+            ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0);
+          }
+        }
+      }
+    }
+  });
+}
+
+// crank's ReLU keeps NaN (a diverged model must show a non-finite loss); oneDNN's ReLU post-op
+// would map it to 0, so the fused path must not use it.
+TEST(GemmBiasActivation, ReluKeepsNanFromTheProductOnEveryBackend) {
+  ScopedGemmSettings restore;
+  const int64_t m = 64, n = 32, k = 16;
+  std::vector<float> a = RandomVector(m * k, 11), b = RandomVector(k * n, 12);
+  const std::vector<float> bias(n, -100.0f);  // every other output is negative: ReLU gives 0
+  a[5 * k + 3] = std::numeric_limits<float>::quiet_NaN();
+  for (GemmBackend backend : Fp32Backends()) {
+    SetGemmBackend(backend);
+    SCOPED_TRACE(GemmBackendDescription());
+    std::vector<float> c(m * n, 1.0f);
+    GemmBiasActivation(m, n, k, a.data(), k, b.data(), n, bias.data(), Activation::kRelu, c.data(),
+                       n);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        const float v = c[i * n + j];
+        if (i == 5) {
+          EXPECT_TRUE(std::isnan(v)) << "row 5 col " << j << ": " << v;
+        } else {
+          EXPECT_EQ(v, 0.0f) << "row " << i << " col " << j;
+        }
+      }
+    }
+  }
 }
 
 TEST(LinearBackward, MatchesReferenceAccumulatesParamsAndOverwritesInput) {

@@ -23,16 +23,7 @@ void LinearForward(const float* x, const float* w, const float* b, Activation ac
                    int64_t in, int64_t out, float* y) {
   CRANK_CHECK(batch >= 0 && in >= 0 && out >= 0, "LinearForward sizes B={} I={} O={}", batch, in,
               out);
-  Gemm(false, false, batch, out, in, 1.0f, x, in, w, out, 0.0f, y, out);
-  if (b == nullptr && act == Activation::kLinear) return;
-  ParallelFor(batch, batch * out >= kMinParallelElements, [&](int64_t r) {
-    float* yr = y + r * out;
-    if (b != nullptr) {
-      BiasActivationForward(act, b, yr, out);
-    } else {
-      ActivationForward(act, yr, out);
-    }
-  });
+  GemmBiasActivation(batch, out, in, x, in, w, out, b, act, y, out);
 }
 
 namespace {

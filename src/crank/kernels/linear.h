@@ -15,7 +15,7 @@
 namespace crank {
 
 // x: (B, I), w: (I, O), b: (O) or nullptr -> y: (B, O) = act(x w + b) (overwritten).
-// The bias add and the activation are fused into one pass over y after the GEMM.
+// The bias add and the activation are fused into the GEMM (GemmBiasActivation, gemm.h).
 void LinearForward(const float* x, const float* w, const float* b, Activation act, int64_t batch,
                    int64_t in, int64_t out, float* y);
 

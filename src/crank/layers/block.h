@@ -33,6 +33,13 @@ class Block {
   // x: (B, in) -> *y: (B, out). `training` is false for eval/predict (no caches needed then).
   virtual void Forward(const Tensor& x, Tensor* y, bool training) = 0;
 
+  // As Forward, except that with `training` the block may keep a reference to x for Backward
+  // instead of a copy: the caller keeps x alive and unchanged until the next Backward. The
+  // results are Forward's, bit for bit. The default copies (calls Forward).
+  virtual void ForwardBorrowed(const Tensor& x, Tensor* y, bool training) {
+    Forward(x, y, training);
+  }
+
   // Inference: x: (B, in) -> *y: (B, out), resized; y must not be x. Reads the variables only and
   // keeps its intermediates in *scratch (caller-owned, one per thread); the values equal
   // Forward(x, y, false) bit for bit. Throws as Forward does on a bad input.

@@ -1,7 +1,9 @@
 #include "crank/layers/dot_interaction.h"
 
 #include <fmt/format.h>
+#include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "crank/base/error.h"
@@ -13,6 +15,12 @@ namespace {
 
 // Copies below this many floats run on the calling thread only.
 constexpr int64_t kMinParallelCopy = 1 << 16;
+// Backward: examples per task, and the work (B F^2 E multiply-adds) below which it runs on the
+// calling thread (the kernel's own threshold). A task's stacked gradient, kBackwardChunk x F x E
+// floats (54 KB for F = 27, E = 16), lands in its thread's buffer and is copied out to the
+// feature gradients while still in cache, so no (B, F, E) gradient is ever held.
+constexpr int64_t kBackwardChunk = 32;
+constexpr int64_t kMinParallelBackward = 1 << 15;
 
 }  // namespace
 
@@ -84,18 +92,27 @@ void DotInteraction::Backward(const Tensor& d_out, const std::vector<Tensor*>& d
                 out_width_);
   CRANK_REQUIRE(static_cast<int64_t>(d_features.size()) == f,
                 "DotInteraction: expected {} feature gradients, got {}", f, d_features.size());
-  d_stacked_.Resize({batch, f, dim_});
-  DotInteractionBackward(d_out.data(), stacked_.data(), batch, f, dim_, options_.self_interaction,
-                         options_.skip_gather, d_stacked_.data());
   for (Tensor* d : d_features) {
     if (d != nullptr) d->Resize({batch, dim_});
   }
+  const int64_t chunks = (batch + kBackwardChunk - 1) / kBackwardChunk;
+  const bool split = WouldSplit(chunks, batch * f * f * dim_ >= kMinParallelBackward);
+  chunk_grads_.resize(split ? static_cast<size_t>(omp_get_max_threads()) : 1);
+  for (Tensor& t : chunk_grads_) t.Resize({kBackwardChunk, f, dim_});
   const size_t row_bytes = static_cast<size_t>(dim_) * sizeof(float);
-  const float* dt = d_stacked_.data();
-  ParallelFor(batch, batch * f * dim_ >= kMinParallelCopy, [&](int64_t b) {
-    for (int64_t i = 0; i < f; ++i) {
-      Tensor* d = d_features[static_cast<size_t>(i)];
-      if (d != nullptr) std::memcpy(d->row(b), dt + (b * f + i) * dim_, row_bytes);
+  // Each example's gradient is the kernel's, whichever task computes it: the same bits as one
+  // call over the whole batch.
+  ParallelFor(chunks, split, [&](int64_t c) {
+    const int64_t b0 = c * kBackwardChunk;
+    const int64_t n = std::min(kBackwardChunk, batch - b0);
+    float* dt = chunk_grads_[split ? static_cast<size_t>(omp_get_thread_num()) : 0].data();
+    DotInteractionBackward(d_out.data() + b0 * out_width_, stacked_.data() + b0 * f * dim_, n, f,
+                           dim_, options_.self_interaction, options_.skip_gather, dt);
+    for (int64_t b = 0; b < n; ++b) {
+      for (int64_t i = 0; i < f; ++i) {
+        Tensor* d = d_features[static_cast<size_t>(i)];
+        if (d != nullptr) std::memcpy(d->row(b0 + b), dt + (b * f + i) * dim_, row_bytes);
+      }
     }
   });
 }

@@ -61,8 +61,8 @@ class DotInteraction : public FeatureInteraction {
   int64_t num_features_ = -1;  // -1 until Build
   int64_t dim_ = 0;
   int64_t out_width_ = 0;
-  Tensor stacked_;    // (B, F, E), the latest Forward's input
-  Tensor d_stacked_;  // (B, F, E), Backward scratch
+  Tensor stacked_;                   // (B, F, E), the latest Forward's input
+  std::vector<Tensor> chunk_grads_;  // per thread (kBackwardChunk, F, E), Backward scratch
 };
 
 }  // namespace crank

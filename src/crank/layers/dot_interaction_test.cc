@@ -9,6 +9,7 @@
 
 #include "crank/base/error.h"
 #include "crank/base/rng.h"
+#include "crank/kernels/dot_interaction.h"
 #include "crank/kernels/gemm.h"
 #include "gradient_check.h"
 
@@ -279,6 +280,45 @@ TEST(DotInteraction, ResultsAreBitIdenticalAcrossThreadCounts) {
           std::memcmp(grads[0][i].data(), grads[1][i].data(), grads[0][i].size() * sizeof(float)),
           0)
           << ModeName(mode) << " feature " << i;
+    }
+  }
+  SetComputeThreads(saved);
+}
+
+// Backward runs the kernel on chunks of examples (a short last one here: 300 = 9 x 32 + 12) and
+// copies each chunk out: the bits of one kernel call over the whole stacked batch.
+TEST(DotInteraction, ChunkedBackwardGivesTheBitsOfOneKernelCall) {
+  const int64_t batch = 300, f = 7, e = 16;
+  Rng rng(5);
+  std::vector<Tensor> features;
+  for (int64_t i = 0; i < f; ++i) features.push_back(RandomTensor({batch, e}, rng));
+  Tensor stacked({batch, f, e});
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t i = 0; i < f; ++i) {
+      std::memcpy(stacked.data() + (b * f + i) * e, features[i].row(b), e * sizeof(float));
+    }
+  }
+  const int saved = ComputeThreads();
+  SetComputeThreads(2);
+  for (DotInteractionOptions mode : kAllModes) {
+    DotInteraction layer(mode);
+    const int64_t width = layer.Build(std::vector<int64_t>(f, e), rng);
+    Tensor out;
+    layer.Forward(Inputs(features), &out, true);
+    testing::ProjectionLoss proj({batch, width}, 4);
+    std::vector<Tensor> grads(static_cast<size_t>(f));
+    std::vector<Tensor*> outs = Outputs(grads);
+    outs[2] = nullptr;  // a feature whose gradient is not needed
+    layer.Backward(proj.Gradient(), outs);
+    Tensor want({batch, f, e});
+    DotInteractionBackward(proj.Gradient().data(), stacked.data(), batch, f, e,
+                           mode.self_interaction, mode.skip_gather, want.data());
+    for (int64_t i = 0; i < f; ++i) {
+      if (i == 2) continue;
+      for (int64_t b = 0; b < batch; ++b) {
+        ASSERT_EQ(std::memcmp(grads[i].row(b), want.data() + (b * f + i) * e, e * sizeof(float)), 0)
+            << ModeName(mode) << " feature " << i << " example " << b;
+      }
     }
   }
   SetComputeThreads(saved);

@@ -44,13 +44,21 @@ int64_t Mlp::Build(int64_t input_dim, Rng& rng) {
 }
 
 void Mlp::Forward(const Tensor& x, Tensor* y, bool training) {
+  ForwardImpl(x, y, training, /*borrow=*/false);
+}
+
+void Mlp::ForwardBorrowed(const Tensor& x, Tensor* y, bool training) {
+  ForwardImpl(x, y, training, /*borrow=*/true);
+}
+
+void Mlp::ForwardImpl(const Tensor& x, Tensor* y, bool training, bool borrow) {
   CRANK_CHECK(y != nullptr && y != &x);
   CRANK_REQUIRE(in_ > 0, "{}: Forward called before Build", name_);
   CRANK_REQUIRE(x.rank() == 2, "{}: expected input of shape (B, {}), got {}", name_, in_,
                 x.ShapeString());
   CRANK_REQUIRE(x.dim(1) == in_, "{}: expected input of width {}, got {}", name_, in_, x.dim(1));
   const Tensor* h = &x;
-  if (training) {
+  if (training && !borrow) {
     x_ = x;
     h = &x_;
   }
@@ -78,11 +86,13 @@ void Mlp::Backward(const Tensor& dy, Tensor* dx) {
   CRANK_REQUIRE(has_cache_, "{}: Backward needs a preceding Forward with training=true", name_);
   const Tensor* g = &dy;
   for (size_t i = layers_.size(); i-- > 0;) {
-    Tensor* d_in = i == 0 ? dx : &d_hidden_[i % 2];
-    layers_[i]->Backward(*g, d_in, &d_pre_);
+    Tensor* d_in = i == 0 ? dx : &grads_->d_hidden[i % 2];
+    layers_[i]->Backward(*g, d_in, &grads_->d_pre);
     g = d_in;
   }
 }
+
+void Mlp::ShareGradientScratch(Mlp& other) { grads_ = other.grads_; }
 
 std::vector<Variable*> Mlp::Variables() {
   std::vector<Variable*> vars;

@@ -242,6 +242,49 @@ TEST(Mlp, ReusesItsBuffersAcrossSteps) {
   EXPECT_EQ(dx.data(), dx_data);
 }
 
+// Two stacks sharing one backward scratch, and the top one fed by reference, as Ranking runs
+// them (top backward, then bottom backward): the same bits as two independent stacks fed copies.
+TEST(Mlp, SharedGradientScratchAndBorrowedInputGiveTheSameBits) {
+  auto run = [](bool share) {
+    Mlp bottom("bottom", {.units = {32, 8}});
+    Mlp top("top", {.units = {24, 16, 1}, .final_activation = Activation::kLinear});
+    Rng rng(3);
+    bottom.Build(5, rng);
+    top.Build(8, rng);
+    RandomizeBiases(bottom, 4);
+    RandomizeBiases(top, 5);
+    if (share) top.ShareGradientScratch(bottom);
+    std::vector<std::vector<float>> out;
+    for (const int64_t batch : {70, 3}) {  // the scratch shrinks and grows between steps
+      const Tensor x = RandomTensor({batch, 5}, 6 + batch);
+      Tensor h, y, dh, dx;
+      bottom.Forward(x, &h, true);
+      if (share) {
+        top.ForwardBorrowed(h, &y, true);
+      } else {
+        top.Forward(h, &y, true);
+      }
+      top.Backward(RandomTensor({batch, 1}, 7), &dh);
+      bottom.Backward(dh, &dx);
+      out.push_back(y.ToVector());
+      out.push_back(dh.ToVector());
+      out.push_back(dx.ToVector());
+    }
+    for (Variable* v : bottom.Variables()) out.push_back(v->grad.ToVector());
+    for (Variable* v : top.Variables()) out.push_back(v->grad.ToVector());
+    return out;
+  };
+  const auto separate = run(false);
+  const auto shared = run(true);
+  ASSERT_EQ(separate.size(), shared.size());
+  for (size_t i = 0; i < separate.size(); ++i) {
+    ASSERT_EQ(separate[i].size(), shared[i].size()) << i;
+    EXPECT_EQ(std::memcmp(separate[i].data(), shared[i].data(), separate[i].size() * sizeof(float)),
+              0)
+        << "result " << i;
+  }
+}
+
 TEST(Mlp, KernelL2ReachesEveryKernelOnly) {
   Mlp mlp("top", {.units = {3, 2}, .kernel_l2 = 0.25f});
   Rng rng(1);

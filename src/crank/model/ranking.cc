@@ -159,6 +159,11 @@ Ranking::Ranking(RankingBlocks blocks, int64_t dense_features, uint64_t seed)
     throw InvalidArgument(
         fmt::format("the top stack must output one column, its output has width {}", top_width));
   }
+  // Backward runs the top stack and then the bottom stack, never both at once: when both are
+  // Mlps, one set of gradient buffers between layers serves the two.
+  auto* top_mlp = dynamic_cast<Mlp*>(blocks_.top_stack.get());
+  auto* bottom_mlp = dynamic_cast<Mlp*>(blocks_.bottom_stack.get());
+  if (top_mlp != nullptr && bottom_mlp != nullptr) top_mlp->ShareGradientScratch(*bottom_mlp);
   d_emb_.resize(f);
   feature_ptrs_.resize(widths.size());
   d_feature_ptrs_.resize(widths.size());
@@ -302,7 +307,8 @@ void Ranking::Forward(const Batch& batch) {
       top_in = &top_in_;
     }
   }
-  blocks_.top_stack->Forward(*top_in, &top_out_, /*training=*/true);
+  // top_in is one of this model's tensors, unchanged until Backward: referenced, not copied.
+  blocks_.top_stack->ForwardBorrowed(*top_in, &top_out_, /*training=*/true);
   CheckTopOutput(top_out_, b);
   outputs_.Resize({b});
   std::memcpy(outputs_.data(), top_out_.data(), sizeof(float) * b);

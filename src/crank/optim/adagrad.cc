@@ -30,13 +30,10 @@ class Adagrad final : public SlotOptimizer {
         o_(o) {}
 
  protected:
-  void UpdateDense(Variable& var, Tensor* slots, float lr, int64_t /*step*/) override {
-    float* w = var.value.data();
-    float* acc = slots[0].data();
-    const float* g = var.grad.data();
-    ForEachBlock(var.value.size(), [&](int64_t b, int64_t e) {
-      AdagradUpdate(w + b, acc + b, g + b, e - b, lr, o_.epsilon);
-    });
+  void UpdateDense(Variable& var, Tensor* slots, float lr, int64_t /*step*/, int64_t begin,
+                   int64_t end) override {
+    AdagradUpdate(var.value.data() + begin, slots[0].data() + begin, var.grad.data() + begin,
+                  end - begin, lr, o_.epsilon);
   }
 
   void UpdateSparse(Variable& var, Tensor* slots, float lr, int64_t /*step*/) override {

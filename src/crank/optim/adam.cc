@@ -32,17 +32,13 @@ class Adam final : public SlotOptimizer {
         o_(o) {}
 
  protected:
-  void UpdateDense(Variable& var, Tensor* slots, float lr, int64_t step) override {
+  void UpdateDense(Variable& var, Tensor* slots, float lr, int64_t step, int64_t begin,
+                   int64_t end) override {
     const float alpha = Alpha(lr, step);
-    float* w = var.value.data();
-    float* m = slots[0].data();
-    float* v = slots[1].data();
-    const float* g = var.grad.data();
     const float b1 = 1.0f - o_.beta_1;
     const float b2 = 1.0f - o_.beta_2;
-    ForEachBlock(var.value.size(), [&](int64_t b, int64_t e) {
-      AdamUpdate(w + b, m + b, v + b, g + b, e - b, alpha, b1, b2, o_.epsilon);
-    });
+    AdamUpdate(var.value.data() + begin, slots[0].data() + begin, slots[1].data() + begin,
+               var.grad.data() + begin, end - begin, alpha, b1, b2, o_.epsilon);
   }
 
   void UpdateSparse(Variable& var, Tensor* slots, float lr, int64_t step) override {

@@ -384,6 +384,13 @@ std::vector<OptimizerCase> AllOptimizers() {
 
 class EveryOptimizer : public ::testing::TestWithParam<OptimizerCase> {};
 
+// The values of vars, in order.
+std::vector<std::vector<float>> ValuesOf(const std::vector<Variable>& vars) {
+  std::vector<std::vector<float>> out;
+  for (const Variable& v : vars) out.push_back(v.value.ToVector());
+  return out;
+}
+
 // Row r of a slot of a (V, E) table (E values, or 1 for a per-row slot) as a vector.
 std::vector<float> SlotRow(const Tensor& slot, int64_t num_rows, int64_t r) {
   const int64_t k = slot.size() / num_rows;
@@ -520,9 +527,7 @@ TEST_P(EveryOptimizer, ManySparseTablesGiveTheSameResultsForAnyThreadCountAsEach
       }
       opt->Apply(vars);
     }
-    std::vector<std::vector<float>> out;
-    for (const Variable& v : tables) out.push_back(v.value.ToVector());
-    return out;
+    return ValuesOf(tables);
   };
   const auto two = together(2);
   const auto eight = together(8);
@@ -539,6 +544,60 @@ TEST_P(EveryOptimizer, ManySparseTablesGiveTheSameResultsForAnyThreadCountAsEach
       opt->Apply({&v});
     }
     EXPECT_TRUE(v.value.ToVector() == two[static_cast<size_t>(t)]) << "table " << t;
+  }
+}
+
+TEST_P(EveryOptimizer, ManyDenseVariablesGiveTheSameResultsForAnyThreadCountAsEachAlone) {
+  // Kernels and biases of mixed sizes, some spanning several update blocks (kOptimChunk) and one
+  // ending inside a block: Apply updates them all from one parallel region; each must equal
+  // updating the variable on its own, at any thread count.
+  const std::vector<std::vector<int64_t>> shapes = {{300, 128}, {128}, {13, 64},  {64},
+                                                    {40, 500},  {1},   {7, 3, 5}, {}};
+  const int saved_threads = omp_get_max_threads();
+  auto make_vars = [&] {
+    std::vector<Variable> vars;
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      Tensor t(shapes[i]);
+      for (int64_t e = 0; e < t.size(); ++e) t[e] = std::sin(0.3f * static_cast<float>(e + i));
+      vars.push_back(Dense("v" + std::to_string(i), shapes[i], t.ToVector()));
+    }
+    return vars;
+  };
+  auto set_grads = [](std::vector<Variable>& vars, int step) {
+    for (size_t i = 0; i < vars.size(); ++i) {
+      std::vector<float> g(static_cast<size_t>(vars[i].value.size()));
+      for (size_t e = 0; e < g.size(); ++e) {
+        g[e] = std::cos(0.17f * static_cast<float>(e) + static_cast<float>(i + step));
+      }
+      SetGrad(vars[i], g);
+    }
+  };
+  auto together = [&](int threads) {
+    omp_set_num_threads(threads);
+    auto opt = GetParam().make();
+    std::vector<Variable> vars = make_vars();
+    std::vector<Variable*> ptrs;
+    for (Variable& v : vars) ptrs.push_back(&v);
+    for (int step = 0; step < 3; ++step) {
+      set_grads(vars, step);
+      opt->Apply(ptrs);
+    }
+    return ValuesOf(vars);
+  };
+  const auto one = together(1);
+  const auto three = together(3);
+  omp_set_num_threads(saved_threads);
+  EXPECT_TRUE(one == three);
+  std::vector<Variable> alone = make_vars();
+  for (size_t i = 0; i < alone.size(); ++i) {
+    auto opt = GetParam().make();
+    std::vector<Variable> all = make_vars();
+    for (int step = 0; step < 3; ++step) {
+      set_grads(all, step);
+      opt->Apply({&all[i]});
+    }
+    EXPECT_NE(all[i].value.ToVector(), alone[i].value.ToVector()) << "variable " << i;
+    EXPECT_TRUE(all[i].value.ToVector() == one[i]) << "variable " << i;
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "crank/base/error.h"
@@ -31,16 +32,21 @@ class RowWiseAdagrad final : public SlotOptimizer {
         o_(o) {}
 
  protected:
-  void UpdateDense(Variable& var, Tensor* slots, float lr, int64_t /*step*/) override {
+  // A unit is a row of the value seen as (rows, width), rows = the accumulator's length.
+  int64_t DenseUnitWidth(const Variable& var, const Tensor* slots) const override {
     const int64_t rows = slots[0].size();
-    if (rows == 0 || var.value.size() == 0) return;
-    const int64_t width = var.value.size() / rows;
+    return rows == 0 ? 1 : std::max<int64_t>(1, var.value.size() / rows);
+  }
+
+  void UpdateDense(Variable& var, Tensor* slots, float lr, int64_t /*step*/, int64_t begin,
+                   int64_t end) override {
+    const int64_t width = DenseUnitWidth(var, slots);
     float* w = var.value.data();
     float* acc = slots[0].data();
     const float* g = var.grad.data();
-    ForEachRow(rows, width, [&](int64_t r) {
+    for (int64_t r = begin; r < end; ++r) {
       RowWiseAdagradUpdate(w + r * width, acc + r, g + r * width, width, lr, o_.epsilon);
-    });
+    }
   }
 
   void UpdateSparse(Variable& var, Tensor* slots, float lr, int64_t /*step*/) override {

@@ -43,17 +43,14 @@ class Sgd final : public SlotOptimizer {
       : SlotOptimizer("sgd", SgdSlots(o), o.learning_rate, std::move(schedule)), o_(o) {}
 
  protected:
-  void UpdateDense(Variable& var, Tensor* slots, float lr, int64_t /*step*/) override {
-    float* w = var.value.data();
-    const float* g = var.grad.data();
+  void UpdateDense(Variable& var, Tensor* slots, float lr, int64_t /*step*/, int64_t begin,
+                   int64_t end) override {
+    float* w = var.value.data() + begin;
+    const float* g = var.grad.data() + begin;
     if (o_.momentum == 0.0f) {
-      ForEachBlock(var.value.size(),
-                   [&](int64_t b, int64_t e) { SgdUpdate(w + b, g + b, e - b, lr); });
+      SgdUpdate(w, g, end - begin, lr);
     } else {
-      float* m = slots[0].data();
-      ForEachBlock(var.value.size(), [&](int64_t b, int64_t e) {
-        MomentumUpdate(w + b, m + b, g + b, e - b, lr, o_.momentum, o_.nesterov);
-      });
+      MomentumUpdate(w, slots[0].data() + begin, g, end - begin, lr, o_.momentum, o_.nesterov);
     }
   }
 

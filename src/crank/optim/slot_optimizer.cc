@@ -6,6 +6,7 @@
 
 #include "crank/base/error.h"
 #include "crank/kernels/gemm.h"
+#include "crank/kernels/parallel_for.h"
 
 namespace crank {
 
@@ -93,14 +94,32 @@ void SlotOptimizer::Apply(const std::vector<Variable*>& vars) {
   const int64_t step = iterations();
   const float lr = schedule_ ? schedule_->Rate(step) : constant_lr_;
   sparse_.clear();
+  dense_blocks_.clear();
+  int64_t dense_elements = 0;
   for (size_t i = 0; i < vars.size(); ++i) {
-    Variable& var = *vars[i];
+    const Variable& var = *vars[i];
     if (!var.sparse) {
-      UpdateDense(var, scratch_[i], lr, step);
+      const int64_t width = DenseUnitWidth(var, scratch_[i]);
+      CRANK_CHECK(width >= 1, "{}: unit width {} for '{}'", kind_, width, var.name);
+      const int64_t units = var.value.size() / width;
+      const int64_t per_block = std::max<int64_t>(1, kOptimChunk / width);
+      for (int64_t b = 0; b < units; b += per_block) {
+        dense_blocks_.push_back({i, b, std::min(units, b + per_block)});
+      }
+      dense_elements += var.value.size();
     } else if (!var.sparse_grad.ids.empty()) {
       sparse_.push_back(i);
     }
   }
+  // All dense variables in one parallel region (one wake-up and one closing barrier per step
+  // instead of one per large variable, and the small variables no longer run on one thread
+  // while the others wait), blocks of kOptimChunk elements shared out dynamically since their
+  // sizes differ. Every element sees the same arithmetic whichever thread runs its block.
+  ParallelForDynamic(static_cast<int64_t>(dense_blocks_.size()), dense_elements > kOptimChunk,
+                     [&](int64_t k) {
+                       const DenseBlock& blk = dense_blocks_[static_cast<size_t>(k)];
+                       UpdateDense(*vars[blk.var], scratch_[blk.var], lr, step, blk.begin, blk.end);
+                     });
   // Row-sparse variables (one per embedding table) are many independent updates. When there are
   // several per thread and each is too small for its row loop to be split over the threads
   // (small batches), one parallel region spreads whole variables over the threads instead of a

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "crank/kernels/parallel_for.h"
 #include "crank/optim/optimizer.h"
 
 namespace crank {
@@ -43,9 +44,18 @@ class SlotOptimizer : public Optimizer {
   SlotOptimizer(std::string kind, std::vector<SlotSpec> slots, float learning_rate,
                 std::unique_ptr<LearningRateSchedule> schedule);
 
-  // Updates a dense variable: value (any shape), grad (value's shape), slots[i] per SlotSpec i.
-  // step: iterations() before this update.
-  virtual void UpdateDense(Variable& var, Tensor* slots, float lr, int64_t step) = 0;
+  // Updates units [begin, end) of a dense variable: value (any shape), grad (value's shape),
+  // slots[i] per SlotSpec i. step: iterations() before this update. A unit is DenseUnitWidth
+  // consecutive elements that are updated together (one element for an element-wise rule); the
+  // units of a variable are independent, and Apply calls this for consecutive blocks of them,
+  // from one parallel region over all dense variables, so the result must not depend on how
+  // [0, value.size() / width) is cut.
+  virtual void UpdateDense(Variable& var, Tensor* slots, float lr, int64_t step, int64_t begin,
+                           int64_t end) = 0;
+  // Elements per unit of UpdateDense for `var` (1, or a row of it for a row-wise rule); >= 1.
+  virtual int64_t DenseUnitWidth(const Variable& /*var*/, const Tensor* /*slots*/) const {
+    return 1;
+  }
   // Updates the rows var.sparse_grad.ids of var.value (V, E); sparse_grad.rows (n, E), n >= 1.
   virtual void UpdateSparse(Variable& var, Tensor* slots, float lr, int64_t step) = 0;
   // Options after the learning rate, e.g. "momentum=0.9, nesterov=false"; may be empty.
@@ -69,6 +79,11 @@ class SlotOptimizer : public Optimizer {
   std::set<std::string> used_names_;
   std::vector<Tensor*> scratch_;  // per-Apply slot pointers; keeps its capacity
   std::vector<size_t> sparse_;    // per-Apply indices of the sparse variables to update
+  struct DenseBlock {
+    size_t var;          // index into Apply's vars
+    int64_t begin, end;  // units of UpdateDense
+  };
+  std::vector<DenseBlock> dense_blocks_;  // per-Apply blocks of all dense updates
 };
 
 // Apply updates the row-sparse variables in one parallel region, a whole variable per task, when
@@ -78,23 +93,12 @@ inline constexpr int64_t kMinSparseVariablesPerThread = 4;
 // Work on fewer than kOptimChunk elements runs on one thread.
 inline constexpr int64_t kOptimChunk = int64_t{1} << 14;
 
-// Calls fn(begin, end) on consecutive blocks of [0, n), in parallel when there are several.
-// fn must be elementwise so that the result does not depend on the split.
-template <typename Fn>
-void ForEachBlock(int64_t n, Fn&& fn) {
-  const int64_t blocks = (n + kOptimChunk - 1) / kOptimChunk;
-#pragma omp parallel for schedule(static) if (blocks > 1)
-  for (int64_t b = 0; b < blocks; ++b) {
-    fn(b * kOptimChunk, std::min(n, (b + 1) * kOptimChunk));
-  }
-}
-
 // Calls fn(i) for i in [0, rows), in parallel when rows * width is large. fn(i) must touch
-// only row i's data.
+// only row i's data. Opens no OpenMP region otherwise, nor inside Apply's region over whole
+// variables (ParallelFor: a one-thread region still costs a team and a closing barrier).
 template <typename Fn>
 void ForEachRow(int64_t rows, int64_t width, Fn&& fn) {
-#pragma omp parallel for schedule(static) if (rows * width > kOptimChunk && rows > 1)
-  for (int64_t i = 0; i < rows; ++i) fn(i);
+  ParallelFor(rows, rows * width > kOptimChunk, fn);
 }
 
 }  // namespace crank
