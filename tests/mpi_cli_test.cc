@@ -518,6 +518,35 @@ TEST_F(MpiTrain, TablesLargerThanTheRankBudgetTrainWithinItOnFourRanks) {
   EXPECT_EQ(ExpectCloseModels(P("m.crank"), P("m.crank.ckpt"), 0.0), 0.0);
 }
 
+// `mpirun -np 2 python3 -c "import crank; ...fit"`: every rank refuses with one clear error
+// instead of training its own copy of the model.
+TEST_F(MpiTrain, PythonFitUnderMpirunRefusesNamingTheCli) {
+  const std::string package = std::string(CRANK_BINARY_DIR) + "/python";
+  if (!fs::exists(package + "/crank")) {
+    GTEST_SKIP() << "the Python package is not built (" << package << "; make python)";
+  }
+  Generate(300, 10);
+  const std::string script = P("fit.py");
+  {
+    std::ofstream out(script);
+    out << "import crank\n"
+           "m = crank.Ranking(crank.RankingConfig(hash_buckets=50, embedding_dim=4, "
+           "bottom=[8, 4], top=[8, 1], batch_size=64))\n"
+           "m.fit('"
+        << P("train.tsv") << "', epochs=1, verbose=0)\n";
+  }
+  const Result r =
+      RunCommand("PYTHONPATH=" + package + " timeout 120 " + std::string(CRANK_MPIRUN) +
+                 " --allow-run-as-root --oversubscribe --bind-to none -np 2 python3 " + script);
+  EXPECT_NE(r.code, 0) << r.err;
+  EXPECT_NE(r.code, 124) << r.err;
+  EXPECT_NE(r.err.find("fit trains in one process, and this one was started by mpirun"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("mpirun -np N crank train"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(P("model.crank")));
+}
+
 TEST_F(MpiTrain, StoppedRankEndsTheJobThroughTheWatchdog) {
   Generate(2000, 100);
   const std::string pid_file = P("rank1.pid");
