@@ -347,6 +347,20 @@ std::map<std::string, Tensor> ShardedCheckpoint::ReadTableRows(size_t table, int
   return out;
 }
 
+std::vector<const Checkpoint::Entry*> ShardedCheckpoint::MainModelEntries() {
+  std::set<std::string> table_records;
+  for (const ShardedTable& t : manifest_.tables) {
+    table_records.insert(t.records.begin(), t.records.end());
+  }
+  std::vector<const Checkpoint::Entry*> out;
+  for (const Checkpoint::Entry& e : Main().entries_) {
+    if (e.name != "model/kind" && e.name != kShardOfRecord && !table_records.count(e.name)) {
+      out.push_back(&e);
+    }
+  }
+  return out;
+}
+
 Checkpoint ShardedCheckpoint::Assemble() {
   const Checkpoint& main = Main();
   Checkpoint c;
@@ -354,16 +368,7 @@ Checkpoint ShardedCheckpoint::Assemble() {
   c.format_version_ = main.format_version();
   c.file_info_ = main.file_info();
   c.Add("model/kind", std::string("crank-ranking"));
-  std::set<std::string> table_records;
-  for (const ShardedTable& t : manifest_.tables) {
-    table_records.insert(t.records.begin(), t.records.end());
-  }
-  for (const Checkpoint::Entry& e : main.entries_) {
-    if (e.name == "model/kind" || e.name == kShardOfRecord || table_records.count(e.name)) {
-      continue;
-    }
-    c.Add(e.name, e.value);
-  }
+  for (const Checkpoint::Entry* e : MainModelEntries()) c.Add(e->name, e->value);
   for (size_t t = 0; t < manifest_.tables.size(); ++t) {
     for (auto& [name, tensor] : ReadTableRows(t, 0, manifest_.tables[t].rows)) {
       c.Add(name, std::move(tensor));
@@ -373,23 +378,15 @@ Checkpoint ShardedCheckpoint::Assemble() {
 }
 
 CheckpointFileInfo ShardedCheckpoint::WriteSingleFile(const std::string& out) {
-  const Checkpoint& main = Main();
   CheckpointWriter w;
   w.AddString("model/kind", std::string("crank-ranking"));
-  std::set<std::string> table_records;
-  for (const ShardedTable& t : manifest_.tables) {
-    table_records.insert(t.records.begin(), t.records.end());
-  }
-  for (const Checkpoint::Entry& e : main.entries_) {
-    if (e.name == "model/kind" || e.name == kShardOfRecord || table_records.count(e.name)) {
-      continue;
-    }
-    if (const auto* t = std::get_if<Tensor>(&e.value)) {
-      w.AddTensor(e.name, *t);  // main_ outlives the writer
-    } else if (const auto* v = std::get_if<std::vector<int64_t>>(&e.value)) {
-      w.AddInt64s(e.name, *v);
+  for (const Checkpoint::Entry* e : MainModelEntries()) {
+    if (const auto* t = std::get_if<Tensor>(&e->value)) {
+      w.AddTensor(e->name, *t);  // main_ outlives the writer
+    } else if (const auto* v = std::get_if<std::vector<int64_t>>(&e->value)) {
+      w.AddInt64s(e->name, *v);
     } else {
-      w.AddString(e.name, std::get<std::string>(e.value));
+      w.AddString(e->name, std::get<std::string>(e->value));
     }
   }
 

@@ -135,6 +135,9 @@ class ShardedCheckpoint {
  private:
   // Loads files[index], checks size, CRC and identity against the manifest.
   Checkpoint LoadFile(int index) const;
+  // The .main file's records that are records of the single-file model, in file order: all
+  // but its kind, its shard identity and table records.
+  std::vector<const Checkpoint::Entry*> MainModelEntries();
 
   std::string path_;
   std::string dir_;
