@@ -10,6 +10,7 @@
 
 #include "crank/base/error.h"
 #include "crank/data/model_inputs.h"
+#include "crank/dist/process_group.h"
 #include "crank/io/model_checkpoint.h"
 #include "crank/train/evaluate.h"
 #include "crank/train/progress.h"
@@ -272,6 +273,14 @@ py::dict PyRanking::Fit(std::optional<std::vector<std::string>> train_files,
                         std::optional<std::vector<std::string>> eval_files,
                         std::optional<int64_t> epochs, std::optional<int64_t> max_steps,
                         const py::list& callbacks, const std::string& checkpoint, bool verbose) {
+  if (LaunchedByMpiRun()) {
+    // Each rank would train its own copy of the model on all the data, silently.
+    throw ConfigError(
+        "fit trains in one process, and this one was started by mpirun (one of several "
+        "ranks): train on several ranks with `mpirun -np N crank train ... --model-out "
+        "m.crank` (docs/distributed.md), then crank.Ranking.load(\"m.crank\") here in one "
+        "process");
+  }
   FitHook hook(callbacks);
   TrainResult result;
   std::exception_ptr error;

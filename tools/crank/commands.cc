@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include <fmt/ranges.h>
 #include <sys/resource.h>
 
 #include <cmath>
@@ -275,10 +276,17 @@ Action AddTrainCommand(CLI::App& app) {
         "trained {} examples in {:.1f} s ({:.0f} examples/s); model written to {}; peak memory "
         "{:.0f} MB",
         r.train_examples, r.train_seconds, r.train_examples_per_sec, run.model_out, peak_mb);
+    // Every rank's peak, on rank 0 (the memory a rank needs, --max-table-bytes-per-rank).
+    std::vector<double> rank_peak_mb;
     if (group.size() > 1) {
+      std::vector<std::string> peaks;
+      group.SetPhase("the end of training");
+      group.GatherV(fmt::format("{:.1f}", peak_mb), 0, &peaks);
+      for (const std::string& p : peaks) rank_peak_mb.push_back(std::stod(p));
       LogInfo("{} ranks: {:.1f} s of the training steps in communication on rank 0 ({:.0f}%)",
               group.size(), r.communication_seconds,
               r.train_seconds > 0 ? 100.0 * r.communication_seconds / r.train_seconds : 0.0);
+      LogInfo("peak memory per rank: {:.0f} MB", fmt::join(rank_peak_mb, ", "));
     }
     Json j = MetricsToJson(r.final_eval);
     j["train_examples"] = r.train_examples;
@@ -294,6 +302,7 @@ Action AddTrainCommand(CLI::App& app) {
     j["stopped_early"] = r.stopped_early;
     if (r.kept_step >= 0) j["kept"] = {{"epoch", r.kept_epoch}, {"step", r.kept_step}};
     j["peak_rss_mb"] = Rounded(peak_mb, 1);
+    if (!rank_peak_mb.empty()) j["peak_rss_mb_per_rank"] = rank_peak_mb;
     j["history"] = Json::parse(r.history_json);
     const std::string json = j.dump(2);
     if (!r.final_eval.empty()) {

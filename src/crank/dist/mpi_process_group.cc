@@ -2,12 +2,15 @@
 // only when CMake finds MPI (CRANK_HAVE_MPI).
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <mpi.h>
 
 #include <chrono>
 #include <cstdio>
 #include <limits>
 #include <memory>
+#include <thread>
+#include <vector>
 
 #include "crank/base/error.h"
 #include "crank/dist/process_group.h"
@@ -16,12 +19,24 @@
 namespace crank {
 namespace {
 
-// One collective: adds the wall time of its scope to *total and tells the watchdog (when
-// there is one) that the rank waits in `name` until the scope ends.
+// What each rank publishes for the others' watchdogs to read without entering a collective
+// (MPI one-sided, passive target): the number of collectives it has entered, and a heartbeat
+// its watchdog thread raises on every poll.
+struct Progress {
+  int64_t entered = 0;
+  int64_t heartbeat = 0;
+};
+
+// One collective: counts it in *entered (and in `published`, the window's copy, when there is
+// one), adds the wall time of its scope to *total and tells the watchdog (when there is one)
+// that the rank waits in `name` until the scope ends.
 class ScopedCollective {
  public:
-  ScopedCollective(double* total, CollectiveWatchdog* watchdog, const char* name)
+  ScopedCollective(double* total, CollectiveWatchdog* watchdog, int64_t* entered,
+                   Progress* published, const char* name)
       : total_(total), watchdog_(watchdog), t0_(std::chrono::steady_clock::now()) {
+    ++*entered;
+    if (published != nullptr) __atomic_store_n(&published->entered, *entered, __ATOMIC_RELEASE);
     if (watchdog_ != nullptr) watchdog_->Enter(name);
   }
   ~ScopedCollective() {
@@ -68,17 +83,36 @@ class MpiProcessGroup : public ProcessGroup {
     int initialized = 0;
     MPI_Initialized(&initialized);
     if (!initialized) {
-      int provided = 0;
-      Check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+      // MULTIPLE: the watchdog's thread reads the peers' progress while the main thread waits
+      // in a collective.
+      Check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided_), "MPI_Init_thread");
       owns_mpi_ = true;
+    } else {
+      MPI_Query_thread(&provided_);
     }
     // Errors come back as codes (turned into IoError) instead of aborting inside MPI.
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    // Every rank's Progress in a window the others read (a collective, so on every rank alike:
+    // provided_ is the library's, the same everywhere).
+    if (size_ > 1 && provided_ == MPI_THREAD_MULTIPLE) {
+      Progress* base = nullptr;
+      if (MPI_Win_allocate(sizeof(Progress), 1, MPI_INFO_NULL, MPI_COMM_WORLD, &base, &window_) ==
+          MPI_SUCCESS) {
+        *base = Progress{};
+        published_ = base;
+        MPI_Win_set_errhandler(window_, MPI_ERRORS_RETURN);
+        MPI_Win_lock_all(MPI_MODE_NOCHECK, window_);  // one passive-target epoch for the run
+      }
+    }
   }
   ~MpiProcessGroup() override {
     watchdog_.reset();
+    if (published_ != nullptr) {
+      MPI_Win_unlock_all(window_);
+      MPI_Win_free(&window_);
+    }
     if (owns_mpi_) MPI_Finalize();
   }
 
@@ -95,6 +129,11 @@ class MpiProcessGroup : public ProcessGroup {
           MPI_Abort(MPI_COMM_WORLD, 4);
           std::_Exit(4);
         });
+    if (published_ != nullptr) {
+      watchdog_->SetPeerHooks(
+          [this] { __atomic_add_fetch(&published_->heartbeat, 1, __ATOMIC_RELEASE); },
+          [this] { return MissingRanks(); });
+    }
     watchdog_->Start();
   }
   void SetPhase(std::string phase) override {
@@ -106,7 +145,8 @@ class MpiProcessGroup : public ProcessGroup {
   std::string Describe() const override { return fmt::format("mpi ({} ranks)", size_); }
 
   void AllToAllV(const std::vector<std::string>& send, std::vector<std::string>* recv) override {
-    const ScopedCollective collective(&seconds_, watchdog_.get(), "MPI_Alltoallv");
+    const ScopedCollective collective(&seconds_, watchdog_.get(), &entered_, published_,
+                                      "MPI_Alltoallv");
     CRANK_REQUIRE(static_cast<int>(send.size()) == size_,
                   "AllToAllV: expected one buffer per rank");
     std::vector<int> send_counts(size_), recv_counts(size_), sd, rd;
@@ -129,7 +169,8 @@ class MpiProcessGroup : public ProcessGroup {
   }
 
   void AllGatherV(const std::string& mine, std::vector<std::string>* all) override {
-    const ScopedCollective collective(&seconds_, watchdog_.get(), "MPI_Allgatherv");
+    const ScopedCollective collective(&seconds_, watchdog_.get(), &entered_, published_,
+                                      "MPI_Allgatherv");
     int count = CountOf(mine.size(), "MPI_Allgatherv");
     std::vector<int> counts(size_), displs;
     Check(MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD),
@@ -144,7 +185,8 @@ class MpiProcessGroup : public ProcessGroup {
   }
 
   void GatherV(const std::string& mine, int root, std::vector<std::string>* all) override {
-    const ScopedCollective collective(&seconds_, watchdog_.get(), "MPI_Gatherv");
+    const ScopedCollective collective(&seconds_, watchdog_.get(), &entered_, published_,
+                                      "MPI_Gatherv");
     CRANK_REQUIRE(root >= 0 && root < size_, "GatherV: the root must be a rank of the group");
     int count = CountOf(mine.size(), "MPI_Gatherv");
     std::vector<int> counts(size_), displs;
@@ -163,7 +205,8 @@ class MpiProcessGroup : public ProcessGroup {
   }
 
   void Broadcast(std::string* data, int root) override {
-    const ScopedCollective collective(&seconds_, watchdog_.get(), "MPI_Bcast");
+    const ScopedCollective collective(&seconds_, watchdog_.get(), &entered_, published_,
+                                      "MPI_Bcast");
     CRANK_REQUIRE(root >= 0 && root < size_, "Broadcast: the root must be a rank of the group");
     int64_t n = static_cast<int64_t>(data->size());
     Check(MPI_Bcast(&n, 1, MPI_INT64_T, root, MPI_COMM_WORLD), "MPI_Bcast");
@@ -174,7 +217,8 @@ class MpiProcessGroup : public ProcessGroup {
   }
 
   void Barrier() override {
-    const ScopedCollective collective(&seconds_, watchdog_.get(), "MPI_Barrier");
+    const ScopedCollective collective(&seconds_, watchdog_.get(), &entered_, published_,
+                                      "MPI_Barrier");
     Check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
   }
   double CommunicationSeconds() const override { return seconds_; }
@@ -185,10 +229,107 @@ class MpiProcessGroup : public ProcessGroup {
   }
 
  private:
+  // Sleeps `seconds` while raising this rank's heartbeat every 10 ms: the other ranks'
+  // watchdogs, diagnosing at the same time, see this one alive.
+  void Beat(double seconds) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    do {
+      __atomic_add_fetch(&published_->heartbeat, 1, __ATOMIC_RELEASE);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    } while (std::chrono::steady_clock::now() < end);
+  }
+
+  // Every other rank's Progress, read without its help (passive target); a rank whose read
+  // does not complete within `wait_seconds` stays at {-1, -1}.
+  std::vector<Progress> ReadPeers(double wait_seconds) {
+    std::vector<Progress> peers(size_, Progress{-1, -1});
+    std::vector<MPI_Request> requests(size_, MPI_REQUEST_NULL);
+    for (int r = 0; r < size_; ++r) {
+      if (r == rank_) continue;
+      if (MPI_Rget(&peers[r], sizeof(Progress), MPI_BYTE, r, 0, sizeof(Progress), MPI_BYTE, window_,
+                   &requests[r]) != MPI_SUCCESS) {
+        requests[r] = MPI_REQUEST_NULL;
+      }
+    }
+    std::vector<bool> done(size_, false);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::duration<double>(wait_seconds);
+    int pending = 0;
+    do {
+      pending = 0;
+      for (int r = 0; r < size_; ++r) {
+        if (requests[r] == MPI_REQUEST_NULL || done[r]) continue;
+        int flag = 0;
+        if (MPI_Test(&requests[r], &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS) continue;
+        if (flag) {
+          done[r] = true;
+        } else {
+          ++pending;
+        }
+      }
+      if (pending > 0) Beat(0.01);
+    } while (pending > 0 && std::chrono::steady_clock::now() < deadline);
+    // A read that did not complete may still land: keep its buffer alive (the job is ending).
+    if (pending > 0) abandoned_.push_back(std::move(peers));
+    std::vector<Progress> out(size_, Progress{-1, -1});
+    const std::vector<Progress>& src = pending > 0 ? abandoned_.back() : peers;
+    for (int r = 0; r < size_; ++r) {
+      if (done[r]) out[r] = src[r];
+    }
+    return out;
+  }
+
+  // For the watchdog's message: the ranks that have not entered the collective this rank
+  // waits in (their count of entered collectives is lower), and those whose heartbeat did not
+  // move over three polls of their watchdogs (stopped, or frozen as a whole), or that did not
+  // answer; "" when every rank is in the collective and alive.
+  std::string MissingRanks() {
+    const int64_t mine = __atomic_load_n(&published_->entered, __ATOMIC_ACQUIRE);
+    const double poll = watchdog_->poll_seconds();
+    const std::vector<Progress> before = ReadPeers(2.0);
+    Beat(3 * poll);
+    const std::vector<Progress> after = ReadPeers(2.0);
+    std::vector<std::string> behind, frozen, silent;
+    for (int r = 0; r < size_; ++r) {
+      if (r == rank_) continue;
+      if (after[r].entered < 0) {
+        silent.push_back(std::to_string(r));
+      } else if (after[r].entered < mine) {
+        behind.push_back(fmt::format("rank {} (entered {} collectives{})", r, after[r].entered,
+                                     after[r].heartbeat == before[r].heartbeat
+                                         ? ", no heartbeat: stopped or frozen"
+                                         : ", alive: busy outside MPI"));
+      } else if (before[r].heartbeat >= 0 && after[r].heartbeat == before[r].heartbeat) {
+        frozen.push_back(std::to_string(r));
+      }
+    }
+    std::vector<std::string> parts;
+    if (!behind.empty()) {
+      parts.push_back(fmt::format("{} did not arrive (this rank waits in its collective {})",
+                                  fmt::join(behind, ", "), mine));
+    }
+    if (!frozen.empty()) {
+      parts.push_back(fmt::format(
+          "{} {} {} in it too but {} no heartbeat for {:.1f} s: stopped or frozen",
+          frozen.size() == 1 ? "rank" : "ranks", fmt::join(frozen, ", "),
+          frozen.size() == 1 ? "is" : "are", frozen.size() == 1 ? "shows" : "show", 3 * poll));
+    }
+    if (!silent.empty()) {
+      parts.push_back(fmt::format("{} {} did not answer the progress query",
+                                  silent.size() == 1 ? "rank" : "ranks", fmt::join(silent, ", ")));
+    }
+    return fmt::format("{}", fmt::join(parts, "; "));
+  }
+
   int rank_ = 0;
   int size_ = 1;
   bool owns_mpi_ = false;
+  int provided_ = 0;  // MPI's thread level
   double seconds_ = 0.0;
+  int64_t entered_ = 0;  // collectives entered by this rank
+  MPI_Win window_ = MPI_WIN_NULL;
+  Progress* published_ = nullptr;  // this rank's Progress in window_, or null: no window
+  std::vector<std::vector<Progress>> abandoned_;
   std::unique_ptr<CollectiveWatchdog> watchdog_;
 };
 

@@ -33,7 +33,14 @@ CollectiveWatchdog::~CollectiveWatchdog() {
 void CollectiveWatchdog::Start(double poll_seconds) {
   CRANK_REQUIRE(!thread_.joinable(), "CollectiveWatchdog::Start: already started");
   if (!(poll_seconds > 0)) poll_seconds = std::min(1.0, timeout_ / 10);
+  poll_seconds_ = poll_seconds;
   thread_ = std::thread([this, poll_seconds] { Run(poll_seconds); });
+}
+
+void CollectiveWatchdog::SetPeerHooks(std::function<void()> on_poll, Diagnose diagnose) {
+  CRANK_REQUIRE(!thread_.joinable(), "CollectiveWatchdog::SetPeerHooks: call it before Start");
+  on_poll_ = std::move(on_poll);
+  diagnose_ = std::move(diagnose);
 }
 
 void CollectiveWatchdog::Enter(const char* name) {
@@ -53,15 +60,17 @@ void CollectiveWatchdog::SetPhase(std::string phase) {
   phase_ = std::move(phase);
 }
 
-std::optional<std::string> CollectiveWatchdog::Check(double now) const {
+std::optional<std::string> CollectiveWatchdog::Check(double now, const std::string& missing) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (inside_ == nullptr) return std::nullopt;
   const double waited = now - entered_;
   if (waited <= timeout_) return std::nullopt;
   return fmt::format(
-      "no progress in {} for {:.0f} s during {} (another rank did not arrive: it stopped, hung "
-      "or is far slower; --collective-timeout {:g} s, 0 turns the check off)",
-      inside_, waited, phase_, timeout_);
+      "no progress in {} for {:.0f} s during {}: {} (--collective-timeout {:g} s, 0 turns the "
+      "check off)",
+      inside_, waited, phase_,
+      missing.empty() ? "another rank did not arrive: it stopped, hung or is far slower" : missing,
+      timeout_);
 }
 
 void CollectiveWatchdog::Run(double poll_seconds) {
@@ -70,9 +79,12 @@ void CollectiveWatchdog::Run(double poll_seconds) {
     stop_cv_.wait_for(lock, std::chrono::duration<double>(poll_seconds));
     if (stop_) return;
     lock.unlock();
-    const std::optional<std::string> message = Check(clock_());
+    if (on_poll_) on_poll_();
+    const double now = clock_();
+    std::optional<std::string> message = Check(now);
     if (message) {
-      on_timeout_(*message);
+      if (diagnose_) message = Check(now, diagnose_());
+      if (message) on_timeout_(*message);
       return;
     }
     lock.lock();

@@ -15,10 +15,15 @@
 // the watchdog calls `on_timeout` once with a message naming the collective, the seconds
 // waited and the phase of the run the rank was in (SetPhase).
 //
+// Who did not arrive: before Start, SetPeerHooks can give the watchdog `on_poll`, run on
+// every poll (a rank publishes its heartbeat there), and `diagnose`, run once when the timeout
+// is reached, which names the peers that did not arrive ("rank 1 did not arrive (...)"); the
+// message then says that instead of "another rank did not arrive".
+//
 // Threads: Enter/Leave/SetPhase are called by the thread that runs the collectives; a
-// background thread (started by Start) polls. Check is the pure rule, for tests with a fake
-// clock. on_timeout runs on the background thread and is expected not to return (MPI_Abort);
-// if it returns, the watchdog stops polling.
+// background thread (started by Start) polls and runs the hooks. Check is the pure rule, for tests
+// with a fake clock. on_timeout runs on the background thread and is expected not to return
+// (MPI_Abort); if it returns, the watchdog stops polling.
 
 #include <condition_variable>
 #include <functional>
@@ -34,6 +39,9 @@ class CollectiveWatchdog {
   // Seconds on a monotonic clock.
   using Clock = std::function<double()>;
   using OnTimeout = std::function<void(const std::string& message)>;
+  // Returns who did not arrive, as a phrase ("rank 1 did not arrive (...)"), or "" when it
+  // cannot tell.
+  using Diagnose = std::function<std::string()>;
 
   // timeout_seconds > 0 (InvalidArgument otherwise). clock: steady_clock when empty.
   CollectiveWatchdog(double timeout_seconds, OnTimeout on_timeout, Clock clock = {});
@@ -45,6 +53,10 @@ class CollectiveWatchdog {
   // Starts the background thread, which checks every `poll_seconds` (default: a tenth of the
   // timeout, at most 1 s).
   void Start(double poll_seconds = 0.0);
+  // Before Start (either may be empty).
+  void SetPeerHooks(std::function<void()> on_poll, Diagnose diagnose);
+  // The seconds between polls (after Start).
+  double poll_seconds() const { return poll_seconds_; }
 
   // This rank enters the collective `name` (a string literal, e.g. "MPI_Alltoallv").
   void Enter(const char* name);
@@ -54,8 +66,8 @@ class CollectiveWatchdog {
   void SetPhase(std::string phase);
 
   // The message when, at time `now`, this rank has been inside one collective for longer than
-  // the timeout; nothing otherwise.
-  std::optional<std::string> Check(double now) const;
+  // the timeout; nothing otherwise. `missing` (from Diagnose) names who did not arrive.
+  std::optional<std::string> Check(double now, const std::string& missing = "") const;
 
   double timeout_seconds() const { return timeout_; }
 
@@ -65,6 +77,9 @@ class CollectiveWatchdog {
   const double timeout_;
   const OnTimeout on_timeout_;
   const Clock clock_;
+  std::function<void()> on_poll_;
+  Diagnose diagnose_;
+  double poll_seconds_ = 0.0;
   mutable std::mutex mu_;
   std::condition_variable stop_cv_;
   bool stop_ = false;

@@ -84,6 +84,41 @@ TEST(CollectiveWatchdog, BackgroundThreadCallsOnTimeoutOnceAndNotWhenHealthy) {
   EXPECT_NE(message.find("during start-up"), std::string::npos) << message;
 }
 
+TEST(CollectiveWatchdog, PollsThePeerHookAndNamesWhoDidNotArrive) {
+  std::atomic<int> polls{0}, diagnoses{0};
+  std::atomic<bool> fired{false};
+  std::string message;
+  {
+    CollectiveWatchdog w(0.2, [&](const std::string& m) {
+      message = m;
+      fired = true;
+    });
+    w.SetPeerHooks([&] { ++polls; },
+                   [&] {
+                     ++diagnoses;
+                     return std::string("rank 1 did not arrive (behind)");
+                   });
+    w.Start(0.02);
+    w.Enter("MPI_Alltoallv");
+    const auto t0 = std::chrono::steady_clock::now();
+    while (!fired && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10))
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_THROW(w.SetPeerHooks({}, {}), InvalidArgument);  // after Start
+  }
+  EXPECT_GE(polls.load(), 5);  // every 20 ms for 200 ms
+  EXPECT_EQ(diagnoses.load(), 1);
+  EXPECT_NE(message.find("no progress in MPI_Alltoallv for 0 s during start-up: rank 1 did not "
+                         "arrive (behind) (--collective-timeout 0.2 s"),
+            std::string::npos)
+      << message;
+  // Without a diagnosis the message says another rank.
+  FakeClock clock;
+  CollectiveWatchdog plain(
+      3.0, [](const std::string&) {}, clock.Get());
+  plain.Enter("MPI_Bcast");
+  EXPECT_NE(plain.Check(clock.now + 4)->find("another rank did not arrive"), std::string::npos);
+}
+
 TEST(CollectiveWatchdog, RejectsANonPositiveTimeout) {
   EXPECT_THROW(CollectiveWatchdog(0.0, [](const std::string&) {}), InvalidArgument);
   EXPECT_THROW(CollectiveWatchdog(-1.0, [](const std::string&) {}), InvalidArgument);

@@ -56,6 +56,14 @@ class CheckpointWriter {
   void AddTensor(std::string name, const Tensor& t);
   // Takes ownership of a temporary or moved-from tensor.
   void AddTensor(std::string name, Tensor&& t);
+  // A tensor of `shape` that exists only while Save writes it: Save calls `produce` once, when
+  // it reaches this record (records are written in the order added), and writes what it
+  // returns, which must have `shape` (CRANK_CHECK) and stay valid until the next producer of
+  // this writer is called or Save returns. A file can so hold more than memory would, one
+  // produced tensor at a time (a sharded checkpoint streamed into one file, for example).
+  // Exceptions from `produce` propagate out of Save, which then leaves no file.
+  using TensorProducer = std::function<const Tensor&()>;
+  void AddTensor(std::string name, std::vector<int64_t> shape, TensorProducer produce);
   void AddInt64s(std::string name, std::vector<int64_t> values);
   void AddString(std::string name, std::string bytes);
 
@@ -75,6 +83,8 @@ class CheckpointWriter {
     std::string name;
     const Tensor* tensor = nullptr;  // kFloat32Tensor: referenced or owned_tensor.get()
     std::unique_ptr<Tensor> owned_tensor;
+    std::vector<int64_t> produced_shape;  // kFloat32Tensor with `produce`
+    TensorProducer produce;
     std::vector<int64_t> int64s;  // kInt64Array
     std::string bytes;            // kBytes
     uint32_t kind = 0;

@@ -188,6 +188,36 @@ TEST(Checkpoint, ReferencedTensorIsReadAtSaveTime) {
   EXPECT_EQ(Checkpoint::Load(dir.File("a")).GetTensor("t").ToVector(), (std::vector<float>{1, 7}));
 }
 
+TEST(Checkpoint, ProducedTensorIsMadeWhenItsRecordIsWritten) {
+  io_test::ScratchDir dir;
+  const std::string path = dir.File("p.ckpt");
+  std::vector<std::string> calls;
+  Tensor first({2, 2}, {1, 2, 3, 4}), second({3}, {5, 6, 7});
+  CheckpointWriter w;
+  w.AddTensor("a", {2, 2}, [&]() -> const Tensor& {
+    calls.push_back("a");
+    return first;
+  });
+  w.AddString("s", "between");
+  w.AddTensor("b", {3}, [&]() -> const Tensor& {
+    calls.push_back("b");
+    return second;
+  });
+  EXPECT_TRUE(calls.empty());  // nothing is produced before Save
+  w.Save(path);
+  EXPECT_EQ(calls, (std::vector<std::string>{"a", "b"}));
+  const Checkpoint c = Checkpoint::Load(path);
+  EXPECT_EQ(c.GetTensor("a").shape(), (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(c.GetTensor("a").data()[3], 4.0f);
+  EXPECT_EQ(c.GetTensor("b").data()[2], 7.0f);
+  EXPECT_EQ(c.Names(), (std::vector<std::string>{"a", "s", "b"}));
+  // A producer that throws leaves the previous file.
+  CheckpointWriter bad;
+  bad.AddTensor("a", {1}, []() -> const Tensor& { throw IoError("cannot read the source"); });
+  EXPECT_THROW(bad.Save(path), IoError);
+  EXPECT_EQ(Checkpoint::Load(path).GetTensor("b").size(), 3);
+}
+
 TEST(Checkpoint, SavingOverExistingFileReplacesIt) {
   ScratchDir dir;
   const std::string path = dir.File("ckpt");

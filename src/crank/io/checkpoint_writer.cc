@@ -89,6 +89,19 @@ void CheckpointWriter::AddTensor(std::string name, Tensor&& t) {
   r.tensor = r.owned_tensor.get();
 }
 
+void CheckpointWriter::AddTensor(std::string name, std::vector<int64_t> shape,
+                                 TensorProducer produce) {
+  CRANK_REQUIRE(shape.size() <= cf::kMaxRank, "checkpoint tensor '{}' has rank {}; the limit is {}",
+                name, shape.size(), cf::kMaxRank);
+  for (int64_t d : shape) {
+    CRANK_REQUIRE(d >= 0, "checkpoint tensor '{}': a negative dimension {}", name, d);
+  }
+  CRANK_REQUIRE(produce != nullptr, "checkpoint tensor '{}': no producer", name);
+  Record& r = NewRecord(std::move(name), static_cast<uint32_t>(cf::RecordKind::kFloat32Tensor));
+  r.produced_shape = std::move(shape);
+  r.produce = std::move(produce);
+}
+
 void CheckpointWriter::AddInt64s(std::string name, std::vector<int64_t> values) {
   NewRecord(std::move(name), static_cast<uint32_t>(cf::RecordKind::kInt64Array)).int64s =
       std::move(values);
@@ -108,8 +121,14 @@ CheckpointFileInfo CheckpointWriter::Save(const std::string& path) const {
     PayloadView p;
     switch (static_cast<cf::RecordKind>(r.kind)) {
       case cf::RecordKind::kFloat32Tensor:
-        p = {r.tensor->data(), static_cast<uint64_t>(r.tensor->size()) * sizeof(float),
-             r.tensor->shape()};
+        if (r.produce) {  // the data comes when the record is written
+          uint64_t elements = 1;
+          for (int64_t d : r.produced_shape) elements *= static_cast<uint64_t>(d);
+          p = {nullptr, elements * sizeof(float), r.produced_shape};
+        } else {
+          p = {r.tensor->data(), static_cast<uint64_t>(r.tensor->size()) * sizeof(float),
+               r.tensor->shape()};
+        }
         break;
       case cf::RecordKind::kInt64Array:
         p = {r.int64s.data(),
@@ -143,7 +162,13 @@ CheckpointFileInfo CheckpointWriter::Save(const std::string& path) const {
   uint32_t digest = 0;  // CheckpointFileInfo::records_crc32c
   for (size_t i = 0; i < records_.size(); ++i) {
     const Record& r = records_[i];
-    const PayloadView& p = payloads[i];
+    PayloadView& p = payloads[i];
+    if (r.produce) {
+      const Tensor& t = r.produce();
+      CRANK_CHECK(t.shape() == p.dims, "the producer of '{}' returned shape {}", r.name,
+                  t.ShapeString());
+      p.data = t.data();
+    }
     Bytes h;
     h.PutU32(r.kind);
     h.PutU32(static_cast<uint32_t>(r.name.size()));

@@ -7,8 +7,11 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
+#include <variant>
 
 #include "crank/base/error.h"
 #include "crank/io/atomic_file.h"
@@ -344,6 +347,20 @@ std::map<std::string, Tensor> ShardedCheckpoint::ReadTableRows(size_t table, int
   return out;
 }
 
+std::vector<const Checkpoint::Entry*> ShardedCheckpoint::MainModelEntries() {
+  std::set<std::string> table_records;
+  for (const ShardedTable& t : manifest_.tables) {
+    table_records.insert(t.records.begin(), t.records.end());
+  }
+  std::vector<const Checkpoint::Entry*> out;
+  for (const Checkpoint::Entry& e : Main().entries_) {
+    if (e.name != "model/kind" && e.name != kShardOfRecord && !table_records.count(e.name)) {
+      out.push_back(&e);
+    }
+  }
+  return out;
+}
+
 Checkpoint ShardedCheckpoint::Assemble() {
   const Checkpoint& main = Main();
   Checkpoint c;
@@ -351,22 +368,114 @@ Checkpoint ShardedCheckpoint::Assemble() {
   c.format_version_ = main.format_version();
   c.file_info_ = main.file_info();
   c.Add("model/kind", std::string("crank-ranking"));
-  std::set<std::string> table_records;
-  for (const ShardedTable& t : manifest_.tables) {
-    table_records.insert(t.records.begin(), t.records.end());
-  }
-  for (const Checkpoint::Entry& e : main.entries_) {
-    if (e.name == "model/kind" || e.name == kShardOfRecord || table_records.count(e.name)) {
-      continue;
-    }
-    c.Add(e.name, e.value);
-  }
+  for (const Checkpoint::Entry* e : MainModelEntries()) c.Add(e->name, e->value);
   for (size_t t = 0; t < manifest_.tables.size(); ++t) {
     for (auto& [name, tensor] : ReadTableRows(t, 0, manifest_.tables[t].rows)) {
       c.Add(name, std::move(tensor));
     }
   }
   return c;
+}
+
+CheckpointFileInfo ShardedCheckpoint::WriteSingleFile(const std::string& out) {
+  CheckpointWriter w;
+  w.AddString("model/kind", std::string("crank-ranking"));
+  for (const Checkpoint::Entry* e : MainModelEntries()) {
+    if (const auto* t = std::get_if<Tensor>(&e->value)) {
+      w.AddTensor(e->name, *t);  // main_ outlives the writer
+    } else if (const auto* v = std::get_if<std::vector<int64_t>>(&e->value)) {
+      w.AddInt64s(e->name, *v);
+    } else {
+      w.AddString(e->name, std::get<std::string>(e->value));
+    }
+  }
+
+  // The order of the tables: those held whole by one file, grouped by file, then the split
+  // ones; and which tables each file holds whole.
+  const size_t n_tables = manifest_.tables.size();
+  std::map<int, std::vector<size_t>> whole_tables_of_file;
+  std::vector<size_t> split_tables;
+  for (size_t t = 0; t < n_tables; ++t) {
+    const ShardedTable& table = manifest_.tables[t];
+    if (table.shards.size() == 1) {
+      whole_tables_of_file[table.shards[0].file].push_back(t);
+    } else {
+      split_tables.push_back(t);
+    }
+  }
+  std::vector<size_t> order;
+  for (const auto& [file, tables] : whole_tables_of_file) {
+    order.insert(order.end(), tables.begin(), tables.end());
+  }
+  order.insert(order.end(), split_tables.begin(), split_tables.end());
+
+  // Pass 1: the shape of every table record, (rows of the table, the shard's row shape...),
+  // one file at a time; every shard must agree on the row shape.
+  std::map<int, std::vector<std::pair<size_t, const ShardRows*>>> shards_of_file;
+  for (size_t t = 0; t < n_tables; ++t) {
+    for (const ShardRows& s : manifest_.tables[t].shards) shards_of_file[s.file].push_back({t, &s});
+  }
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const auto& [index, shards] : shards_of_file) {
+    const Checkpoint file = LoadFile(index);
+    for (const auto& [t, s] : shards) {
+      const ShardedTable& table = manifest_.tables[t];
+      for (const std::string& record : table.records) {
+        const Tensor& src = file.GetTensor(record);
+        if (src.rank() < 1 || src.dim(0) != s->row_end - s->row_begin) {
+          throw IoError(fmt::format(
+              "sharded checkpoint {}: record '{}' of {} has shape {}, expected {} rows (table "
+              "'{}' rows [{}, {}))",
+              path_, record, file.path(), src.ShapeString(), s->row_end - s->row_begin, table.name,
+              s->row_begin, s->row_end));
+        }
+        std::vector<int64_t> shape = src.shape();
+        shape[0] = table.rows;
+        const auto [it, inserted] = shapes.emplace(record, shape);
+        if (!inserted && it->second != shape) {
+          throw IoError(fmt::format(
+              "sharded checkpoint {}: record '{}' has rows of shape {} in {} and of another "
+              "shape elsewhere",
+              path_, record, src.ShapeString(), file.path()));
+        }
+      }
+    }
+  }
+
+  // Pass 2, as the writer reaches each table record: the file that holds the table whole
+  // (loaded once for all its tables) or the split table's rows (read once for its records).
+  struct Source {
+    int file = -1;
+    std::optional<Checkpoint> loaded;
+    size_t split_table = SIZE_MAX;
+    std::map<std::string, Tensor> rows;
+  } source;
+  for (const size_t t : order) {
+    const ShardedTable& table = manifest_.tables[t];
+    for (const std::string& record : table.records) {
+      w.AddTensor(record, shapes.at(record),
+                  [this, &source, &table, t, &record]() -> const Tensor& {
+                    if (table.shards.size() == 1) {
+                      const int f = table.shards[0].file;
+                      if (source.file != f) {
+                        source.loaded.reset();  // one file in memory at a time
+                        source.loaded = LoadFile(f);
+                        source.file = f;
+                      }
+                      return source.loaded->GetTensor(record);
+                    }
+                    if (source.split_table != t) {
+                      source.loaded.reset();
+                      source.file = -1;
+                      source.rows.clear();
+                      source.rows = ReadTableRows(t, 0, table.rows);
+                      source.split_table = t;
+                    }
+                    return source.rows.at(record);
+                  });
+    }
+  }
+  return w.Save(out);
 }
 
 }  // namespace crank

@@ -124,10 +124,20 @@ class ShardedCheckpoint {
   // Every record of the single-file model: the .main file's with model/kind "crank-ranking",
   // and each table's records whole.
   Checkpoint Assemble();
+  // Writes Assemble()'s records as one checkpoint file at `out` (atomically) without holding
+  // them all: a first pass reads the shard files one at a time for the records' shapes, then
+  // the tables are written one shard file at a time (tables held whole by one file, grouped
+  // by file) and one table at a time (tables split over files). Memory: the .main file, one
+  // shard file and one table's records. IoError as for Assemble, or when `out` cannot be
+  // written (the previous file at `out` is then intact).
+  CheckpointFileInfo WriteSingleFile(const std::string& out);
 
  private:
   // Loads files[index], checks size, CRC and identity against the manifest.
   Checkpoint LoadFile(int index) const;
+  // The .main file's records that are records of the single-file model, in file order: all
+  // but its kind, its shard identity and table records.
+  std::vector<const Checkpoint::Entry*> MainModelEntries();
 
   std::string path_;
   std::string dir_;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "crank/base/error.h"
@@ -122,6 +123,33 @@ TEST_F(ShardedCheckpointTest, AssemblesTheSingleFileRecords) {
     EXPECT_EQ(a.data()[2 * i], expected) << "row " << i;
   }
   EXPECT_EQ(whole.GetTensor("var/embedding/b").shape(), (std::vector<int64_t>{2, 3}));
+}
+
+TEST_F(ShardedCheckpointTest, WritesTheAssembledRecordsAsOneFile) {
+  ShardedCheckpoint c = ShardedCheckpoint::Open(path_);
+  const Checkpoint whole = c.Assemble();
+  const std::string out = dir_.File("single.crank");
+  c.WriteSingleFile(out);
+  const Checkpoint written = Checkpoint::Load(out);
+  std::vector<std::string> a = whole.Names(), b = written.Names();
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  ASSERT_EQ(a, b);
+  for (const std::string& name :
+       {"var/top/bias", "var/embedding/a", "opt/o/embedding/a/acc", "var/embedding/b"}) {
+    const Tensor &x = whole.GetTensor(name), &y = written.GetTensor(name);
+    ASSERT_EQ(x.shape(), y.shape()) << name;
+    for (int64_t i = 0; i < x.size(); ++i) EXPECT_EQ(x.data()[i], y.data()[i]) << name;
+  }
+  EXPECT_EQ(written.GetString("model/kind"), "crank-ranking");
+  EXPECT_EQ(written.GetString("model/config"), "model: {}\n");
+  // A damaged shard fails the write naming it and leaves no file.
+  const std::string shard = dir_.File("m.ckpt.g2.shard1-of-2");
+  std::filesystem::remove(shard);
+  const std::string out2 = dir_.File("other.crank");
+  EXPECT_NE(ErrorOf([&] { ShardedCheckpoint::Open(path_).WriteSingleFile(out2); }).find(shard),
+            std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(out2));
 }
 
 TEST_F(ShardedCheckpointTest, ADamagedShardIsRefusedNamingIt) {

@@ -507,24 +507,9 @@ void Trainer::WriteModel(const std::string& path, const TrainingState& state) {
     if (path == result_.checkpoint_path) RemoveStaleShards(path, 0);
     return;
   }
-  if (path == result_.checkpoint_path) {
-    SaveShardedCheckpoint(path, *hybrid_, config_yaml_, mapping_text_, state);
-    return;
-  }
-  // Gathered to rank 0, which writes the single file; the other ranks wait for it in the
-  // next collective.
-  hybrid_->group().SetPhase(
-      fmt::format("the checkpoint at step {} (written by rank 0 to {})", state.global_step, path));
-  std::unique_ptr<Ranking> full;
-  std::unique_ptr<Optimizer> full_optimizer;
-  if (is_root()) {
-    full = std::make_unique<Ranking>(ranking_config_);
-    full_optimizer = MakeJobOptimizer(*full, config_);
-  }
-  hybrid_->GatherTo(full.get(), full_optimizer.get());
-  if (is_root()) {
-    SaveModelCheckpoint(path, *full, full_optimizer.get(), config_yaml_, mapping_text_, state);
-  }
+  // Every file of several ranks is sharded (the checkpoint, the best evaluation's weights):
+  // no rank gathers the model. Publish streams the published one into a single file.
+  SaveShardedCheckpoint(path, *hybrid_, config_yaml_, mapping_text_, state);
 }
 
 void Trainer::Save(const std::string& path) {
@@ -573,21 +558,23 @@ void Trainer::Publish() {
     }
   }
   if (!run_.write_files) return;
-  // Rank 0 holds the files; the others take part in a gathered Save. A sharded checkpoint is
-  // not a model file: the model is gathered into one.
-  const bool sharded = hybrid_ && from == result_.checkpoint_path;
-  std::string linked = is_root() && !sharded && PublishHardLink(from, run_.model_out) ? "1" : "0";
-  if (hybrid_) hybrid_->group().Broadcast(&linked, 0);
-  if (linked == "0") {
-    if (from == result_.checkpoint_path) {
-      Save(run_.model_out);
-    } else if (is_root()) {
+  // Rank 0 holds the files. A sharded checkpoint (of several ranks) is not a model file: rank
+  // 0 streams it into one, a shard file at a time, so no rank holds the whole model; the
+  // others wait for it in the barrier below.
+  if (hybrid_) {
+    hybrid_->group().SetPhase(fmt::format("the model written by rank 0 to {}", run_.model_out));
+  }
+  if (is_root()) {
+    if (ShardedGenerationAt(from) > 0) {
+      ShardedCheckpoint::Open(from).WriteSingleFile(run_.model_out);
+    } else if (!PublishHardLink(from, run_.model_out)) {
       CopyFileAtomically(from, run_.model_out);
     }
   }
   if (state_.finished && is_root()) {
     std::error_code ignored;
     std::filesystem::remove(best_path_, ignored);
+    RemoveStaleShards(best_path_, 0);
   }
   if (hybrid_) hybrid_->group().Barrier();  // the model is in place when any rank returns
 }
