@@ -3,6 +3,7 @@
 #include <fmt/ranges.h>
 #include <sys/resource.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -405,12 +406,17 @@ Action AddPredictCommand(CLI::App& app) {
                                             : f->precision);
     LogCompute(ConfigureThreads(f->threads));
     auto reader = OpenReader(m, *f, bad, ErrorPolicy::kFail, RowSplit::kEval);
+    const auto t0 = std::chrono::steady_clock::now();
     const int64_t n = PredictToFile(*m.model, *reader, f->out);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (reader->stats().rows_skipped > 0) {
       LogWarning("{} malformed rows were skipped and have no prediction",
                  reader->stats().rows_skipped);
     }
-    LogInfo("wrote {} predictions to {}", n, f->out);
+    // The rate counts reading, parsing, the forward passes and writing: the whole loop.
+    LogInfo("wrote {} predictions to {} in {:.3f} s ({:.1f} examples/s)", n, f->out, seconds,
+            seconds > 0 ? static_cast<double>(n) / seconds : 0.0);
   };
 }
 

@@ -1,5 +1,7 @@
 #include "crank/tensor/tensor.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -19,11 +21,22 @@ int64_t NumElements(const std::vector<int64_t>& shape) {
   return n;
 }
 
+// Tensors of at least one huge page (embedding tables, their optimizer state) start on a 2 MiB
+// boundary and are offered to the kernel for transparent huge pages: one page fault per 2 MiB
+// instead of per 4 KiB when they are first written, and far fewer TLB misses when rows are read
+// at random. The tail past the last whole 2 MiB stays in small pages (no memory is added). Where
+// THP is off or unavailable the advice is ignored.
+constexpr size_t kHugePageBytes = size_t{2} << 20;
+
 float* AllocateAligned(int64_t n) {
   if (n == 0) return nullptr;
   size_t bytes = (static_cast<size_t>(n) * sizeof(float) + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, bytes);
+  const bool huge = bytes >= kHugePageBytes;
+  void* p = std::aligned_alloc(huge ? kHugePageBytes : 64, bytes);
   if (p == nullptr) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  if (huge) madvise(p, bytes, MADV_HUGEPAGE);  // advice only: a failure changes nothing
+#endif
   return static_cast<float*>(p);
 }
 

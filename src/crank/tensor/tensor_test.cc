@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 #include "crank/base/error.h"
 
 namespace crank {
@@ -41,6 +43,18 @@ TEST(Tensor, CopyOfDefaultConstructedTensorIsEmpty) {
   EXPECT_EQ(b.size(), 0);
   std::vector<std::vector<Tensor>> nested(2, std::vector<Tensor>(3));
   EXPECT_EQ(nested[1][2].size(), 0);
+}
+
+TEST(Tensor, LargeTensorsStartOnAHugePageBoundaryAndAreZero) {
+  // 2 MiB and more: aligned for transparent huge pages (the advice itself is not observable).
+  const Tensor big({3, 1 << 18});  // 3 MiB
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(big.data()) % (uintptr_t{2} << 20), 0u);
+  for (int64_t i = 0; i < big.size(); i += 4099) ASSERT_EQ(big[i], 0.0f) << i;
+  EXPECT_EQ(big[big.size() - 1], 0.0f);
+  Tensor copy = big;  // copies allocate the same way
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(copy.data()) % (uintptr_t{2} << 20), 0u);
+  const Tensor small({16, 16});
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(small.data()) % 64, 0u);
 }
 
 }  // namespace

@@ -274,6 +274,9 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
             state_.global_step);
   }
   if (optimizer) model_->SetOptimizer(std::move(optimizer));
+  // The optimizer's state (Adagrad accumulators, Adam moments: as large as the tables) is
+  // allocated and zeroed here with the tables rather than inside the first training step.
+  if (!hybrid_) model_->optimizer()->Prepare(model_->TrainableVariables());
   config_yaml_ = config_.ToYaml();
   mapping_text_ = mapping_->Serialize();
 

@@ -407,6 +407,24 @@ TEST_F(TrainerTest, WithoutFilesTheResultIsTheSameAndNothingIsWritten) {
     EXPECT_FALSE(fs::exists(dir_ / name)) << name;
 }
 
+TEST_F(TrainerTest, OptimizerStateExistsBeforeTheFirstStep) {
+  // The state as large as the tables is allocated with them, not inside the first step.
+  JobConfig job = SmallJob();
+  Trainer trainer(job, Run("state.model"));
+  const auto state = trainer.model().optimizer()->StateTensors();
+  int64_t floats = 0;
+  for (const auto& [name, tensor] : state) {
+    floats += tensor->size();
+    for (int64_t i = 0; i < tensor->size(); ++i) ASSERT_EQ((*tensor)[i], 0.0f) << name;
+  }
+  // Adagrad accumulators for every table row, Adam's two moments for every dense weight.
+  int64_t table_floats = 0;
+  for (const Variable* v : trainer.model().EmbeddingTrainableVariables())
+    table_floats += v->value.size();
+  EXPECT_GE(floats, table_floats);
+  EXPECT_GT(table_floats, 0);
+}
+
 TEST(EarlyStopping, StopsAfterPatienceEvaluationsWithoutImprovement) {
   EarlyStopping auc(2, /*higher_is_better=*/true);
   EXPECT_STREQ(auc.metric_name(), "auc");
