@@ -12,7 +12,7 @@
 #   BUCKETS ["100000 1000000"]  IDS ["uniform zipf"]  BATCHES ["2048"]  THREADS [2]
 #   REPEATS [2]  ROWS [65536] training rows per run (crank cycles over them for MIN_SECONDS;
 #   the peer makes one pass)  MIN_SECONDS [3]  PEER [1]  EMB_OPT [sgd] (the peer's default)
-#   EXTRA ['']  more train_throughput flags (e.g. --embedding-precision=bf16)
+#   EXTRA ['']  more train_throughput flags (e.g. --zipf-exponent=0.8)
 #   TMP [/tmp]  where the TSV for the peer goes (ROWS x 40 columns; removed after each pair)
 set -euo pipefail
 
