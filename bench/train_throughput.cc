@@ -2,6 +2,12 @@
 // driven through crank's public API, on the same synthetic data shape as the PyTorch peer
 // (../shared/peer/torch_ranking.py --synthetic-rows): dense = uniform * 5, ids uniform in
 // [0, buckets], labels Bernoulli(0.25); 26 tables of buckets + 1 rows.
+// --ids=zipf draws each feature's ids as in real logs instead: a Zipf rank r in [0, buckets)
+// (bounded power law with --zipf-exponent, 1.1 as `crank gen`) hashed into [1, buckets], a
+// different hash per feature (hot ids scattered over the table, as hashing puts them).
+// --write-tsv=PATH writes the training rows as a Criteo TSV whose tokens the peer (--train,
+// same --buckets) maps back to exactly these ids (token = hex(id - 1), id 0 = empty token), so
+// both engines train on the same ids (docs/performance.md, "Big tables").
 //
 // Configurations (26 tables x 100,001 rows x 16, 13 dense features):
 //   criteo-dlrm   bottom 512-256-64-16, top 512-256-1, dot interaction
@@ -23,7 +29,8 @@
 //        [--min-seconds=2.5] [--rows=N] [--reader-rows=N] [--gemm-peak=GFLOPS]
 //        [--emb-opt=sgd|adagrad|adam] [--emb-lr=0.1] [--dense-opt=...] [--dense-lr=0.1]
 //        [--precision=fp32|bf16] [--gemm-backend=auto|openblas|onednn]  (crank::SetGemmPrecision)
-//        [--buckets=100000] [--seed=1]
+//        [--buckets=100000] [--seed=1] [--ids=uniform|zipf] [--zipf-exponent=1.1]
+//        [--write-tsv=PATH]
 //        train_throughput --runtime-env   prints the process settings crank would choose now
 // Like the crank CLI, it runs itself again with crank::RecommendedRuntimeEnvironment() first
 // (OpenMP waiting chosen by the machine's load at start, unless OMP_WAIT_POLICY or
@@ -34,6 +41,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -42,6 +50,7 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -92,6 +101,9 @@ struct Options {
   uint64_t seed = 1;
   std::string precision = "fp32", gemm_backend = "auto";  // crank::SetGemmPrecision / Backend
   int64_t buckets = kDefaultBuckets;  // rows per table - 1 (synthetic data only)
+  bool zipf = false;                  // --ids=zipf
+  double zipf_exponent = 1.1;
+  std::string write_tsv;  // non-empty: the training rows as a Criteo TSV for the peer
 };
 
 [[noreturn]] void Usage(const std::string& why) {
@@ -101,7 +113,7 @@ struct Options {
                "[--min-seconds=S] [--rows=N] [--reader-rows=N] [--gemm-peak=GFLOPS] "
                "[--emb-opt=sgd|adagrad|adam] [--emb-lr=X] [--dense-opt=...] [--dense-lr=X] "
                "[--precision=fp32|bf16] [--gemm-backend=auto|openblas|onednn] [--buckets=N] "
-               "[--seed=N]\n",
+               "[--seed=N] [--ids=uniform|zipf] [--zipf-exponent=S] [--write-tsv=PATH]\n",
                why.c_str());
   std::exit(2);
 }
@@ -147,6 +159,13 @@ Options ParseFlags(int argc, char** argv) {
       o.gemm_backend = v;
     } else if (key == "buckets") {
       o.buckets = std::stoll(v);
+    } else if (key == "ids") {
+      if (v != "uniform" && v != "zipf") Usage("--ids must be uniform or zipf, got " + v);
+      o.zipf = v == "zipf";
+    } else if (key == "zipf-exponent") {
+      o.zipf_exponent = std::stod(v);
+    } else if (key == "write-tsv") {
+      o.write_tsv = v;
     } else {
       Usage("unknown flag --" + key);
     }
@@ -154,6 +173,8 @@ Options ParseFlags(int argc, char** argv) {
   if (o.batch < 1 || o.threads < 1 || o.min_seconds <= 0 || o.buckets < 1) {
     Usage("sizes must be positive");
   }
+  if (!(o.zipf_exponent > 0.0 && o.zipf_exponent <= 5.0))
+    Usage("--zipf-exponent must be in (0, 5]");
   if (o.modes.count("reader") && o.buckets != kDefaultBuckets) {
     Usage("the reader mode uses the Criteo mapping's 100000 buckets");
   }
@@ -226,30 +247,84 @@ std::unique_ptr<crank::Optimizer> MakeOpt(const std::string& kind, float lr) {
   Usage("unknown optimizer " + kind);
 }
 
+// Draws the ids of one feature: uniform in [0, buckets], or Zipf ranks hashed into [1, buckets].
+class IdSampler {
+ public:
+  explicit IdSampler(const Options& o) : zipf_(o.zipf), buckets_(o.buckets) {
+    const double s = o.zipf_exponent, n = static_cast<double>(o.buckets);
+    one_minus_s_ = 1.0 - s;
+    log_n1_ = std::log(n + 1.0);
+    a_ = std::abs(one_minus_s_) < 1e-9 ? 0.0 : std::pow(n + 1.0, one_minus_s_) - 1.0;
+  }
+
+  int64_t Draw(crank::Rng& rng, int feature) const {
+    if (!zipf_) return static_cast<int64_t>(rng.UniformInt(static_cast<uint64_t>(buckets_ + 1)));
+    const double u = rng.UniformDouble();
+    // Inverse CDF of a bounded power law on [1, buckets + 1), as crank gen draws token ranks.
+    const double x = a_ == 0.0 ? std::exp(u * log_n1_) : std::pow(1.0 + u * a_, 1.0 / one_minus_s_);
+    const uint64_t rank = static_cast<uint64_t>(
+        std::clamp<double>(std::floor(x) - 1.0, 0.0, static_cast<double>(buckets_ - 1)));
+    const uint64_t salt = crank::Mix64(0x5a1fULL + static_cast<uint64_t>(feature));
+    return 1 + static_cast<int64_t>(crank::Mix64(rank ^ salt) % static_cast<uint64_t>(buckets_));
+  }
+
+ private:
+  bool zipf_;
+  int64_t buckets_;
+  double one_minus_s_ = 0.0, log_n1_ = 0.0, a_ = 0.0;
+};
+
 // `rows` examples like the peer's synthetic data, as batches of `batch` (rows rounded up).
-std::vector<crank::Batch> SyntheticBatches(int64_t rows, int64_t batch, int64_t buckets,
+std::vector<crank::Batch> SyntheticBatches(int64_t rows, int64_t batch, const Options& o,
                                            uint64_t seed) {
   crank::Rng rng(seed);
+  const IdSampler sampler(o);
   const int64_t n = std::max<int64_t>(1, (rows + batch - 1) / batch);
   std::vector<crank::Batch> out(static_cast<size_t>(n));
   for (crank::Batch& b : out) {
     b.dense.Resize({batch, kDense});
     for (int64_t i = 0; i < b.dense.size(); ++i) b.dense[i] = rng.UniformFloat() * 5.0f;
     b.sparse.resize(kSparse);
-    for (crank::SparseFeature& f : b.sparse) {
-      f.ids.resize(static_cast<size_t>(batch));
-      f.offsets.resize(static_cast<size_t>(batch + 1));
+    for (int f = 0; f < kSparse; ++f) {
+      crank::SparseFeature& sf = b.sparse[static_cast<size_t>(f)];
+      sf.ids.resize(static_cast<size_t>(batch));
+      sf.offsets.resize(static_cast<size_t>(batch + 1));
       for (int64_t i = 0; i < batch; ++i) {
-        f.ids[static_cast<size_t>(i)] =
-            static_cast<int64_t>(rng.UniformInt(static_cast<uint64_t>(buckets + 1)));
-        f.offsets[static_cast<size_t>(i)] = i;
+        sf.ids[static_cast<size_t>(i)] = sampler.Draw(rng, f);
+        sf.offsets[static_cast<size_t>(i)] = i;
       }
-      f.offsets[static_cast<size_t>(batch)] = batch;
+      sf.offsets[static_cast<size_t>(batch)] = batch;
     }
     b.labels.Resize({batch});
     for (int64_t i = 0; i < batch; ++i) b.labels[i] = rng.UniformFloat() < 0.25f ? 1.0f : 0.0f;
   }
   return out;
+}
+
+// The batches as a Criteo TSV for the peer: label, 13 integer dense values (rounded), 26 tokens
+// hex(id - 1) (the peer maps token t to int(t, 16) % buckets + 1, so back to id), "" for id 0.
+void WriteCriteoTsv(const std::vector<crank::Batch>& batches, const std::string& path) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw std::runtime_error("cannot write " + path);
+  char buf[32];
+  for (const crank::Batch& b : batches) {
+    for (int64_t i = 0; i < b.size(); ++i) {
+      out << (b.labels[i] > 0.5f ? '1' : '0');
+      for (int64_t j = 0; j < kDense; ++j) {
+        out << '\t' << static_cast<int>(std::lround(b.dense[i * kDense + j]));
+      }
+      for (const crank::SparseFeature& f : b.sparse) {
+        const int64_t id = f.ids[static_cast<size_t>(i)];
+        out << '\t';
+        if (id > 0) {
+          std::snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(id - 1));
+          out << buf;
+        }
+      }
+      out << '\n';
+    }
+  }
+  if (!out.flush()) throw std::runtime_error("write failed: " + path);
 }
 
 int64_t BatchBytes(const std::vector<crank::Batch>& batches) {
@@ -326,14 +401,16 @@ class Bench {
     std::printf(
         "{\"benchmark\": \"%s\", \"engine\": \"crank\", \"config\": \"%s\", "
         "\"batch\": %lld, \"threads\": %d, \"precision\": \"%s\", \"gemm_backend\": \"%s\", "
-        "\"omp_wait\": \"%s\", ",
+        "\"omp_wait\": \"%s\", \"buckets\": %lld, \"ids\": \"%s\", ",
         benchmark, o_.config.c_str(), static_cast<long long>(batch), o_.threads,
-        o_.precision.c_str(), o_.gemm_backend.c_str(), crank::OpenMpWaitDescription().c_str());
+        o_.precision.c_str(), o_.gemm_backend.c_str(), crank::OpenMpWaitDescription().c_str(),
+        static_cast<long long>(o_.buckets), o_.zipf ? "zipf" : "uniform");
   }
 
   void Train() {
     const int64_t rows = o_.rows > 0 ? o_.rows : std::max<int64_t>(131072, 16 * o_.batch);
-    auto batches = SyntheticBatches(rows, o_.batch, o_.buckets, o_.seed + 100);
+    auto batches = SyntheticBatches(rows, o_.batch, o_, o_.seed + 100);
+    if (!o_.write_tsv.empty()) WriteCriteoTsv(batches, o_.write_tsv);
     data_bytes_ = std::max(data_bytes_, BatchBytes(batches));
     size_t next = 0;
     const Timed t = TimeLoop(
@@ -359,7 +436,7 @@ class Bench {
 
   void Infer() {
     const int64_t b = 2048;
-    auto batches = SyntheticBatches(65536, b, o_.buckets, o_.seed + 200);
+    auto batches = SyntheticBatches(65536, b, o_, o_.seed + 200);
     data_bytes_ = std::max(data_bytes_, BatchBytes(batches));
     crank::Tensor predictions;
     size_t next = 0;
@@ -381,7 +458,7 @@ class Bench {
   }
 
   void Latency() {
-    auto batches = SyntheticBatches(1024, 1, o_.buckets, o_.seed + 300);
+    auto batches = SyntheticBatches(1024, 1, o_, o_.seed + 300);
     crank::Tensor predictions;
     for (int i = 0; i < 200; ++i)
       model_->Predict(batches[static_cast<size_t>(i) % 1024], &predictions);
@@ -423,7 +500,7 @@ class Bench {
 
     // Warm the model up (allocations, first-touch of the caches) on synthetic batches.
     {
-      auto warm = SyntheticBatches(2 * o_.batch, o_.batch, o_.buckets, o_.seed + 400);
+      auto warm = SyntheticBatches(2 * o_.batch, o_.batch, o_, o_.seed + 400);
       const auto w0 = Clock::now();
       for (int i = 0; i < 3 || Since(w0) < 0.3; ++i)
         model_->TrainStep(warm[static_cast<size_t>(i) % warm.size()]);

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "crank/base/error.h"
+#include "crank/kernels/bf16.h"
+#include "crank/kernels/embedding_precision.h"
 #include "crank/kernels/parallel_for.h"
 
 namespace crank {
@@ -33,30 +35,45 @@ float BagScale(Pooling pooling, const float* weights, int64_t begin, int64_t end
   return norm > 0.0 ? static_cast<float>(1.0 / norm) : 0.0f;
 }
 
-inline void PrefetchRow(const float* row, int64_t dim) {
+// How a table stores its elements: fp32, or 16 bits widened exactly to float.
+struct Fp32Elements {
+  using T = float;
+  static float Get(const float* row, int64_t e) { return row[e]; }
+};
+struct Bf16Elements {
+  using T = uint16_t;
+  static float Get(const uint16_t* row, int64_t e) { return Bf16ToFloat(row[e]); }
+};
+struct Fp16Elements {
+  using T = uint16_t;
+  static float Get(const uint16_t* row, int64_t e) { return Fp16ToFloat(row[e]); }
+};
+
+template <typename T>
+inline void PrefetchRow(const T* row, int64_t dim) {
   const char* p = reinterpret_cast<const char*>(row);
-  const int64_t bytes = std::min<int64_t>(dim * static_cast<int64_t>(sizeof(float)), 256);
+  const int64_t bytes = std::min<int64_t>(dim * static_cast<int64_t>(sizeof(T)), 256);
   for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off);
 }
 
 // One example of EmbeddingBagForward. kDim > 0 fixes E at compile time (fully unrolled inner
 // loops for the common sizes); kDim == 0 reads it from dim.
-template <int kDim>
-void PoolBag(const float* __restrict table, int64_t dim, const int64_t* ids, int64_t nnz,
-             const float* weights, int64_t begin, int64_t end, Pooling pooling,
+template <int kDim, typename Elements>
+void PoolBag(const typename Elements::T* __restrict table, int64_t dim, const int64_t* ids,
+             int64_t nnz, const float* weights, int64_t begin, int64_t end, Pooling pooling,
              float* __restrict out) {
   const int64_t e_dim = kDim > 0 ? kDim : dim;
   for (int64_t e = 0; e < e_dim; ++e) out[e] = 0.0f;
   for (int64_t k = begin; k < end; ++k) {
     if (k + kPrefetchDistance < nnz) PrefetchRow(table + ids[k + kPrefetchDistance] * e_dim, e_dim);
-    const float* __restrict row = table + ids[k] * e_dim;
+    const typename Elements::T* __restrict row = table + ids[k] * e_dim;
     if (weights == nullptr) {
 #pragma omp simd
-      for (int64_t e = 0; e < e_dim; ++e) out[e] += row[e];
+      for (int64_t e = 0; e < e_dim; ++e) out[e] += Elements::Get(row, e);
     } else {
       const float w = weights[k];
 #pragma omp simd
-      for (int64_t e = 0; e < e_dim; ++e) out[e] += w * row[e];
+      for (int64_t e = 0; e < e_dim; ++e) out[e] += w * Elements::Get(row, e);
     }
   }
   if (pooling != Pooling::kSum) {
@@ -66,14 +83,15 @@ void PoolBag(const float* __restrict table, int64_t dim, const int64_t* ids, int
   }
 }
 
-template <int kDim>
-void ForwardImpl(const float* table, int64_t dim, const int64_t* ids, const int64_t* offsets,
-                 const float* weights, int64_t batch, Pooling pooling, float* out) {
+template <int kDim, typename Elements = Fp32Elements>
+void ForwardImpl(const typename Elements::T* table, int64_t dim, const int64_t* ids,
+                 const int64_t* offsets, const float* weights, int64_t batch, Pooling pooling,
+                 float* out) {
   const int64_t nnz = offsets[batch];
   const bool parallel = batch > 1 && (batch + nnz) * dim >= kMinParallelWork;
   ParallelFor(batch, parallel, [&](int64_t b) {
-    PoolBag<kDim>(table, dim, ids, nnz, weights, offsets[b], offsets[b + 1], pooling,
-                  out + b * dim);
+    PoolBag<kDim, Elements>(table, dim, ids, nnz, weights, offsets[b], offsets[b + 1], pooling,
+                            out + b * dim);
   });
 }
 
@@ -151,6 +169,23 @@ void EmbeddingBagForward(const float* table, int64_t dim, const int64_t* ids,
     default:
       return ForwardImpl<0>(table, dim, ids, offsets, weights, batch, pooling, out);
   }
+}
+
+void EmbeddingBagForward16(EmbeddingPrecision precision, const uint16_t* table, int64_t dim,
+                           const int64_t* ids, const int64_t* offsets, const float* weights,
+                           int64_t batch, Pooling pooling, float* out) {
+  CRANK_CHECK(dim > 0 && batch >= 0, "dim {} batch {}", dim, batch);
+  CRANK_CHECK(precision != EmbeddingPrecision::kFp32, "EmbeddingBagForward16 of an fp32 table");
+  const bool bf16 = precision == EmbeddingPrecision::kBf16;
+  if (dim == 16) {
+    return bf16 ? ForwardImpl<16, Bf16Elements>(table, dim, ids, offsets, weights, batch, pooling,
+                                                out)
+                : ForwardImpl<16, Fp16Elements>(table, dim, ids, offsets, weights, batch, pooling,
+                                                out);
+  }
+  return bf16
+             ? ForwardImpl<0, Bf16Elements>(table, dim, ids, offsets, weights, batch, pooling, out)
+             : ForwardImpl<0, Fp16Elements>(table, dim, ids, offsets, weights, batch, pooling, out);
 }
 
 void EmbeddingBagCoefficients(const int64_t* offsets, const float* weights, int64_t batch,

@@ -30,6 +30,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "crank/kernels/embedding_precision.h"
+
 namespace crank {
 
 enum class Pooling { kSum, kMean, kSqrtn };
@@ -50,6 +52,13 @@ bool EmbeddingBagWorthSplitting(int64_t batch, int64_t nnz, int64_t dim);
 void EmbeddingBagForward(const float* table, int64_t dim, const int64_t* ids,
                          const int64_t* offsets, const float* weights, int64_t batch,
                          Pooling pooling, float* out);
+
+// EmbeddingBagForward over a table stored in 16 bits (kBf16 or kFp16; embedding_precision.h):
+// each element is widened exactly to float and pooled in fp32, so the result equals
+// EmbeddingBagForward over the widened table bit for bit.
+void EmbeddingBagForward16(EmbeddingPrecision precision, const uint16_t* table, int64_t dim,
+                           const int64_t* ids, const int64_t* offsets, const float* weights,
+                           int64_t batch, Pooling pooling, float* out);
 
 // offsets, weights as for EmbeddingBagForward -> coef: (nnz), overwritten with c_k = w_k * s_b
 // (see the file comment). The normalisers are accumulated in double.

@@ -7,6 +7,7 @@
 #include "crank/base/error.h"
 #include "crank/optim/factory.h"
 #include "crank/optim/slot_optimizer.h"
+#include "crank/optim/sparse_rows.h"
 
 namespace crank {
 namespace {
@@ -39,10 +40,12 @@ class Adagrad final : public SlotOptimizer {
   void UpdateSparse(Variable& var, Tensor* slots, float lr, int64_t /*step*/) override {
     const RowSparseGrad& sg = var.sparse_grad;
     const int64_t width = var.value.dim(1);
-    ForEachRow(static_cast<int64_t>(sg.ids.size()), width, [&](int64_t i) {
-      const int64_t id = sg.ids[static_cast<size_t>(i)];
-      AdagradUpdate(var.value.row(id), slots[0].row(id), sg.rows.row(i), width, lr, o_.epsilon);
-    });
+    ForEachSparseRow(sg, width, {{var.value.data(), width, width}, {slots[0].data(), width, width}},
+                     [&](int64_t i) {
+                       const int64_t id = sg.ids[static_cast<size_t>(i)];
+                       AdagradUpdate(var.value.row(id), slots[0].row(id), sg.rows.row(i), width, lr,
+                                     o_.epsilon);
+                     });
   }
 
   std::string DescribeOptions() const override {

@@ -7,6 +7,7 @@
 #include "crank/base/error.h"
 #include "crank/optim/factory.h"
 #include "crank/optim/slot_optimizer.h"
+#include "crank/optim/sparse_rows.h"
 
 namespace crank {
 namespace {
@@ -47,11 +48,15 @@ class Adam final : public SlotOptimizer {
     const int64_t width = var.value.dim(1);
     const float b1 = 1.0f - o_.beta_1;
     const float b2 = 1.0f - o_.beta_2;
-    ForEachRow(static_cast<int64_t>(sg.ids.size()), width, [&](int64_t i) {
-      const int64_t id = sg.ids[static_cast<size_t>(i)];
-      AdamUpdate(var.value.row(id), slots[0].row(id), slots[1].row(id), sg.rows.row(i), width,
-                 alpha, b1, b2, o_.epsilon);
-    });
+    ForEachSparseRow(sg, width,
+                     {{var.value.data(), width, width},
+                      {slots[0].data(), width, width},
+                      {slots[1].data(), width, width}},
+                     [&](int64_t i) {
+                       const int64_t id = sg.ids[static_cast<size_t>(i)];
+                       AdamUpdate(var.value.row(id), slots[0].row(id), slots[1].row(id),
+                                  sg.rows.row(i), width, alpha, b1, b2, o_.epsilon);
+                     });
   }
 
   std::string DescribeOptions() const override {

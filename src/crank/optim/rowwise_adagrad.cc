@@ -8,6 +8,7 @@
 #include "crank/base/error.h"
 #include "crank/optim/factory.h"
 #include "crank/optim/slot_optimizer.h"
+#include "crank/optim/sparse_rows.h"
 
 namespace crank {
 namespace {
@@ -54,7 +55,7 @@ class RowWiseAdagrad final : public SlotOptimizer {
     const int64_t width = var.value.dim(1);
     if (width == 0) return;
     float* acc = slots[0].data();
-    ForEachRow(static_cast<int64_t>(sg.ids.size()), width, [&](int64_t i) {
+    ForEachSparseRow(sg, width, {{var.value.data(), width, width}, {acc, 1, 1}}, [&](int64_t i) {
       const int64_t id = sg.ids[static_cast<size_t>(i)];
       RowWiseAdagradUpdate(var.value.row(id), acc + id, sg.rows.row(i), width, lr, o_.epsilon);
     });
