@@ -388,7 +388,7 @@ TEST(GemmWithBf16B, PreroundedWeightGivesGemmsBitsInEveryLayout) {
       // (m, n, k): a bf16 product, and one too thin for bf16 (k = 13) where b itself is used.
       for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{48, 40, 33}, {48, 40, 13}}) {
         SCOPED_TRACE(::testing::Message() << GemmPrecisionName(precision) << " tb=" << tb
-                                        << " m=" << m << " n=" << n << " k=" << k);
+                                          << " m=" << m << " n=" << n << " k=" << k);
         const int64_t b_rows = tb ? n : k, b_cols = tb ? k : n;
         const std::vector<float> a = RandomVector(m * k, 71);
         const std::vector<float> b = RandomVector(b_rows * b_cols, 72);

@@ -9,8 +9,9 @@
 // steps, so steady-state training does not allocate. Where the layer's GEMMs run in bf16
 // (GemmRunsInBf16, kernels/gemm.h) a training Forward rounds the kernel to bf16 once and the
 // forward and input-gradient products of that step both use the copy (once per optimizer step
-// instead of once per GEMM; the same bits as rounding on every call). Predict is const and needs no scratch: it
-// may run on many threads at once while nothing changes the layer; the rest is not thread-safe.
+// instead of once per GEMM; the same bits as rounding on every call). Predict is const and needs no
+// scratch: it may run on many threads at once while nothing changes the layer; the rest is not
+// thread-safe.
 
 #include <cstdint>
 #include <string>
