@@ -129,7 +129,7 @@ class Ranking:
                 threads=None, precision=None):
         """Optimizers (crank.Adagrad(...), crank.Adam(...)): embedding_optimizer for the tables
         (row-sparse updates), dense_optimizer for every other variable; `optimizer` sets both.
-        threads and precision ("fp32" | "bf16") apply to this model only."""
+        threads and precision ("auto" | "fp32" | "bf16") apply to this model only."""
         if optimizer is not None:
             embedding_optimizer = embedding_optimizer or optimizer
             dense_optimizer = dense_optimizer or optimizer
@@ -139,7 +139,8 @@ class Ranking:
         return self
 
     def set_compute(self, threads=None, precision=None):
-        """This model's thread count (0: all cores) and GEMM precision ("fp32" | "bf16")."""
+        """This model's thread count (0: all cores) and GEMM precision ("auto": bf16 on
+        AVX512-BF16/AMX CPUs at batch sizes 512-4096, else fp32 | "fp32" | "bf16")."""
         self._impl.set_compute(threads, precision)
 
     def fit(self, x=None, validation_data=None, epochs=None, callbacks=None, max_steps=None,

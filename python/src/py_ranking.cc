@@ -13,6 +13,7 @@
 #include "crank/dist/process_group.h"
 #include "crank/io/model_checkpoint.h"
 #include "crank/train/evaluate.h"
+#include "crank/train/precision_choice.h"
 #include "crank/train/progress.h"
 #include "crank/train/tensorboard_hook.h"
 #include "numpy_inputs.h"
@@ -189,7 +190,9 @@ ComputeSettings PyRanking::Settings() const {
   int threads = threads_.value_or(config_.train.threads);
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
   s.threads = threads > 0 ? threads : 1;
-  s.precision = precision_.value_or(config_.train.precision);
+  // set_compute's precision, else the configuration's; auto resolves as `crank train` does.
+  const PrecisionSetting setting = precision_ ? *precision_ : config_.train.precision;
+  s.precision = ChoosePrecision(setting, config_.train.batch_size, Bf16Supported()).precision;
   return s;
 }
 
@@ -213,17 +216,12 @@ void PyRanking::SetCompute(std::optional<int> threads, std::optional<std::string
   if (threads && *threads < 0) {
     throw InvalidArgument(fmt::format("threads: expected 0 (all cores) or more, got {}", *threads));
   }
-  std::optional<GemmPrecision> p;
-  if (precision) {
-    if (*precision != "fp32" && *precision != "bf16") {
-      throw InvalidArgument(fmt::format("precision: expected fp32 or bf16, got '{}'", *precision));
-    }
-    p = ParseGemmPrecision(*precision);
-  }
+  std::optional<PrecisionSetting> p;
+  if (precision) p = ParsePrecisionSetting(*precision);
   py::gil_scoped_release nogil;
   std::unique_lock lock(mutex_);
   if (threads) threads_ = *threads;
-  if (p) precision_ = p;
+  if (p) precision_ = *p;
   if (holder_) holder_->model->SetComputeSettings(Settings());
 }
 

@@ -28,6 +28,7 @@
 #include "crank/io/load_model.h"
 #include "crank/kernels/compute_settings.h"
 #include "crank/train/job_config.h"
+#include "crank/train/precision_choice.h"
 #include "crank/train/trainer.h"
 
 namespace crank::python {
@@ -107,7 +108,7 @@ class PyRanking {
 
   JobConfig config_;
   std::optional<int> threads_;
-  std::optional<GemmPrecision> precision_;
+  std::optional<PrecisionSetting> precision_;  // set_compute's (auto: nullopt inside)
   std::shared_ptr<ModelHolder> holder_;
   std::shared_ptr<const DataMapping> mapping_;
   TrainingState state_;

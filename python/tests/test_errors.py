@@ -94,7 +94,7 @@ def test_file_config_and_data_errors(tmp_path, criteo):
     bad_rows.write_text(open(criteo / "eval.tsv").readline() + "1\tnot-a-number\n")
     with pytest.raises(crank.DataError, match=r"bad.tsv:2"):
         crank.Ranking(bad_rows="fail", **SMALL).fit(bad_rows, verbose=0)
-    with pytest.raises(ValueError, match="expected fp32 or bf16"):
+    with pytest.raises(ValueError, match="expected auto, fp32 or bf16"):
         m.set_compute(precision="fp16")
     with pytest.raises(KeyError, match="no table 'C0'"):
         m.embedding_table("C0")

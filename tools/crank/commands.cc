@@ -209,7 +209,8 @@ Action AddTrainCommand(CLI::App& app) {
                              "(default; --no-keep-best keeps the last)");
   auto* o_prec = c->add_option(
       "--precision", f->precision,
-      "GEMM precision: fp32 (default) | bf16 (fp32 master weights; AVX512-BF16/AMX CPUs)");
+      "GEMM precision: auto (default: bf16 on AVX512-BF16/AMX CPUs at batch sizes 512-4096, else "
+      "fp32; the log says which) | fp32 | bf16 (fp32 master weights)");
   auto* o_tb = c->add_option(
       "--tensorboard", f->tensorboard,
       "write loss, examples/s, learning rates and eval metrics as TensorBoard scalars to an "
@@ -268,8 +269,8 @@ Action AddTrainCommand(CLI::App& app) {
     run.placement.max_bytes_per_rank = f->max_table_bytes_per_rank;
     if (run.train_files.empty())
       throw ConfigError("train: no training data: give --train PATH or data.train in --config");
+    ConfigureJobPrecision(&cfg);
     LogInfo("resolved configuration:\n{}", cfg.ToYaml());
-    ConfigurePrecision(std::string(GemmPrecisionName(cfg.train.precision)));
     LogCompute(ConfigureThreads(cfg.train.threads));
     const TrainResult r = Train(cfg, run);
     const double peak_mb = PeakResidentMegabytes();
@@ -362,7 +363,8 @@ void AddModelDataOptions(CLI::App* c, ModelDataFlags& f) {
       ->delimiter(',');
   c->add_option("--batch-size", f.batch_size, "examples per batch (default 4096)");
   c->add_option("--threads", f.threads, "compute threads (default: all cores)");
-  c->add_option("--precision", f.precision, "GEMM precision: fp32 | bf16 (default: as trained)");
+  c->add_option("--precision", f.precision,
+                "GEMM precision: auto (default: as trained) | fp32 | bf16");
   c->add_option("--rows", f.rows,
                 "which rows: auto (the held-out rows when the model's data config has a hold-out), "
                 "all, train, eval");
@@ -378,9 +380,7 @@ Action AddEvalCommand(CLI::App& app) {
       c->add_option("--bad-rows", f->bad_rows, "malformed rows: skip | fail (default: as trained)");
   return [=] {
     LoadedModel m = LoadModel(f->model);
-    ConfigurePrecision(f->precision.empty() ? std::string(GemmPrecisionName(
-                                                  StoredConfig(m, f->model).train.precision))
-                                            : f->precision);
+    ConfigureModelPrecision(f->precision, StoredConfig(m, f->model));
     LogCompute(ConfigureThreads(f->threads));
     auto reader = OpenReader(m, *f, bad, m.mapping->config().on_error, RowSplit::kEval);
     const MetricMap metrics = Evaluate(*m.model, *reader);
@@ -401,9 +401,7 @@ Action AddPredictCommand(CLI::App& app) {
   f->rows = "all";
   return [=] {
     LoadedModel m = LoadModel(f->model);
-    ConfigurePrecision(f->precision.empty() ? std::string(GemmPrecisionName(
-                                                  StoredConfig(m, f->model).train.precision))
-                                            : f->precision);
+    ConfigureModelPrecision(f->precision, StoredConfig(m, f->model));
     LogCompute(ConfigureThreads(f->threads));
     auto reader = OpenReader(m, *f, bad, ErrorPolicy::kFail, RowSplit::kEval);
     const auto t0 = std::chrono::steady_clock::now();

@@ -61,7 +61,8 @@ Action AddReportCommand(CLI::App& app) {
   c->add_option("--out", f->out, "the HTML page to write")->required();
   c->add_option("--batch-size", f->batch_size, "examples per batch (default 4096)");
   c->add_option("--threads", f->threads, "compute threads (default: all cores)");
-  c->add_option("--precision", f->precision, "GEMM precision: fp32 | bf16 (default: as trained)");
+  c->add_option("--precision", f->precision,
+                "GEMM precision: auto (default: as trained) | fp32 | bf16");
   c->add_option("--rows", f->rows,
                 "which rows: auto (the held-out rows when the model's data config has a hold-out), "
                 "all, train, eval");
@@ -72,12 +73,8 @@ Action AddReportCommand(CLI::App& app) {
     // appears at --out complete or not at all.
     AtomicFileWriter out(f->out);
     LoadedModel m = LoadModel(f->model);
-    ConfigurePrecision(
-        f->precision.empty()
-            ? std::string(GemmPrecisionName(
-                  JobConfig::FromYamlString(m.config_yaml, f->model + " (stored configuration)")
-                      .train.precision))
-            : f->precision);
+    ConfigureModelPrecision(f->precision, JobConfig::FromYamlString(
+                                              m.config_yaml, f->model + " (stored configuration)"));
     ConfigureThreads(f->threads);
     const ErrorPolicy policy =
         bad->count() ? ParseBadRows(f->bad_rows) : m.mapping->config().on_error;

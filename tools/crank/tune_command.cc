@@ -142,7 +142,7 @@ Action AddTuneCommand(CLI::App& app) {
     list(o_buckets, "--hash-buckets", f->buckets, &options.space.hash_buckets);
     list(o_counts, "--min-counts", f->min_counts, &options.space.min_counts);
     list(o_epochs, "--epochs", f->epochs, &options.space.epochs);
-    ConfigurePrecision(std::string(GemmPrecisionName(cfg.train.precision)));
+    ConfigureJobPrecision(&cfg);
     const int threads = ConfigureThreads(cfg.train.threads);
     WorkDir work;
     LogInfo("tune: budget {:.0f} s, seed {}, {} threads; base configuration:\n{}", budget, f->seed,

@@ -186,17 +186,22 @@ void TiledGemm(Kernel&& kernel, bool trans_a, bool trans_b, int64_t m, int64_t n
   }
 }
 
-// op(A) op(B) with bf16-rounded inputs on oneDNN; A and B are converted in their stored layout.
+// op(A) op(B) with bf16-rounded inputs on oneDNN; A and B are converted in their stored layout
+// (B only when the caller has no rounded copy: b_rounded, dense, row stride b_cols).
 void GemmBf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-              const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-              int64_t ldc) {
+              const float* a, int64_t lda, const float* b, int64_t ldb, const uint16_t* b_rounded,
+              float beta, float* c, int64_t ldc) {
   thread_local std::vector<uint16_t> a16, b16;
   const int64_t a_rows = trans_a ? k : m, a_cols = trans_a ? m : k;
   const int64_t b_rows = trans_b ? n : k, b_cols = trans_b ? k : n;
   uint16_t* a_bf16 = Scratch(a16, a_rows * a_cols);
-  uint16_t* b_bf16 = Scratch(b16, b_rows * b_cols);
   RoundToBf16(a, a_rows, a_cols, lda, a_bf16);
-  RoundToBf16(b, b_rows, b_cols, ldb, b_bf16);
+  const uint16_t* b_bf16 = b_rounded;
+  if (b_bf16 == nullptr) {
+    uint16_t* rounded = Scratch(b16, b_rows * b_cols);
+    RoundToBf16(b, b_rows, b_cols, ldb, rounded);
+    b_bf16 = rounded;
+  }
   TiledGemm<uint16_t>(OneDnnGemmBf16, trans_a, trans_b, m, n, k, alpha, a_bf16, a_cols, b_bf16,
                       b_cols, beta, c, ldc);
 }
@@ -244,6 +249,12 @@ void BiasActivationRows(const float* bias, Activation act, int64_t rows, int64_t
 
 void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  GemmWithBf16B(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, nullptr, beta, c, ldc);
+}
+
+void GemmWithBf16B(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                   const float* a, int64_t lda, const float* b, int64_t ldb, const uint16_t* b_bf16,
+                   float beta, float* c, int64_t ldc) {
   CRANK_CHECK(m >= 0 && n >= 0 && k >= 0, "Gemm sizes m={} n={} k={}", m, n, k);
   CRANK_CHECK(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX, "Gemm sizes m={} n={} k={}", m, n, k);
   if (m == 0 || n == 0) return;
@@ -254,7 +265,7 @@ void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
   }
   CheckGemmStrides(trans_a, trans_b, m, n, k, lda, ldb, ldc);
   if (GemmRunsInBf16(m, n, k)) {
-    GemmBf16(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    GemmBf16(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, b_bf16, beta, c, ldc);
     return;
   }
   if (UseSmallRowsKernel(trans_a, trans_b, m)) {
@@ -267,11 +278,11 @@ void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 
 void GemmBiasActivation(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
                         const float* b, int64_t ldb, const float* bias, Activation act, float* c,
-                        int64_t ldc) {
+                        int64_t ldc, const uint16_t* b_bf16) {
   const bool epilogue = bias != nullptr || act != Activation::kLinear;
   if (!epilogue || m == 0 || n == 0 || k == 0 || GemmRunsInBf16(m, n, k) ||
       UseSmallRowsKernel(false, false, m)) {
-    Gemm(false, false, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+    GemmWithBf16B(false, false, m, n, k, 1.0f, a, lda, b, ldb, b_bf16, 0.0f, c, ldc);
     if (!epilogue || m == 0 || n == 0) return;
     ParallelFor(m, m * n >= kMinParallelEpilogue,
                 [&](int64_t r) { BiasActivationRows(bias, act, 1, n, c + r * ldc, ldc); });

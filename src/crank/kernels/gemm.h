@@ -53,10 +53,22 @@ void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 // matmul's bias input; the activation stays crank's (oneDNN's ReLU post-op maps NaN to 0, crank's
 // ReLU keeps NaN so that a diverged model shows a non-finite loss). bf16 products and one-row
 // products (gemm_small.h) run the product first and the pass after it, as before. Thread-safety
-// as Gemm.
+// as Gemm. b_bf16: nullptr, or B's bf16 copy as for GemmWithBf16B below, used where the product
+// runs in bf16.
 void GemmBiasActivation(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
                         const float* b, int64_t ldb, const float* bias, Activation act, float* c,
-                        int64_t ldc);
+                        int64_t ldc, const uint16_t* b_bf16 = nullptr);
+
+// Gemm with B's bf16 copy made by the caller, for a weight matrix that several products use
+// between two updates (a layer's forward x W and input gradient g W^T): b_bf16 is
+// RoundToBf16(b) (bf16.h) in B's stored layout, dense (row stride N, or K when trans_b), or
+// nullptr. Where the product runs in bf16 (GemmRunsInBf16(M, N, K)) b_bf16 is used instead of
+// rounding b on this call; the result is bit-identical to Gemm's on the same b. Elsewhere, and
+// when b_bf16 is nullptr, it is Gemm. Same preconditions and thread-safety as Gemm; b_bf16 is
+// only read.
+void GemmWithBf16B(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                   const float* a, int64_t lda, const float* b, int64_t ldb, const uint16_t* b_bf16,
+                   float beta, float* c, int64_t ldc);
 
 // Sets the thread count of OpenMP loops, OpenBLAS and oneDNN (n >= 1, else InvalidArgument).
 // Process-wide; call it from the main thread, outside parallel regions.

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -385,6 +386,50 @@ TEST(GemmDeterminism, CallsFromParallelThreadsMatchSerialCalls) {
     }
     for (int t = 0; t < 8; ++t) EXPECT_EQ(serial[t], parallel[t]) << "call " << t;
   }
+}
+
+TEST(GemmWithBf16B, PreroundedWeightGivesGemmsBitsInEveryLayout) {
+  ScopedGemmSettings restore;
+  for (GemmPrecision precision : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
+    SetGemmPrecision(precision);
+    for (bool tb : {false, true}) {
+      // (m, n, k): a bf16 product, and one too thin for bf16 (k = 13) where b itself is used.
+      for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{48, 40, 33}, {48, 40, 13}}) {
+        SCOPED_TRACE(::testing::Message() << GemmPrecisionName(precision) << " tb=" << tb
+                                          << " m=" << m << " n=" << n << " k=" << k);
+        const int64_t b_rows = tb ? n : k, b_cols = tb ? k : n;
+        const std::vector<float> a = RandomVector(m * k, 71);
+        const std::vector<float> b = RandomVector(b_rows * b_cols, 72);
+        std::vector<uint16_t> b16(b.size());
+        RoundToBf16(b.data(), b_rows, b_cols, b_cols, b16.data());
+        std::vector<float> plain = RandomVector(m * n, 73), cached = plain;
+        Gemm(false, tb, m, n, k, 0.5f, a.data(), k, b.data(), b_cols, 1.0f, plain.data(), n);
+        GemmWithBf16B(false, tb, m, n, k, 0.5f, a.data(), k, b.data(), b_cols, b16.data(), 1.0f,
+                      cached.data(), n);
+        EXPECT_EQ(std::memcmp(plain.data(), cached.data(), plain.size() * sizeof(float)), 0);
+      }
+    }
+  }
+}
+
+TEST(GemmWithBf16B, UsesTheCallersCopyWhereTheProductRunsInBf16) {
+  ScopedGemmSettings restore;
+  SetGemmPrecision(GemmPrecision::kBf16);
+  if (!GemmRunsInBf16(32, 32, 32)) GTEST_SKIP() << "no native bf16 GEMM on this CPU or build";
+  const int64_t m = 32, n = 32, k = 32;
+  const std::vector<float> a = RandomVector(m * k, 81);
+  const std::vector<float> b = RandomVector(k * n, 82);
+  // A copy of b's bf16 rounding with every element doubled: the product must double too,
+  // which shows that the copy, not b, entered the product.
+  std::vector<float> b2(b);
+  for (float& x : b2) x *= 2.0f;
+  std::vector<uint16_t> b16(b.size());
+  RoundToBf16(b2.data(), k, n, n, b16.data());
+  std::vector<float> plain(m * n), cached(m * n);
+  Gemm(false, false, m, n, k, 2.0f, a.data(), k, b.data(), n, 0.0f, plain.data(), n);
+  GemmWithBf16B(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, b16.data(), 0.0f,
+                cached.data(), n);
+  EXPECT_EQ(plain, cached);
 }
 
 TEST(GemmPrecisionSetting, Bf16FallsBackToFp32WhereUnsupported) {

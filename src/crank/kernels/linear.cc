@@ -20,10 +20,10 @@ constexpr int64_t kColumnBlock = 64;
 }  // namespace
 
 void LinearForward(const float* x, const float* w, const float* b, Activation act, int64_t batch,
-                   int64_t in, int64_t out, float* y) {
+                   int64_t in, int64_t out, float* y, const uint16_t* w_bf16) {
   CRANK_CHECK(batch >= 0 && in >= 0 && out >= 0, "LinearForward sizes B={} I={} O={}", batch, in,
               out);
-  GemmBiasActivation(batch, out, in, x, in, w, out, b, act, y, out);
+  GemmBiasActivation(batch, out, in, x, in, w, out, b, act, y, out, w_bf16);
 }
 
 namespace {
@@ -98,7 +98,7 @@ void AccumulateColumnSums(const float* g, int64_t batch, int64_t out, float* db)
 
 void LinearBackward(const float* x, const float* w, const float* y, const float* dy, Activation act,
                     int64_t batch, int64_t in, int64_t out, float* d_pre, float* dw, float* db,
-                    float* dx) {
+                    float* dx, const uint16_t* w_bf16) {
   CRANK_CHECK(batch >= 0 && in >= 0 && out >= 0, "LinearBackward sizes B={} I={} O={}", batch, in,
               out);
   const float* g = dy;
@@ -110,7 +110,9 @@ void LinearBackward(const float* x, const float* w, const float* y, const float*
     AccumulateColumnSums(dy, batch, out, db);
   }
   if (dw != nullptr) Gemm(true, false, in, out, batch, 1.0f, x, in, g, out, 1.0f, dw, out);
-  if (dx != nullptr) Gemm(false, true, batch, in, out, 1.0f, g, out, w, out, 0.0f, dx, in);
+  if (dx != nullptr) {
+    GemmWithBf16B(false, true, batch, in, out, 1.0f, g, out, w, out, w_bf16, 0.0f, dx, in);
+  }
 }
 
 }  // namespace crank

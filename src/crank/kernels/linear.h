@@ -16,8 +16,10 @@ namespace crank {
 
 // x: (B, I), w: (I, O), b: (O) or nullptr -> y: (B, O) = act(x w + b) (overwritten).
 // The bias add and the activation are fused into the GEMM (GemmBiasActivation, gemm.h).
+// w_bf16: nullptr, or w rounded to bf16 (RoundToBf16 of the (I, O) matrix, kernels/bf16.h),
+// used where the GEMM runs in bf16 instead of rounding w again (GemmWithBf16B: same bits).
 void LinearForward(const float* x, const float* w, const float* b, Activation act, int64_t batch,
-                   int64_t in, int64_t out, float* y);
+                   int64_t in, int64_t out, float* y, const uint16_t* w_bf16 = nullptr);
 
 // Gradients of LinearForward given the upstream gradient dy: (B, O).
 //   x: (B, I) and y: (B, O) are the forward's input and (post-activation) output; w: (I, O).
@@ -25,10 +27,10 @@ void LinearForward(const float* x, const float* w, const float* b, Activation ac
 //     act == kLinear, where dy itself is the pre-activation gradient.
 //   dw: (I, O) += x^T d_pre;  db: (O) += column sums of d_pre (nullptr: no bias);
 //   dx: (B, I) = d_pre w^T, overwritten (nullptr: not needed).
-// dw, db and dx must not alias any input.
+// dw, db and dx must not alias any input. w_bf16: as in LinearForward (used by the dx product).
 void LinearBackward(const float* x, const float* w, const float* y, const float* dy, Activation act,
                     int64_t batch, int64_t in, int64_t out, float* d_pre, float* dw, float* db,
-                    float* dx);
+                    float* dx, const uint16_t* w_bf16 = nullptr);
 
 // db: (O) += sum over rows of g: (B, O). Each column is summed in row order in double precision,
 // so the result is independent of the thread count.

@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "crank/base/error.h"
+#include "crank/kernels/bf16.h"
+#include "crank/kernels/gemm.h"
 #include "crank/kernels/linear.h"
 #include "crank/layers/initializers.h"
 
@@ -38,6 +40,7 @@ int64_t Linear::Build(int64_t input_dim, Rng& rng) {
     bias_.ZeroGrad();
   }
   input_ = nullptr;
+  kernel_bf16_current_ = false;
   return options_.units;
 }
 
@@ -52,8 +55,16 @@ const Tensor& Linear::ForwardBorrowed(const Tensor& x, bool training) {
   CheckInput(x);
   const int64_t batch = x.dim(0);
   y_.Resize({batch, options_.units});
+  // The weights change only in the optimizer step between a Backward and the next training
+  // Forward, so the copy made here serves the forward and the backward products of this step.
+  kernel_bf16_current_ = training && GemmRunsInBf16(batch, options_.units, in_);
+  if (kernel_bf16_current_) {
+    kernel_bf16_.resize(static_cast<size_t>(in_ * options_.units));
+    RoundToBf16(kernel_.value.data(), in_, options_.units, options_.units, kernel_bf16_.data());
+  }
+  const uint16_t* w_bf16 = kernel_bf16_current_ ? kernel_bf16_.data() : nullptr;
   LinearForward(x.data(), kernel_.value.data(), options_.use_bias ? bias_.value.data() : nullptr,
-                options_.activation, batch, in_, options_.units, y_.data());
+                options_.activation, batch, in_, options_.units, y_.data(), w_bf16);
   input_ = training ? &x : nullptr;
   return y_;
 }
@@ -107,8 +118,9 @@ void Linear::Backward(const Tensor& dy, Tensor* dx, Tensor* d_pre_scratch) {
     dx->Resize({batch, in_});
     dx_data = dx->data();
   }
+  const uint16_t* w_bf16 = kernel_bf16_current_ ? kernel_bf16_.data() : nullptr;
   LinearBackward(input_->data(), kernel_.value.data(), y_.data(), dy.data(), options_.activation,
-                 batch, in_, out, d_pre, kernel_.grad.data(), db, dx_data);
+                 batch, in_, out, d_pre, kernel_.grad.data(), db, dx_data, w_bf16);
 }
 
 std::vector<Variable*> Linear::Variables() {

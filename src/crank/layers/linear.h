@@ -6,8 +6,12 @@
 // Variables: name + "/kernel" (I, O), Glorot-uniform, l2 = kernel_l2; name + "/bias" (O), zeros
 // (only when use_bias). The L2 term itself is applied by whoever reads Variable::l2.
 // Caches (input copy, output, activation-gradient scratch) are member tensors reused across
-// steps, so steady-state training does not allocate. Predict is const and needs no scratch: it
-// may run on many threads at once while nothing changes the layer; the rest is not thread-safe.
+// steps, so steady-state training does not allocate. Where the layer's GEMMs run in bf16
+// (GemmRunsInBf16, kernels/gemm.h) a training Forward rounds the kernel to bf16 once and the
+// forward and input-gradient products of that step both use the copy (once per optimizer step
+// instead of once per GEMM; the same bits as rounding on every call). Predict is const and needs no
+// scratch: it may run on many threads at once while nothing changes the layer; the rest is not
+// thread-safe.
 
 #include <cstdint>
 #include <string>
@@ -83,6 +87,10 @@ class Linear : public Block {
   const Tensor* input_ = nullptr;  // input of the latest training forward (&x_ or borrowed)
   Tensor y_;                       // (B, O) output of the latest training forward
   Tensor d_pre_;                   // (B, O) scratch for Backward
+  // (I, O) kernel rounded to bf16 by the latest training forward, for its Backward; empty and
+  // unused when that forward ran in fp32.
+  std::vector<uint16_t> kernel_bf16_;
+  bool kernel_bf16_current_ = false;
 };
 
 }  // namespace crank

@@ -107,10 +107,10 @@ void JobConfig::ApplyOverrides(const ConfigOverrides& o) {
   Set(o.input_sharding, &train.input_sharding);
   if (o.precision) {
     try {
-      train.precision = ParseGemmPrecision(*o.precision);
+      train.precision = ParsePrecisionSetting(*o.precision);
     } catch (const InvalidArgument&) {
       throw ConfigError("--precision",
-                        fmt::format("expected fp32 or bf16, got '{}'", *o.precision));
+                        fmt::format("expected auto, fp32 or bf16, got '{}'", *o.precision));
     }
   }
   Set(o.train_files, &data.train_files);

@@ -29,7 +29,7 @@ struct ConfigOverrides {
   std::optional<std::string> format;          // --format: criteo | delimited
   std::optional<std::string> interaction;     // --interaction: dot | cross | concat
   std::optional<std::string> pooling;         // --pooling: sum | mean | sqrtn
-  std::optional<std::string> precision;       // --precision: fp32 | bf16
+  std::optional<std::string> precision;       // --precision: auto | fp32 | bf16
   std::optional<std::string> bad_rows;        // --bad-rows: skip | fail
   std::optional<std::string> tensorboard;     // --tensorboard DIR
   std::optional<std::string> input_sharding;  // --input-sharding rows | bytes

@@ -149,7 +149,7 @@ TEST(ApplyOverrides, NamesAreCheckedAgainstTheirTablesNamingTheFlag) {
   EXPECT_EQ(error_of(bad), "--bad-rows: expected skip or fail, got 'ignore'");
   bad = {};
   bad.precision = "fp16";
-  EXPECT_EQ(error_of(bad), "--precision: expected fp32 or bf16, got 'fp16'");
+  EXPECT_EQ(error_of(bad), "--precision: expected auto, fp32 or bf16, got 'fp16'");
 }
 
 }  // namespace

@@ -49,12 +49,12 @@ JobConfig Parse(const YAML::Node& root_node, const std::string& file) {
   t.Read("max_steps", &to.max_steps);
   t.Read("keep_best", &to.keep_best);
   t.Read("in_memory", &to.in_memory);
-  std::string precision(GemmPrecisionName(to.precision));
+  std::string precision(PrecisionSettingName(to.precision));
   t.Read("precision", &precision);
   try {
-    to.precision = ParseGemmPrecision(precision);
+    to.precision = ParsePrecisionSetting(precision);
   } catch (const InvalidArgument&) {
-    t.Child("precision").FailAtKey(fmt::format("expected fp32 or bf16, got '{}'", precision));
+    t.Child("precision").FailAtKey(fmt::format("expected auto, fp32 or bf16, got '{}'", precision));
   }
   t.Read("log_every_seconds", &to.log_every_seconds);
   t.Read("tensorboard", &to.tensorboard);
@@ -117,7 +117,8 @@ std::string JobConfig::ToYaml() const {
   e << YAML::Key << "max_steps" << YAML::Value << train.max_steps;
   e << YAML::Key << "keep_best" << YAML::Value << train.keep_best;
   e << YAML::Key << "in_memory" << YAML::Value << train.in_memory;
-  e << YAML::Key << "precision" << YAML::Value << std::string(GemmPrecisionName(train.precision));
+  e << YAML::Key << "precision" << YAML::Value
+    << std::string(PrecisionSettingName(train.precision));
   e << YAML::Key << "log_every_seconds" << YAML::Value << YamlNumber(train.log_every_seconds);
   if (!train.tensorboard.empty()) {  // written only when set: other configurations read as before
     e << YAML::Key << "tensorboard" << YAML::Value << train.tensorboard;

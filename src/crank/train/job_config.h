@@ -17,6 +17,7 @@
 #include "crank/model/ranking_config.h"
 #include "crank/optim/factory.h"
 #include "crank/train/config_overrides.h"
+#include "crank/train/precision_choice.h"
 
 namespace crank {
 
@@ -35,10 +36,12 @@ struct TrainOptions {
   // rather than the last one, as Keras' restore_best_weights; its metrics are the final ones.
   bool keep_best = true;
   bool in_memory = false;  // load the training files into memory first
-  // GEMM input precision: fp32, or bf16 (inputs rounded to bfloat16, fp32 accumulation and fp32
+  // GEMM input precision: auto (nullopt; the rule of train/precision_choice.h picks fp32 or bf16
+  // from the CPU and batch_size before training, and the configuration stored with the model
+  // records the choice), fp32, or bf16 (inputs rounded to bfloat16, fp32 accumulation and fp32
   // master weights) on CPUs with AVX512-BF16/AMX; elsewhere bf16 runs in fp32. Named as
-  // GemmPrecisionName writes it.
-  GemmPrecision precision = GemmPrecision::kFp32;
+  // PrecisionSettingName writes it.
+  PrecisionSetting precision;
   double log_every_seconds = 10;  // progress lines when stderr is not a terminal
   // TensorBoard scalars (train/tensorboard_hook.h): an event file in this directory; empty: none.
   std::string tensorboard;

@@ -17,6 +17,7 @@
 #include "crank/kernels/gemm.h"
 #include "crank/optim/composite_optimizer.h"
 #include "crank/optim/factory.h"
+#include "crank/train/precision_choice.h"
 #include "crank/train/progress.h"
 #include "crank/train/tensorboard_hook.h"
 
@@ -63,6 +64,28 @@ void ConfigurePrecision(const std::string& precision) {
     throw ConfigError(fmt::format("precision: expected fp32 or bf16, got '{}'", precision));
   }
   SetGemmPrecision(ParseGemmPrecision(precision));
+}
+
+void ConfigureJobPrecision(JobConfig* config) {
+  const PrecisionChoice choice =
+      ChoosePrecision(config->train.precision, config->train.batch_size, Bf16Supported());
+  config->train.precision = choice.precision;
+  LogInfo("precision: {}", choice.reason);
+  SetGemmPrecision(choice.precision);
+}
+
+GemmPrecision ConfigureModelPrecision(const std::string& flag, const JobConfig& stored) {
+  PrecisionSetting setting;
+  try {
+    setting = ParsePrecisionSetting(flag.empty() ? "auto" : flag);
+  } catch (const InvalidArgument&) {
+    throw ConfigError("--precision", fmt::format("expected auto, fp32 or bf16, got '{}'", flag));
+  }
+  if (!setting) setting = stored.train.precision;
+  const GemmPrecision p =
+      ChoosePrecision(setting, stored.train.batch_size, Bf16Supported()).precision;
+  SetGemmPrecision(p);
+  return p;
 }
 
 std::unique_ptr<Optimizer> MakeJobOptimizer(Ranking& model, const JobConfig& config) {
@@ -143,10 +166,19 @@ std::unique_ptr<DistributedEmbedding> MakeDistributedEmbedding(const RankingConf
   return layer;
 }
 
+// `config` with train.precision as it runs: a job whose precision is still auto (a library
+// caller that did not call ConfigureJobPrecision) trains at the calling thread's precision,
+// and the configuration stored with its model says which.
+JobConfig WithPrecisionRecorded(const JobConfig& config) {
+  JobConfig c = config;
+  if (!c.train.precision) c.train.precision = ActiveGemmPrecision();
+  return c;
+}
+
 }  // namespace
 
 Trainer::Trainer(const JobConfig& config, const TrainRun& run)
-    : config_(config),
+    : config_(WithPrecisionRecorded(config)),
       run_(run),
       early_stopping_(config.train.early_stopping_patience, /*higher_is_better=*/true),
       eval_cadence_{config.train.eval_every},

@@ -87,6 +87,15 @@ std::unique_ptr<Optimizer> MakeJobOptimizer(Ranking& model, const JobConfig& con
 int ConfigureThreads(int threads);
 // Sets the GEMM precision ("fp32" or "bf16"; ConfigError otherwise).
 void ConfigurePrecision(const std::string& precision);
+// A training job's precision: resolves config->train.precision by ChoosePrecision
+// (train/precision_choice.h) for this CPU and config->train.batch_size, records the choice in
+// *config (so the model file stores fp32 or bf16, never auto), logs it and sets it.
+void ConfigureJobPrecision(JobConfig* config);
+// The precision of a loaded model's eval/predict/report: `flag` when it names fp32 or bf16,
+// else (empty or "auto") the one stored with the model (its train.precision; a stored "auto"
+// is resolved as ConfigureJobPrecision would). Sets it and returns it; ConfigError on a bad
+// flag.
+GemmPrecision ConfigureModelPrecision(const std::string& flag, const JobConfig& stored);
 
 // One training run. Usage: construct, AddHook, Fit once. Not thread-safe; Fit runs on the
 // calling thread (the streaming reader parses on its own thread).
