@@ -11,6 +11,9 @@
 #        with -DCRANK_BUILD_BENCH=ON, and BUILD_DIR/onnxruntime-node: make onnxruntime-node)
 # Environment: REPEATS [5]  BATCHES ["1 128 2048"]  THREADS [1]  MIN_SECONDS [2]
 #              ROWS [16384] rows mapped into the request   OUT [BUILD_DIR/onnx-peer]
+#              PRECISION [fp32] crank's GEMM precision(s), e.g. "fp32 bf16". bf16 is what
+#              `crank predict` runs for a model trained under the default auto at batch
+#              512-4096 on an AVX512-BF16 CPU; ONNX Runtime computes in fp32 either way.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build=${1:-build}
@@ -20,6 +23,7 @@ BATCHES=${BATCHES:-"1 128 2048"}
 THREADS=${THREADS:-1}
 MIN_SECONDS=${MIN_SECONDS:-2}
 ROWS=${ROWS:-16384}
+PRECISION=${PRECISION:-fp32}
 OUT=${OUT:-$build/onnx-peer}
 crank=$build/bin/crank
 export NODE_PATH=$build/onnxruntime-node/node_modules
@@ -42,8 +46,11 @@ for ((r = 1; r <= REPEATS; r++)); do
   for t in $THREADS; do
     for b in $BATCHES; do
       run_crank() {
-        "$build/bin/predict_throughput" --model=model.crank --request=request.json --batch="$b" \
-          --threads="$t" --min-seconds="$MIN_SECONDS" | sed "s/}\$/,\"repeat\":$r}/" >> "$results"
+        for p in $PRECISION; do
+          "$build/bin/predict_throughput" --model=model.crank --request=request.json \
+            --batch="$b" --threads="$t" --min-seconds="$MIN_SECONDS" --precision="$p" |
+            sed "s/}\$/,\"repeat\":$r}/" >> "$results"
+        done
       }
       run_ort() {
         node "$here/onnx_peer.js" model.onnx request.json "$b" "$t" "$MIN_SECONDS" |
@@ -56,15 +63,16 @@ done
 python3 - "$results" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-keys = sorted({(r["threads"], r["batch"]) for r in rows})
-print("| threads | batch | crank rows/s | ONNX Runtime rows/s | crank / ONNX Runtime (median of %d pairs) |"
+keys = sorted({(r["threads"], r["batch"], p) for r in rows if r["engine"] == "crank"
+               for p in [r["precision"]]})
+print("| threads | batch | crank precision | crank rows/s | ONNX Runtime rows/s | crank / ONNX Runtime (median of %d pairs) |"
       % len({r["repeat"] for r in rows}))
-print("|---:|---:|---:|---:|---:|")
-for t, b in keys:
+print("|---:|---:|---|---:|---:|---:|")
+for t, b, p in keys:
     sel = [r for r in rows if r["threads"] == t and r["batch"] == b]
-    c = {r["repeat"]: r["rows_per_s"] for r in sel if r["engine"] == "crank"}
+    c = {r["repeat"]: r["rows_per_s"] for r in sel if r["engine"] == "crank" and r["precision"] == p}
     o = {r["repeat"]: r["rows_per_s"] for r in sel if r["engine"] == "onnxruntime"}
     ratios = [c[k] / o[k] for k in c if k in o]
-    print(f"| {t} | {b} | {statistics.median(c.values()):,.0f} | {statistics.median(o.values()):,.0f} "
+    print(f"| {t} | {b} | {p} | {statistics.median(c.values()):,.0f} | {statistics.median(o.values()):,.0f} "
           f"| {statistics.median(ratios):.2f}x (range {min(ratios):.2f}-{max(ratios):.2f}) |")
 PY

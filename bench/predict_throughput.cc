@@ -2,13 +2,15 @@
 // body ONNX Runtime gets in bench/onnx_peer.sh (bench/onnx_peer.js): rows/s at one batch size.
 //
 // Usage: predict_throughput --model=M.crank --request=REQUEST.json --batch=N --threads=N
-//        [--min-seconds=2] [--gemm-backend=auto|openblas|onednn]
+//        [--min-seconds=2] [--gemm-backend=auto|openblas|onednn] [--precision=fp32|bf16]
 // The request's rows are cut into batches of N (cycled; at most 64 distinct batches), converted
 // once (ModelInputsToBatch), then Predict runs whole batches after a warm-up until min-seconds
 // have passed. Prints one JSON line: {"engine":"crank","batch":N,"threads":T,"rows_per_s":R,
 // "us_per_batch":U,"best_us_per_batch":F}, F the fastest block of 16 calls (per call): on a
 // loaded machine it moves less than the mean. --gemm-backend sets crank::SetGemmBackend
-// (A/B of the GEMM rule in one build). Like the CLI it first runs itself again with crank's runtime
+// (A/B of the GEMM rule in one build). --precision sets the GEMM precision of the model's calls
+// (default fp32; bf16 runs fp32 where the CPU has no native bf16 GEMM, as everywhere in crank).
+// Like the CLI it first runs itself again with crank's runtime
 // environment.
 
 #include <algorithm>
@@ -35,6 +37,7 @@ struct Options {
   int threads = 1;
   double min_seconds = 2.0;
   std::string gemm_backend = "auto";
+  std::string precision = "fp32";
 };
 
 Options Parse(int argc, char** argv) {
@@ -57,10 +60,13 @@ Options Parse(int argc, char** argv) {
       o.min_seconds = std::stod(v);
     } else if (const char* v = value("gemm-backend")) {
       o.gemm_backend = v;
+    } else if (const char* v = value("precision")) {
+      o.precision = v;
     } else {
-      throw std::runtime_error("unknown argument " + a +
-                               " (usage: predict_throughput --model=M.crank --request=R.json "
-                               "--batch=N --threads=N [--min-seconds=S] [--gemm-backend=B])");
+      throw std::runtime_error(
+          "unknown argument " + a +
+          " (usage: predict_throughput --model=M.crank --request=R.json "
+          "--batch=N --threads=N [--min-seconds=S] [--gemm-backend=B] [--precision=P])");
     }
   }
   if (o.model.empty() || o.request.empty() || o.batch < 1 || o.threads < 1) {
@@ -100,6 +106,7 @@ int main(int argc, char** argv) {
     crank::LoadedModel m = crank::LoadModel(o.model);
     crank::ComputeSettings settings;
     settings.threads = o.threads;
+    settings.precision = crank::ParseGemmPrecision(o.precision);
     m.model->SetComputeSettings(settings);
     std::ifstream in(o.request);
     std::stringstream text;
@@ -133,10 +140,12 @@ int main(int argc, char** argv) {
       best_block = std::min(best_block, seconds - block_start);
     }
     std::printf(
-        "{\"engine\":\"crank\",\"batch\":%lld,\"threads\":%d,\"rows_per_s\":%.1f,"
+        "{\"engine\":\"crank\",\"precision\":\"%s\",\"batch\":%lld,\"threads\":%d,\"rows_per_s\":%."
+        "1f,"
         "\"us_per_batch\":%.2f,\"best_us_per_batch\":%.2f}\n",
-        static_cast<long long>(o.batch), o.threads, static_cast<double>(calls * o.batch) / seconds,
-        seconds * 1e6 / static_cast<double>(calls), best_block * 1e6 / 16);
+        o.precision.c_str(), static_cast<long long>(o.batch), o.threads,
+        static_cast<double>(calls * o.batch) / seconds, seconds * 1e6 / static_cast<double>(calls),
+        best_block * 1e6 / 16);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "predict_throughput: %s\n", e.what());
