@@ -32,8 +32,12 @@ float* AllocateAligned(int64_t n) {
   if (n == 0) return nullptr;
   size_t bytes = (static_cast<size_t>(n) * sizeof(float) + 63) / 64 * 64;
   const bool huge = bytes >= kHugePageBytes;
-  void* p = std::aligned_alloc(huge ? kHugePageBytes : 64, bytes);
-  if (p == nullptr) throw std::bad_alloc();
+  // posix_memalign, not aligned_alloc: the size need not be a multiple of the alignment (C11's
+  // aligned_alloc requires it, and AddressSanitizer enforces that).
+  void* p = nullptr;
+  if (posix_memalign(&p, huge ? kHugePageBytes : 64, bytes) != 0 || p == nullptr) {
+    throw std::bad_alloc();
+  }
 #ifdef MADV_HUGEPAGE
   if (huge) madvise(p, bytes, MADV_HUGEPAGE);  // advice only: a failure changes nothing
 #endif
