@@ -70,16 +70,8 @@ make_family() {
     nodense) gen=(--teacher-seed 5 --no-dense) ;;
     movielens)
       [[ -f $MOVIELENS/ratings.csv ]] || { echo "# movielens: $MOVIELENS/ratings.csv absent, skipped" >&2; return 1; }
-      "$PYTHON" - "$MOVIELENS/ratings.csv" "$d/${f}_train.tsv" "$d/${f}_eval.tsv" <<'PY'
-import random, sys
-rows = open(sys.argv[1]).read().splitlines()[1:]
-random.Random(7).shuffle(rows)
-with open(sys.argv[2], "w") as tr, open(sys.argv[3], "w") as ev:
-    for i, r in enumerate(rows):
-        user, movie, rating, _ = r.split(",")
-        cols = ["1" if float(rating) >= 4 else "0"] + [""] * 13 + ["%x" % int(user), "%x" % int(movie)] + [""] * 24
-        (ev if i % 10 == 0 else tr).write("\t".join(cols) + "\n")
-PY
+      "$PYTHON" "$here/bench/movielens_to_criteo.py" "$MOVIELENS/ratings.csv" \
+        "$d/${f}_train.tsv" "$d/${f}_eval.tsv"
       return 0 ;;
     *) echo "unknown family $f" >&2; return 1 ;;
   esac
