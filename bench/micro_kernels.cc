@@ -26,7 +26,6 @@
 #include <vector>
 
 #include "crank/base/rng.h"
-#include "crank/tensor/batch.h"
 #include "crank/data/batch_reader.h"
 #include "crank/data/buffer_parser.h"
 #include "crank/data/config.h"
@@ -39,6 +38,7 @@
 #include "crank/kernels/linear.h"
 #include "crank/layers/variable.h"
 #include "crank/optim/optimizer.h"
+#include "crank/tensor/batch.h"
 
 namespace {
 
@@ -239,7 +239,7 @@ void BM_DotInteractionForward(benchmark::State& state) {
   const auto t = RandomVector(b * kFeatures * kDim, 12);
   std::vector<float> out(static_cast<size_t>(b * width));
   for (auto _ : state) {
-    crank::DotInteractionForward(t.data(), b, kFeatures, kDim, false, false, out.data());
+    crank::DotInteractionForward(t.data(), b, kFeatures, kDim, false, false, out.data(), width);
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
@@ -254,7 +254,7 @@ void BM_DotInteractionBackward(benchmark::State& state) {
   const auto d_out = RandomVector(b * width, 13);
   std::vector<float> d_t(t.size());
   for (auto _ : state) {
-    crank::DotInteractionBackward(d_out.data(), t.data(), b, kFeatures, kDim, false, false,
+    crank::DotInteractionBackward(d_out.data(), width, t.data(), b, kFeatures, kDim, false, false,
                                   d_t.data());
     benchmark::DoNotOptimize(d_t.data());
     benchmark::ClobberMemory();
@@ -297,7 +297,7 @@ void BM_CrossForward(benchmark::State& state) {
   CrossFixture f(state.range(0));
   for (auto _ : state) {
     crank::CrossForward(f.weights, f.b, f.x0.data(), f.x0.data(), nullptr, f.act_out.data(),
-                        f.out.data());
+                        f.out.data(), kCrossWidth);
     benchmark::DoNotOptimize(f.out.data());
     benchmark::ClobberMemory();
   }
@@ -308,11 +308,11 @@ void BM_CrossForward(benchmark::State& state) {
 void BM_CrossBackward(benchmark::State& state) {
   CrossFixture f(state.range(0));
   crank::CrossForward(f.weights, f.b, f.x0.data(), f.x0.data(), nullptr, f.act_out.data(),
-                      f.out.data());
+                      f.out.data(), kCrossWidth);
   for (auto _ : state) {
     crank::CrossBackward(f.weights, f.grads, f.b, f.x0.data(), f.x0.data(), nullptr,
-                         f.act_out.data(), f.d_out.data(), f.d_z.data(), nullptr, f.d_x0.data(),
-                         f.d_x.data());
+                         f.act_out.data(), f.d_out.data(), kCrossWidth, f.d_z.data(), nullptr,
+                         f.d_x0.data(), f.d_x.data());
     benchmark::DoNotOptimize(f.d_x.data());
     benchmark::ClobberMemory();
   }

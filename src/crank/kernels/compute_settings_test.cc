@@ -92,10 +92,10 @@ std::vector<float> Workload() {
       d_x(batch * in), d_kernel(in * in, 0.0f), d_bias(in, 0.0f);
   std::vector<float> cross_bias(in, 0.1f);
   cw.bias = cross_bias.data();
-  CrossForward(cw, batch, x.data(), x.data(), nullptr, act.data(), cross_out.data());
+  CrossForward(cw, batch, x.data(), x.data(), nullptr, act.data(), cross_out.data(), in);
   CrossBackward(cw, {.d_kernel = d_kernel.data(), .d_bias = d_bias.data()}, batch, x.data(),
-                x.data(), nullptr, act.data(), cross_out.data(), d_z.data(), nullptr, d_x0.data(),
-                d_x.data());
+                x.data(), nullptr, act.data(), cross_out.data(), in, d_z.data(), nullptr,
+                d_x0.data(), d_x.data());
 
   std::vector<float> all;
   for (const std::vector<float>* v :

@@ -26,9 +26,9 @@ void CheckWeights(const CrossWeights& w) {
 }  // namespace
 
 void CrossForward(const CrossWeights& w, int64_t batch, const float* x0, const float* x,
-                  float* hidden, float* act_out, float* out) {
+                  float* hidden, float* act_out, float* out, int64_t ld_out) {
   CheckWeights(w);
-  CRANK_CHECK(batch >= 0);
+  CRANK_CHECK(batch >= 0 && ld_out >= w.width);
   if (batch == 0) return;
   const int64_t n = w.width;
   const int64_t p = w.projection_dim;
@@ -50,7 +50,7 @@ void CrossForward(const CrossWeights& w, int64_t batch, const float* x0, const f
     }
     const float* x0b = x0 + b * n;
     const float* xb = x + b * n;
-    float* ob = out + b * n;
+    float* ob = out + b * ld_out;
     if (diag != 0.0f) {
 #pragma omp simd
       for (int64_t j = 0; j < n; ++j) ob[j] = x0b[j] * (a[j] + diag * xb[j]) + xb[j];
@@ -63,9 +63,9 @@ void CrossForward(const CrossWeights& w, int64_t batch, const float* x0, const f
 
 void CrossBackward(const CrossWeights& w, const CrossGrads& grads, int64_t batch, const float* x0,
                    const float* x, const float* hidden, const float* act_out, const float* d_out,
-                   float* d_z, float* d_hidden, float* d_x0, float* d_x) {
+                   int64_t ld_d_out, float* d_z, float* d_hidden, float* d_x0, float* d_x) {
   CheckWeights(w);
-  CRANK_CHECK(batch >= 0);
+  CRANK_CHECK(batch >= 0 && ld_d_out >= w.width);
   if (batch == 0) return;
   const int64_t n = w.width;
   const int64_t p = w.projection_dim;
@@ -74,7 +74,7 @@ void CrossBackward(const CrossWeights& w, const CrossGrads& grads, int64_t batch
   // d_x = d_out + diag * d_q + (the GEMM terms below),  d_z = d_q * act'(z).
   ParallelFor(batch, batch * n >= kMinParallelElements, [&](int64_t b) {
     const int64_t o = b * n;
-    const float* g = d_out + o;
+    const float* g = d_out + b * ld_d_out;
     const float* x0b = x0 + o;
     const float* xb = x + o;
     const float* a = act_out + o;

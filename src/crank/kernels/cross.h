@@ -41,20 +41,23 @@ struct CrossGrads {
   float* d_bias = nullptr;
 };
 
-// x0, x: (B, W) -> out: (B, W), overwritten. Also writes, for the backward:
+// x0, x: (B, W) -> out: (B, W), overwritten; row b of out starts at out + b * ld_out
+// (ld_out >= W: out may be a band of a wider matrix, whose other columns are left alone). Also
+// writes, for the backward:
 //   hidden: (B, P) = x U (low rank only; may be nullptr for full rank),
 //   act_out: (B, W) = act(z) (without the diag_scale term).
 // out must not alias x0 or x.
 void CrossForward(const CrossWeights& w, int64_t batch, const float* x0, const float* x,
-                  float* hidden, float* act_out, float* out);
+                  float* hidden, float* act_out, float* out, int64_t ld_out);
 
-// d_out: (B, W), with x0, x, hidden, act_out from the matching forward ->
+// d_out: (B, W), row b at d_out + b * ld_d_out (ld_d_out >= W), with x0, x, hidden, act_out
+// from the matching forward ->
 // d_x0, d_x: (B, W), overwritten; parameter gradients accumulated into `grads`.
 // Scratch: d_z: (B, W); d_hidden: (B, P) (low rank only; may be nullptr for full rank).
 // d_x0, d_x, d_z must be distinct and not alias the inputs.
 void CrossBackward(const CrossWeights& w, const CrossGrads& grads, int64_t batch, const float* x0,
                    const float* x, const float* hidden, const float* act_out, const float* d_out,
-                   float* d_z, float* d_hidden, float* d_x0, float* d_x);
+                   int64_t ld_d_out, float* d_z, float* d_hidden, float* d_x0, float* d_x);
 
 }  // namespace crank
 

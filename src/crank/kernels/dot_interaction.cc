@@ -181,16 +181,17 @@ int64_t DotInteractionOutputWidth(int64_t num_features, bool self_interaction, b
 }
 
 void DotInteractionForward(const float* t, int64_t batch, int64_t num_features, int64_t dim,
-                           bool self_interaction, bool skip_gather, float* out) {
+                           bool self_interaction, bool skip_gather, float* out, int64_t ld_out) {
   CRANK_CHECK(batch >= 0 && num_features >= 0 && dim >= 0);
   const int64_t f = num_features;
   const int64_t width = DotInteractionOutputWidth(f, self_interaction, skip_gather);
+  CRANK_CHECK(ld_out >= width, "ld_out {} < output width {}", ld_out, width);
   const int64_t stride = f * dim;
   const bool small = f <= kMaxFastFeatures && dim <= kMaxFastDim;
   const bool parallel = batch * f * f * dim / 2 >= kMinParallelWork;
   ParallelFor(batch, parallel, [&](int64_t b) {
     const float* tb = t + b * stride;
-    float* ob = out + b * width;
+    float* ob = out + b * ld_out;
     if (small) {
       ForwardSmall(tb, f, dim, self_interaction, skip_gather, ob);
       return;
@@ -204,17 +205,19 @@ void DotInteractionForward(const float* t, int64_t batch, int64_t num_features, 
   });
 }
 
-void DotInteractionBackward(const float* d_out, const float* t, int64_t batch, int64_t num_features,
-                            int64_t dim, bool self_interaction, bool skip_gather, float* d_t) {
+void DotInteractionBackward(const float* d_out, int64_t ld_d_out, const float* t, int64_t batch,
+                            int64_t num_features, int64_t dim, bool self_interaction,
+                            bool skip_gather, float* d_t) {
   CRANK_CHECK(batch >= 0 && num_features >= 0 && dim >= 0);
   const int64_t f = num_features;
   const int64_t width = DotInteractionOutputWidth(f, self_interaction, skip_gather);
+  CRANK_CHECK(ld_d_out >= width, "ld_d_out {} < output width {}", ld_d_out, width);
   const int64_t stride = f * dim;
   const bool small = f <= kMaxFastFeatures;
   const bool parallel = batch * f * f * dim >= kMinParallelWork;
   ParallelFor(batch, parallel, [&](int64_t b) {
     const float* tb = t + b * stride;
-    const float* gb = d_out + b * width;
+    const float* gb = d_out + b * ld_d_out;
     float* db = d_t + b * stride;
     if (small) {
       // dT = G T with G = dZ + dZ^T restricted to the gathered entries.

@@ -21,16 +21,20 @@ namespace crank {
 // Output width for F features.
 int64_t DotInteractionOutputWidth(int64_t num_features, bool self_interaction, bool skip_gather);
 
-// t: (B, F, E) -> out: (B, DotInteractionOutputWidth(F, ...)), overwritten.
+// t: (B, F, E) -> out: (B, DotInteractionOutputWidth(F, ...)), overwritten; example b's row
+// starts at out + b * ld_out (ld_out >= the width: the output may be a band of a wider matrix,
+// whose other columns are left alone).
 void DotInteractionForward(const float* t, int64_t batch, int64_t num_features, int64_t dim,
-                           bool self_interaction, bool skip_gather, float* out);
+                           bool self_interaction, bool skip_gather, float* out, int64_t ld_out);
 
-// d_out: (B, out width), t: (B, F, E) as given to the forward -> d_t: (B, F, E), overwritten.
+// d_out: (B, out width), example b's row at d_out + b * ld_d_out (ld_d_out >= the width),
+// t: (B, F, E) as given to the forward -> d_t: (B, F, E), overwritten.
 // dT = (dZ + dZ^T) T per example, where dZ holds d_out at the gathered positions and zero
 // elsewhere (the zeroed skip_gather entries are constants and receive no gradient).
 // d_t must not alias t or d_out.
-void DotInteractionBackward(const float* d_out, const float* t, int64_t batch, int64_t num_features,
-                            int64_t dim, bool self_interaction, bool skip_gather, float* d_t);
+void DotInteractionBackward(const float* d_out, int64_t ld_d_out, const float* t, int64_t batch,
+                            int64_t num_features, int64_t dim, bool self_interaction,
+                            bool skip_gather, float* d_t);
 
 }  // namespace crank
 

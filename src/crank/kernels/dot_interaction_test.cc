@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crank/base/rng.h"
@@ -85,15 +88,16 @@ void CheckShape(int64_t batch, int64_t f, int64_t e) {
     const int64_t width = DotInteractionOutputWidth(f, m.self_interaction, m.skip_gather);
     const auto t = Random(batch * f * e, 7);
     std::vector<float> out(static_cast<size_t>(batch * width), 123.0f);
-    DotInteractionForward(t.data(), batch, f, e, m.self_interaction, m.skip_gather, out.data());
+    DotInteractionForward(t.data(), batch, f, e, m.self_interaction, m.skip_gather, out.data(),
+                          width);
     const auto want = NaiveForward(t, batch, f, e, m);
     ASSERT_EQ(want.size(), out.size());
     for (size_t k = 0; k < want.size(); ++k) ASSERT_NEAR(out[k], want[k], 1e-4) << "output " << k;
 
     const auto d_out = Random(batch * width, 8);
     std::vector<float> d_t(t.size(), -55.0f);
-    DotInteractionBackward(d_out.data(), t.data(), batch, f, e, m.self_interaction, m.skip_gather,
-                           d_t.data());
+    DotInteractionBackward(d_out.data(), width, t.data(), batch, f, e, m.self_interaction,
+                           m.skip_gather, d_t.data());
     const auto want_d = NaiveBackward(d_out, t, batch, f, e, m);
     for (size_t k = 0; k < want_d.size(); ++k) ASSERT_NEAR(d_t[k], want_d[k], 1e-3) << "d_t " << k;
   }
@@ -123,10 +127,53 @@ TEST(DotInteractionKernel, ResultsDoNotDependOnTheBatchPosition) {
   const int64_t width = DotInteractionOutputWidth(f, false, false);
   const auto t = Random(batch * f * e, 9);
   std::vector<float> all(static_cast<size_t>(batch * width));
-  DotInteractionForward(t.data(), batch, f, e, false, false, all.data());
+  DotInteractionForward(t.data(), batch, f, e, false, false, all.data(), width);
   std::vector<float> one(static_cast<size_t>(width));
-  DotInteractionForward(t.data() + 37 * f * e, 1, f, e, false, false, one.data());
+  DotInteractionForward(t.data() + 37 * f * e, 1, f, e, false, false, one.data(), width);
   for (int64_t k = 0; k < width; ++k) EXPECT_EQ(one[k], all[37 * width + k]);
+}
+
+TEST(DotInteractionKernel, ABandOfAWiderMatrixGivesThePackedBits) {
+  // The output written into columns [lead, lead + width) of rows `ld` wide, and the gradient
+  // read from such a band: the packed results bit for bit, the other columns untouched. Both
+  // paths (small and general), every mode.
+  for (const auto& [f, e] : {std::pair<int64_t, int64_t>{27, 16}, {70, 5}}) {
+    for (Mode m : kModes) {
+      SCOPED_TRACE("F=" + std::to_string(f) + " self=" + std::to_string(m.self_interaction) +
+                   " skip_gather=" + std::to_string(m.skip_gather));
+      const int64_t batch = 7, lead = 3;
+      const int64_t width = DotInteractionOutputWidth(f, m.self_interaction, m.skip_gather);
+      const int64_t ld = lead + width + 5;
+      const auto t = Random(batch * f * e, 21);
+      std::vector<float> packed(static_cast<size_t>(batch * width));
+      DotInteractionForward(t.data(), batch, f, e, m.self_interaction, m.skip_gather, packed.data(),
+                            width);
+      std::vector<float> wide(static_cast<size_t>(batch * ld), -7.0f);
+      DotInteractionForward(t.data(), batch, f, e, m.self_interaction, m.skip_gather,
+                            wide.data() + lead, ld);
+      for (int64_t b = 0; b < batch; ++b) {
+        for (int64_t k = 0; k < ld; ++k) {
+          const float got = wide[static_cast<size_t>(b * ld + k)];
+          if (k < lead || k >= lead + width) {
+            ASSERT_EQ(got, -7.0f) << "column " << k << " outside the band changed";
+          } else {
+            ASSERT_EQ(got, packed[static_cast<size_t>(b * width + k - lead)]) << b << "," << k;
+          }
+        }
+      }
+      const auto d_packed = Random(batch * width, 22);
+      std::vector<float> d_wide(static_cast<size_t>(batch * ld), 1e30f);
+      for (int64_t b = 0; b < batch; ++b) {
+        std::copy_n(d_packed.begin() + b * width, width, d_wide.begin() + b * ld + lead);
+      }
+      std::vector<float> want(t.size()), got(t.size());
+      DotInteractionBackward(d_packed.data(), width, t.data(), batch, f, e, m.self_interaction,
+                             m.skip_gather, want.data());
+      DotInteractionBackward(d_wide.data() + lead, ld, t.data(), batch, f, e, m.self_interaction,
+                             m.skip_gather, got.data());
+      ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0);
+    }
+  }
 }
 
 }  // namespace

@@ -17,10 +17,9 @@ int64_t Sum(const std::vector<int64_t>& widths) {
   return total;
 }
 
-}  // namespace
-
-void ConcatColumns(const std::vector<const Tensor*>& features, const std::vector<int64_t>& widths,
-                   const char* who, Tensor* out) {
+// Throws unless the features are F (B, widths[i]) tensors with one B; returns B.
+int64_t CheckColumns(const std::vector<const Tensor*>& features, const std::vector<int64_t>& widths,
+                     const char* who) {
   CRANK_REQUIRE(features.size() == widths.size(), "{}: expected {} features, got {}", who,
                 widths.size(), features.size());
   CRANK_REQUIRE(!features.empty(), "{}: needs at least one feature, got none", who);
@@ -33,12 +32,28 @@ void ConcatColumns(const std::vector<const Tensor*>& features, const std::vector
     CRANK_REQUIRE(x.dim(0) == batch, "{}: feature {} has batch size {}, but feature 0 has {}", who,
                   i, x.dim(0), batch);
   }
+  return batch;
+}
+
+}  // namespace
+
+void ConcatColumns(const std::vector<const Tensor*>& features, const std::vector<int64_t>& widths,
+                   const char* who, Tensor* out) {
+  const int64_t batch = CheckColumns(features, widths, who);
+  out->Resize({batch, Sum(widths)});
+  ConcatColumns(features, widths, who, View(*out));
+}
+
+void ConcatColumns(const std::vector<const Tensor*>& features, const std::vector<int64_t>& widths,
+                   const char* who, MatrixView out) {
+  const int64_t batch = CheckColumns(features, widths, who);
   const int64_t total = Sum(widths);
-  out->Resize({batch, total});
-  float* o = out->data();
+  CRANK_REQUIRE(out.rows == batch && out.cols == total,
+                "{}: output window is ({}, {}), expected ({}, {})", who, out.rows, out.cols, batch,
+                total);
   const size_t f = features.size();
   ParallelFor(batch, batch * total >= kMinParallelCopy, [&](int64_t b) {
-    float* ob = o + b * total;
+    float* ob = out.row(b);
     for (size_t i = 0; i < f; ++i) {
       std::memcpy(ob, features[i]->row(b), static_cast<size_t>(widths[i]) * sizeof(float));
       ob += widths[i];
@@ -46,20 +61,19 @@ void ConcatColumns(const std::vector<const Tensor*>& features, const std::vector
   });
 }
 
-void SplitColumns(const Tensor& d_out, const std::vector<int64_t>& widths,
+void SplitColumns(ConstMatrixView d_out, const std::vector<int64_t>& widths,
                   const std::vector<Tensor*>& d_features) {
   const int64_t total = Sum(widths);
-  CRANK_CHECK(d_out.rank() == 2 && d_out.dim(1) == total, "d_out {} vs total width {}",
-              d_out.ShapeString(), total);
+  CRANK_CHECK(d_out.cols == total, "d_out ({}, {}) vs total width {}", d_out.rows, d_out.cols,
+              total);
   CRANK_CHECK(d_features.size() == widths.size());
-  const int64_t batch = d_out.dim(0);
+  const int64_t batch = d_out.rows;
   for (size_t i = 0; i < widths.size(); ++i) {
     if (d_features[i] != nullptr) d_features[i]->Resize({batch, widths[i]});
   }
-  const float* g = d_out.data();
   const size_t f = widths.size();
   ParallelFor(batch, batch * total >= kMinParallelCopy, [&](int64_t b) {
-    const float* gb = g + b * total;
+    const float* gb = d_out.row(b);
     for (size_t i = 0; i < f; ++i) {
       if (d_features[i] != nullptr) {
         std::memcpy(d_features[i]->row(b), gb, static_cast<size_t>(widths[i]) * sizeof(float));
@@ -86,6 +100,12 @@ void ConcatInteraction::Forward(const std::vector<const Tensor*>& features, Tens
   batch_ = out->dim(0);
 }
 
+void ConcatInteraction::ForwardInto(const std::vector<const Tensor*>& features, MatrixView out,
+                                    bool /*training*/) {
+  PredictInto(features, out, nullptr);
+  batch_ = out.rows;
+}
+
 void ConcatInteraction::Predict(const std::vector<const Tensor*>& features, Tensor* out,
                                 InferenceScratch* /*scratch*/) const {
   CRANK_REQUIRE(out_width_ >= 0, "ConcatInteraction::Forward called before Build");
@@ -94,11 +114,24 @@ void ConcatInteraction::Predict(const std::vector<const Tensor*>& features, Tens
   ConcatColumns(features, widths_, "ConcatInteraction", out);
 }
 
+void ConcatInteraction::PredictInto(const std::vector<const Tensor*>& features, MatrixView out,
+                                    InferenceScratch* /*scratch*/) const {
+  CRANK_REQUIRE(out_width_ >= 0, "ConcatInteraction::Forward called before Build");
+  ConcatColumns(features, widths_, "ConcatInteraction", out);
+}
+
 void ConcatInteraction::Backward(const Tensor& d_out, const std::vector<Tensor*>& d_features) {
+  CRANK_REQUIRE(d_out.rank() == 2, "ConcatInteraction: d_out has shape {}, expected (B, {})",
+                d_out.ShapeString(), out_width_);
+  BackwardFrom(View(d_out), d_features);
+}
+
+void ConcatInteraction::BackwardFrom(ConstMatrixView d_out,
+                                     const std::vector<Tensor*>& d_features) {
   CRANK_REQUIRE(batch_ >= 0, "ConcatInteraction::Backward called before Forward");
-  CRANK_REQUIRE(d_out.rank() == 2 && d_out.dim(0) == batch_ && d_out.dim(1) == out_width_,
-                "ConcatInteraction: d_out has shape {}, expected ({}, {})", d_out.ShapeString(),
-                batch_, out_width_);
+  CRANK_REQUIRE(d_out.rows == batch_ && d_out.cols == out_width_,
+                "ConcatInteraction: d_out has shape ({}, {}), expected ({}, {})", d_out.rows,
+                d_out.cols, batch_, out_width_);
   CRANK_REQUIRE(d_features.size() == widths_.size(),
                 "ConcatInteraction: expected {} feature gradients, got {}", widths_.size(),
                 d_features.size());

@@ -22,11 +22,14 @@ namespace crank {
 // widths[i], or its batch size differs from feature 0's. `who` prefixes the messages.
 void ConcatColumns(const std::vector<const Tensor*>& features, const std::vector<int64_t>& widths,
                    const char* who, Tensor* out);
+// The same into a (B, sum widths) window (InvalidArgument also when out has another shape).
+void ConcatColumns(const std::vector<const Tensor*>& features, const std::vector<int64_t>& widths,
+                   const char* who, MatrixView out);
 
 // The inverse: d_out: (B, sum widths) -> d_features[i]: (B, widths[i]), resized and overwritten;
-// nullptr entries are skipped. Preconditions (CRANK_CHECK): d_out is rank 2 with sum widths
-// columns and d_features.size() == widths.size().
-void SplitColumns(const Tensor& d_out, const std::vector<int64_t>& widths,
+// nullptr entries are skipped. Preconditions (CRANK_CHECK): d_out has sum widths columns and
+// d_features.size() == widths.size().
+void SplitColumns(ConstMatrixView d_out, const std::vector<int64_t>& widths,
                   const std::vector<Tensor*>& d_features);
 
 class ConcatInteraction : public FeatureInteraction {
@@ -39,12 +42,19 @@ class ConcatInteraction : public FeatureInteraction {
   // features: F tensors (B, widths[i]) -> *out: (B, sum widths).
   void Forward(const std::vector<const Tensor*>& features, Tensor* out, bool training) override;
 
+  // As Forward, into a (B, sum widths) window.
+  void ForwardInto(const std::vector<const Tensor*>& features, MatrixView out,
+                   bool training) override;
+
   // As Forward; uses no scratch (scratch may be nullptr).
   void Predict(const std::vector<const Tensor*>& features, Tensor* out,
                InferenceScratch* scratch) const override;
+  void PredictInto(const std::vector<const Tensor*>& features, MatrixView out,
+                   InferenceScratch* scratch) const override;
 
   // d_out: (B, sum widths) -> d_features[i]: (B, widths[i]), overwritten (nullptr skipped).
   void Backward(const Tensor& d_out, const std::vector<Tensor*>& d_features) override;
+  void BackwardFrom(ConstMatrixView d_out, const std::vector<Tensor*>& d_features) override;
 
   std::vector<Variable*> Variables() override { return {}; }
   std::string Describe() const override { return "concat"; }

@@ -84,22 +84,39 @@ void Cross::Build(int64_t width, Rng& rng) {
 }
 
 void Cross::Forward(const Tensor& x0, const Tensor& x, Tensor* out, bool training) {
-  Compute(x0, x, out, &hidden_, &act_out_);
-  has_cache_ = training;
+  CRANK_CHECK(out != &x0 && out != &x, "Cross output must not alias its inputs");
+  out->Resize({Check(x0, x), width_});
   if (training) {
+    // Copied first: ForwardBorrowed then references the copies.
     x0_ = x0;
     x_ = x;
+    ForwardBorrowed(x0_, x_, View(*out), training);
+  } else {
+    ForwardBorrowed(x0, x, View(*out), training);
   }
+}
+
+void Cross::ForwardBorrowed(const Tensor& x0, const Tensor& x, MatrixView out, bool training) {
+  Compute(x0, x, out, &hidden_, &act_out_);
+  has_cache_ = training;
+  x0_in_ = training ? &x0 : nullptr;
+  x_in_ = training ? &x : nullptr;
 }
 
 void Cross::Predict(const Tensor& x0, const Tensor& x, Tensor* out,
                     InferenceScratch* scratch) const {
+  CRANK_CHECK(out != &x0 && out != &x, "Cross output must not alias its inputs");
+  out->Resize({Check(x0, x), width_});
+  PredictInto(x0, x, View(*out), scratch);
+}
+
+void Cross::PredictInto(const Tensor& x0, const Tensor& x, MatrixView out,
+                        InferenceScratch* scratch) const {
   CRANK_CHECK(scratch != nullptr);
   Compute(x0, x, out, &scratch->tensor(0), &scratch->tensor(1));
 }
 
-void Cross::Compute(const Tensor& x0, const Tensor& x, Tensor* out, Tensor* hidden,
-                    Tensor* act_out) const {
+int64_t Cross::Check(const Tensor& x0, const Tensor& x) const {
   CRANK_REQUIRE(width_ > 0, "Cross {}: Forward called before Build", name_);
   CRANK_REQUIRE(x0.rank() == 2, "Cross {}: x0 has shape {}, expected (B, {})", name_,
                 x0.ShapeString(), width_);
@@ -114,8 +131,17 @@ void Cross::Compute(const Tensor& x0, const Tensor& x, Tensor* out, Tensor* hidd
                 name_, x0.dim(1), width_);
   CRANK_REQUIRE(x0.dim(0) == x.dim(0), "Cross {}: x0 has batch size {}, x has batch size {}", name_,
                 x0.dim(0), x.dim(0));
-  CRANK_CHECK(out != &x0 && out != &x, "Cross output must not alias its inputs");
-  const int64_t batch = x0.dim(0);
+  return x0.dim(0);
+}
+
+void Cross::Compute(const Tensor& x0, const Tensor& x, MatrixView out, Tensor* hidden,
+                    Tensor* act_out) const {
+  const int64_t batch = Check(x0, x);
+  CRANK_REQUIRE(out.rows == batch && out.cols == width_,
+                "Cross {}: output window is ({}, {}), expected ({}, {})", name_, out.rows, out.cols,
+                batch, width_);
+  CRANK_CHECK(batch == 0 || (out.data != x0.data() && out.data != x.data()),
+              "Cross output must not alias its inputs");
   const int64_t p = low_rank() ? *options_.projection_dim : 0;
   CrossWeights w;
   w.width = width_;
@@ -128,20 +154,27 @@ void Cross::Compute(const Tensor& x0, const Tensor& x, Tensor* out, Tensor* hidd
   w.preactivation = options_.preactivation;
   if (low_rank()) hidden->Resize({batch, p});
   act_out->Resize({batch, width_});
-  out->Resize({batch, width_});
   CrossForward(w, batch, x0.data(), x.data(), low_rank() ? hidden->data() : nullptr,
-               act_out->data(), out->data());
+               act_out->data(), out.data, out.ld);
 }
 
 void Cross::Backward(const Tensor& d_out, Tensor* d_x0, Tensor* d_x) {
+  CRANK_REQUIRE(d_out.rank() == 2, "Cross {}: d_out has shape {}, expected (B, {})", name_,
+                d_out.ShapeString(), width_);
+  CRANK_CHECK(d_x0 != &d_out && d_x != &d_out);
+  Backward(View(d_out), d_x0, d_x);
+}
+
+void Cross::Backward(ConstMatrixView d_out, Tensor* d_x0, Tensor* d_x) {
   CRANK_REQUIRE(has_cache_, "Cross {}: Backward needs a preceding Forward with training = true",
                 name_);
-  const int64_t batch = x0_.dim(0);
-  CRANK_REQUIRE(d_out.rank() == 2 && d_out.dim(0) == batch && d_out.dim(1) == width_,
-                "Cross {}: d_out has shape {}, expected ({}, {})", name_, d_out.ShapeString(),
-                batch, width_);
+  const Tensor& x0 = *x0_in_;
+  const Tensor& x = *x_in_;
+  const int64_t batch = x0.dim(0);
+  CRANK_REQUIRE(d_out.rows == batch && d_out.cols == width_,
+                "Cross {}: d_out has shape ({}, {}), expected ({}, {})", name_, d_out.rows,
+                d_out.cols, batch, width_);
   CRANK_CHECK(d_x0 != nullptr && d_x != nullptr && d_x0 != d_x);
-  CRANK_CHECK(d_x0 != &d_out && d_x != &d_out);
   const int64_t p = low_rank() ? *options_.projection_dim : 0;
   CrossWeights w;
   w.width = width_;
@@ -170,9 +203,10 @@ void Cross::Backward(const Tensor& d_out, Tensor* d_x0, Tensor* d_x) {
   d_z_.Resize({batch, width_});
   d_x0->Resize({batch, width_});
   d_x->Resize({batch, width_});
-  CrossBackward(w, g, batch, x0_.data(), x_.data(), low_rank() ? hidden_.data() : nullptr,
-                act_out_.data(), d_out.data(), d_z_.data(), low_rank() ? d_hidden_.data() : nullptr,
-                d_x0->data(), d_x->data());
+  CRANK_CHECK(batch == 0 || (d_x0->data() != d_out.data && d_x->data() != d_out.data));
+  CrossBackward(w, g, batch, x0.data(), x.data(), low_rank() ? hidden_.data() : nullptr,
+                act_out_.data(), d_out.data, d_out.ld, d_z_.data(),
+                low_rank() ? d_hidden_.data() : nullptr, d_x0->data(), d_x->data());
 }
 
 std::vector<Variable*> Cross::Variables() {
@@ -221,13 +255,31 @@ int64_t CrossInteraction::Build(const std::vector<int64_t>& widths, Rng& rng) {
 void CrossInteraction::Forward(const std::vector<const Tensor*>& features, Tensor* out,
                                bool training) {
   CRANK_REQUIRE(!widths_.empty(), "CrossInteraction::Forward called before Build");
+  for (const Tensor* f : features) CRANK_CHECK(f != out, "CrossInteraction: out aliases a feature");
   ConcatColumns(features, widths_, "CrossInteraction", &x0_);
+  out->Resize({x0_.dim(0), x0_.dim(1)});
+  RunLayers(View(*out), training);
+}
+
+void CrossInteraction::ForwardInto(const std::vector<const Tensor*>& features, MatrixView out,
+                                   bool training) {
+  CRANK_REQUIRE(!widths_.empty(), "CrossInteraction::Forward called before Build");
+  ConcatColumns(features, widths_, "CrossInteraction", &x0_);
+  RunLayers(out, training);
+}
+
+void CrossInteraction::RunLayers(MatrixView out, bool training) {
+  // x0_ and xs_ are this interaction's own, unchanged until Backward: the layers reference them.
   const size_t num_layers = layers_.size();
   const Tensor* x = &x0_;
   for (size_t l = 0; l < num_layers; ++l) {
-    Tensor* y = l + 1 == num_layers ? out : &xs_[l];
-    layers_[l]->Forward(x0_, *x, y, training);
-    x = y;
+    if (l + 1 == num_layers) {
+      layers_[l]->ForwardBorrowed(x0_, *x, out, training);
+    } else {
+      xs_[l].Resize(x0_.shape());
+      layers_[l]->ForwardBorrowed(x0_, *x, View(xs_[l]), training);
+      x = &xs_[l];
+    }
   }
 }
 
@@ -235,37 +287,59 @@ void CrossInteraction::Predict(const std::vector<const Tensor*>& features, Tenso
                                InferenceScratch* scratch) const {
   CRANK_CHECK(scratch != nullptr);
   CRANK_REQUIRE(!widths_.empty(), "CrossInteraction::Forward called before Build");
-  Tensor& x0 = scratch->tensor(0);
   for (const Tensor* f : features) CRANK_CHECK(f != out, "CrossInteraction: out aliases a feature");
+  // PredictInto validates the features (ConcatColumns) before it reads the window's shape.
+  const bool shaped = !features.empty() && features[0]->rank() == 2;
+  out->Resize({shaped ? features[0]->dim(0) : 0, layers_[0]->width()});
+  PredictInto(features, View(*out), scratch);
+}
+
+void CrossInteraction::PredictInto(const std::vector<const Tensor*>& features, MatrixView out,
+                                   InferenceScratch* scratch) const {
+  CRANK_CHECK(scratch != nullptr);
+  CRANK_REQUIRE(!widths_.empty(), "CrossInteraction::Forward called before Build");
+  Tensor& x0 = scratch->tensor(0);
   ConcatColumns(features, widths_, "CrossInteraction", &x0);
   const size_t num_layers = layers_.size();
   const Tensor* x = &x0;
   for (size_t l = 0; l < num_layers; ++l) {
-    Tensor* y = l + 1 == num_layers ? out : &scratch->tensor(1 + l % 2);
-    layers_[l]->Predict(x0, *x, y, &scratch->child(0));
-    x = y;
+    if (l + 1 == num_layers) {
+      layers_[l]->PredictInto(x0, *x, out, &scratch->child(0));
+    } else {
+      Tensor* y = &scratch->tensor(1 + l % 2);
+      layers_[l]->Predict(x0, *x, y, &scratch->child(0));
+      x = y;
+    }
   }
 }
 
 void CrossInteraction::Backward(const Tensor& d_out, const std::vector<Tensor*>& d_features) {
+  CRANK_REQUIRE(d_out.rank() == 2, "CrossInteraction: d_out has shape {}, expected (B, W)",
+                d_out.ShapeString());
+  BackwardFrom(View(d_out), d_features);
+}
+
+void CrossInteraction::BackwardFrom(ConstMatrixView d_out, const std::vector<Tensor*>& d_features) {
   CRANK_REQUIRE(d_features.size() == widths_.size(),
                 "CrossInteraction: expected {} feature gradients, got {}", widths_.size(),
                 d_features.size());
   // Layer l maps (x0, x_l) -> x_{l+1}; x0 feeds every layer and, as x_0, the first.
-  const Tensor* d = &d_out;
+  ConstMatrixView d = d_out;
   Tensor* next = &d_x_a_;
   for (size_t l = layers_.size(); l-- > 0;) {
     if (l + 1 == layers_.size()) {
-      layers_[l]->Backward(*d, &d_x0_, next);
+      layers_[l]->Backward(d, &d_x0_, next);
     } else {
-      layers_[l]->Backward(*d, &d_x0_layer_, next);
+      layers_[l]->Backward(d, &d_x0_layer_, next);
       AddInto(d_x0_layer_, &d_x0_);
     }
-    d = next;
+    d = View(*next);
     next = next == &d_x_a_ ? &d_x_b_ : &d_x_a_;
   }
-  AddInto(*d, &d_x0_);
-  SplitColumns(d_x0_, widths_, d_features);
+  // d is the gradient of x_0 = x0 (the tensor the last iteration wrote).
+  const Tensor& d_x = next == &d_x_a_ ? d_x_b_ : d_x_a_;
+  AddInto(d_x, &d_x0_);
+  SplitColumns(View(d_x0_), widths_, d_features);
 }
 
 std::vector<Variable*> CrossInteraction::Variables() {

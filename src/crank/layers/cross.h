@@ -63,15 +63,23 @@ class Cross {
   // widths differ (naming both), or when they are not (B, W) with the same B. With training,
   // copies x0 and x for Backward. out must not be x0 or x.
   void Forward(const Tensor& x0, const Tensor& x, Tensor* out, bool training);
+  // As Forward, into out (B, W), a band of a wider matrix (InvalidArgument when out has another
+  // shape); with training x0 and x are referenced, not copied: the caller keeps them alive and
+  // unchanged until Backward.
+  void ForwardBorrowed(const Tensor& x0, const Tensor& x, MatrixView out, bool training);
 
   // As Forward(x0, x, out, false), reading the variables only: the hidden (B, P) and activation
   // (B, W) intermediates go to scratch->tensor(0) and tensor(1).
   void Predict(const Tensor& x0, const Tensor& x, Tensor* out, InferenceScratch* scratch) const;
+  void PredictInto(const Tensor& x0, const Tensor& x, MatrixView out,
+                   InferenceScratch* scratch) const;
 
   // d_out: (B, W) -> *d_x0, *d_x: (B, W), both resized and overwritten (distinct tensors; when
   // the forward had x == x0 the caller adds them). Accumulates into the variables' gradients.
   // Requires a preceding Forward with training = true (else InvalidArgument).
   void Backward(const Tensor& d_out, Tensor* d_x0, Tensor* d_x);
+  // The same with d_out (B, W) read from a band of a wider matrix.
+  void Backward(ConstMatrixView d_out, Tensor* d_x0, Tensor* d_x);
 
   // kernel (or kernel_u, kernel_v), then bias when use_bias. Stable pointers.
   std::vector<Variable*> Variables();
@@ -82,8 +90,10 @@ class Cross {
 
  private:
   bool low_rank() const { return options_.projection_dim.has_value(); }
-  // Validates the inputs and computes *out, with hidden (B, P) and act_out (B, W) as scratch.
-  void Compute(const Tensor& x0, const Tensor& x, Tensor* out, Tensor* hidden,
+  // Validates the inputs (and out's shape) and computes out, with hidden (B, P) and act_out
+  // (B, W) as scratch. Returns the batch size.
+  int64_t Check(const Tensor& x0, const Tensor& x) const;
+  void Compute(const Tensor& x0, const Tensor& x, MatrixView out, Tensor* hidden,
                Tensor* act_out) const;
 
   std::string name_;
@@ -93,8 +103,11 @@ class Cross {
   Variable kernel_u_;  // (W, P), low rank
   Variable kernel_v_;  // (P, W), low rank
   Variable bias_;      // (W), when use_bias
-  // Caches of the latest forward (x0_, x_ only with training).
-  Tensor x0_, x_;   // (B, W)
+  // Caches of the latest forward (inputs only with training): the inputs, referenced
+  // (ForwardBorrowed) or pointing to copies (Forward).
+  const Tensor* x0_in_ = nullptr;
+  const Tensor* x_in_ = nullptr;
+  Tensor x0_, x_;   // (B, W) Forward's copies
   Tensor hidden_;   // (B, P), low rank
   Tensor act_out_;  // (B, W)
   bool has_cache_ = false;
@@ -122,13 +135,20 @@ class CrossInteraction : public FeatureInteraction {
   // features: F tensors (B, widths[i]) -> *out: (B, W).
   void Forward(const std::vector<const Tensor*>& features, Tensor* out, bool training) override;
 
+  // As Forward, into a (B, W) band of a wider matrix.
+  void ForwardInto(const std::vector<const Tensor*>& features, MatrixView out,
+                   bool training) override;
+
   // As Forward. Scratch tensor 0 holds x0 (B, W), tensors 1 and 2 the layer outputs in between;
   // child(0) is every layer's scratch (the layers run one after another).
   void Predict(const std::vector<const Tensor*>& features, Tensor* out,
                InferenceScratch* scratch) const override;
+  void PredictInto(const std::vector<const Tensor*>& features, MatrixView out,
+                   InferenceScratch* scratch) const override;
 
   // d_out: (B, W) -> d_features[i]: (B, widths[i]), overwritten (nullptr entries skipped).
   void Backward(const Tensor& d_out, const std::vector<Tensor*>& d_features) override;
+  void BackwardFrom(ConstMatrixView d_out, const std::vector<Tensor*>& d_features) override;
 
   // Every layer's variables, layer by layer.
   std::vector<Variable*> Variables() override;
@@ -138,6 +158,9 @@ class CrossInteraction : public FeatureInteraction {
   Cross& layer(int l) { return *layers_[static_cast<size_t>(l)]; }
 
  private:
+  // The layers over x0_ (concatenated, batch B), the last into out (B, W).
+  void RunLayers(MatrixView out, bool training);
+
   CrossInteractionOptions options_;
   std::vector<int64_t> widths_;
   std::vector<std::unique_ptr<Cross>> layers_;

@@ -13,14 +13,25 @@
 namespace crank {
 namespace {
 
-// Copies below this many floats run on the calling thread only.
-constexpr int64_t kMinParallelCopy = 1 << 16;
-// Backward: examples per task, and the work (B F^2 E multiply-adds) below which it runs on the
-// calling thread (the kernel's own threshold). A task's stacked gradient, kBackwardChunk x F x E
-// floats (54 KB for F = 27, E = 16), lands in its thread's buffer and is copied out to the
-// feature gradients while still in cache, so no (B, F, E) gradient is ever held.
-constexpr int64_t kBackwardChunk = 32;
-constexpr int64_t kMinParallelBackward = 1 << 15;
+// Examples per task of the forward and the backward, and the work (B F^2 E multiply-adds) below
+// which they run on the calling thread (the kernel's own threshold). A task stacks its examples'
+// features, kChunk x F x E floats (54 KB for F = 27, E = 16), into its thread's buffer and runs
+// the kernel on them while they are in cache; the backward also copies the stacked gradient out
+// to the feature gradients from there. So no (B, F, E) tensor is ever held.
+constexpr int64_t kChunk = 32;
+constexpr int64_t kMinParallelWork = 1 << 15;
+
+// Examples [b0, b0 + n) of the F features (B, E) -> t: (n, F, E).
+void StackChunk(const std::vector<const Tensor*>& features, int64_t b0, int64_t n, int64_t dim,
+                float* t) {
+  const size_t row_bytes = static_cast<size_t>(dim) * sizeof(float);
+  const int64_t f = static_cast<int64_t>(features.size());
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t i = 0; i < f; ++i) {
+      std::memcpy(t + (b * f + i) * dim, features[static_cast<size_t>(i)]->row(b0 + b), row_bytes);
+    }
+  }
+}
 
 }  // namespace
 
@@ -40,22 +51,11 @@ int64_t DotInteraction::Build(const std::vector<int64_t>& widths, Rng& /*rng*/) 
   dim_ = widths[0];
   out_width_ =
       DotInteractionOutputWidth(num_features_, options_.self_interaction, options_.skip_gather);
+  batch_ = -1;
   return out_width_;
 }
 
-void DotInteraction::Forward(const std::vector<const Tensor*>& features, Tensor* out,
-                             bool /*training*/) {
-  Compute(features, &stacked_, out);
-}
-
-void DotInteraction::Predict(const std::vector<const Tensor*>& features, Tensor* out,
-                             InferenceScratch* scratch) const {
-  CRANK_CHECK(scratch != nullptr);
-  Compute(features, &scratch->tensor(0), out);
-}
-
-void DotInteraction::Compute(const std::vector<const Tensor*>& features, Tensor* stacked,
-                             Tensor* out) const {
+int64_t DotInteraction::CheckFeatures(const std::vector<const Tensor*>& features) const {
   CRANK_REQUIRE(num_features_ >= 0, "DotInteraction::Forward called before Build");
   CRANK_REQUIRE(static_cast<int64_t>(features.size()) == num_features_,
                 "DotInteraction: expected {} features, got {}", num_features_, features.size());
@@ -69,45 +69,122 @@ void DotInteraction::Compute(const std::vector<const Tensor*>& features, Tensor*
                   "DotInteraction: feature {} has batch size {}, but feature 0 has {}", i, x.dim(0),
                   batch);
   }
-  const int64_t f = num_features_;
-  stacked->Resize({batch, f, dim_});
-  const size_t row_bytes = static_cast<size_t>(dim_) * sizeof(float);
-  float* t = stacked->data();
-  ParallelFor(batch, batch * f * dim_ >= kMinParallelCopy, [&](int64_t b) {
-    for (int64_t i = 0; i < f; ++i) {
-      std::memcpy(t + (b * f + i) * dim_, features[static_cast<size_t>(i)]->row(b), row_bytes);
-    }
-  });
+  return batch;
+}
+
+void DotInteraction::Forward(const std::vector<const Tensor*>& features, Tensor* out,
+                             bool training) {
+  const int64_t batch = CheckFeatures(features);
+  for (const Tensor* x : features) CRANK_CHECK(x != out, "DotInteraction: out aliases a feature");
   out->Resize({batch, out_width_});
-  DotInteractionForward(t, batch, f, dim_, options_.self_interaction, options_.skip_gather,
-                        out->data());
+  if (!training) {
+    ForwardInto(features, View(*out), /*training=*/false);
+    return;
+  }
+  copies_.resize(features.size());
+  std::vector<const Tensor*>& kept = inputs_;
+  kept.resize(features.size());
+  for (size_t i = 0; i < features.size(); ++i) {
+    copies_[i] = *features[i];
+    kept[i] = &copies_[i];
+  }
+  ForwardInto(kept, View(*out), /*training=*/true);
+}
+
+void DotInteraction::ForwardInto(const std::vector<const Tensor*>& features, MatrixView out,
+                                 bool training) {
+  const int64_t batch = CheckFeatures(features);
+  CRANK_REQUIRE(out.rows == batch && out.cols == out_width_,
+                "DotInteraction: output window is ({}, {}), expected ({}, {})", out.rows, out.cols,
+                batch, out_width_);
+  const int64_t chunk_floats = kChunk * num_features_ * dim_;
+  Compute(features, batch, out, [&](size_t threads) {
+    chunk_buffers_.resize(std::max(chunk_buffers_.size(), threads));
+    for (size_t i = 0; i < threads; ++i) chunk_buffers_[i].Resize({2 * chunk_floats});
+    return [this](size_t thread) { return chunk_buffers_[thread].data(); };
+  });
+  batch_ = -1;
+  if (training) {
+    if (&features != &inputs_) inputs_ = features;
+    batch_ = batch;
+  }
+}
+
+void DotInteraction::Predict(const std::vector<const Tensor*>& features, Tensor* out,
+                             InferenceScratch* scratch) const {
+  const int64_t batch = CheckFeatures(features);
+  for (const Tensor* x : features) CRANK_CHECK(x != out, "DotInteraction: out aliases a feature");
+  out->Resize({batch, out_width_});
+  PredictInto(features, View(*out), scratch);
+}
+
+void DotInteraction::PredictInto(const std::vector<const Tensor*>& features, MatrixView out,
+                                 InferenceScratch* scratch) const {
+  CRANK_CHECK(scratch != nullptr);
+  const int64_t batch = CheckFeatures(features);
+  CRANK_REQUIRE(out.rows == batch && out.cols == out_width_,
+                "DotInteraction: output window is ({}, {}), expected ({}, {})", out.rows, out.cols,
+                batch, out_width_);
+  const int64_t chunk_floats = kChunk * num_features_ * dim_;
+  Compute(features, batch, out, [&](size_t threads) {
+    for (size_t i = 0; i < threads; ++i) scratch->tensor(i).Resize({chunk_floats});
+    return [scratch](size_t thread) { return scratch->tensor(thread).data(); };
+  });
+}
+
+template <typename BufferOf>
+void DotInteraction::Compute(const std::vector<const Tensor*>& features, int64_t batch,
+                             MatrixView out, BufferOf buffers) const {
+  const int64_t f = num_features_;
+  const int64_t chunks = (batch + kChunk - 1) / kChunk;
+  const bool split = WouldSplit(chunks, batch * f * f * dim_ / 2 >= kMinParallelWork);
+  const auto buffer = buffers(split ? static_cast<size_t>(omp_get_max_threads()) : 1);
+  ParallelFor(chunks, split, [&](int64_t c) {
+    const int64_t b0 = c * kChunk;
+    const int64_t n = std::min(kChunk, batch - b0);
+    float* t = buffer(split ? static_cast<size_t>(omp_get_thread_num()) : 0);
+    StackChunk(features, b0, n, dim_, t);
+    DotInteractionForward(t, n, f, dim_, options_.self_interaction, options_.skip_gather,
+                          out.row(b0), out.ld);
+  });
 }
 
 void DotInteraction::Backward(const Tensor& d_out, const std::vector<Tensor*>& d_features) {
+  CRANK_REQUIRE(d_out.rank() == 2, "DotInteraction: d_out has shape {}, expected (B, {})",
+                d_out.ShapeString(), out_width_);
+  BackwardFrom(View(d_out), d_features);
+}
+
+void DotInteraction::BackwardFrom(ConstMatrixView d_out, const std::vector<Tensor*>& d_features) {
   const int64_t f = num_features_;
-  CRANK_REQUIRE(f >= 0 && stacked_.rank() == 3, "DotInteraction::Backward called before Forward");
-  const int64_t batch = stacked_.dim(0);
-  CRANK_REQUIRE(d_out.rank() == 2 && d_out.dim(0) == batch && d_out.dim(1) == out_width_,
-                "DotInteraction: d_out has shape {}, expected ({}, {})", d_out.ShapeString(), batch,
-                out_width_);
+  CRANK_REQUIRE(f >= 0 && batch_ >= 0,
+                "DotInteraction::Backward needs a preceding Forward with training = true");
+  const int64_t batch = batch_;
+  CRANK_REQUIRE(d_out.rows == batch && d_out.cols == out_width_,
+                "DotInteraction: d_out has shape ({}, {}), expected ({}, {})", d_out.rows,
+                d_out.cols, batch, out_width_);
   CRANK_REQUIRE(static_cast<int64_t>(d_features.size()) == f,
                 "DotInteraction: expected {} feature gradients, got {}", f, d_features.size());
   for (Tensor* d : d_features) {
     if (d != nullptr) d->Resize({batch, dim_});
   }
-  const int64_t chunks = (batch + kBackwardChunk - 1) / kBackwardChunk;
-  const bool split = WouldSplit(chunks, batch * f * f * dim_ >= kMinParallelBackward);
-  chunk_grads_.resize(split ? static_cast<size_t>(omp_get_max_threads()) : 1);
-  for (Tensor& t : chunk_grads_) t.Resize({kBackwardChunk, f, dim_});
+  const int64_t chunks = (batch + kChunk - 1) / kChunk;
+  const bool split = WouldSplit(chunks, batch * f * f * dim_ >= kMinParallelWork);
+  const int64_t chunk_floats = kChunk * f * dim_;
+  chunk_buffers_.resize(
+      std::max(chunk_buffers_.size(), split ? static_cast<size_t>(omp_get_max_threads()) : 1));
+  for (Tensor& t : chunk_buffers_) t.Resize({2 * chunk_floats});
   const size_t row_bytes = static_cast<size_t>(dim_) * sizeof(float);
   // Each example's gradient is the kernel's, whichever task computes it: the same bits as one
   // call over the whole batch.
   ParallelFor(chunks, split, [&](int64_t c) {
-    const int64_t b0 = c * kBackwardChunk;
-    const int64_t n = std::min(kBackwardChunk, batch - b0);
-    float* dt = chunk_grads_[split ? static_cast<size_t>(omp_get_thread_num()) : 0].data();
-    DotInteractionBackward(d_out.data() + b0 * out_width_, stacked_.data() + b0 * f * dim_, n, f,
-                           dim_, options_.self_interaction, options_.skip_gather, dt);
+    const int64_t b0 = c * kChunk;
+    const int64_t n = std::min(kChunk, batch - b0);
+    float* t = chunk_buffers_[split ? static_cast<size_t>(omp_get_thread_num()) : 0].data();
+    float* dt = t + chunk_floats;
+    StackChunk(inputs_, b0, n, dim_, t);
+    DotInteractionBackward(d_out.row(b0), d_out.ld, t, n, f, dim_, options_.self_interaction,
+                           options_.skip_gather, dt);
     for (int64_t b = 0; b < n; ++b) {
       for (int64_t i = 0; i < f; ++i) {
         Tensor* d = d_features[static_cast<size_t>(i)];

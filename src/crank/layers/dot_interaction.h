@@ -10,9 +10,14 @@
 // skip_gather the whole of Z row-major, width F*F, with the entries that would not be gathered
 // set to zero. See kernels/dot_interaction.h. No variables.
 //
-// Forward keeps a copy of the stacked features for Backward (caches are reused across steps).
-// Predict is const and stacks into the caller's scratch, so it may run on many threads at once;
-// the rest is not thread-safe. The kernels inside are OpenMP-parallel and deterministic.
+// The kernels want each example's F vectors stacked (F, E). No (B, F, E) stack is held: the
+// forward and the backward stack 32 examples at a time into a per-thread buffer and run the
+// kernel on them while they are in cache. A training Forward keeps a copy of the features for
+// Backward, a training ForwardInto only pointers to them (the caller keeps them). Caches are
+// reused across steps. Predict is const and stacks into the caller's scratch, so it may run on
+// many threads at once; the rest is not thread-safe. The kernels inside are OpenMP-parallel and
+// deterministic: each example's results are the kernel's, whichever chunk and thread compute
+// them.
 
 #include <cstdint>
 #include <string>
@@ -37,16 +42,24 @@ class DotInteraction : public FeatureInteraction {
   int64_t Build(const std::vector<int64_t>& widths, Rng& rng) override;
 
   // features: F tensors (B, E) -> *out: (B, out width). Throws InvalidArgument when the count,
-  // widths or batch sizes differ from Build / each other.
+  // widths or batch sizes differ from Build / each other. With training, copies the features.
   void Forward(const std::vector<const Tensor*>& features, Tensor* out, bool training) override;
+  // As Forward, into out (B, out width), a band of a wider matrix; with training, keeps pointers
+  // to the features (FeatureInteraction::ForwardInto).
+  void ForwardInto(const std::vector<const Tensor*>& features, MatrixView out,
+                   bool training) override;
 
-  // As Forward; the stacked features (B, F, E) go to scratch->tensor(0).
+  // As Forward; scratch tensors 0 .. threads-1 are per-thread stacking buffers.
   void Predict(const std::vector<const Tensor*>& features, Tensor* out,
                InferenceScratch* scratch) const override;
+  void PredictInto(const std::vector<const Tensor*>& features, MatrixView out,
+                   InferenceScratch* scratch) const override;
 
   // d_out: (B, out width) -> d_features[i]: (B, E), overwritten (nullptr entries are skipped).
-  // Refers to the latest Forward.
+  // Needs a preceding training Forward or ForwardInto (else InvalidArgument), and reads the
+  // features it was given.
   void Backward(const Tensor& d_out, const std::vector<Tensor*>& d_features) override;
+  void BackwardFrom(ConstMatrixView d_out, const std::vector<Tensor*>& d_features) override;
 
   std::vector<Variable*> Variables() override { return {}; }
   std::string Describe() const override;
@@ -54,15 +67,24 @@ class DotInteraction : public FeatureInteraction {
   const DotInteractionOptions& options() const { return options_; }
 
  private:
-  // Validates features, stacks them into *stacked (B, F, E) and computes *out.
-  void Compute(const std::vector<const Tensor*>& features, Tensor* stacked, Tensor* out) const;
+  // Validates features against Build and each other; returns their batch size.
+  int64_t CheckFeatures(const std::vector<const Tensor*>& features) const;
+  // features (validated, batch B) -> out (B, out width); chunk stacking buffers from
+  // buffer(thread), resized here.
+  template <typename BufferOf>
+  void Compute(const std::vector<const Tensor*>& features, int64_t batch, MatrixView out,
+               BufferOf buffer) const;
 
   DotInteractionOptions options_;
   int64_t num_features_ = -1;  // -1 until Build
   int64_t dim_ = 0;
   int64_t out_width_ = 0;
-  Tensor stacked_;                   // (B, F, E), the latest Forward's input
-  std::vector<Tensor> chunk_grads_;  // per thread (kBackwardChunk, F, E), Backward scratch
+  // The latest training forward's features (borrowed, or pointing into copies_) and batch size.
+  std::vector<const Tensor*> inputs_;
+  std::vector<Tensor> copies_;  // F x (B, E), Forward(training)'s copies
+  int64_t batch_ = -1;          // -1 until a training forward
+  // Per thread: a chunk's stacked features and their gradient, 2 x (kChunk, F, E).
+  std::vector<Tensor> chunk_buffers_;
 };
 
 }  // namespace crank

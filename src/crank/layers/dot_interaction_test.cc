@@ -311,7 +311,7 @@ TEST(DotInteraction, ChunkedBackwardGivesTheBitsOfOneKernelCall) {
     outs[2] = nullptr;  // a feature whose gradient is not needed
     layer.Backward(proj.Gradient(), outs);
     Tensor want({batch, f, e});
-    DotInteractionBackward(proj.Gradient().data(), stacked.data(), batch, f, e,
+    DotInteractionBackward(proj.Gradient().data(), width, stacked.data(), batch, f, e,
                            mode.self_interaction, mode.skip_gather, want.data());
     for (int64_t i = 0; i < f; ++i) {
       if (i == 2) continue;

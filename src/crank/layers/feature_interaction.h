@@ -16,6 +16,7 @@
 #include "crank/base/rng.h"
 #include "crank/layers/inference_scratch.h"
 #include "crank/layers/variable.h"
+#include "crank/tensor/matrix_view.h"
 #include "crank/tensor/tensor.h"
 
 namespace crank {
@@ -40,6 +41,24 @@ class FeatureInteraction {
   // d_out: (B, out) -> d_features[i]: (B, widths[i]) (overwritten; resized by the callee).
   // Accumulates into the gradients of Variables().
   virtual void Backward(const Tensor& d_out, const std::vector<Tensor*>& d_features) = 0;
+
+  // The same three into and out of a window onto a wider buffer (Ranking's top-stack input and
+  // its gradient hold [bottom | interaction] side by side; the interaction writes and reads its
+  // band in place). The results are those of Forward, Predict and Backward, bit for bit.
+  //
+  // ForwardInto: as Forward, the output into `out` (B, out width); nothing outside the window
+  // changes. With training the interaction may keep pointers to the features instead of copies
+  // for Backward: the caller keeps them alive and unchanged until the next Backward (as
+  // Block::ForwardBorrowed). Throws InvalidArgument as Forward, and when out is not (B, out).
+  // The default runs Forward into a temporary tensor and copies it into out.
+  virtual void ForwardInto(const std::vector<const Tensor*>& features, MatrixView out,
+                           bool training);
+  // PredictInto: as Predict, into `out` (B, out width). The default predicts into a temporary.
+  virtual void PredictInto(const std::vector<const Tensor*>& features, MatrixView out,
+                           InferenceScratch* scratch) const;
+  // BackwardFrom: as Backward, with d_out (B, out width) read from the window. The default copies
+  // it into a temporary tensor and calls Backward.
+  virtual void BackwardFrom(ConstMatrixView d_out, const std::vector<Tensor*>& d_features);
 
   virtual std::vector<Variable*> Variables() = 0;
 

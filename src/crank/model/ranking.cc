@@ -168,7 +168,9 @@ Ranking::Ranking(RankingBlocks blocks, int64_t dense_features, uint64_t seed)
   feature_ptrs_.resize(widths.size());
   d_feature_ptrs_.resize(widths.size());
   for (size_t i = 0; i < f; ++i) d_feature_ptrs_[i] = &d_emb_[i];
-  if (widths.size() > f) d_feature_ptrs_[f] = &d_bottom_from_interaction_;
+  // The interaction's gradient of the bottom output goes straight to d_bottom_out_; with
+  // concat_dense, Backward then adds the top stack's.
+  if (widths.size() > f) d_feature_ptrs_[f] = &d_bottom_out_;
 }
 
 Ranking::~Ranking() = default;
@@ -276,14 +278,10 @@ void CheckTopOutput(const Tensor& out, int64_t b) {
   }
 }
 
-// bottom: (B, Hb), interaction: (B, Hi) -> *out: (B, Hb + Hi), side by side.
-void ConcatDense(const Tensor& bottom, const Tensor& interaction, Tensor* out) {
-  const int64_t b = bottom.dim(0), hb = bottom.dim(1), hi = interaction.dim(1);
-  out->Resize({b, hb + hi});
-  for (int64_t r = 0; r < b; ++r) {
-    std::memcpy(out->row(r), bottom.row(r), sizeof(float) * hb);
-    std::memcpy(out->row(r) + hb, interaction.row(r), sizeof(float) * hi);
-  }
+// bottom: (B, Hb) -> the first Hb columns of top_in: (B, Hb + Hi).
+void CopyBottomColumns(const Tensor& bottom, Tensor* top_in) {
+  const int64_t b = bottom.dim(0), hb = bottom.dim(1);
+  for (int64_t r = 0; r < b; ++r) std::memcpy(top_in->row(r), bottom.row(r), sizeof(float) * hb);
 }
 
 }  // namespace
@@ -300,12 +298,13 @@ void Ranking::Forward(const Batch& batch) {
     const size_t f = emb_out_.size();
     for (size_t i = 0; i < f; ++i) feature_ptrs_[i] = &emb_out_[i];
     if (has_bottom_stack()) feature_ptrs_[f] = &bottom_out_;
-    blocks_.feature_interaction->Forward(feature_ptrs_, &interaction_out_, /*training=*/true);
-    top_in = &interaction_out_;
-    if (concat_) {
-      ConcatDense(bottom_out_, interaction_out_, &top_in_);
-      top_in = &top_in_;
-    }
+    const int64_t hb = concat_ ? bottom_width_ : 0;
+    top_in_.Resize({b, hb + interaction_width_});
+    if (concat_) CopyBottomColumns(bottom_out_, &top_in_);
+    // The features are this model's tensors, unchanged until Backward: referenced, not copied.
+    blocks_.feature_interaction->ForwardInto(
+        feature_ptrs_, Columns(top_in_, hb, interaction_width_), /*training=*/true);
+    top_in = &top_in_;
   }
   // top_in is one of this model's tensors, unchanged until Backward: referenced, not copied.
   blocks_.top_stack->ForwardBorrowed(*top_in, &top_out_, /*training=*/true);
@@ -332,13 +331,12 @@ const Tensor& Ranking::ForwardInference(const Batch& batch, InferenceWorkspace* 
     ws->features.resize(f + (blocks_.bottom_stack ? 1 : 0));
     for (size_t i = 0; i < f; ++i) ws->features[i] = &ws->embeddings[i];
     if (blocks_.bottom_stack) ws->features[f] = &ws->bottom_out;
-    blocks_.feature_interaction->Predict(ws->features, &ws->interaction_out,
-                                         &ws->interaction_scratch);
-    top_in = &ws->interaction_out;
-    if (concat_) {
-      ConcatDense(ws->bottom_out, ws->interaction_out, &ws->top_in);
-      top_in = &ws->top_in;
-    }
+    const int64_t hb = concat_ ? bottom_width_ : 0;
+    ws->top_in.Resize({b, hb + interaction_width_});
+    if (concat_) CopyBottomColumns(ws->bottom_out, &ws->top_in);
+    blocks_.feature_interaction->PredictInto(
+        ws->features, Columns(ws->top_in, hb, interaction_width_), &ws->interaction_scratch);
+    top_in = &ws->top_in;
   }
   blocks_.top_stack->Predict(*top_in, &ws->top_out, &ws->top_scratch);
   CheckTopOutput(ws->top_out, b);
@@ -389,27 +387,24 @@ void Ranking::Backward(const Tensor& d_outputs) {
   const int64_t b = d_outputs.size();
   d_top_out_.Resize({b, 1});
   std::memcpy(d_top_out_.data(), d_outputs.data(), sizeof(float) * b);
-  const bool concat = concat_;
   const bool has_bottom = has_bottom_stack(), has_interaction = this->has_interaction();
-  Tensor* d_top_in = !has_interaction ? &d_bottom_out_ : concat ? &d_top_in_ : &d_interaction_out_;
-  blocks_.top_stack->Backward(d_top_out_, d_top_in);
-  const int64_t hb = bottom_width_, hi = interaction_width_;
-  if (concat) {
-    d_bottom_out_.Resize({b, hb});
-    d_interaction_out_.Resize({b, hi});
-    for (int64_t r = 0; r < b; ++r) {
-      std::memcpy(d_bottom_out_.row(r), d_top_in_.row(r), sizeof(float) * hb);
-      std::memcpy(d_interaction_out_.row(r), d_top_in_.row(r) + hb, sizeof(float) * hi);
-    }
-  }
+  blocks_.top_stack->Backward(d_top_out_, has_interaction ? &d_top_in_ : &d_bottom_out_);
   if (has_interaction) {
-    blocks_.feature_interaction->Backward(d_interaction_out_, d_feature_ptrs_);
-    if (concat) {
-      const float* src = d_bottom_from_interaction_.data();
-      float* dst = d_bottom_out_.data();
-      for (int64_t i = 0; i < b * hb; ++i) dst[i] += src[i];
-    } else if (has_bottom) {
-      d_bottom_out_ = d_bottom_from_interaction_;
+    // The interaction reads its columns of d_top_in_ in place and writes the bottom output's
+    // share to d_bottom_out_ (d_feature_ptrs_); with concat_dense the top stack's share, the
+    // first Hb columns, is added to it (the sum of the same two terms as adding the
+    // interaction's share to a copy of the top stack's: the same bits).
+    const int64_t hb = concat_ ? bottom_width_ : 0;
+    blocks_.feature_interaction->BackwardFrom(Columns(d_top_in_, hb, interaction_width_),
+                                              d_feature_ptrs_);
+    if (concat_) {
+      CRANK_CHECK(d_bottom_out_.rank() == 2 && d_bottom_out_.dim(0) == b &&
+                  d_bottom_out_.dim(1) == hb);
+      for (int64_t r = 0; r < b; ++r) {
+        const float* src = d_top_in_.row(r);
+        float* dst = d_bottom_out_.row(r);
+        for (int64_t j = 0; j < hb; ++j) dst[j] += src[j];
+      }
     }
   }
   if (has_bottom) blocks_.bottom_stack->Backward(d_bottom_out_, nullptr);

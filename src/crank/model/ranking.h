@@ -61,8 +61,7 @@ class InferenceWorkspace {
   friend class Ranking;
   std::vector<Tensor> embeddings;       // F x (B, E_i)
   Tensor bottom_out;                    // (B, Hb)
-  Tensor interaction_out;               // (B, Hi)
-  Tensor top_in;                        // (B, Hb + Hi) when concat_dense
+  Tensor top_in;                        // (B, Hb + Hi) or (B, Hi) with an interaction
   Tensor top_out;                       // (B, 1)
   Tensor logits;                        // (B)
   std::vector<const Tensor*> features;  // F (+ 1 with a bottom stack) interaction inputs
@@ -201,20 +200,20 @@ class Ranking {
   InferenceWorkspace workspace_;       // evaluation and the non-const Predict
   bool has_training_forward_ = false;  // the latest forward kept the caches for Backward
 
-  // Activations and gradients, reused across steps.
-  std::vector<Tensor> emb_out_;       // F x (B, E_i)
-  Tensor bottom_out_;                 // (B, Hb)
-  Tensor interaction_out_;            // (B, Hi)
-  Tensor top_in_;                     // (B, Hb + Hi) or (B, Hi)
-  Tensor top_out_;                    // (B, 1)
-  Tensor outputs_;                    // (B)
-  Tensor d_outputs_;                  // (B)
-  Tensor d_top_out_;                  // (B, 1)
-  Tensor d_top_in_;                   // (B, Hb + Hi)
-  Tensor d_interaction_out_;          // (B, Hi)
-  std::vector<Tensor> d_emb_;         // F x (B, E_i)
-  Tensor d_bottom_from_interaction_;  // (B, Hb)
-  Tensor d_bottom_out_;               // (B, Hb)
+  // Activations and gradients, reused across steps. With an interaction, the top input holds
+  // [bottom | interaction] (concat_) or the interaction output alone: the interaction writes its
+  // columns in place (FeatureInteraction::ForwardInto) and reads its gradient from the same
+  // columns of d_top_in_ (BackwardFrom), so neither has a tensor of its own.
+  std::vector<Tensor> emb_out_;  // F x (B, E_i)
+  Tensor bottom_out_;            // (B, Hb)
+  Tensor top_in_;                // (B, Hb + Hi) or (B, Hi)
+  Tensor top_out_;               // (B, 1)
+  Tensor outputs_;               // (B)
+  Tensor d_outputs_;             // (B)
+  Tensor d_top_out_;             // (B, 1)
+  Tensor d_top_in_;              // (B, Hb + Hi) or (B, Hi)
+  std::vector<Tensor> d_emb_;    // F x (B, E_i)
+  Tensor d_bottom_out_;          // (B, Hb)
   std::vector<const Tensor*> feature_ptrs_;
   std::vector<Tensor*> d_feature_ptrs_;
 };
