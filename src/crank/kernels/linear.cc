@@ -42,10 +42,10 @@ inline float PreActivationGradient(float y, float dy) {
 
 // Columns [c0, c0 + width) of ActivationBackwardColumnSums, width <= kWidth, in one fused pass
 // per row; kWidth known at compile time keeps the accumulators in vector registers. y may be
-// null for kLinear.
+// null for kLinear. d_pre may be dy (each row is read before it is written).
 template <Activation kAct, int kWidth>
-void ColumnBlock(const float* __restrict y, const float* __restrict dy, int64_t batch, int64_t out,
-                 int64_t c0, int64_t width, float* __restrict d_pre, float* __restrict db) {
+void ColumnBlock(const float* __restrict y, const float* dy, int64_t batch, int64_t out, int64_t c0,
+                 int64_t width, float* d_pre, float* __restrict db) {
   double acc[kWidth] = {};
   float g[kWidth];
   for (int64_t r = 0; r < batch; ++r) {

@@ -24,7 +24,8 @@ void LinearForward(const float* x, const float* w, const float* b, Activation ac
 // Gradients of LinearForward given the upstream gradient dy: (B, O).
 //   x: (B, I) and y: (B, O) are the forward's input and (post-activation) output; w: (I, O).
 //   d_pre: (B, O) scratch, overwritten with dL/d(pre-activation); unused (may be null) when
-//     act == kLinear, where dy itself is the pre-activation gradient.
+//     act == kLinear, where dy itself is the pre-activation gradient. d_pre may be dy itself
+//     (computed in place, each element from its own upstream value: the same bits).
 //   dw: (I, O) += x^T d_pre;  db: (O) += column sums of d_pre (nullptr: no bias);
 //   dx: (B, I) = d_pre w^T, overwritten (nullptr: not needed).
 // dw, db and dx must not alias any input. w_bf16: as in LinearForward (used by the dx product).

@@ -94,6 +94,20 @@ void Linear::Backward(const Tensor& dy, Tensor* dx) { Backward(dy, dx, &d_pre_);
 
 void Linear::Backward(const Tensor& dy, Tensor* dx, Tensor* d_pre_scratch) {
   CRANK_CHECK(d_pre_scratch != nullptr && d_pre_scratch != &dy && d_pre_scratch != dx);
+  float* d_pre = nullptr;
+  if (options_.activation != Activation::kLinear && input_ != nullptr) {
+    d_pre_scratch->Resize({input_->dim(0), options_.units});
+    d_pre = d_pre_scratch->data();
+  }
+  BackwardImpl(dy, dx, d_pre);
+}
+
+void Linear::BackwardInPlace(Tensor* dy, Tensor* dx) {
+  CRANK_CHECK(dy != nullptr && dy != dx);
+  BackwardImpl(*dy, dx, options_.activation != Activation::kLinear ? dy->data() : nullptr);
+}
+
+void Linear::BackwardImpl(const Tensor& dy, Tensor* dx, float* d_pre) {
   CRANK_REQUIRE(input_ != nullptr, "{}: Backward needs a preceding Forward with training=true",
                 name_);
   const int64_t batch = input_->dim(0);
@@ -107,11 +121,6 @@ void Linear::Backward(const Tensor& dy, Tensor* dx, Tensor* d_pre_scratch) {
   if (options_.use_bias) {
     if (bias_.grad.shape() != bias_.value.shape()) bias_.ZeroGrad();
     db = bias_.grad.data();
-  }
-  float* d_pre = nullptr;
-  if (options_.activation != Activation::kLinear) {
-    d_pre_scratch->Resize({batch, out});
-    d_pre = d_pre_scratch->data();
   }
   float* dx_data = nullptr;
   if (dx != nullptr) {

@@ -59,6 +59,10 @@ class Linear : public Block {
   // Backward with a caller-owned scratch for dL/d(pre-activation) (resized to (B, O) as needed),
   // so that the layers of a stack can share one buffer; Backward uses the layer's own.
   void Backward(const Tensor& dy, Tensor* dx, Tensor* d_pre_scratch);
+  // Backward that overwrites *dy (B, O) with dL/d(pre-activation) instead of using a scratch: for
+  // a caller whose dy is its own scratch, read by no one after (the gradients between the layers
+  // of a stack). The same bits as Backward.
+  void BackwardInPlace(Tensor* dy, Tensor* dx);
 
   // {kernel, bias} (bias only when use_bias).
   std::vector<Variable*> Variables() override;
@@ -77,6 +81,8 @@ class Linear : public Block {
 
  private:
   void CheckInput(const Tensor& x) const;
+  // Backward with dL/d(pre-activation) into d_pre: (B, O) floats, which may be dy's.
+  void BackwardImpl(const Tensor& dy, Tensor* dx, float* d_pre);
 
   std::string name_;
   LinearOptions options_;

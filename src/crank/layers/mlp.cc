@@ -84,11 +84,16 @@ void Mlp::Predict(const Tensor& x, Tensor* y, InferenceScratch* scratch) const {
 
 void Mlp::Backward(const Tensor& dy, Tensor* dx) {
   CRANK_REQUIRE(has_cache_, "{}: Backward needs a preceding Forward with training=true", name_);
-  const Tensor* g = &dy;
-  for (size_t i = layers_.size(); i-- > 0;) {
-    Tensor* d_in = i == 0 ? dx : &grads_->d_hidden[i % 2];
-    layers_[i]->Backward(*g, d_in, &grads_->d_pre);
-    g = d_in;
+  // The last layer reads the caller's dy and needs a pre-activation scratch; every other layer
+  // gets its dy in one of the stack's own buffers, read by no one after it, and turns it into
+  // its pre-activation gradient in place.
+  const size_t n = layers_.size();
+  Tensor* d_in = n == 1 ? dx : &grads_->d_hidden[(n - 1) % 2];
+  layers_[n - 1]->Backward(dy, d_in, &grads_->d_pre);
+  for (size_t i = n - 1; i-- > 0;) {
+    Tensor* g = d_in;
+    d_in = i == 0 ? dx : &grads_->d_hidden[i % 2];
+    layers_[i]->BackwardInPlace(g, d_in);
   }
 }
 

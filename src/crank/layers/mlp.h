@@ -79,8 +79,9 @@ class Mlp : public Block {
   void ForwardImpl(const Tensor& x, Tensor* y, bool training, bool borrow);
 
   struct GradientScratch {
-    Tensor d_hidden[2];  // ping-pong gradients between layers
-    Tensor d_pre;        // the layers' shared dL/d(pre-activation) scratch
+    Tensor d_hidden[2];  // ping-pong gradients between layers, each turned into its layer's
+                         // pre-activation gradient in place (Linear::BackwardInPlace)
+    Tensor d_pre;        // the last layer's dL/d(pre-activation) scratch
   };
 
   std::string name_;

@@ -13,6 +13,7 @@
 
 #include "crank/base/error.h"
 #include "crank/base/rng.h"
+#include "crank/kernels/compute_settings.h"
 #include "crank/kernels/gemm.h"
 #include "crank/kernels/linear.h"
 #include "crank/layers/initializers.h"
@@ -282,6 +283,48 @@ TEST(Mlp, SharedGradientScratchAndBorrowedInputGiveTheSameBits) {
     EXPECT_EQ(std::memcmp(separate[i].data(), shared[i].data(), separate[i].size() * sizeof(float)),
               0)
         << "result " << i;
+  }
+}
+
+TEST(Linear, BackwardInPlaceGivesTheBitsOfBackwardWithAScratch) {
+  // Every activation, fp32 and (where the CPU has it) bf16 GEMMs: the input gradient, the
+  // parameter gradients and the pre-activation gradient left in dy.
+  for (const GemmPrecision precision : {GemmPrecision::kFp32, GemmPrecision::kBf16}) {
+    ScopedComputeSettings settings({.threads = 2, .precision = precision});
+    if (precision == GemmPrecision::kBf16 && !GemmRunsInBf16(64, 24, 40)) continue;
+    for (const Activation act : {Activation::kRelu, Activation::kSigmoid, Activation::kLinear}) {
+      SCOPED_TRACE(std::string(ActivationName(act)) +
+                   (precision == GemmPrecision::kBf16 ? " bf16" : " fp32"));
+      auto run = [&](bool in_place, std::vector<float>* d_pre) {
+        Linear layer("l", {.units = 24, .activation = act});
+        Rng rng(9);
+        layer.Build(40, rng);
+        const Tensor x = RandomTensor({64, 40}, 10);
+        Tensor y, dx, scratch;
+        layer.Forward(x, &y, true);
+        Tensor dy = RandomTensor({64, 24}, 11);
+        if (in_place) {
+          layer.BackwardInPlace(&dy, &dx);
+          *d_pre = dy.ToVector();
+        } else {
+          layer.Backward(dy, &dx, &scratch);
+          *d_pre = act == Activation::kLinear ? dy.ToVector() : scratch.ToVector();
+        }
+        std::vector<std::vector<float>> out = {dx.ToVector()};
+        for (Variable* v : layer.Variables()) out.push_back(v->grad.ToVector());
+        return out;
+      };
+      std::vector<float> pre_a, pre_b;
+      const auto a = run(false, &pre_a);
+      const auto b = run(true, &pre_b);
+      ASSERT_EQ(a.size(), b.size());
+      for (size_t i = 0; i < a.size(); ++i) {
+        ASSERT_EQ(a[i].size(), b[i].size());
+        EXPECT_EQ(std::memcmp(a[i].data(), b[i].data(), a[i].size() * sizeof(float)), 0) << i;
+      }
+      ASSERT_EQ(pre_a.size(), pre_b.size());
+      EXPECT_EQ(std::memcmp(pre_a.data(), pre_b.data(), pre_a.size() * sizeof(float)), 0);
+    }
   }
 }
 
