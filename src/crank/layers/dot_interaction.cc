@@ -93,17 +93,12 @@ void DotInteraction::Forward(const std::vector<const Tensor*>& features, Tensor*
 
 void DotInteraction::ForwardInto(const std::vector<const Tensor*>& features, MatrixView out,
                                  bool training) {
-  const int64_t batch = CheckFeatures(features);
-  CRANK_REQUIRE(out.rows == batch && out.cols == out_width_,
-                "DotInteraction: output window is ({}, {}), expected ({}, {})", out.rows, out.cols,
-                batch, out_width_);
-  const int64_t chunk_floats = kChunk * num_features_ * dim_;
-  Compute(features, batch, out, [&](size_t threads) {
+  batch_ = -1;
+  const int64_t batch = Compute(features, out, [&](size_t threads, int64_t chunk_floats) {
     chunk_buffers_.resize(std::max(chunk_buffers_.size(), threads));
     for (size_t i = 0; i < threads; ++i) chunk_buffers_[i].Resize({2 * chunk_floats});
     return [this](size_t thread) { return chunk_buffers_[thread].data(); };
   });
-  batch_ = -1;
   if (training) {
     if (&features != &inputs_) inputs_ = features;
     batch_ = batch;
@@ -121,24 +116,24 @@ void DotInteraction::Predict(const std::vector<const Tensor*>& features, Tensor*
 void DotInteraction::PredictInto(const std::vector<const Tensor*>& features, MatrixView out,
                                  InferenceScratch* scratch) const {
   CRANK_CHECK(scratch != nullptr);
-  const int64_t batch = CheckFeatures(features);
-  CRANK_REQUIRE(out.rows == batch && out.cols == out_width_,
-                "DotInteraction: output window is ({}, {}), expected ({}, {})", out.rows, out.cols,
-                batch, out_width_);
-  const int64_t chunk_floats = kChunk * num_features_ * dim_;
-  Compute(features, batch, out, [&](size_t threads) {
+  Compute(features, out, [&](size_t threads, int64_t chunk_floats) {
     for (size_t i = 0; i < threads; ++i) scratch->tensor(i).Resize({chunk_floats});
     return [scratch](size_t thread) { return scratch->tensor(thread).data(); };
   });
 }
 
 template <typename BufferOf>
-void DotInteraction::Compute(const std::vector<const Tensor*>& features, int64_t batch,
-                             MatrixView out, BufferOf buffers) const {
+int64_t DotInteraction::Compute(const std::vector<const Tensor*>& features, MatrixView out,
+                                BufferOf buffers) const {
+  const int64_t batch = CheckFeatures(features);
+  CRANK_REQUIRE(out.rows == batch && out.cols == out_width_,
+                "DotInteraction: output window is ({}, {}), expected ({}, {})", out.rows, out.cols,
+                batch, out_width_);
   const int64_t f = num_features_;
   const int64_t chunks = (batch + kChunk - 1) / kChunk;
   const bool split = WouldSplit(chunks, batch * f * f * dim_ / 2 >= kMinParallelWork);
-  const auto buffer = buffers(split ? static_cast<size_t>(omp_get_max_threads()) : 1);
+  const auto buffer =
+      buffers(split ? static_cast<size_t>(omp_get_max_threads()) : 1, kChunk * f * dim_);
   ParallelFor(chunks, split, [&](int64_t c) {
     const int64_t b0 = c * kChunk;
     const int64_t n = std::min(kChunk, batch - b0);
@@ -147,6 +142,7 @@ void DotInteraction::Compute(const std::vector<const Tensor*>& features, int64_t
     DotInteractionForward(t, n, f, dim_, options_.self_interaction, options_.skip_gather,
                           out.row(b0), out.ld);
   });
+  return batch;
 }
 
 void DotInteraction::Backward(const Tensor& d_out, const std::vector<Tensor*>& d_features) {
