@@ -36,7 +36,9 @@ LoadedModel LoadModel(const std::string& path) {
   // Without dense features the stored model.bottom was dropped, with a warning, when the model
   // was trained; loading it drops it again silently.
   if (m.mapping->spec().num_dense() == 0) m.model_config.bottom.clear();
-  m.model = std::make_unique<Ranking>(RankingConfigFor(m.model_config, m.mapping->spec(), 0));
+  RankingConfig config = RankingConfigFor(m.model_config, m.mapping->spec(), 0);
+  config.draw_initial_tables = false;  // RestoreVariables overwrites every row
+  m.model = std::make_unique<Ranking>(config);
   ckpt.RestoreVariables(*m.model);
   m.state = ckpt.state();
   return m;

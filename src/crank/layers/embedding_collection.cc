@@ -129,9 +129,13 @@ void EmbeddingCollection::Build(Rng& rng) {
   for (size_t t = 0; t < tables_.size(); ++t) {
     const TableConfig& c = tables_[t];
     Variable& v = variables_[t];
-    v.value.Resize({c.vocabulary_size, c.dim});
     v.sparse_grad.ids.clear();
     v.sparse_grad.rows.Resize({0, c.dim});
+    if (!draw_initial_rows_) {
+      v.value.ResizeZero({c.vocabulary_size, c.dim});
+      continue;
+    }
+    v.value.Resize({c.vocabulary_size, c.dim});
     for (int64_t r = 0; r < c.vocabulary_size; r += kInitBlockRows) blocks.emplace_back(t, r);
   }
   ParallelForDynamic(static_cast<int64_t>(blocks.size()), true, [&](int64_t b) {

@@ -59,6 +59,9 @@ class EmbeddingCollection : public EmbeddingLayer {
 
   // Creates and initialises the table variables, drawing from rng in table order.
   void Build(Rng& rng) override;
+  // Before Build: Build allocates the tables as zeros instead of drawing them (it still takes
+  // its value from rng), for a caller that restores every row next.
+  void SkipInitialDraw() { draw_initial_rows_ = false; }
   // Rows [row_begin, row_end) of table `c` (index `table` in the collection) as Build draws them
   // when `root_seed` is the value Build takes from its rng (rng.NextU64()): (row_end -
   // row_begin, c.dim) values into out. Lets a collection that holds part of a table
@@ -127,6 +130,7 @@ class EmbeddingCollection : public EmbeddingLayer {
   std::vector<Variable> variables_;  // one per table, never resized after construction
   std::vector<TableWork> work_;
   bool built_ = false;
+  bool draw_initial_rows_ = true;
   const std::vector<SparseFeature>* inputs_ = nullptr;  // latest training Forward's input
   int64_t batch_ = 0;
 };

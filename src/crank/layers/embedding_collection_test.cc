@@ -163,6 +163,25 @@ TEST(EmbeddingCollection, InitializationIsReproducibleFromTheSeed) {
   EXPECT_NE(a.Variables()[0]->value.ToVector(), b.Variables()[0]->value.ToVector());
 }
 
+// Loading a model allocates the tables without drawing them; the rng moves on exactly as when
+// they are drawn, so whatever is built after the tables gets the same values.
+TEST(EmbeddingCollection, SkipInitialDrawAllocatesZerosAndConsumesTheSameDraws) {
+  EmbeddingCollection drawn({{"t", 5000, 4}, {"u", 3, 2}}, {{"f", "t"}, {"g", "u"}});
+  EmbeddingCollection zeros({{"t", 5000, 4}, {"u", 3, 2}}, {{"f", "t"}, {"g", "u"}});
+  zeros.SkipInitialDraw();
+  Rng ra(42), rb(42);
+  drawn.Build(ra);
+  zeros.Build(rb);
+  for (size_t t = 0; t < 2; ++t) {
+    const Tensor& d = drawn.Variables()[t]->value;
+    const Tensor& z = zeros.Variables()[t]->value;
+    EXPECT_EQ(d.shape(), z.shape());
+    EXPECT_EQ(z.ToVector(), std::vector<float>(static_cast<size_t>(d.size()), 0.0f));
+    EXPECT_NE(d.ToVector(), z.ToVector());
+  }
+  EXPECT_EQ(ra.NextU64(), rb.NextU64());
+}
+
 // A rank of hybrid-parallel training draws only its rows; they must be Build's, bit for bit,
 // for ranges that start and end inside the 4096-row blocks of the random streams.
 TEST(EmbeddingCollection, InitialRowsOfAnyRangeAreBuildsRows) {

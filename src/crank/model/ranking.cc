@@ -60,8 +60,13 @@ RankingBlocks DefaultBlocks(const RankingConfig& config,
                             std::unique_ptr<EmbeddingLayer> embedding = nullptr) {
   config.Validate();
   RankingBlocks b;
-  b.embedding = embedding ? std::move(embedding)
-                          : std::make_unique<EmbeddingCollection>(config.tables, config.features);
+  if (embedding) {
+    b.embedding = std::move(embedding);
+  } else {
+    auto collection = std::make_unique<EmbeddingCollection>(config.tables, config.features);
+    if (!config.draw_initial_tables) collection->SkipInitialDraw();
+    b.embedding = std::move(collection);
+  }
   // No dense features: no bottom stack; no sparse features: no interaction.
   if (config.dense_features > 0) b.bottom_stack = MakeBottomStack(config);
   if (!config.features.empty()) b.feature_interaction = MakeInteraction(config);

@@ -111,6 +111,11 @@ struct RankingConfig : ModelShape {
   LossKind loss = LossKind::kBinaryCrossEntropy;
   // Seed for initialization.
   uint64_t seed = 0;
+  // false: the embedding tables are allocated as zeros instead of drawn from the initializer,
+  // for a caller that overwrites every variable next (loading a model file), where drawing
+  // millions of truncated-normal values would be wasted. The seed's streams are consumed
+  // either way, so nothing else about the model changes.
+  bool draw_initial_tables = true;
 
   // Throws ConfigError with the offending field as key.
   void Validate() const;

@@ -280,7 +280,11 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
     model_ = std::make_unique<Ranking>(ranking, std::move(embedding));
     hybrid_ = std::make_unique<HybridParallel>(model_.get(), distributed);
   } else {
-    model_ = std::make_unique<Ranking>(ranking);
+    // Resuming from a single-file checkpoint: every variable is restored below, so the tables
+    // are not drawn first.
+    RankingConfig allocate_only = ranking;
+    allocate_only.draw_initial_tables = !ckpt.has_value();
+    model_ = std::make_unique<Ranking>(allocate_only);
   }
   std::unique_ptr<Optimizer> optimizer = MakeJobOptimizer(*model_, config_);
   state_.seed = to.seed;
@@ -290,7 +294,9 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
     RestoreShardedCheckpoint(*sharded, *hybrid_);
   } else if (ckpt && hybrid_) {
     // The single-file checkpoint, whatever rank count wrote it: each rank takes its part.
-    Ranking full(ranking);
+    RankingConfig allocate_only = ranking;
+    allocate_only.draw_initial_tables = false;  // restored next
+    Ranking full(allocate_only);
     std::unique_ptr<Optimizer> full_optimizer = MakeJobOptimizer(full, config_);
     ckpt->RestoreVariables(full);
     ckpt->RestoreOptimizer(full, *full_optimizer);
