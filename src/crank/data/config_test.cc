@@ -95,7 +95,8 @@ TEST(DataConfig, DefaultEncodingFollowsTheInput) {
   EXPECT_EQ(c.criteo.encoding.kind, Encoding::Kind::kVocabulary);
   EXPECT_EQ(c.criteo.fields.at("C3").hash_buckets, 50);
   // Delimited data has its encodings in its schema: nothing to choose.
-  c = test::ConfigFromYaml("format: delimited\ndelimited: {label: y, categorical: [a]}\n");
+  c = test::ConfigFromYaml(
+      "format: delimited\ndelimited: {label: y, categorical: [{name: a, hash_buckets: 3}]}\n");
   EXPECT_EQ(ResolveDefaultEncoding(&c, {file}, false), "");
 }
 
