@@ -65,7 +65,7 @@ run() {  # family batch seed precision
   t0=$(date +%s.%N)
   "$CRANK" -q train --train "$WORK/data/${f}_train.tsv" --eval "$WORK/data/${f}_eval.tsv" \
     --model-out "$tag.crank" --metrics-out "$tag.json" --threads "$THREADS" --seed "$s" \
-    --batch-size "$b" --precision "$p" 2>"$tag.log"
+    --batch-size "$b" --precision "$p" --hash-buckets 100000 2>"$tag.log"
   t1=$(date +%s.%N)
   read -r auc ll < <("$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["auc"], d["logloss"])' "$tag.json")
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$f" "$b" "$s" "$p" "$auc" "$ll" "$(echo "$t1 - $t0" | bc)" >>"$results"

@@ -61,7 +61,7 @@ for cfg in $CONFIGS; do
       for ((r = 1; r <= repeats; ++r)); do
         /usr/bin/time -o "$work/time.txt" -f "%e %U %S" \
           "$build/bin/crank" -q train --train "$work/train.tsv" --model-out "$work/m.crank" \
-          --bottom "$bottom" --top "$top" --interaction dot --batch-size "$b" \
+          --hash-buckets 100000 --bottom "$bottom" --top "$top" --interaction dot --batch-size "$b" \
           --threads "$threads" --precision "$prec" --metrics-out "$work/m.json"
         c=$(json_field train_examples_per_sec <"$work/m.json")
         read -r wall user sys <"$work/time.txt"

@@ -18,7 +18,10 @@
 #
 # STUDY=defaults (the default): per family, size and epoch count (EPOCHS; the sizes in
 #   EPOCHS3_SIZES, default 10000, also at 3 epochs; EPOCHS3_SIZES= for none): crank with its
-#   defaults, and the peer with PEER_SETTINGS (at 3 epochs only those in PEER_SETTINGS3).
+#   defaults, crank with CRANK_SETTINGS (1 epoch only; default: hash_100k, the encoding of the
+#   defaults before the encoding rule, for a before/after on the same build), and the peer with
+#   PEER_SETTINGS (at 3 epochs only those in PEER_SETTINGS3). CRANK_SETTINGS=$'\n' and
+#   PEER_SETTINGS=$'\n' run none.
 # STUDY=vocab: crank with --hash-buckets 100000 / 10000 and --min-count 1 / 2 / 5 / 10, with
 #   the embedding rows of each model (crank info).
 #
@@ -41,11 +44,14 @@ EPOCHS3_SIZES=${EPOCHS3_SIZES-10000}
 EVAL_ROWS=${EVAL_ROWS:-20000}
 THREADS=${THREADS:-1}
 # name=flags of the peer; crank's defaults are embedding Adagrad 0.1 (accumulator 0), dense Adam
-# 0.002, batch 512, 100,000 buckets.
+# 0.002, batch 512, and (for Criteo files) a vocabulary of the tokens seen at least twice; the peer
+# hashes into --buckets.
 PEER_SETTINGS=${PEER_SETTINGS:-"crank_hp=--emb-opt adagrad --emb-lr 0.1 --dense-opt adam --dense-lr 0.002 --batch-size 512 --buckets 100000
 a0.1_d1e-3_b256=--emb-opt adagrad --emb-lr 0.1 --dense-opt adam --dense-lr 0.001 --batch-size 256 --buckets 100000
 a0.05_d1e-3_b128=--emb-opt adagrad --emb-lr 0.05 --dense-opt adam --dense-lr 0.001 --batch-size 128 --buckets 100000
 a0.05_d1e-3_b128_10k=--emb-opt adagrad --emb-lr 0.05 --dense-opt adam --dense-lr 0.001 --batch-size 128 --buckets 10000"}
+# name=flags of crank runs beside its defaults (1 epoch).
+CRANK_SETTINGS=${CRANK_SETTINGS:-"hash_100k=--hash-buckets 100000"}
 # The peer settings also run at 3 epochs (names from PEER_SETTINGS).
 PEER_SETTINGS3=${PEER_SETTINGS3:-crank_hp a0.05_d1e-3_b128}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
@@ -140,6 +146,11 @@ for f in $FAMILIES; do
       else
         run_crank "$f" "$rows" "$e" defaults "$tr" "$ev"
         while IFS='=' read -r name flags; do
+          [[ -z $name || $e != 1 ]] && continue
+          # shellcheck disable=SC2086
+          run_crank "$f" "$rows" "$e" "$name" "$tr" "$ev" $flags
+        done <<<"$CRANK_SETTINGS"
+        while IFS='=' read -r name flags; do
           [[ -z $name ]] && continue
           [[ $e != 1 && " $PEER_SETTINGS3 " != *" $name "* ]] && continue
           run_peer "$f" "$rows" "$e" "$name" "$tr" "$ev" "$flags"
@@ -160,8 +171,8 @@ if sys.argv[2] != "vocab":
     groups = collections.OrderedDict()
     for r in rows:
         groups.setdefault(tuple(r[:3]), []).append(r)
-    print("\n| family | rows | epochs | crank defaults AUC | best peer AUC (setting) | difference |")
-    print("|---|---|---|---|---|---|")
+    print("\n| family | rows | epochs | crank defaults AUC | crank --hash-buckets 100000 AUC | best peer AUC (setting) | difference |")
+    print("|---|---|---|---|---|---|---|")
     diffs = []
     for key, rs in groups.items():
         c = [r for r in rs if r[3] == "crank" and r[4] == "defaults"]
@@ -171,7 +182,9 @@ if sys.argv[2] != "vocab":
         best = max(p, key=lambda r: float(r[5]))
         d = float(c[0][5]) - float(best[5])
         diffs.append((key[2], d))
-        print("| %s | %s | %s | %.5f | %.5f (%s) | %+.5f |" % (key + (float(c[0][5]), float(best[5]), best[4], d)))
+        h = [r for r in rs if r[3] == "crank" and r[4] == "hash_100k"]
+        hashed = "%.5f" % float(h[0][5]) if h else "-"
+        print("| %s | %s | %s | %.5f | %s | %.5f (%s) | %+.5f |" % (key + (float(c[0][5]), hashed, float(best[5]), best[4], d)))
     for e in sorted(set(k for k, _ in diffs)):
         ds = [d for k, d in diffs if k == e]
         print("\nmean difference at %s epoch(s) (crank defaults - best peer): %+.5f over %d cases" % (e, sum(ds) / len(ds), len(ds)))

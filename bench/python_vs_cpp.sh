@@ -36,7 +36,7 @@ rate() { sed -n 's/.*"examples_per_sec": *\([0-9.]*\).*/\1/p' | head -1; }
 fit_ratios=() predict_ratios=()
 for i in $(seq "$pairs"); do
   "$build/bin/crank" -q train --train "$work/train.tsv" --model-out "$work/cli.crank" \
-      --threads "$threads" --seed 1 --metrics-out "$work/cli.json"
+      --hash-buckets 100000 --threads "$threads" --seed 1 --metrics-out "$work/cli.json"
   cli=$(tr -d ' \n' < "$work/cli.json" | sed -n 's/.*"train_examples_per_sec":\([0-9.]*\).*/\1/p')
   pyfit=$(pyrun fit --train "$work/train.tsv" --threads "$threads" | rate)
   echo "pair $i fit: cli $cli python $pyfit ex/s"

@@ -32,6 +32,18 @@ using Cli = testing::CliFixture;
 using testing::ReadFile;
 using testing::Result;
 
+// Token counts of C3 (column 16) in a Criteo file.
+std::map<std::string, int> C3TokenCounts(const std::string& path) {
+  std::map<std::string, int> counts;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    size_t start = 0;
+    for (int c = 0; c < 16; ++c) start = line.find('\t', start) + 1;
+    ++counts[line.substr(start, line.find('\t', start) - start)];
+  }
+  return counts;
+}
+
 TEST_F(Cli, HelpDocumentsEveryCommand) {
   Result r = Run("--help");
   EXPECT_EQ(r.code, 0);
@@ -272,6 +284,66 @@ TEST_F(Cli, MalformedRowsAreSkippedOrFailWithFileAndLine) {
   EXPECT_NE(label.err.find("bad_label.tsv:1"), std::string::npos) << label.err;
 }
 
+// Without --hash-buckets or --min-count the Criteo encoding follows from the input: a
+// vocabulary of the tokens seen at least twice when the training file can be counted first,
+// hashing into 100,000 buckets for a pipe; the log says which and why.
+TEST_F(Cli, DefaultEncodingIsAVocabularyUnlessTheInputIsAPipe) {
+  Generate(2000, 500);
+  const std::string model_flags =
+      " --embedding-dim 4 --bottom 16,4 --top 16,1 --batch-size 128 --threads 2 ";
+  Result r = Run("train --train " + P("train.tsv") + " --model-out " + P("m.crank") + model_flags);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("Criteo encoding: a vocabulary per field of the tokens seen at least 2 "
+                       "times"),
+            std::string::npos)
+      << r.err;
+  // C3's vocabulary: the tokens of the training file seen at least twice.
+  const std::map<std::string, int> counts = C3TokenCounts(P("train.tsv"));
+  int64_t kept = 0;
+  for (const auto& [token, n] : counts) kept += !token.empty() && n >= 2 ? 1 : 0;
+  ASSERT_GT(kept, 0);
+  const LoadedModel m = LoadModel(P("m.crank"));
+  const size_t c3 = static_cast<size_t>(m.mapping->spec().SparseIndex("C3"));
+  ASSERT_NE(m.mapping->vocabulary(c3), nullptr);
+  EXPECT_EQ(m.mapping->vocabulary(c3)->size(), 2 + kept);
+
+  // A given encoding wins: the flag, or the YAML.
+  r = Run("train --train " + P("train.tsv") + " --model-out " + P("h.crank") + model_flags +
+          " --hash-buckets 700");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find("Criteo encoding:"), std::string::npos) << r.err;
+  EXPECT_EQ(LoadModel(P("h.crank")).mapping->spec().sparse[c3].vocabulary_size, 701);
+  {
+    std::ofstream y(P("h.yaml"));
+    y << "data: {criteo: {hash_buckets: 300}}\n";
+  }
+  r = Run("train --config " + P("h.yaml") + " --train " + P("train.tsv") + " --model-out " +
+          P("y.crank") + model_flags);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(LoadModel(P("y.crank")).mapping->spec().sparse[c3].vocabulary_size, 301);
+
+  // A pipe is read once: hashing, and the log names it. (timeout: a second open of the FIFO
+  // would wait for a writer forever.)
+  r = RunCommand("mkfifo " + P("fifo") + " && (timeout 60 sh -c 'cat " + P("train.tsv") + " > " +
+                 P("fifo") + "' &) && timeout 60 " + std::string(CRANK_BINARY_DIR) +
+                 "/bin/crank train --train " + P("fifo") + " --model-out " + P("p.crank") +
+                 model_flags);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(
+      r.err.find("hashing into 100000 buckets per field, not the default vocabulary (min_count "
+                 "2): " +
+                 P("fifo") + " is not a regular file"),
+      std::string::npos)
+      << r.err;
+  EXPECT_EQ(LoadModel(P("p.crank")).mapping->spec().sparse[c3].vocabulary_size, 100001);
+  // --min-count on a pipe is refused, naming the file, before opening it (no writer here: an
+  // open would wait until the timeout).
+  r = RunCommand("timeout 60 " + std::string(CRANK_BINARY_DIR) + "/bin/crank train --train " +
+                 P("fifo") + " --model-out " + P("q.crank") + model_flags + " --min-count 2");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find(P("fifo") + " is not a regular file"), std::string::npos) << r.err;
+}
+
 // --min-count: every categorical field becomes a vocabulary of the tokens seen at least N times
 // in the training file, saved in the model; rarer and unseen tokens share the OOV row, in
 // predict too.
@@ -284,16 +356,7 @@ TEST_F(Cli, MinCountMapsRareAndUnseenTokensToTheOovRow) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_GT(nlohmann::json::parse(ReadFile(P("m.json")))["auc"].get<double>(), 0.55);
 
-  // Token counts of C3 (column 16) in the training file.
-  std::map<std::string, int> counts;
-  {
-    std::ifstream in(P("train.tsv"));
-    for (std::string line; std::getline(in, line);) {
-      size_t start = 0;
-      for (int c = 0; c < 16; ++c) start = line.find('\t', start) + 1;
-      ++counts[line.substr(start, line.find('\t', start) - start)];
-    }
-  }
+  const std::map<std::string, int> counts = C3TokenCounts(P("train.tsv"));
   std::string rare, frequent;
   int64_t kept = 0;
   for (const auto& [token, n] : counts) {

@@ -16,6 +16,7 @@
 #include "crank/base/error.h"
 #include "crank/base/log.h"
 #include "crank/data/batch_reader.h"
+#include "crank/data/config.h"
 #include "crank/data/synthetic_criteo.h"
 #include "crank/io/atomic_file.h"
 #include "crank/io/load_model.h"
@@ -151,12 +152,14 @@ Action AddTrainCommand(CLI::App& app) {
   auto* o_top = c->add_option("--top", f->top, "top MLP sizes, e.g. 512,256,1")->delimiter(',');
   auto* o_pool = c->add_option("--pooling", f->pooling, "multi-hot pooling: sum | mean | sqrtn");
   auto* o_hash = c->add_option("--hash-buckets", f->hash_buckets,
-                               "hash buckets per Criteo categorical field (default 100000)");
+                               "hash buckets per Criteo categorical field (default: none, a "
+                               "vocabulary as --min-count 2; 100000 buckets where the training "
+                               "input is a pipe or byte-sharded, the log says which)");
   auto* o_min_count = c->add_option(
       "--min-count", f->min_count,
       "Criteo: a vocabulary per categorical field of the tokens seen at least N times in the "
       "training data; rarer and unseen tokens share one out-of-vocabulary row (excludes "
-      "--hash-buckets)");
+      "--hash-buckets; default 2, at most 1000000 tokens per field)");
   auto* o_epochs =
       c->add_option("--epochs", f->epochs, "passes over the training data (default 1)");
   auto* o_bs =
@@ -269,6 +272,10 @@ Action AddTrainCommand(CLI::App& app) {
     run.placement.max_bytes_per_rank = f->max_table_bytes_per_rank;
     if (run.train_files.empty())
       throw ConfigError("train: no training data: give --train PATH or data.train in --config");
+    // The default Criteo encoding follows from the input (docs/defaults.md, "The encoding rule").
+    const std::string encoding = ResolveDefaultEncoding(
+        &cfg.data, run.train_files, group.size() > 1 && cfg.train.input_sharding == "bytes");
+    if (!encoding.empty()) LogInfo("{}", encoding);
     ConfigureJobPrecision(&cfg);
     LogInfo("resolved configuration:\n{}", cfg.ToYaml());
     LogCompute(ConfigureThreads(cfg.train.threads));

@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "crank/base/error.h"
 #include "crank/base/log.h"
+#include "crank/data/config.h"
 #include "crank/io/atomic_file.h"
 #include "crank/train/trainer.h"
 #include "crank/train/tune.h"
@@ -142,6 +143,9 @@ Action AddTuneCommand(CLI::App& app) {
     list(o_buckets, "--hash-buckets", f->buckets, &options.space.hash_buckets);
     list(o_counts, "--min-counts", f->min_counts, &options.space.min_counts);
     list(o_epochs, "--epochs", f->epochs, &options.space.epochs);
+    // Trial 0 is `crank train`'s default, the encoding included (docs/defaults.md).
+    const std::string encoding = ResolveDefaultEncoding(&cfg.data, cfg.data.train_files, false);
+    if (!encoding.empty()) LogInfo("{}", encoding);
     ConfigureJobPrecision(&cfg);
     const int threads = ConfigureThreads(cfg.train.threads);
     WorkDir work;

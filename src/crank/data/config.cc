@@ -141,7 +141,7 @@ CriteoConfig ParseCriteo(const Ctx& c) {
   c.CheckKeys({"labels", "token_hash", "hash_buckets", "vocabulary", "fields"});
   if (c.Has("labels")) cc.labels = c.Child("labels").AsEnum(kCriteoLabels);
   if (c.Has("token_hash")) cc.token_hash = c.Child("token_hash").AsEnum(kTokenHashes);
-  ParseEncoding(c, &cc.encoding);
+  cc.encoding_given = ParseEncoding(c, &cc.encoding);
   if (c.Has("fields")) {
     const Ctx fields = c.Child("fields");
     fields.ExpectMap();
@@ -458,6 +458,48 @@ void DataConfig::Validate() const {
       throw ConfigError(path + ".delimiter", "a newline, NUL or quote cannot separate fields");
     }
   }
+}
+
+std::string FirstUnrereadableFile(const std::vector<std::string>& train_files) {
+  for (const std::string& f : train_files) {
+    std::error_code ec;
+    const fs::file_status st = fs::status(f, ec);
+    // A directory or a missing file is left to the reader's error.
+    if (!ec && (fs::is_fifo(st) || fs::is_character_file(st) || fs::is_socket(st))) return f;
+  }
+  return "";
+}
+
+std::string ResolveDefaultEncoding(DataConfig* config, const std::vector<std::string>& train_files,
+                                   bool split_by_bytes) {
+  if (config->format != DataFormat::kCriteo || config->criteo.encoding_given) return "";
+  CriteoConfig& c = config->criteo;
+  c.encoding_given = true;
+  const std::string pipe = FirstUnrereadableFile(train_files);
+  const int64_t buckets = c.encoding.hash_buckets;
+  if (!pipe.empty()) {
+    return fmt::format(
+        "Criteo encoding: hashing into {} buckets per field, not the default vocabulary "
+        "(min_count {}): {} is not a regular file (a pipe or device), so the counting pass "
+        "cannot read it before training; give --hash-buckets N to choose",
+        buckets, kDefaultMinCount, pipe);
+  }
+  if (split_by_bytes) {
+    return fmt::format(
+        "Criteo encoding: hashing into {} buckets per field, not the default vocabulary "
+        "(min_count {}): with input_sharding bytes each rank reads only its byte range, and the "
+        "counting pass would make every rank read all of the training data; give --min-count N "
+        "to count anyway",
+        buckets, kDefaultMinCount);
+  }
+  c.encoding.kind = Encoding::Kind::kVocabulary;
+  c.encoding.vocabulary.min_count = kDefaultMinCount;
+  c.encoding.vocabulary.max_size = kDefaultMaxSize;
+  return fmt::format(
+      "Criteo encoding: a vocabulary per field of the tokens seen at least {} times in the "
+      "training rows (at most {} per field; rarer and unseen tokens share the OOV row), counted "
+      "in one pass before training (the default; --hash-buckets N hashes instead)",
+      kDefaultMinCount, kDefaultMaxSize);
 }
 
 }  // namespace crank

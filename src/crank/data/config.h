@@ -128,6 +128,10 @@ struct CriteoConfig {
   TokenHash token_hash = TokenHash::kValue;
   Encoding encoding;                       // default for C1..C26
   std::map<std::string, Encoding> fields;  // per-field overrides, keys "C1".."C26"
+  // Whether `encoding` was given (hash_buckets or vocabulary in the criteo section, or
+  // --hash-buckets / --min-count). While false it is the fallback (hashing into 100,000 buckets)
+  // and ResolveDefaultEncoding chooses it from the training input.
+  bool encoding_given = false;
 };
 
 struct DelimitedConfig {
@@ -170,6 +174,28 @@ struct DataConfig {
   // range or inconsistent.
   void Validate() const;
 };
+
+// The Criteo default encoding when none is given (docs/defaults.md, "The encoding rule"): a
+// vocabulary per field of the tokens seen at least kDefaultMinCount times in the training rows,
+// the kDefaultMaxSize most frequent at most (bounds the tables at 26 x 1,000,002 rows).
+inline constexpr int64_t kDefaultMinCount = 2;
+inline constexpr int64_t kDefaultMaxSize = 1'000'000;
+
+// Chooses the default encoding of a Criteo configuration whose encoding was not given
+// (criteo.encoding_given false; otherwise, and for delimited data, nothing changes and "" is
+// returned): the vocabulary above when the counting pass can read the training input before
+// training does, else hashing into 100,000 buckets. The counting pass cannot when a training
+// file is a pipe or device (FirstUnrereadableFile: it would be read to its end before training
+// starts) or when several ranks each read only their byte range of it (`split_by_bytes`: the
+// counting pass would make every rank read all of it). A missing file or a directory is left
+// to the reader's error. Sets criteo.encoding_given and returns one log line saying which encoding
+// and why.
+std::string ResolveDefaultEncoding(DataConfig* config, const std::vector<std::string>& train_files,
+                                   bool split_by_bytes);
+
+// The first of `train_files` that is a pipe, character device or socket (which can be read only
+// once), or "" when there is none.
+std::string FirstUnrereadableFile(const std::vector<std::string>& train_files);
 
 // Names used in YAML and messages.
 const char* ToString(DataFormat v);

@@ -1,6 +1,7 @@
 #include "crank/data/config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -8,6 +9,7 @@
 
 #include "crank/base/error.h"
 #include "crank/data/data_spec.h"
+#include "crank/data/test_util.h"
 
 namespace crank {
 namespace {
@@ -30,7 +32,72 @@ TEST(DataConfig, EmptySectionIsCriteoWithDefaults) {
   EXPECT_EQ(c.max_line_bytes, 1 << 20);
   EXPECT_EQ(c.criteo.encoding.kind, Encoding::Kind::kHash);
   EXPECT_EQ(c.criteo.encoding.hash_buckets, 100000);
+  EXPECT_FALSE(c.criteo.encoding_given);  // left to ResolveDefaultEncoding
   EXPECT_FALSE(c.holdout.enabled());
+}
+
+// The default encoding follows from the training input: a vocabulary (min_count 2, at most
+// 1,000,000 tokens per field) when the files can be counted before training, hashing into
+// 100,000 buckets for a pipe or a byte-sharded input; a given encoding is kept.
+TEST(DataConfig, DefaultEncodingFollowsTheInput) {
+  test::TempDir dir;
+  const std::string file = dir.Write("train.tsv", "0\n");
+  DataConfig c = DataConfig::FromYaml(YAML::Node(), "");
+  std::string line = ResolveDefaultEncoding(&c, {file}, false);
+  EXPECT_NE(line.find("vocabulary"), std::string::npos) << line;
+  EXPECT_TRUE(c.criteo.encoding_given);
+  EXPECT_EQ(c.criteo.encoding.kind, Encoding::Kind::kVocabulary);
+  EXPECT_EQ(c.criteo.encoding.vocabulary.min_count, kDefaultMinCount);
+  EXPECT_EQ(c.criteo.encoding.vocabulary.max_size, kDefaultMaxSize);
+  EXPECT_EQ(kDefaultMinCount, 2);
+  // Resolved once: a second call changes nothing and says nothing.
+  EXPECT_EQ(ResolveDefaultEncoding(&c, {file}, true), "");
+  EXPECT_EQ(c.criteo.encoding.kind, Encoding::Kind::kVocabulary);
+  // The resolved encoding is written out and read back as given.
+  const DataConfig back = DataConfig::FromYamlString(c.ToYaml(), "resolved");
+  EXPECT_TRUE(back.criteo.encoding_given);
+  EXPECT_EQ(back.criteo.encoding.kind, Encoding::Kind::kVocabulary);
+  EXPECT_EQ(back.criteo.encoding.vocabulary.max_size, kDefaultMaxSize);
+
+  // Several ranks reading byte ranges: hashing, and the log line says why.
+  c = DataConfig();
+  line = ResolveDefaultEncoding(&c, {file}, true);
+  EXPECT_EQ(c.criteo.encoding.kind, Encoding::Kind::kHash);
+  EXPECT_EQ(c.criteo.encoding.hash_buckets, 100000);
+  EXPECT_TRUE(c.criteo.encoding_given);
+  EXPECT_NE(line.find("input_sharding bytes"), std::string::npos) << line;
+
+  // A pipe cannot be counted and then read again: hashing, naming the file.
+  const std::string fifo = dir.Path("fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(FirstUnrereadableFile({file, fifo}), fifo);
+  EXPECT_EQ(FirstUnrereadableFile({file, dir.Path("absent.tsv")}), "");
+  c = DataConfig();
+  line = ResolveDefaultEncoding(&c, {file, fifo}, false);
+  EXPECT_EQ(c.criteo.encoding.kind, Encoding::Kind::kHash);
+  EXPECT_NE(line.find(fifo + " is not a regular file"), std::string::npos) << line;
+
+  // A given encoding, hashed or not, is kept.
+  for (const char* yaml : {"criteo: {hash_buckets: 100000}\n", "criteo: {hash_buckets: 7}\n",
+                           "criteo: {vocabulary: {min_count: 5}}\n"}) {
+    c = test::ConfigFromYaml(yaml);
+    EXPECT_TRUE(c.criteo.encoding_given) << yaml;
+    const Encoding before = c.criteo.encoding;
+    EXPECT_EQ(ResolveDefaultEncoding(&c, {file}, false), "") << yaml;
+    EXPECT_EQ(c.criteo.encoding.kind, before.kind) << yaml;
+    EXPECT_EQ(c.criteo.encoding.hash_buckets, before.hash_buckets) << yaml;
+    EXPECT_EQ(c.criteo.encoding.vocabulary.min_count, before.vocabulary.min_count) << yaml;
+  }
+  // Per-field encodings stay; the default of the other fields is chosen.
+  c = test::ConfigFromYaml("criteo: {fields: {C3: {hash_buckets: 50}}}\n");
+  EXPECT_FALSE(c.criteo.encoding_given);
+  ResolveDefaultEncoding(&c, {file}, false);
+  EXPECT_EQ(c.criteo.encoding.kind, Encoding::Kind::kVocabulary);
+  EXPECT_EQ(c.criteo.fields.at("C3").hash_buckets, 50);
+  // Delimited data has its encodings in its schema: nothing to choose.
+  c = test::ConfigFromYaml(
+      "format: delimited\ndelimited: {label: y, categorical: [{name: a, hash_buckets: 3}]}\n");
+  EXPECT_EQ(ResolveDefaultEncoding(&c, {file}, false), "");
 }
 
 TEST(DataConfig, UnknownKeysAreErrorsNamingThem) {

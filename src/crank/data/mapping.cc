@@ -132,6 +132,16 @@ DataMapping DataMapping::Build(const DataConfig& config,
   DataMapping m;
   m.Init(config);
   if (!NeedsPass(*m.config_)) return m;
+  // The pass reads the training input to its end before training reads it again: a pipe would
+  // be empty by then.
+  if (const std::string pipe = FirstUnrereadableFile(train_files); !pipe.empty()) {
+    throw ConfigError(fmt::format(
+        "{} is not a regular file (a pipe or device): the vocabularies and statistics of this "
+        "data configuration are counted in a pass over the training data before training reads "
+        "it, and a pipe can be read only once; write the data to a file first, or use hashed "
+        "encodings (--hash-buckets N) and no standardize transform or missing: mean",
+        pipe));
+  }
 
   const Schema& schema = *m.schema_;
   const size_t nd = schema.dense.size(), nf = schema.sparse.size();

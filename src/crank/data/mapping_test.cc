@@ -1,6 +1,7 @@
 #include "crank/data/mapping.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <sstream>
 #include <string>
@@ -77,6 +78,25 @@ TEST(DataMapping, HashedConfigNeedsNoPass) {
   // Missing training files are not even looked at.
   const DataMapping m = DataMapping::Build(config, {"/nonexistent/file.tsv"});
   EXPECT_EQ(m.spec().num_sparse(), 26);
+}
+
+// A counting pass over a pipe would leave nothing for training to read (and a second open of a
+// FIFO waits for a writer): refused before anything is opened, naming the file.
+TEST(DataMapping, CountingPassRefusesAPipe) {
+  test::TempDir dir;
+  const std::string fifo = dir.Path("fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const DataConfig config = test::ConfigFromYaml("criteo: {vocabulary: {min_count: 2}}\n");
+  try {
+    DataMapping::Build(config, {fifo});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(fifo + " is not a regular file"), std::string::npos)
+        << e.what();
+  }
+  // Hashing needs no pass: the pipe is not looked at.
+  EXPECT_EQ(
+      DataMapping::Build(test::ConfigFromYaml("format: criteo\n"), {fifo}).spec().num_sparse(), 26);
 }
 
 TEST(DataMapping, ConfigInMappingOmitsRunFiles) {

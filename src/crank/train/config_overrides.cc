@@ -65,6 +65,7 @@ void JobConfig::ApplyOverrides(const ConfigOverrides& o) {
       throw ConfigError("--hash-buckets applies to --format criteo");
     data.criteo.encoding.kind = Encoding::Kind::kHash;
     data.criteo.encoding.hash_buckets = *o.hash_buckets;
+    data.criteo.encoding_given = true;
     data.criteo.fields.clear();
   }
   if (o.min_count) {
@@ -78,6 +79,7 @@ void JobConfig::ApplyOverrides(const ConfigOverrides& o) {
       throw ConfigError("--min-count", fmt::format("expected >= 1, got {}", *o.min_count));
     data.criteo.encoding.kind = Encoding::Kind::kVocabulary;
     data.criteo.encoding.vocabulary.min_count = *o.min_count;
+    data.criteo.encoding_given = true;
     data.criteo.fields.clear();
   }
   Set(o.epochs, &train.epochs);

@@ -12,6 +12,8 @@
 //  - min_count makes every Criteo categorical field a vocabulary of the tokens seen at least
 //    min_count times in the training rows (the others map to the OOV id); it excludes
 //    hash_buckets (Criteo only);
+//  - either one marks the encoding as given (criteo.encoding_given), so ResolveDefaultEncoding
+//    keeps it;
 //  - learning_rate sets both optimizers' rates; the per-optimizer rates win over it.
 // Names (format, interaction, pooling, precision, bad_rows) are checked against their name
 // tables; an invalid one throws ConfigError naming the flag ("--interaction: ..."). The result

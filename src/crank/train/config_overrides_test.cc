@@ -64,6 +64,7 @@ TEST(ApplyOverrides, HashBucketsSetEveryCriteoFieldAndNeedCriteo) {
   c.ApplyOverrides(o);
   EXPECT_EQ(c.data.criteo.encoding.kind, Encoding::Kind::kHash);
   EXPECT_EQ(c.data.criteo.encoding.hash_buckets, 77);
+  EXPECT_TRUE(c.data.criteo.encoding_given);  // not replaced by the default from the data
   EXPECT_TRUE(c.data.criteo.fields.empty());
 
   JobConfig d = JobConfig::FromYamlString(
@@ -79,6 +80,7 @@ TEST(ApplyOverrides, MinCountMakesEveryCriteoFieldAVocabulary) {
   c.ApplyOverrides(o);
   EXPECT_EQ(c.data.criteo.encoding.kind, Encoding::Kind::kVocabulary);
   EXPECT_EQ(c.data.criteo.encoding.vocabulary.min_count, 5);
+  EXPECT_TRUE(c.data.criteo.encoding_given);
   EXPECT_TRUE(c.data.criteo.fields.empty());
   c.Validate();
 }
