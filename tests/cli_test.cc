@@ -322,6 +322,20 @@ TEST_F(Cli, DefaultEncodingIsAVocabularyUnlessTheInputIsAPipe) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(LoadModel(P("y.crank")).mapping->spec().sparse[c3].vocabulary_size, 301);
 
+  // --resume without an encoding keeps the checkpoint's: a run started with hashing (the
+  // default before the rule) resumes hashing, not with a vocabulary that would not match.
+  r = Run("train --train " + P("train.tsv") + " --model-out " + P("r.crank") + model_flags +
+          " --hash-buckets 700 --epochs 2 --max-steps 5");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = Run("train --train " + P("train.tsv") + " --model-out " + P("r.crank") + model_flags +
+          " --epochs 2 --resume");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("--resume: the Criteo encoding stored in " + P("r.crank.ckpt")),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("resuming"), std::string::npos) << r.err;
+  EXPECT_EQ(LoadModel(P("r.crank")).mapping->spec().sparse[c3].vocabulary_size, 701);
+
   // A pipe is read once: hashing, and the log names it. (timeout: a second open of the FIFO
   // would wait for a writer forever.)
   r = RunCommand("mkfifo " + P("fifo") + " && (timeout 60 sh -c 'cat " + P("train.tsv") + " > " +

@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "crank/base/error.h"
+#include "crank/base/log.h"
+#include "crank/data/config.h"
 #include "crank/data/model_inputs.h"
 #include "crank/dist/process_group.h"
 #include "crank/io/model_checkpoint.h"
@@ -302,6 +304,12 @@ py::dict PyRanking::Fit(std::optional<std::vector<std::string>> train_files,
       // A model with training behind it continues: its weights, optimizer state and position
       // are written as the run's checkpoint and the Trainer resumes from there.
       const bool continuing = holder_ && state_.global_step > 0;
+      // A new model's default Criteo encoding follows from the data, as in `crank train`
+      // (docs/defaults.md, "The encoding rule"); a model with training behind it keeps its own.
+      if (!continuing) {
+        const std::string line = ResolveDefaultEncoding(&cfg.data, cfg.data.train_files, false);
+        if (!line.empty() && verbose) LogInfo("{}", line);
+      }
       const int64_t base_epoch = continuing ? state_.epoch : 0;
       cfg.train.epochs = base_epoch + more_epochs;
       if (max_steps) cfg.train.max_steps = (continuing ? state_.global_step : 0) + *max_steps;
@@ -330,6 +338,7 @@ py::dict PyRanking::Fit(std::optional<std::vector<std::string>> train_files,
         holder->trainer->AddHook(progress.get());
       }
       result = holder->trainer->Fit();
+      config_.data.criteo = cfg.data.criteo;  // the encoding it trained with, for the next fit
       mapping_ = std::shared_ptr<const DataMapping>(holder, &holder->trainer->mapping());
       state_ = result.state;
       holder_ = std::move(holder);

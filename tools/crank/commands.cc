@@ -6,8 +6,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <streambuf>
 #include <string>
@@ -20,6 +22,8 @@
 #include "crank/data/synthetic_criteo.h"
 #include "crank/io/atomic_file.h"
 #include "crank/io/load_model.h"
+#include "crank/io/model_checkpoint.h"
+#include "crank/io/sharded_checkpoint.h"
 #include "crank/kernels/gemm.h"
 #include "crank/startup/runtime_env.h"
 #include "crank/train/progress.h"
@@ -27,6 +31,28 @@
 
 namespace crank::cli {
 namespace {
+
+// --resume without an encoding given: the Criteo encoding stored in the checkpoint (a single
+// file or a sharded manifest), so a run keeps the encoding it started with whatever the
+// default is now. Nothing when the checkpoint is missing (the trainer says so) or not Criteo.
+void AdoptResumedEncoding(const std::string& checkpoint_path, DataConfig* data) {
+  if (data->format != DataFormat::kCriteo || data->criteo.encoding_given) return;
+  if (!std::filesystem::exists(checkpoint_path)) return;
+  Checkpoint file = Checkpoint::Load(checkpoint_path);
+  std::optional<ModelCheckpoint> ckpt;
+  if (IsShardedManifest(file)) {
+    ShardedCheckpoint sharded(checkpoint_path, file);
+    ckpt = ModelCheckpoint::MainOfSharded(sharded);
+  } else {
+    ckpt = ModelCheckpoint::FromContainer(std::move(file));
+  }
+  const JobConfig saved =
+      JobConfig::FromYamlString(ckpt->config_yaml(), checkpoint_path + " (stored configuration)");
+  if (saved.data.format != DataFormat::kCriteo) return;
+  data->criteo.encoding = saved.data.criteo.encoding;
+  data->criteo.encoding_given = true;
+  LogInfo("--resume: the Criteo encoding stored in {}", checkpoint_path);
+}
 
 RowSplit ParseRows(const std::string& s, bool holdout, RowSplit default_split) {
   if (s == "auto") return holdout ? default_split : RowSplit::kAll;
@@ -272,7 +298,9 @@ Action AddTrainCommand(CLI::App& app) {
     run.placement.max_bytes_per_rank = f->max_table_bytes_per_rank;
     if (run.train_files.empty())
       throw ConfigError("train: no training data: give --train PATH or data.train in --config");
-    // The default Criteo encoding follows from the input (docs/defaults.md, "The encoding rule").
+    // The default Criteo encoding follows from the input (docs/defaults.md, "The encoding rule"),
+    // or, on --resume, is the checkpoint's: a run started before the rule hashed by default.
+    if (run.resume) AdoptResumedEncoding(run.model_out + ".ckpt", &cfg.data);
     const std::string encoding = ResolveDefaultEncoding(
         &cfg.data, run.train_files, group.size() > 1 && cfg.train.input_sharding == "bytes");
     if (!encoding.empty()) LogInfo("{}", encoding);
