@@ -32,11 +32,14 @@ struct Progress {
 // that the rank waits in `name` until the scope ends.
 class ScopedCollective {
  public:
+  // entered == nullptr: the second half of a collective already counted.
   ScopedCollective(double* total, CollectiveWatchdog* watchdog, int64_t* entered,
                    Progress* published, const char* name)
       : total_(total), watchdog_(watchdog), t0_(std::chrono::steady_clock::now()) {
-    ++*entered;
-    if (published != nullptr) __atomic_store_n(&published->entered, *entered, __ATOMIC_RELEASE);
+    if (entered != nullptr) ++*entered;
+    if (entered != nullptr && published != nullptr) {
+      __atomic_store_n(&published->entered, *entered, __ATOMIC_RELEASE);
+    }
     if (watchdog_ != nullptr) watchdog_->Enter(name);
   }
   ~ScopedCollective() {
@@ -168,6 +171,25 @@ class MpiProcessGroup : public ProcessGroup {
     for (int s = 0; s < size_; ++s) (*recv)[s].assign(in, rd[s], recv_counts[s]);
   }
 
+  std::unique_ptr<PendingCollective> StartAllToAllV(const std::vector<std::string>& send,
+                                                    std::vector<std::string>* recv) override {
+    const ScopedCollective collective(&seconds_, watchdog_.get(), &entered_, published_,
+                                      "MPI_Ialltoall");
+    CRANK_REQUIRE(static_cast<int>(send.size()) == size_,
+                  "AllToAllV: expected one buffer per rank");
+    auto p = std::make_unique<Pending>(this, recv);
+    p->send_counts.resize(size_);
+    p->recv_counts.resize(size_);
+    for (int d = 0; d < size_; ++d) {
+      p->send_counts[d] = CountOf(send[d].size(), "MPI_Alltoallv");
+      p->packed += send[d];
+    }
+    Call(MPI_Ialltoall(p->send_counts.data(), 1, MPI_INT, p->recv_counts.data(), 1, MPI_INT,
+                       MPI_COMM_WORLD, &p->request),
+         "MPI_Ialltoall");
+    return p;
+  }
+
   void AllToAllV(const std::vector<std::string>& send, const std::vector<int64_t>& recv_bytes,
                  std::vector<std::string>* recv) override {
     const ScopedCollective collective(&seconds_, watchdog_.get(), &entered_, published_,
@@ -275,6 +297,35 @@ class MpiProcessGroup : public ProcessGroup {
   }
 
  private:
+  // StartAllToAllV's collective: the sizes in flight, then the data in Wait.
+  struct Pending : PendingCollective {
+    Pending(MpiProcessGroup* group, std::vector<std::string>* recv) : group(group), recv(recv) {}
+    // A request never waited for (the rank fails between the halves, and the job ends) is
+    // left to MPI: freeing a nonblocking collective's request is erroneous.
+    void Wait() override { group->FinishAllToAllV(this); }
+    MpiProcessGroup* group;
+    std::vector<std::string>* recv;
+    std::string packed;
+    std::vector<int> send_counts, recv_counts;
+    MPI_Request request = MPI_REQUEST_NULL;
+  };
+
+  void FinishAllToAllV(Pending* p) {
+    CRANK_REQUIRE(p->request != MPI_REQUEST_NULL, "PendingCollective::Wait called twice");
+    const ScopedCollective collective(&seconds_, watchdog_.get(), nullptr, published_,
+                                      "MPI_Alltoallv");
+    Check(MPI_Wait(&p->request, MPI_STATUS_IGNORE), "MPI_Wait");
+    std::vector<int> sd, rd;
+    Displacements(p->send_counts, &sd, "MPI_Alltoallv");
+    const int64_t total = Displacements(p->recv_counts, &rd, "MPI_Alltoallv");
+    std::string in(static_cast<size_t>(total), '\0');
+    Call(MPI_Alltoallv(p->packed.data(), p->send_counts.data(), sd.data(), MPI_BYTE, in.data(),
+                       p->recv_counts.data(), rd.data(), MPI_BYTE, MPI_COMM_WORLD),
+         "MPI_Alltoallv");
+    p->recv->resize(size_);
+    for (int s = 0; s < size_; ++s) (*p->recv)[s].assign(in, rd[s], p->recv_counts[s]);
+  }
+
   // One MPI call that communicates: counted, its error turned into IoError.
   void Call(int rc, const char* call) {
     ++calls_;
