@@ -171,14 +171,20 @@ void DistributedEmbedding::RequireBuilt(const char* what) const {
   CRANK_REQUIRE(built_, "DistributedEmbedding::{} called before Build", what);
 }
 
-void DistributedEmbedding::PackIds(const std::vector<SparseFeature>& features, Exchange* ex) const {
+void DistributedEmbedding::RunForward(const std::vector<SparseFeature>& features,
+                                      std::vector<Tensor>* outputs, bool training,
+                                      Exchange* ex) const {
   // An empty slice (B_r = 0) may come without offsets.
   spec_.Validate(features);
   const int n = group_->size();
+  const auto& tabs = spec_.tables();
   const size_t nf = features.size();
   const int64_t b = nf == 0 ? 0 : features[0].batch_size();
   ex->batch = b;
-  if (nf == 0) return;
+  if (nf == 0) {
+    outputs->clear();
+    return;
+  }
   // 1. To every rank B_r, then the bags of each route it owns: [nnz, has_weights, offsets, ids,
   //    weights]. Every rank thus learns every slice size.
   ex->send.assign(n, std::string());
@@ -218,25 +224,7 @@ void DistributedEmbedding::PackIds(const std::vector<SparseFeature>& features, E
     Put(&out, ids.data(), ids.size());
     Put(&out, weights.data(), weights.size());
   }
-}
-
-void DistributedEmbedding::RunForward(const std::vector<SparseFeature>& features,
-                                      std::vector<Tensor>* outputs, bool training, Exchange* ex,
-                                      PendingCollective* started) const {
-  const int n = group_->size();
-  const auto& tabs = spec_.tables();
-  const size_t nf = features.size();
-  if (started != nullptr) {
-    started->Wait();
-  } else {
-    PackIds(features, ex);
-    if (nf > 0) group_->AllToAllV(ex->send, &ex->recv);
-  }
-  const int64_t b = ex->batch;
-  if (nf == 0) {
-    outputs->clear();
-    return;
-  }
+  group_->AllToAllV(ex->send, &ex->recv);
 
   // 2. Owner: the global batch's bags of each local feature, in rank order.
   const size_t nlocal = local_->FeatureNames().size();
@@ -335,27 +323,10 @@ int64_t DistributedEmbedding::global_batch() const {
   return total;
 }
 
-void DistributedEmbedding::StartForward(const std::vector<SparseFeature>& features) {
-  RequireBuilt("StartForward");
-  CRANK_REQUIRE(started_ == nullptr, "DistributedEmbedding::StartForward: one is in flight");
-  PackIds(features, train_.get());
-  if (features.empty()) return;
-  pending_ids_ = group_->StartAllToAllV(train_->send, &train_->recv);
-  started_ = &features;
-}
-
 void DistributedEmbedding::Forward(const std::vector<SparseFeature>& features,
                                    std::vector<Tensor>* outputs, bool training) {
   RequireBuilt("Forward");
-  CRANK_REQUIRE(started_ == nullptr || (training && started_ == &features),
-                "DistributedEmbedding::Forward: a StartForward of other features is in flight");
-  // Every rank's training exchange of the ids is started the same way (a nonblocking
-  // collective matches only a nonblocking one), also a rank without examples that calls
-  // Forward alone.
-  if (training && started_ == nullptr) StartForward(features);
-  const std::unique_ptr<PendingCollective> started = std::move(pending_ids_);
-  started_ = nullptr;
-  RunForward(features, outputs, training, training ? train_.get() : predict_.get(), started.get());
+  RunForward(features, outputs, training, training ? train_.get() : predict_.get());
   if (training) train_->local_d.clear();
   has_training_forward_ = training;
 }
@@ -363,8 +334,7 @@ void DistributedEmbedding::Forward(const std::vector<SparseFeature>& features,
 void DistributedEmbedding::Predict(const std::vector<SparseFeature>& features,
                                    std::vector<Tensor>* outputs, InferenceScratch* scratch) const {
   RequireBuilt("Predict");
-  CRANK_REQUIRE(started_ == nullptr, "DistributedEmbedding::Predict: a StartForward is in flight");
-  RunForward(features, outputs, /*training=*/false, predict_.get(), nullptr);
+  RunForward(features, outputs, /*training=*/false, predict_.get());
 }
 
 void DistributedEmbedding::Backward(const std::vector<Tensor>& d_outputs) {

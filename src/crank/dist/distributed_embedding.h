@@ -61,9 +61,6 @@ class DistributedEmbedding : public EmbeddingLayer {
   void Build(Rng& rng) override;
   const std::vector<std::string>& FeatureNames() const override;
   std::vector<int64_t> OutputDims() const override;
-  // Validates `features` and starts sending the ids to the owners (the sizes travel while the
-  // caller computes); the training Forward of the same object completes the exchange.
-  void StartForward(const std::vector<SparseFeature>& features) override;
   void Forward(const std::vector<SparseFeature>& features, std::vector<Tensor>* outputs,
                bool training) override;
   void Backward(const std::vector<Tensor>& d_outputs) override;
@@ -110,11 +107,8 @@ class DistributedEmbedding : public EmbeddingLayer {
   void RequireBuilt(const char* what) const;
   // The forward exchange: validates, sends the bags, pools on the owners (local Forward with
   // training, else Predict), returns the pooled rows. Fills ex.
-  // `started`: the ids' exchange StartForward began (ex->send already packed), else null.
   void RunForward(const std::vector<SparseFeature>& features, std::vector<Tensor>* outputs,
-                  bool training, Exchange* ex, PendingCollective* started) const;
-  // RunForward's step 1: validates and writes the messages of the ids into ex->send.
-  void PackIds(const std::vector<SparseFeature>& features, Exchange* ex) const;
+                  bool training, Exchange* ex) const;
 
   EmbeddingCollection spec_;  // the whole configuration, never built: validation and names
   Placement placement_;
@@ -126,9 +120,6 @@ class DistributedEmbedding : public EmbeddingLayer {
   bool built_ = false;
   bool has_training_forward_ = false;
   std::unique_ptr<Exchange> train_;  // kept from the training Forward for Backward
-  // StartForward's exchange of the ids of *started_, completed by Forward.
-  const std::vector<SparseFeature>* started_ = nullptr;
-  std::unique_ptr<PendingCollective> pending_ids_;
   mutable std::unique_ptr<Exchange> predict_;
 };
 

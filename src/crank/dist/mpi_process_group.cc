@@ -32,14 +32,11 @@ struct Progress {
 // that the rank waits in `name` until the scope ends.
 class ScopedCollective {
  public:
-  // entered == nullptr: the second half of a collective already counted.
   ScopedCollective(double* total, CollectiveWatchdog* watchdog, int64_t* entered,
                    Progress* published, const char* name)
       : total_(total), watchdog_(watchdog), t0_(std::chrono::steady_clock::now()) {
-    if (entered != nullptr) ++*entered;
-    if (entered != nullptr && published != nullptr) {
-      __atomic_store_n(&published->entered, *entered, __ATOMIC_RELEASE);
-    }
+    ++*entered;
+    if (published != nullptr) __atomic_store_n(&published->entered, *entered, __ATOMIC_RELEASE);
     if (watchdog_ != nullptr) watchdog_->Enter(name);
   }
   ~ScopedCollective() {
@@ -152,42 +149,13 @@ class MpiProcessGroup : public ProcessGroup {
                                       "MPI_Alltoallv");
     CRANK_REQUIRE(static_cast<int>(send.size()) == size_,
                   "AllToAllV: expected one buffer per rank");
-    std::vector<int> send_counts(size_), recv_counts(size_), sd, rd;
+    std::vector<int> send_counts, recv_counts(size_);
     std::string packed;
-    for (int d = 0; d < size_; ++d) {
-      send_counts[d] = CountOf(send[d].size(), "MPI_Alltoallv");
-      packed += send[d];
-    }
+    Pack(send, &packed, &send_counts);
     Call(MPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT,
                       MPI_COMM_WORLD),
          "MPI_Alltoall");
-    Displacements(send_counts, &sd, "MPI_Alltoallv");
-    const int64_t total = Displacements(recv_counts, &rd, "MPI_Alltoallv");
-    std::string in(static_cast<size_t>(total), '\0');
-    Call(MPI_Alltoallv(packed.data(), send_counts.data(), sd.data(), MPI_BYTE, in.data(),
-                       recv_counts.data(), rd.data(), MPI_BYTE, MPI_COMM_WORLD),
-         "MPI_Alltoallv");
-    recv->resize(size_);
-    for (int s = 0; s < size_; ++s) (*recv)[s].assign(in, rd[s], recv_counts[s]);
-  }
-
-  std::unique_ptr<PendingCollective> StartAllToAllV(const std::vector<std::string>& send,
-                                                    std::vector<std::string>* recv) override {
-    const ScopedCollective collective(&seconds_, watchdog_.get(), &entered_, published_,
-                                      "MPI_Ialltoall");
-    CRANK_REQUIRE(static_cast<int>(send.size()) == size_,
-                  "AllToAllV: expected one buffer per rank");
-    auto p = std::make_unique<Pending>(this, recv);
-    p->send_counts.resize(size_);
-    p->recv_counts.resize(size_);
-    for (int d = 0; d < size_; ++d) {
-      p->send_counts[d] = CountOf(send[d].size(), "MPI_Alltoallv");
-      p->packed += send[d];
-    }
-    Call(MPI_Ialltoall(p->send_counts.data(), 1, MPI_INT, p->recv_counts.data(), 1, MPI_INT,
-                       MPI_COMM_WORLD, &p->request),
-         "MPI_Ialltoall");
-    return p;
+    ExchangeData(packed, send_counts, recv_counts, recv);
   }
 
   void AllToAllV(const std::vector<std::string>& send, const std::vector<int64_t>& recv_bytes,
@@ -197,21 +165,13 @@ class MpiProcessGroup : public ProcessGroup {
     CRANK_REQUIRE(
         static_cast<int>(send.size()) == size_ && static_cast<int>(recv_bytes.size()) == size_,
         "AllToAllV: expected one buffer and one size per rank");
-    std::vector<int> send_counts(size_), recv_counts(size_), sd, rd;
+    std::vector<int> send_counts, recv_counts(size_);
     std::string packed;
-    for (int d = 0; d < size_; ++d) {
-      send_counts[d] = CountOf(send[d].size(), "MPI_Alltoallv");
-      recv_counts[d] = CountOf(static_cast<size_t>(recv_bytes[d]), "MPI_Alltoallv");
-      packed += send[d];
+    Pack(send, &packed, &send_counts);
+    for (int s = 0; s < size_; ++s) {
+      recv_counts[s] = CountOf(static_cast<size_t>(recv_bytes[s]), "MPI_Alltoallv");
     }
-    Displacements(send_counts, &sd, "MPI_Alltoallv");
-    const int64_t total = Displacements(recv_counts, &rd, "MPI_Alltoallv");
-    std::string in(static_cast<size_t>(total), '\0');
-    Call(MPI_Alltoallv(packed.data(), send_counts.data(), sd.data(), MPI_BYTE, in.data(),
-                       recv_counts.data(), rd.data(), MPI_BYTE, MPI_COMM_WORLD),
-         "MPI_Alltoallv");
-    recv->resize(size_);
-    for (int s = 0; s < size_; ++s) (*recv)[s].assign(in, rd[s], recv_counts[s]);
+    ExchangeData(packed, send_counts, recv_counts, recv);
   }
 
   void AllGatherV(const std::string& mine, const std::vector<int64_t>& bytes,
@@ -297,33 +257,28 @@ class MpiProcessGroup : public ProcessGroup {
   }
 
  private:
-  // StartAllToAllV's collective: the sizes in flight, then the data in Wait.
-  struct Pending : PendingCollective {
-    Pending(MpiProcessGroup* group, std::vector<std::string>* recv) : group(group), recv(recv) {}
-    // A request never waited for (the rank fails between the halves, and the job ends) is
-    // left to MPI: freeing a nonblocking collective's request is erroneous.
-    void Wait() override { group->FinishAllToAllV(this); }
-    MpiProcessGroup* group;
-    std::vector<std::string>* recv;
-    std::string packed;
-    std::vector<int> send_counts, recv_counts;
-    MPI_Request request = MPI_REQUEST_NULL;
-  };
+  // send -> *packed, the buffers end to end, and *send_counts, their sizes.
+  void Pack(const std::vector<std::string>& send, std::string* packed,
+            std::vector<int>* send_counts) const {
+    send_counts->resize(size_);
+    for (int d = 0; d < size_; ++d) {
+      (*send_counts)[d] = CountOf(send[d].size(), "MPI_Alltoallv");
+      *packed += send[d];
+    }
+  }
 
-  void FinishAllToAllV(Pending* p) {
-    CRANK_REQUIRE(p->request != MPI_REQUEST_NULL, "PendingCollective::Wait called twice");
-    const ScopedCollective collective(&seconds_, watchdog_.get(), nullptr, published_,
-                                      "MPI_Alltoallv");
-    Check(MPI_Wait(&p->request, MPI_STATUS_IGNORE), "MPI_Wait");
+  // The data of an all-to-all whose sizes every rank knows (one MPI_Alltoallv) -> *recv.
+  void ExchangeData(const std::string& packed, const std::vector<int>& send_counts,
+                    const std::vector<int>& recv_counts, std::vector<std::string>* recv) {
     std::vector<int> sd, rd;
-    Displacements(p->send_counts, &sd, "MPI_Alltoallv");
-    const int64_t total = Displacements(p->recv_counts, &rd, "MPI_Alltoallv");
+    Displacements(send_counts, &sd, "MPI_Alltoallv");
+    const int64_t total = Displacements(recv_counts, &rd, "MPI_Alltoallv");
     std::string in(static_cast<size_t>(total), '\0');
-    Call(MPI_Alltoallv(p->packed.data(), p->send_counts.data(), sd.data(), MPI_BYTE, in.data(),
-                       p->recv_counts.data(), rd.data(), MPI_BYTE, MPI_COMM_WORLD),
+    Call(MPI_Alltoallv(packed.data(), send_counts.data(), sd.data(), MPI_BYTE, in.data(),
+                       recv_counts.data(), rd.data(), MPI_BYTE, MPI_COMM_WORLD),
          "MPI_Alltoallv");
-    p->recv->resize(size_);
-    for (int s = 0; s < size_; ++s) (*p->recv)[s].assign(in, rd[s], p->recv_counts[s]);
+    recv->resize(size_);
+    for (int s = 0; s < size_; ++s) (*recv)[s].assign(in, rd[s], recv_counts[s]);
   }
 
   // One MPI call that communicates: counted, its error turned into IoError.

@@ -34,21 +34,6 @@ void LocalProcessGroup::AllToAllV(const std::vector<std::string>& send,
   *recv = send;
 }
 
-namespace {
-
-class DonePending : public PendingCollective {
- public:
-  void Wait() override {}
-};
-
-}  // namespace
-
-std::unique_ptr<PendingCollective> ProcessGroup::StartAllToAllV(
-    const std::vector<std::string>& send, std::vector<std::string>* recv) {
-  AllToAllV(send, recv);
-  return std::make_unique<DonePending>();
-}
-
 void LocalProcessGroup::AllGatherV(const std::string& mine, std::vector<std::string>* all) {
   all->assign(1, mine);
 }

@@ -28,14 +28,6 @@
 
 namespace crank {
 
-// A collective started and not yet complete (ProcessGroup::StartAllToAllV).
-class PendingCollective {
- public:
-  virtual ~PendingCollective() = default;
-  // Completes the collective (the watchdog watches this wait); call once.
-  virtual void Wait() = 0;
-};
-
 class ProcessGroup {
  public:
   virtual ~ProcessGroup() = default;
@@ -54,12 +46,6 @@ class ProcessGroup {
   virtual void AllToAllV(const std::vector<std::string>& send,
                          const std::vector<int64_t>& recv_bytes,
                          std::vector<std::string>* recv) = 0;
-  // AllToAllV in two halves, so that the ranks' arrival overlaps the caller's computation:
-  // the sizes are exchanged now (MPI_Ialltoall), the data when the result's Wait is called
-  // (MPI_Alltoallv). `send` is copied; *recv is filled by Wait. No other collective of the
-  // group may come between the two. MPI: two calls. The default runs AllToAllV now.
-  virtual std::unique_ptr<PendingCollective> StartAllToAllV(const std::vector<std::string>& send,
-                                                            std::vector<std::string>* recv);
   // mine -> *all: size() buffers, (*all)[r] is rank r's. MPI: two calls.
   virtual void AllGatherV(const std::string& mine, std::vector<std::string>* all) = 0;
   // The same when every rank knows every rank's size: bytes[r] is rank r's. MPI: one call.

@@ -48,12 +48,6 @@ class EmbeddingLayer {
   virtual void Forward(const std::vector<SparseFeature>& features, std::vector<Tensor>* outputs,
                        bool training) = 0;
 
-  // Optional first half of a training Forward for a layer that communicates (the distributed
-  // one): starts the lookups of `features` so that they proceed while the caller computes
-  // something else (the bottom stack); the Forward of the same `features` object that follows
-  // completes them. The default does nothing.
-  virtual void StartForward(const std::vector<SparseFeature>& features) { (void)features; }
-
   // d_outputs: F tensors (B, E_i), the gradient of the latest training Forward's outputs.
   // Accumulates into the tables' sparse gradients. InvalidArgument on a shape mismatch or
   // without a preceding training Forward.

@@ -290,12 +290,11 @@ void ConcatDense(const Tensor& bottom, const Tensor& interaction, Tensor* out) {
 
 void Ranking::Forward(const Batch& batch) {
   const int64_t b = batch.dense.dim(0);
-  blocks_.embedding->StartForward(batch.sparse);  // lookups in flight over the bottom stack
+  blocks_.embedding->Forward(batch.sparse, &emb_out_, /*training=*/true);
   if (has_bottom_stack()) {
     blocks_.bottom_stack->Forward(batch.dense, &bottom_out_, /*training=*/true);
     CheckBottomOutput(bottom_out_, b, bottom_width_);
   }
-  blocks_.embedding->Forward(batch.sparse, &emb_out_, /*training=*/true);
   const Tensor* top_in = &bottom_out_;  // without sparse features
   if (has_interaction()) {
     const size_t f = emb_out_.size();
