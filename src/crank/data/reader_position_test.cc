@@ -137,7 +137,7 @@ TEST_F(ReaderPosition_, BatchSlicesOfAllRanksAreTheBatchesOfOneProcess) {
             positions.push_back(one->position());
           }
         }
-        for (int world = 1; world <= 4; ++world) {
+        for (const int world : {2, 4}) {  // 4 ranks and batches of 3: some slices are empty
           SCOPED_TRACE(in.name + " split " + ToString(split) + " batch " + std::to_string(batch) +
                        " world_size " + std::to_string(world));
           std::vector<std::vector<float>> joined(whole.size());
