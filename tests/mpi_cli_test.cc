@@ -138,6 +138,9 @@ TEST_F(MpiTrain, TwoAndFourRanksMatchOneProcess) {
         << r.err;
     ExpectSameLosses(P("tb1"), P("tb" + tag));
     EXPECT_NEAR(Auc(P("m" + tag + ".json")), Auc(P("m1.json")), 1e-3);
+    // 6 MPI calls per step (docs/distributed.md, "Collectives").
+    const Json j = Json::parse(ReadFile(P("m" + tag + ".json")));
+    EXPECT_EQ(j["communication_calls"].get<int64_t>(), 6 * j["steps"].get<int64_t>());
     ExpectCloseModels(P("m1.crank"), P("m" + tag + ".crank"), 2e-3);
   }
   // The model of 4 ranks evaluates in one process to the AUC the run reported.

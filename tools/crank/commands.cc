@@ -332,6 +332,7 @@ Action AddTrainCommand(CLI::App& app) {
     if (group.size() > 1) {
       j["ranks"] = group.size();
       j["communication_seconds"] = Rounded(r.communication_seconds, 3);
+      j["communication_calls"] = r.communication_calls;
     }
     j["steps"] = r.state.global_step;
     j["epochs_completed"] = r.state.epoch;

@@ -57,8 +57,15 @@ struct ReaderOptions {
   int world_size = 1;
   // Instead, rank `rank`'s byte range of the files (RowSlice::by_bytes).
   bool by_bytes = false;
+  // Instead, rank `rank`'s slice of every global batch of batch_size rows (RowSlice::block):
+  // batch k is this rank's rows of the k-th batch one process reads (possibly none: an empty
+  // batch), so Next returns as many batches as one process would. StreamingReader without a
+  // shuffle buffer only.
+  bool batch_slices = false;
 
-  RowSlice slice() const { return RowSlice{rank, world_size, by_bytes}; }
+  RowSlice slice() const {
+    return RowSlice{rank, world_size, by_bytes, batch_slices ? batch_size : 0};
+  }
   // Throws InvalidArgument for non-positive sizes or a rank outside [0, world_size).
   void Validate() const;
 };

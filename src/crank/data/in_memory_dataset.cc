@@ -12,6 +12,8 @@ InMemoryDataset::InMemoryDataset(std::shared_ptr<const DataMapping> mapping,
                                  const ReaderOptions& options)
     : mapping_(std::move(mapping)), options_(options) {
   options_.Validate();
+  CRANK_REQUIRE(!options_.batch_slices,
+                "InMemoryDataset: batch slices are read by the StreamingReader only");
   const DataSpec& spec = mapping_->spec();
   const size_t nf = spec.sparse.size();
   ids_.resize(nf);

@@ -116,6 +116,76 @@ TEST_F(ReaderPosition_, SlicesOfAllRanksAreTheWholeInputEachRowOnce) {
   }
 }
 
+// The exact feeding of several ranks: rank r's batch k is its slice [n r / N, n (r + 1) / N)
+// of one process's batch k of n rows, the ranks' positions after batch k are one process's,
+// and a sliced reader seeks to such a position (a checkpoint of any rank).
+TEST_F(ReaderPosition_, BatchSlicesOfAllRanksAreTheBatchesOfOneProcess) {
+  for (const Input& in : inputs_) {
+    for (const RowSplit split : {RowSplit::kAll, RowSplit::kEval}) {
+      for (const int64_t batch : {int64_t{64}, int64_t{3}}) {
+        ReaderOptions o;
+        o.batch_size = batch;
+        o.split = split;
+        std::vector<std::vector<float>> whole;
+        std::vector<ReaderPosition> positions;
+        {
+          std::unique_ptr<BatchReader> one = Make(in, o, false);
+          Batch b;
+          while (one->Next(&b)) {
+            whole.emplace_back();
+            for (int64_t i = 0; i < b.size(); ++i) whole.back().push_back(b.dense.at(i, 0));
+            positions.push_back(one->position());
+          }
+        }
+        for (const int world : {2, 4}) {  // 4 ranks and batches of 3: some slices are empty
+          SCOPED_TRACE(in.name + " split " + ToString(split) + " batch " + std::to_string(batch) +
+                       " world_size " + std::to_string(world));
+          std::vector<std::vector<float>> joined(whole.size());
+          o.world_size = world;
+          o.batch_slices = true;
+          for (int rank = 0; rank < world; ++rank) {
+            o.rank = rank;
+            std::unique_ptr<BatchReader> reader = Make(in, o, false);
+            Batch b;
+            size_t k = 0;
+            for (; reader->Next(&b); ++k) {
+              ASSERT_LT(k, whole.size());
+              const int64_t n = static_cast<int64_t>(whole[k].size());
+              ASSERT_EQ(b.size(), n * (rank + 1) / world - n * rank / world) << "batch " << k;
+              for (int64_t i = 0; i < b.size(); ++i) joined[k].push_back(b.dense.at(i, 0));
+              ReaderPosition p = reader->position(), q = positions[k];
+              p.rows = q.rows = 0;  // rows delivered: this rank's
+              EXPECT_EQ(p, q) << "batch " << k;
+            }
+            EXPECT_EQ(k, whole.size());
+            // Resuming after batch 2 of one process continues with this rank's slices.
+            if (whole.size() > 3) {
+              std::unique_ptr<BatchReader> resumed = Make(in, o, false);
+              ASSERT_TRUE(resumed->Seek(positions[2]));
+              std::vector<float> ids = Ids(resumed.get()), expected;
+              for (size_t j = 3; j < whole.size(); ++j) {
+                const int64_t n = static_cast<int64_t>(whole[j].size());
+                expected.insert(expected.end(), whole[j].begin() + n * rank / world,
+                                whole[j].begin() + n * (rank + 1) / world);
+              }
+              EXPECT_EQ(ids, expected);
+            }
+          }
+          EXPECT_EQ(joined, whole);
+          o.rank = 0;
+          o.batch_slices = false;
+        }
+      }
+    }
+  }
+  ReaderOptions o;
+  o.batch_slices = true;
+  o.world_size = 2;
+  EXPECT_THROW(Make(inputs_[0], o, true), InvalidArgument);
+  o.shuffle_buffer = 10;
+  EXPECT_THROW(Make(inputs_[0], o, false), InvalidArgument);
+}
+
 TEST_F(ReaderPosition_, SliceMustNameARankOfTheWorld) {
   for (const auto& [rank, world] : {std::pair{0, 0}, {-1, 2}, {2, 2}, {5, 3}}) {
     ReaderOptions o;

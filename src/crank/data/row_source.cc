@@ -1,5 +1,6 @@
 #include "crank/data/row_source.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "crank/base/error.h"
@@ -23,6 +24,9 @@ void RowSlice::Validate() const {
   CRANK_REQUIRE(world_size >= 1, "reader slice: world_size must be >= 1, got {}", world_size);
   CRANK_REQUIRE(rank >= 0 && rank < world_size,
                 "reader slice: rank must be in [0, world_size = {}), got {}", world_size, rank);
+  CRANK_REQUIRE(block >= 0 && !(block > 0 && by_bytes),
+                "reader slice: block must be >= 0 and cannot be combined with byte ranges, got {}",
+                block);
 }
 
 RowSource::RowSource(const DataConfig& config, const Schema& schema, std::vector<std::string> files,
@@ -164,7 +168,7 @@ void RowSource::Malformed(const std::string& what) {
   }
 }
 
-bool RowSource::Next(RawRow* row) {
+bool RowSource::NextSplitLine(std::string_view* line, LineReader::Status* status) {
   if (finished_) return false;
   if (range_pending_) {
     range_pending_ = false;
@@ -201,25 +205,24 @@ bool RowSource::Next(RawRow* row) {
       next_file_ = files_.size();
       continue;
     }
-    std::string_view line;
-    const LineReader::Status status = reader_->Next(&line);
+    *status = reader_->Next(line);
     stats_.bytes = bytes_before_ + reader_->bytes_read();
-    if (status == LineReader::Status::kEnd) {
+    if (*status == LineReader::Status::kEnd) {
       bytes_before_ += reader_->bytes_read();
       reader_.reset();
       continue;
     }
-    if (status == LineReader::Status::kTooLong) {
+    if (*status == LineReader::Status::kTooLong) {
       if (parser_->ExpectsHeader()) {
         throw DataError(
             fmt::format("{}:{}: the header line is longer than the maximum of {} bytes "
                         "(max_line_bytes)",
                         reader_->path(), reader_->line_number(), config_.max_line_bytes));
       }
-    } else if (line.empty()) {
+    } else if (line->empty()) {
       continue;  // blank lines are ignored and not counted
     } else if (parser_->ExpectsHeader()) {
-      parser_->ParseHeader(line);
+      parser_->ParseHeader(*line);
       continue;
     }
     const int64_t index = file_row_++;
@@ -230,34 +233,90 @@ bool RowSource::Next(RawRow* row) {
         continue;
       }
     }
+    return true;
+  }
+}
+
+bool RowSource::ParseRow(std::string_view line, LineReader::Status status, RawRow* row) {
+  if (status == LineReader::Status::kTooLong) {
+    Malformed(fmt::format("line is longer than the maximum of {} bytes (max_line_bytes)",
+                          config_.max_line_bytes));
+    return false;
+  }
+  if (!parser_->Parse(line, row, &error_)) {
+    Malformed(error_);
+    return false;
+  }
+  const int labelled = row->has_label ? 1 : 0;
+  if (labelled_ != labelled) {
+    if (labelled_ >= 0) {
+      throw DataError(
+          fmt::format("{}:{}: this row has {} but earlier rows {}; labelled and unlabelled files "
+                      "cannot be read together",
+                      reader_->path(), reader_->line_number(), labelled ? "a label" : "no label",
+                      labelled_ ? "have one" : "have none"));
+    }
+    labelled_ = labelled;
+  }
+  ++stats_.rows;
+  return true;
+}
+
+bool RowSource::Next(RawRow* row) {
+  CRANK_REQUIRE(slice_.block == 0, "RowSource::Next: a block slice is read with NextBlock");
+  std::string_view line;
+  LineReader::Status status;
+  while (NextSplitLine(&line, &status)) {
     if (slice_.world_size > 1 && !slice_.by_bytes &&
         split_row_++ % slice_.world_size != slice_.rank) {
       ++stats_.filtered;
       continue;
     }
-    if (status == LineReader::Status::kTooLong) {
-      Malformed(fmt::format("line is longer than the maximum of {} bytes (max_line_bytes)",
-                            config_.max_line_bytes));
-      continue;
-    }
-    if (!parser_->Parse(line, row, &error_)) {
-      Malformed(error_);
-      continue;
-    }
-    const int labelled = row->has_label ? 1 : 0;
-    if (labelled_ != labelled) {
-      if (labelled_ >= 0) {
-        throw DataError(
-            fmt::format("{}:{}: this row has {} but earlier rows {}; labelled and unlabelled files "
-                        "cannot be read together",
-                        reader_->path(), reader_->line_number(), labelled ? "a label" : "no label",
-                        labelled_ ? "have one" : "have none"));
-      }
-      labelled_ = labelled;
-    }
-    ++stats_.rows;
-    return true;
+    if (ParseRow(line, status, row)) return true;
   }
+  return false;
+}
+
+int64_t RowSource::ScanBlock(int64_t lo, int64_t hi) {
+  std::string_view line;
+  LineReader::Status status;
+  int64_t scanned = 0;
+  while (scanned < slice_.block && NextSplitLine(&line, &status)) {
+    const int64_t index = scanned++;
+    if (index < lo || index >= hi) {  // another rank's row: only its line end was found
+      ++stats_.filtered;
+      continue;
+    }
+    if (block_count_ == static_cast<int64_t>(block_rows_.size())) block_rows_.emplace_back();
+    if (ParseRow(line, status, &block_rows_[static_cast<size_t>(block_count_)])) ++block_count_;
+  }
+  return scanned;
+}
+
+bool RowSource::NextBlock() {
+  CRANK_REQUIRE(slice_.block > 0, "RowSource::NextBlock needs a block slice");
+  block_count_ = 0;
+  const int64_t b = slice_.block, n = slice_.world_size, r = slice_.rank;
+  // Read as a full batch; the last, shorter one is scanned again once its size is known (its
+  // slices are those of its own size).
+  const ReaderPosition start = position();
+  const SourceStats stats = stats_;
+  const int labelled = labelled_;
+  const int64_t warnings = warnings_;
+  const int64_t scanned = ScanBlock(b * r / n, b * (r + 1) / n);
+  if (scanned == 0) return false;
+  const bool same_rows =
+      scanned * r / n == b * r / n && std::min(scanned, b * (r + 1) / n) == scanned * (r + 1) / n;
+  if (scanned < b && !same_rows) {
+    Seek(start);
+    stats_ = stats;
+    bytes_before_ = stats.bytes - (reader_ ? reader_->bytes_read() : 0);
+    labelled_ = labelled;
+    warnings_ = warnings;
+    block_count_ = 0;
+    ScanBlock(scanned * r / n, scanned * (r + 1) / n);
+  }
+  return true;
 }
 
 }  // namespace crank

@@ -38,11 +38,20 @@ const char* ToString(RowSplit split);
 // are again disjoint and together every row, but their sizes follow the line lengths, and the
 // hold-out split (which numbers the rows of each file) cannot be combined with it. Line numbers
 // in messages count from the start of the rank's range, not of the file.
+//
+// block > 0 (the exact feeding of hybrid-parallel training): the rows of the split are cut into
+// consecutive global batches of `block` rows (the last may be shorter), and of a batch of n rows
+// rank r's share is its rows [n r / N, n (r + 1) / N) (dist/hybrid_parallel.h's SliceRange).
+// The shares are read batch by batch with RowSource::NextBlock: every rank scans every line
+// (a newline search) but parses only its own rows. Malformed rows count in the numbering, so a
+// skipped row makes its batch one row smaller rather than moving the batches after it.
 struct RowSlice {
   int rank = 0;
   int world_size = 1;
   bool by_bytes = false;
-  // Throws InvalidArgument unless world_size >= 1 and 0 <= rank < world_size.
+  int64_t block = 0;
+  // Throws InvalidArgument unless world_size >= 1 and 0 <= rank < world_size, block >= 0, and
+  // block is 0 with by_bytes.
   void Validate() const;
 };
 
@@ -89,7 +98,14 @@ class RowSource {
   // first 5 of the source's lifetime are logged with file:line) or throws DataError
   // "file:line: ...", per config.on_error. Throws IoError when a file cannot be read, and
   // DataError when labelled and unlabelled rows are mixed.
+  // Not with a block slice (NextBlock instead).
   bool Next(RawRow* row);
+  // With a block slice: scans the next global batch of the split and returns false when no row
+  // is left; else block_rows() holds this rank's well-formed rows of it, in file order (possibly
+  // none), and position() stands after the batch's last row. Errors as Next.
+  bool NextBlock();
+  const std::vector<RawRow>& block_rows() const { return block_rows_; }
+  int64_t block_row_count() const { return block_count_; }
   // Starts over at the first row of the first file (stats restart too).
   void Rewind();
   // Where the next row comes from (rows = stats().rows). Between files it names the end of the
@@ -108,6 +124,15 @@ class RowSource {
 
  private:
   bool OpenNext();
+  // The next line of the split (headers, blank lines and rows left out by the hold-out or a
+  // byte range consumed), or false at the end of the input.
+  bool NextSplitLine(std::string_view* line, LineReader::Status* status);
+  // Parses a line of the split into *row; false (counted, logged or thrown per on_error) when
+  // it is malformed.
+  bool ParseRow(std::string_view line, LineReader::Status status, RawRow* row);
+  // Scans one global batch of at most slice_.block rows taking the rows [lo, hi) of it; returns
+  // the rows scanned.
+  int64_t ScanBlock(int64_t lo, int64_t hi);
   // With slice_.by_bytes: whether a line starting at byte `offset` of file `file` lies past
   // this rank's range.
   bool PastRange(int64_t file, int64_t offset) const {
@@ -137,6 +162,8 @@ class RowSource {
   int64_t warnings_ = 0;  // over the source's lifetime
   SourceStats stats_;
   std::string error_;
+  std::vector<RawRow> block_rows_;  // with a block slice: this rank's rows of the current batch
+  int64_t block_count_ = 0;         // rows of block_rows_ in use
 };
 
 }  // namespace crank

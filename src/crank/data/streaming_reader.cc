@@ -14,6 +14,8 @@ StreamingReader::StreamingReader(std::shared_ptr<const DataMapping> mapping,
       source_(mapping_->config(), mapping_->schema(), std::move(files), options.split,
               options.chunk_bytes, options.slice()) {
   options_.Validate();
+  CRANK_REQUIRE(!options_.batch_slices || options_.shuffle_buffer <= 1,
+                "StreamingReader: batch slices cannot be combined with a shuffle buffer");
   start_ = position_ = source_.position();
 }
 
@@ -84,15 +86,27 @@ void StreamingReader::Run() {
       }
       builder_.Begin(mapping_->spec(), &batch);
       int64_t n = 0;
-      while (n < options_.batch_size && shuffle.Next(&example_, read)) {
-        builder_.Append(example_);
-        ++n;
+      bool last = false, deliver = false;
+      if (options_.batch_slices) {
+        // This rank's rows of the next global batch, possibly none.
+        deliver = source_.NextBlock();
+        last = !deliver;
+        for (int64_t i = 0; deliver && i < source_.block_row_count(); ++i) {
+          mapping_->Apply(source_.block_rows()[static_cast<size_t>(i)], &example_);
+          builder_.Append(example_);
+        }
+      } else {
+        while (n < options_.batch_size && shuffle.Next(&example_, read)) {
+          builder_.Append(example_);
+          ++n;
+        }
+        last = n < options_.batch_size;
+        deliver = n > 0 && !(last && options_.drop_remainder);
       }
       builder_.Finish();
-      const bool last = n < options_.batch_size;
       std::unique_lock<std::mutex> lock(mu_);
       source_stats_ = source_.stats();
-      if (n > 0 && !(last && options_.drop_remainder)) {
+      if (deliver) {
         cv_.wait(lock, [this] {
           return stop_ || static_cast<int64_t>(ready_.size()) < options_.prefetch_batches;
         });

@@ -185,8 +185,10 @@ void DistributedEmbedding::RunForward(const std::vector<SparseFeature>& features
     outputs->clear();
     return;
   }
-  // 1. The bags of each route to its owner: [B_r, nnz, has_weights, offsets, ids, weights].
+  // 1. To every rank B_r, then the bags of each route it owns: [nnz, has_weights, offsets, ids,
+  //    weights]. Every rank thus learns every slice size.
   ex->send.assign(n, std::string());
+  for (std::string& out : ex->send) PutOne<int64_t>(&out, b);
   std::vector<int64_t> offsets, ids;
   std::vector<float> weights;
   for (const Route& r : routes_) {
@@ -194,7 +196,6 @@ void DistributedEmbedding::RunForward(const std::vector<SparseFeature>& features
     std::string& out = ex->send[r.owner];
     const TableShard& sh = placement_.shards[r.table][r.shard];
     if (placement_.shards[r.table].size() == 1) {
-      PutOne<int64_t>(&out, b);
       PutOne<int64_t>(&out, static_cast<int64_t>(f.ids.size()));
       PutOne<int64_t>(&out, f.weights.empty() ? 0 : 1);
       Put(&out, f.offsets.data(), f.offsets.size());
@@ -217,7 +218,6 @@ void DistributedEmbedding::RunForward(const std::vector<SparseFeature>& features
       }
       offsets.push_back(static_cast<int64_t>(ids.size()));
     }
-    PutOne<int64_t>(&out, b);
     PutOne<int64_t>(&out, static_cast<int64_t>(ids.size()));
     PutOne<int64_t>(&out, 1);
     Put(&out, offsets.data(), offsets.size());
@@ -235,15 +235,15 @@ void DistributedEmbedding::RunForward(const std::vector<SparseFeature>& features
   std::vector<bool> has_weights(nlocal, false);
   for (int src = 0; src < n; ++src) {
     Cursor c(ex->recv[src]);
+    const int64_t bs = c.TakeOne<int64_t>();
+    ex->slice_sizes[src] = bs;
     for (const Route& r : routes_) {
       if (r.owner != group_->rank()) continue;
-      const int64_t bs = c.TakeOne<int64_t>();
       const int64_t nnz = c.TakeOne<int64_t>();
       const bool hw = c.TakeOne<int64_t>() != 0;
       const int64_t* off = c.Take<int64_t>(static_cast<size_t>(bs + 1));
       const int64_t* id = c.Take<int64_t>(static_cast<size_t>(nnz));
       const float* w = hw ? c.Take<float>(static_cast<size_t>(nnz)) : nullptr;
-      ex->slice_sizes[src] = bs;
       SparseFeature& lf = ex->local_in[r.local];
       const int64_t base = static_cast<int64_t>(lf.ids.size());
       for (int64_t e = 1; e <= bs; ++e) lf.offsets.push_back(base + off[e]);
@@ -273,8 +273,13 @@ void DistributedEmbedding::RunForward(const std::vector<SparseFeature>& features
     }
   }
 
-  // 3. Each rank's rows of the pooled vectors back to it.
+  // 3. Each rank's rows of the pooled vectors back to it; this rank receives B_r rows of each
+  //    route from its owner.
   ex->send.assign(n, std::string());
+  std::vector<int64_t> recv_bytes(n, 0);
+  for (const Route& r : routes_) {
+    recv_bytes[r.owner] += static_cast<int64_t>(sizeof(float)) * b * tabs[r.table].dim;
+  }
   for (int dst = 0; dst < n; ++dst) {
     for (const Route& r : routes_) {
       if (r.owner != group_->rank()) continue;
@@ -284,7 +289,7 @@ void DistributedEmbedding::RunForward(const std::vector<SparseFeature>& features
           static_cast<size_t>(ex->slice_sizes[dst] * pooled.dim(1)));
     }
   }
-  group_->AllToAllV(ex->send, &ex->recv);
+  group_->AllToAllV(ex->send, recv_bytes, &ex->recv);
 
   // 4. Requester: the shards' partial sums, in shard order.
   outputs->resize(nf);
@@ -308,6 +313,14 @@ void DistributedEmbedding::RunForward(const std::vector<SparseFeature>& features
   for (int src = 0; src < n; ++src) {
     CRANK_CHECK(from[src].done(), "forward exchange: unread pooled rows from rank {}", src);
   }
+}
+
+int64_t DistributedEmbedding::global_batch() const {
+  CRANK_REQUIRE(has_training_forward_,
+                "DistributedEmbedding::global_batch needs a training Forward");
+  int64_t total = 0;
+  for (const int64_t s : train_->slice_sizes) total += s;
+  return total;
 }
 
 void DistributedEmbedding::Forward(const std::vector<SparseFeature>& features,
@@ -341,17 +354,29 @@ void DistributedEmbedding::Backward(const std::vector<Tensor>& d_outputs) {
   }
   if (nf == 0) return;
   const int n = group_->size();
+  const int64_t total = ex->slice_begin[n - 1] + ex->slice_sizes[n - 1];
+  // B_r / B: the sum over ranks of slice-mean gradients is the global batch's.
+  const float scale =
+      total > 0 ? static_cast<float>(static_cast<double>(b) / static_cast<double>(total)) : 0.0f;
   ex->send.assign(n, std::string());
   std::vector<float> scaled;
   for (const Route& r : routes_) {
     const Tensor& d = d_outputs[r.feature];
     scaled.resize(static_cast<size_t>(d.size()));
-    for (int64_t i = 0; i < d.size(); ++i) scaled[i] = d.data()[i] * gradient_scale_;
+    for (int64_t i = 0; i < d.size(); ++i) scaled[i] = d.data()[i] * scale;
     Put(&ex->send[r.owner], scaled.data(), scaled.size());
   }
-  group_->AllToAllV(ex->send, &ex->recv);
+  // From every rank, its B_r rows of each route this rank owns.
+  std::vector<int64_t> recv_bytes(n, 0);
+  for (const Route& r : routes_) {
+    if (r.owner != group_->rank()) continue;
+    for (int src = 0; src < n; ++src) {
+      recv_bytes[src] +=
+          static_cast<int64_t>(sizeof(float)) * ex->slice_sizes[src] * tabs[r.table].dim;
+    }
+  }
+  group_->AllToAllV(ex->send, recv_bytes, &ex->recv);
   if (!has_local_features_) return;
-  const int64_t total = ex->slice_begin[n - 1] + ex->slice_sizes[n - 1];
   ex->local_d.resize(ex->local_in.size());
   for (const Route& r : routes_) {
     if (r.owner != group_->rank()) continue;

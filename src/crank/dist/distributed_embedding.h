@@ -11,11 +11,12 @@
 //
 //   Forward   requester: for each feature and each shard of its table, the slice's bags
 //             restricted to the shard's rows (ids made shard-local) -> the shard's owner
-//             (AllToAllV). Owner: the bags of every rank, concatenated in rank order (so its
+//             (AllToAllV; every rank also sends its B_r to every rank, so all know B). Owner:
+//             the bags of every rank, concatenated in rank order (so its
 //             B bags are the global batch), pooled by its local collection; the rows of each
 //             rank's bags go back (AllToAllV). Requester: the shards' partial sums, added in
 //             shard order -> (B_r, E_i).
-//   Backward  requester: d_outputs (B_r, E_i) x gradient_scale() -> the owners (AllToAllV);
+//   Backward  requester: d_outputs (B_r, E_i) x B_r / B -> the owners (AllToAllV);
 //             owner: the global (B, E_i) gradient through its local collection's Backward,
 //             merged into its shards' row-sparse gradients. Owners then update their rows with
 //             their own optimizer state.
@@ -69,10 +70,11 @@ class DistributedEmbedding : public EmbeddingLayer {
   // (a shard holds its rows only: (row_end - row_begin, E)).
   std::vector<Variable*> Variables() override;
 
-  // Backward multiplies the output gradients by this before sending them: B_r / B makes the
-  // sum over ranks of slice-mean gradients the gradient of the global-batch mean. Default 1.
-  void set_gradient_scale(float scale) { gradient_scale_ = scale; }
-  float gradient_scale() const { return gradient_scale_; }
+  // B, the sum of every rank's B_r in the last training Forward (each rank sends its B_r to
+  // every other in the forward exchange). Backward multiplies the output gradients by B_r / B
+  // before sending them, which makes the sum over ranks of slice-mean gradients the gradient of
+  // the global-batch mean (0 when B is 0).
+  int64_t global_batch() const;
 
   // A shard this rank holds: rows [row_begin, row_end) of table `table`.
   struct LocalShard {
@@ -117,7 +119,6 @@ class DistributedEmbedding : public EmbeddingLayer {
   bool has_local_features_ = false;
   bool built_ = false;
   bool has_training_forward_ = false;
-  float gradient_scale_ = 1.0f;
   std::unique_ptr<Exchange> train_;  // kept from the training Forward for Backward
   mutable std::unique_ptr<Exchange> predict_;
 };

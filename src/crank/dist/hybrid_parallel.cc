@@ -140,14 +140,10 @@ void HybridParallel::EmptyForward(std::vector<Tensor>* outputs, bool training) {
 }
 
 StepResult HybridParallel::TrainStep(const Batch& global) {
-  Optimizer* optimizer = model_->optimizer();
-  CRANK_REQUIRE(optimizer != nullptr, "TrainStep needs an optimizer: call SetOptimizer first");
   ProcessGroup& g = group();
-  const int64_t b = global.size();
-  const auto [begin, end] = SliceRange(b, g.rank(), g.size());
-  const double share = static_cast<double>(end - begin) / static_cast<double>(b);
+  const auto [begin, end] = SliceRange(global.size(), g.rank(), g.size());
   if (end > begin) SliceBatch(global, begin, end, &slice_);
-  return TrainSlice(end > begin ? &slice_ : nullptr, share);
+  return TrainSliceStep(end > begin ? &slice_ : nullptr);
 }
 
 int64_t HybridParallel::GlobalBatchSize(int64_t local) {
@@ -156,20 +152,13 @@ int64_t HybridParallel::GlobalBatchSize(int64_t local) {
   return static_cast<int64_t>(v);
 }
 
-StepResult HybridParallel::TrainLocalStep(const Batch* local, int64_t global_batch) {
-  CRANK_REQUIRE(global_batch > 0, "TrainLocalStep: the global batch is empty");
-  const int64_t mine = local != nullptr ? local->size() : 0;
-  return TrainSlice(mine > 0 ? local : nullptr,
-                    static_cast<double>(mine) / static_cast<double>(global_batch));
-}
-
-StepResult HybridParallel::TrainSlice(const Batch* slice, double share) {
+StepResult HybridParallel::TrainSliceStep(const Batch* slice) {
   Optimizer* optimizer = model_->optimizer();
   CRANK_REQUIRE(optimizer != nullptr, "TrainStep needs an optimizer: call SetOptimizer first");
   ProcessGroup& g = group();
-  embedding_->set_gradient_scale(static_cast<float>(share));
+  const int64_t mine = slice != nullptr ? slice->size() : 0;
   StepResult local;
-  if (slice != nullptr) {
+  if (mine > 0) {
     local = model_->ComputeGradients(*slice);
   } else {  // no examples here: exchange nothing, add the penalties' gradients
     model_->ZeroGrad();
@@ -178,6 +167,12 @@ StepResult HybridParallel::TrainSlice(const Batch* slice, double share) {
     embedding_->Backward(scratch_);
     local.regularization_loss = model_->ApplyRegularization();
   }
+  // The global batch: every rank's B_r came with the forward exchange.
+  last_global_batch_ =
+      embedding_->FeatureNames().empty() ? GlobalBatchSize(mine) : embedding_->global_batch();
+  const double share = last_global_batch_ > 0
+                           ? static_cast<double>(mine) / static_cast<double>(last_global_batch_)
+                           : 0.0;
   // The penalty of this rank's table rows (the dense penalty is the same on every replica).
   double sparse_penalty = 0.0;
   for (Variable* v : model_->EmbeddingTrainableVariables()) {
@@ -189,7 +184,8 @@ StepResult HybridParallel::TrainSlice(const Batch* slice, double share) {
     }
     sparse_penalty += v->l2 * s;
   }
-  // Dense gradients: sum over ranks of share x slice gradient, one deterministic all-reduce.
+  // Dense gradients (sum over ranks of share x slice gradient) and the losses: one
+  // deterministic all-reduce.
   const std::vector<Variable*> dense = model_->DenseTrainableVariables();
   int64_t total = 0;
   for (const Variable* v : dense) total += v->grad.size();
@@ -200,19 +196,20 @@ StepResult HybridParallel::TrainSlice(const Batch* slice, double share) {
     for (int64_t i = 0; i < v->grad.size(); ++i) flat_[at + i] = v->grad.data()[i] * s;
     at += v->grad.size();
   }
-  AllReduceSum(g, flat_.data(), total);
+  double losses[2] = {share * local.loss, sparse_penalty};
+  AllReduceSum(g, flat_.data(), total, losses, 2);
   at = 0;
   for (Variable* v : dense) {
     std::memcpy(v->grad.data(), flat_.data() + at, sizeof(float) * v->grad.size());
     at += v->grad.size();
   }
-  double losses[2] = {share * local.loss, sparse_penalty};
-  AllReduceSum(g, losses, 2);
   StepResult r;
   r.loss = losses[0];
   r.regularization_loss = (local.regularization_loss - sparse_penalty) + losses[1];
   r.total_loss = r.loss + r.regularization_loss;
-  if (std::isfinite(r.total_loss)) optimizer->Apply(model_->TrainableVariables());
+  if (last_global_batch_ > 0 && std::isfinite(r.total_loss)) {
+    optimizer->Apply(model_->TrainableVariables());
+  }
   return r;
 }
 

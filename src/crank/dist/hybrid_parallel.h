@@ -10,7 +10,10 @@
 // batch (sum_i w_i l_i / B_r on a slice), so the gradient of the global loss is the sum over
 // ranks of B_r / B times the slice's gradient: the embedding layer scales the pooled-vector
 // gradients by B_r / B before sending them to the tables' owners, and TrainStep scales the
-// dense gradients by B_r / B before a deterministic all-reduce (dist/process_group.h). The
+// dense gradients by B_r / B before a deterministic all-reduce (dist/process_group.h), which
+// carries the losses too. A step makes 6 MPI calls: the embedding's three all-to-alls (the ids'
+// sizes and the ids, the pooled vectors, their gradients: sizes known to the receiver) and the
+// all-reduce's reduce-scatter and all-gather. The
 // update therefore equals one process's update on the global batch, up to the order of float
 // additions. The L2 penalty's gradient is added once: by every replica to its dense gradients
 // before the weighted sum (the weights sum to 1), and by the owner to its table rows.
@@ -48,10 +51,13 @@ class HybridParallel {
   // One optimizer step on this rank's slice of `global`; returns the global batch's losses
   // (the same on every rank). The update is skipped on every rank when the loss is not finite.
   StepResult TrainStep(const Batch& global);
-  // The same step when every rank read its own examples (`--input-sharding bytes`): `local`
-  // (null: none this step) is this rank's slice of a global batch of `global_batch` examples
-  // (GlobalBatchSize), weighted by its size.
-  StepResult TrainLocalStep(const Batch* local, int64_t global_batch);
+  // The same step when every rank read only its own rows (its slice of the global batch,
+  // `--input-sharding bytes` or the reader's batch slices): `slice` (null or empty: none this
+  // step) is this rank's part of a global batch of the ranks' slices together, weighted by its
+  // size. The global batch's size comes with the embedding exchange (last_global_batch()).
+  StepResult TrainSliceStep(const Batch* slice);
+  // The examples of the last training step's global batch, the same on every rank.
+  int64_t last_global_batch() const { return last_global_batch_; }
   // The sum of `local` over the ranks (the global batch of ranks that read their own rows).
   int64_t GlobalBatchSize(int64_t local);
   // Evaluation of this rank's slice of `global` into the model's task metrics.
@@ -77,8 +83,6 @@ class HybridParallel {
  private:
   // An empty slice: takes part in the embedding exchanges with no examples.
   void EmptyForward(std::vector<Tensor>* outputs, bool training);
-  // TrainStep's body: `slice` (null: no examples here) is `share` of the global batch.
-  StepResult TrainSlice(const Batch* slice, double share);
 
   Ranking* model_;
   DistributedEmbedding* embedding_;
@@ -86,6 +90,7 @@ class HybridParallel {
   std::vector<SparseFeature> empty_features_;
   std::vector<Tensor> scratch_;
   std::vector<float> flat_;
+  int64_t last_global_batch_ = 0;
 };
 
 }  // namespace crank

@@ -149,23 +149,50 @@ class MpiProcessGroup : public ProcessGroup {
                                       "MPI_Alltoallv");
     CRANK_REQUIRE(static_cast<int>(send.size()) == size_,
                   "AllToAllV: expected one buffer per rank");
-    std::vector<int> send_counts(size_), recv_counts(size_), sd, rd;
+    std::vector<int> send_counts, recv_counts(size_);
     std::string packed;
-    for (int d = 0; d < size_; ++d) {
-      send_counts[d] = CountOf(send[d].size(), "MPI_Alltoallv");
-      packed += send[d];
+    Pack(send, &packed, &send_counts);
+    Call(MPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT,
+                      MPI_COMM_WORLD),
+         "MPI_Alltoall");
+    ExchangeData(packed, send_counts, recv_counts, recv);
+  }
+
+  void AllToAllV(const std::vector<std::string>& send, const std::vector<int64_t>& recv_bytes,
+                 std::vector<std::string>* recv) override {
+    const ScopedCollective collective(&seconds_, watchdog_.get(), &entered_, published_,
+                                      "MPI_Alltoallv");
+    CRANK_REQUIRE(
+        static_cast<int>(send.size()) == size_ && static_cast<int>(recv_bytes.size()) == size_,
+        "AllToAllV: expected one buffer and one size per rank");
+    std::vector<int> send_counts, recv_counts(size_);
+    std::string packed;
+    Pack(send, &packed, &send_counts);
+    for (int s = 0; s < size_; ++s) {
+      recv_counts[s] = CountOf(static_cast<size_t>(recv_bytes[s]), "MPI_Alltoallv");
     }
-    Check(MPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT,
-                       MPI_COMM_WORLD),
-          "MPI_Alltoall");
-    Displacements(send_counts, &sd, "MPI_Alltoallv");
-    const int64_t total = Displacements(recv_counts, &rd, "MPI_Alltoallv");
+    ExchangeData(packed, send_counts, recv_counts, recv);
+  }
+
+  void AllGatherV(const std::string& mine, const std::vector<int64_t>& bytes,
+                  std::vector<std::string>* all) override {
+    const ScopedCollective collective(&seconds_, watchdog_.get(), &entered_, published_,
+                                      "MPI_Allgatherv");
+    CRANK_REQUIRE(static_cast<int>(bytes.size()) == size_,
+                  "AllGatherV: expected one size per rank");
+    CRANK_CHECK(static_cast<int64_t>(mine.size()) == bytes[rank_],
+                "AllGatherV: {} bytes, {} expected", mine.size(), bytes[rank_]);
+    std::vector<int> counts(size_), displs;
+    for (int r = 0; r < size_; ++r) {
+      counts[r] = CountOf(static_cast<size_t>(bytes[r]), "MPI_Allgatherv");
+    }
+    const int64_t total = Displacements(counts, &displs, "MPI_Allgatherv");
     std::string in(static_cast<size_t>(total), '\0');
-    Check(MPI_Alltoallv(packed.data(), send_counts.data(), sd.data(), MPI_BYTE, in.data(),
-                        recv_counts.data(), rd.data(), MPI_BYTE, MPI_COMM_WORLD),
-          "MPI_Alltoallv");
-    recv->resize(size_);
-    for (int s = 0; s < size_; ++s) (*recv)[s].assign(in, rd[s], recv_counts[s]);
+    Call(MPI_Allgatherv(mine.data(), counts[rank_], MPI_BYTE, in.data(), counts.data(),
+                        displs.data(), MPI_BYTE, MPI_COMM_WORLD),
+         "MPI_Allgatherv");
+    all->resize(size_);
+    for (int r = 0; r < size_; ++r) (*all)[r].assign(in, displs[r], counts[r]);
   }
 
   void AllGatherV(const std::string& mine, std::vector<std::string>* all) override {
@@ -173,13 +200,13 @@ class MpiProcessGroup : public ProcessGroup {
                                       "MPI_Allgatherv");
     int count = CountOf(mine.size(), "MPI_Allgatherv");
     std::vector<int> counts(size_), displs;
-    Check(MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD),
-          "MPI_Allgather");
+    Call(MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD),
+         "MPI_Allgather");
     const int64_t total = Displacements(counts, &displs, "MPI_Allgatherv");
     std::string in(static_cast<size_t>(total), '\0');
-    Check(MPI_Allgatherv(mine.data(), count, MPI_BYTE, in.data(), counts.data(), displs.data(),
-                         MPI_BYTE, MPI_COMM_WORLD),
-          "MPI_Allgatherv");
+    Call(MPI_Allgatherv(mine.data(), count, MPI_BYTE, in.data(), counts.data(), displs.data(),
+                        MPI_BYTE, MPI_COMM_WORLD),
+         "MPI_Allgatherv");
     all->resize(size_);
     for (int r = 0; r < size_; ++r) (*all)[r].assign(in, displs[r], counts[r]);
   }
@@ -190,14 +217,14 @@ class MpiProcessGroup : public ProcessGroup {
     CRANK_REQUIRE(root >= 0 && root < size_, "GatherV: the root must be a rank of the group");
     int count = CountOf(mine.size(), "MPI_Gatherv");
     std::vector<int> counts(size_), displs;
-    Check(MPI_Gather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, root, MPI_COMM_WORLD),
-          "MPI_Gather");
+    Call(MPI_Gather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, root, MPI_COMM_WORLD),
+         "MPI_Gather");
     std::string in;
     if (rank_ == root)
       in.resize(static_cast<size_t>(Displacements(counts, &displs, "MPI_Gatherv")));
-    Check(MPI_Gatherv(mine.data(), count, MPI_BYTE, in.data(), counts.data(), displs.data(),
-                      MPI_BYTE, root, MPI_COMM_WORLD),
-          "MPI_Gatherv");
+    Call(MPI_Gatherv(mine.data(), count, MPI_BYTE, in.data(), counts.data(), displs.data(),
+                     MPI_BYTE, root, MPI_COMM_WORLD),
+         "MPI_Gatherv");
     all->clear();
     if (rank_ != root) return;
     all->resize(size_);
@@ -209,9 +236,9 @@ class MpiProcessGroup : public ProcessGroup {
                                       "MPI_Bcast");
     CRANK_REQUIRE(root >= 0 && root < size_, "Broadcast: the root must be a rank of the group");
     int64_t n = static_cast<int64_t>(data->size());
-    Check(MPI_Bcast(&n, 1, MPI_INT64_T, root, MPI_COMM_WORLD), "MPI_Bcast");
+    Call(MPI_Bcast(&n, 1, MPI_INT64_T, root, MPI_COMM_WORLD), "MPI_Bcast");
     data->resize(static_cast<size_t>(n));
-    Check(
+    Call(
         MPI_Bcast(data->data(), CountOf(data->size(), "MPI_Bcast"), MPI_BYTE, root, MPI_COMM_WORLD),
         "MPI_Bcast");
   }
@@ -219,9 +246,10 @@ class MpiProcessGroup : public ProcessGroup {
   void Barrier() override {
     const ScopedCollective collective(&seconds_, watchdog_.get(), &entered_, published_,
                                       "MPI_Barrier");
-    Check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+    Call(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
   }
   double CommunicationSeconds() const override { return seconds_; }
+  int64_t CommunicationCalls() const override { return calls_; }
 
   [[noreturn]] void Abort(int code) override {
     MPI_Abort(MPI_COMM_WORLD, code);
@@ -229,6 +257,36 @@ class MpiProcessGroup : public ProcessGroup {
   }
 
  private:
+  // send -> *packed, the buffers end to end, and *send_counts, their sizes.
+  void Pack(const std::vector<std::string>& send, std::string* packed,
+            std::vector<int>* send_counts) const {
+    send_counts->resize(size_);
+    for (int d = 0; d < size_; ++d) {
+      (*send_counts)[d] = CountOf(send[d].size(), "MPI_Alltoallv");
+      *packed += send[d];
+    }
+  }
+
+  // The data of an all-to-all whose sizes every rank knows (one MPI_Alltoallv) -> *recv.
+  void ExchangeData(const std::string& packed, const std::vector<int>& send_counts,
+                    const std::vector<int>& recv_counts, std::vector<std::string>* recv) {
+    std::vector<int> sd, rd;
+    Displacements(send_counts, &sd, "MPI_Alltoallv");
+    const int64_t total = Displacements(recv_counts, &rd, "MPI_Alltoallv");
+    std::string in(static_cast<size_t>(total), '\0');
+    Call(MPI_Alltoallv(packed.data(), send_counts.data(), sd.data(), MPI_BYTE, in.data(),
+                       recv_counts.data(), rd.data(), MPI_BYTE, MPI_COMM_WORLD),
+         "MPI_Alltoallv");
+    recv->resize(size_);
+    for (int s = 0; s < size_; ++s) (*recv)[s].assign(in, rd[s], recv_counts[s]);
+  }
+
+  // One MPI call that communicates: counted, its error turned into IoError.
+  void Call(int rc, const char* call) {
+    ++calls_;
+    Check(rc, call);
+  }
+
   // Sleeps `seconds` while raising this rank's heartbeat every 10 ms: the other ranks'
   // watchdogs, diagnosing at the same time, see this one alive.
   void Beat(double seconds) {
@@ -326,6 +384,7 @@ class MpiProcessGroup : public ProcessGroup {
   bool owns_mpi_ = false;
   int provided_ = 0;  // MPI's thread level
   double seconds_ = 0.0;
+  int64_t calls_ = 0;    // MPI calls that communicate
   int64_t entered_ = 0;  // collectives entered by this rank
   MPI_Win window_ = MPI_WIN_NULL;
   Progress* published_ = nullptr;  // this rank's Progress in window_, or null: no window

@@ -24,7 +24,25 @@ void LocalProcessGroup::AllToAllV(const std::vector<std::string>& send,
   *recv = send;
 }
 
+void LocalProcessGroup::AllToAllV(const std::vector<std::string>& send,
+                                  const std::vector<int64_t>& recv_bytes,
+                                  std::vector<std::string>* recv) {
+  CRANK_REQUIRE(send.size() == 1 && recv_bytes.size() == 1,
+                "AllToAllV: expected one buffer per rank");
+  CRANK_CHECK(static_cast<int64_t>(send[0].size()) == recv_bytes[0],
+              "AllToAllV: {} bytes sent, {} expected", send[0].size(), recv_bytes[0]);
+  *recv = send;
+}
+
 void LocalProcessGroup::AllGatherV(const std::string& mine, std::vector<std::string>* all) {
+  all->assign(1, mine);
+}
+
+void LocalProcessGroup::AllGatherV(const std::string& mine, const std::vector<int64_t>& bytes,
+                                   std::vector<std::string>* all) {
+  CRANK_REQUIRE(bytes.size() == 1, "AllGatherV: expected one size per rank");
+  CRANK_CHECK(static_cast<int64_t>(mine.size()) == bytes[0], "AllGatherV: {} bytes, {} expected",
+              mine.size(), bytes[0]);
   all->assign(1, mine);
 }
 
@@ -66,38 +84,84 @@ std::pair<int64_t, int64_t> Chunk(int64_t n, int r, int size) {
   return {n * r / size, n * (r + 1) / size};
 }
 
+// Rank r's part of the buffers: its chunk of the floats, then its chunk of the doubles.
+int64_t PartBytes(int64_t num_floats, int64_t num_doubles, int r, int size) {
+  const auto [fb, fe] = Chunk(num_floats, r, size);
+  const auto [db, de] = Chunk(num_doubles, r, size);
+  return static_cast<int64_t>(sizeof(float)) * (fe - fb) +
+         static_cast<int64_t>(sizeof(double)) * (de - db);
+}
+
 template <typename T>
-void AllReduceSumImpl(ProcessGroup& group, T* data, int64_t n) {
-  const int size = group.size();
-  if (size == 1 || n == 0) return;
-  std::vector<std::string> send(size), recv;
-  for (int d = 0; d < size; ++d) {
-    const auto [b, e] = Chunk(n, d, size);
-    send[d].assign(reinterpret_cast<const char*>(data + b), sizeof(T) * (e - b));
+void Append(std::string* out, const T* data, std::pair<int64_t, int64_t> range) {
+  out->append(reinterpret_cast<const char*>(data + range.first),
+              sizeof(T) * static_cast<size_t>(range.second - range.first));
+}
+
+// Sums this rank's chunk of T over the parts in rank order (the same bits on every rank),
+// reading each part at *at and advancing it.
+template <typename T>
+std::vector<T> SumChunk(const std::vector<std::string>& parts, std::vector<size_t>* at,
+                        int64_t count) {
+  std::vector<T> sum(static_cast<size_t>(count), T(0));
+  for (size_t s = 0; s < parts.size(); ++s) {
+    CRANK_CHECK((*at)[s] + sizeof(T) * sum.size() <= parts[s].size());
+    const char* base = parts[s].data() + (*at)[s];
+    for (size_t i = 0; i < sum.size(); ++i) {
+      T v;
+      std::memcpy(&v, base + sizeof(T) * i, sizeof(T));
+      sum[i] += v;
+    }
+    (*at)[s] += sizeof(T) * sum.size();
   }
-  group.AllToAllV(send, &recv);
-  const auto [b, e] = Chunk(n, group.rank(), size);
-  std::vector<T> sum(e - b, T(0));
-  for (int s = 0; s < size; ++s) {  // rank order: the same bits on every rank
-    CRANK_CHECK(recv[s].size() == sizeof(T) * sum.size());
-    const T* part = reinterpret_cast<const T*>(recv[s].data());
-    for (size_t i = 0; i < sum.size(); ++i) sum[i] += part[i];
-  }
-  std::vector<std::string> all;
-  group.AllGatherV(std::string(reinterpret_cast<const char*>(sum.data()), sizeof(T) * sum.size()),
-                   &all);
-  for (int r = 0; r < size; ++r) {
-    const auto [rb, re] = Chunk(n, r, size);
-    CRANK_CHECK(all[r].size() == sizeof(T) * (re - rb));
-    std::memcpy(data + rb, all[r].data(), all[r].size());
-  }
+  return sum;
 }
 
 }  // namespace
 
-void AllReduceSum(ProcessGroup& group, float* data, int64_t n) { AllReduceSumImpl(group, data, n); }
+void AllReduceSum(ProcessGroup& group, float* floats, int64_t num_floats, double* doubles,
+                  int64_t num_doubles) {
+  const int size = group.size();
+  if (size == 1 || num_floats + num_doubles == 0) return;
+  const int me = group.rank();
+  // Reduce-scatter: rank d gets every rank's part d and sums it.
+  std::vector<std::string> send(size), recv;
+  std::vector<int64_t> part_bytes(size);
+  for (int d = 0; d < size; ++d) {
+    Append(&send[d], floats, Chunk(num_floats, d, size));
+    Append(&send[d], doubles, Chunk(num_doubles, d, size));
+    part_bytes[d] = PartBytes(num_floats, num_doubles, d, size);
+  }
+  group.AllToAllV(send, std::vector<int64_t>(size, part_bytes[me]), &recv);
+  const auto [fb, fe] = Chunk(num_floats, me, size);
+  const auto [db, de] = Chunk(num_doubles, me, size);
+  std::vector<size_t> at(size, 0);
+  const std::vector<float> fsum = SumChunk<float>(recv, &at, fe - fb);
+  const std::vector<double> dsum = SumChunk<double>(recv, &at, de - db);
+  std::string mine;
+  Append(&mine, fsum.data(), {0, fe - fb});
+  Append(&mine, dsum.data(), {0, de - db});
+  // All-gather the sums.
+  std::vector<std::string> all;
+  group.AllGatherV(mine, part_bytes, &all);
+  for (int r = 0; r < size; ++r) {
+    const auto [rfb, rfe] = Chunk(num_floats, r, size);
+    const auto [rdb, rde] = Chunk(num_doubles, r, size);
+    CRANK_CHECK(static_cast<int64_t>(all[r].size()) == part_bytes[r]);
+    const size_t float_bytes = sizeof(float) * static_cast<size_t>(rfe - rfb);
+    if (float_bytes > 0) std::memcpy(floats + rfb, all[r].data(), float_bytes);
+    if (rde > rdb) {
+      std::memcpy(doubles + rdb, all[r].data() + float_bytes,
+                  sizeof(double) * static_cast<size_t>(rde - rdb));
+    }
+  }
+}
+
+void AllReduceSum(ProcessGroup& group, float* data, int64_t n) {
+  AllReduceSum(group, data, n, nullptr, 0);
+}
 void AllReduceSum(ProcessGroup& group, double* data, int64_t n) {
-  AllReduceSumImpl(group, data, n);
+  AllReduceSum(group, nullptr, 0, data, n);
 }
 
 }  // namespace crank

@@ -19,6 +19,7 @@
 // AllReduceSum is deterministic and the same bits on every rank: each rank sums one chunk of
 // the buffer over the ranks in rank order (a reduce-scatter through AllToAllV), then the chunks
 // are gathered (AllGatherV). The result does not depend on MPI's choice of reduction algorithm.
+// Every rank knows the chunks' sizes, so it costs two MPI calls.
 
 #include <cstdint>
 #include <memory>
@@ -37,9 +38,19 @@ class ProcessGroup {
 
   // send: size() buffers, send[d] goes to rank d -> *recv: size() buffers, (*recv)[s] came
   // from rank s. Each buffer below 2 GiB (IoError otherwise).
+  // MPI: two calls, the sizes and then the data.
   virtual void AllToAllV(const std::vector<std::string>& send, std::vector<std::string>* recv) = 0;
-  // mine -> *all: size() buffers, (*all)[r] is rank r's.
+  // The same when every rank knows what it receives: recv_bytes[s] bytes from rank s, which
+  // must be the size of the buffer rank s sends to this one (IoError or CRANK_CHECK otherwise).
+  // MPI: one call.
+  virtual void AllToAllV(const std::vector<std::string>& send,
+                         const std::vector<int64_t>& recv_bytes,
+                         std::vector<std::string>* recv) = 0;
+  // mine -> *all: size() buffers, (*all)[r] is rank r's. MPI: two calls.
   virtual void AllGatherV(const std::string& mine, std::vector<std::string>* all) = 0;
+  // The same when every rank knows every rank's size: bytes[r] is rank r's. MPI: one call.
+  virtual void AllGatherV(const std::string& mine, const std::vector<int64_t>& bytes,
+                          std::vector<std::string>* all) = 0;
   // mine -> on root, *all: size() buffers, (*all)[r] is rank r's; elsewhere *all is cleared.
   virtual void GatherV(const std::string& mine, int root, std::vector<std::string>* all) = 0;
   // *data on root -> *data on every rank.
@@ -50,6 +61,9 @@ class ProcessGroup {
   // Wall seconds this rank has spent inside collectives (transfer and waiting for the other
   // ranks); 0 for the local group.
   virtual double CommunicationSeconds() const { return 0.0; }
+  // MPI calls this rank has made to communicate (every MPI_Alltoall, MPI_Alltoallv, ...); 0
+  // for the local group.
+  virtual int64_t CommunicationCalls() const { return 0; }
 
   // Watches this rank's collectives (a CollectiveWatchdog, dist/watchdog.h): a wait in one
   // collective longer than `timeout_seconds` prints "crank: error on rank R of N: no progress
@@ -67,7 +81,11 @@ class LocalProcessGroup : public ProcessGroup {
   int size() const override { return 1; }
   std::string Describe() const override { return "single process"; }
   void AllToAllV(const std::vector<std::string>& send, std::vector<std::string>* recv) override;
+  void AllToAllV(const std::vector<std::string>& send, const std::vector<int64_t>& recv_bytes,
+                 std::vector<std::string>* recv) override;
   void AllGatherV(const std::string& mine, std::vector<std::string>* all) override;
+  void AllGatherV(const std::string& mine, const std::vector<int64_t>& bytes,
+                  std::vector<std::string>* all) override;
   void GatherV(const std::string& mine, int root, std::vector<std::string>* all) override;
   void Broadcast(std::string* data, int root) override;
   void Barrier() override {}
@@ -89,6 +107,10 @@ std::unique_ptr<ProcessGroup> MakeProcessGroup();
 // (see the top of this file). double accumulates; float sums in float in rank order.
 void AllReduceSum(ProcessGroup& group, float* data, int64_t n);
 void AllReduceSum(ProcessGroup& group, double* data, int64_t n);
+// Both at once, in one reduce-scatter and one all-gather (the floats' bits are those of the
+// float-only call, the doubles' those of the double-only call).
+void AllReduceSum(ProcessGroup& group, float* floats, int64_t num_floats, double* doubles,
+                  int64_t num_doubles);
 
 }  // namespace crank
 

@@ -58,6 +58,9 @@ class TrainHook {
   // files' size (0 if unknown).
   virtual void OnEpochBegin(int64_t epoch, int64_t epochs, int64_t total_bytes) {}
   virtual HookAction OnStepEnd(const StepEndInfo& step) { return HookAction::kContinue; }
+  // False when OnStepEnd never returns kStop: a run on several ranks then asks the ranks
+  // whether to stop only when some rank has a hook that may (one collective per step less).
+  virtual bool MayStopAtStepEnd() const { return true; }
   // An evaluation is about to run (e.g. to end a progress line before its log line).
   virtual void OnEvalBegin(int64_t epoch, int64_t step) {}
   virtual HookAction OnEval(const EvalInfo& eval) { return HookAction::kContinue; }

@@ -54,6 +54,7 @@ class ProgressHook : public TrainHook {
   void OnEpochBegin(int64_t epoch, int64_t epochs, int64_t total_bytes) override {
     progress_.StartEpoch(epoch, epochs, total_bytes);
   }
+  bool MayStopAtStepEnd() const override { return false; }
   HookAction OnStepEnd(const StepEndInfo& s) override {
     progress_.Step(s.step, s.batch_size, s.loss, s.bytes_read);
     return HookAction::kContinue;

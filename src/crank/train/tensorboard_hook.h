@@ -49,6 +49,7 @@ class TensorBoardHook : public TrainHook {
   explicit TensorBoardHook(TensorBoardOptions options);
 
   void OnEpochBegin(int64_t epoch, int64_t epochs, int64_t total_bytes) override;
+  bool MayStopAtStepEnd() const override { return false; }
   HookAction OnStepEnd(const StepEndInfo& step) override;
   void OnEvalBegin(int64_t epoch, int64_t step) override;
   HookAction OnEval(const EvalInfo& eval) override;

@@ -259,6 +259,14 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
     ro.world_size = n;
     ro.by_bytes = true;
     by_bytes_ = true;
+  } else if (several_ranks && to.shuffle_buffer <= 1 && !to.in_memory) {
+    // The exact feeding: every rank scans the input, but parses and maps only its slice of
+    // each global batch. (A shuffle buffer's order, or the in-memory reader, needs every row:
+    // then every rank reads the global batch and takes its slice.)
+    ro.rank = run_.group->rank();
+    ro.world_size = run_.group->size();
+    ro.batch_slices = true;
+    sliced_ = true;
   }
   ro.split = holdout ? RowSplit::kTrain : RowSplit::kAll;
   ro.shuffle_buffer = to.shuffle_buffer;
@@ -358,6 +366,11 @@ TrainResult Trainer::Fit() {
   int64_t total_bytes = TotalBytes(run_.train_files);
   if (by_bytes_) total_bytes /= run_.group->size();  // about this rank's range (progress)
   for (int64_t e = 0; e < state_.epoch; ++e) reader_->Rewind();  // the shuffle order of epoch e
+  if (hybrid_) {
+    bool may_stop = false;
+    for (const TrainHook* h : hooks_) may_stop |= h->MayStopAtStepEnd();
+    hooks_may_stop_ = hybrid_->AnyRank(may_stop);
+  }
   while (!state_.finished && !stop_ && state_.epoch < config_.train.epochs) RunEpoch(total_bytes);
   if (result_.rows_skipped > 0)
     LogWarning("{} malformed training rows were skipped", result_.rows_skipped);
@@ -387,7 +400,12 @@ void Trainer::RunEpoch(int64_t total_bytes) {
     info.bytes_read = reader_->stats().bytes_read;
     bool hook_stop = false;
     for (TrainHook* h : hooks_) hook_stop |= h->OnStepEnd(info) == HookAction::kStop;
-    if (hybrid_) hook_stop = hybrid_->AnyRank(hook_stop);  // every rank stops at the same step
+    // Every rank stops at the same step; without a hook that may stop, there is nothing to ask.
+    if (hybrid_ && hooks_may_stop_) {
+      const int64_t calls0 = hybrid_->group().CommunicationCalls();
+      hook_stop = hybrid_->AnyRank(hook_stop);
+      result_.communication_calls += hybrid_->group().CommunicationCalls() - calls0;
+    }
     const bool at_max = to.max_steps > 0 && state_.global_step >= to.max_steps;
     const bool eval_due = eval_cadence_.Due(state_.global_step);
     const bool checkpoint_due = checkpoint_cadence_.Due(state_.global_step);
@@ -461,7 +479,8 @@ bool Trainer::NextBatch() {
 
 StepResult Trainer::Step() {
   if (best_unsaved_) SaveBest();  // this step moves the weights past the best evaluation's
-  const bool have_rows = !(by_bytes_ && local_done_);
+  // A rank may have no rows of a global batch (its range is done, or its slice is empty).
+  const bool have_rows = !(by_bytes_ && local_done_) && batch_.size() > 0;
   if (have_rows && batch_.labels.empty())
     throw DataError("training needs labelled data, but the input has no label column");
   if (state_.global_step == 0 && config_.model.output_bias_init == OutputBiasInit::kLabelMean) {
@@ -470,16 +489,19 @@ StepResult Trainer::Step() {
       for (int64_t i = 0; i < batch_.labels.size(); ++i) sum_count[0] += batch_.labels[i];
       sum_count[1] = static_cast<double>(batch_.labels.size());
     }
-    if (by_bytes_) AllReduceSum(hybrid_->group(), sum_count, 2);  // the global batch's mean
+    if (by_bytes_ || sliced_) AllReduceSum(hybrid_->group(), sum_count, 2);  // the global mean
     model_->InitializeOutputBias(sum_count[0] / sum_count[1]);
   }
   StepResult r;
   if (hybrid_) {
     hybrid_->group().SetPhase(fmt::format("training step {}", state_.global_step + 1));
     const double comm0 = hybrid_->group().CommunicationSeconds();
-    r = by_bytes_ ? hybrid_->TrainLocalStep(have_rows ? &batch_ : nullptr, global_batch_)
-                  : hybrid_->TrainStep(batch_);
+    const int64_t calls0 = hybrid_->group().CommunicationCalls();
+    r = by_bytes_ || sliced_ ? hybrid_->TrainSliceStep(have_rows ? &batch_ : nullptr)
+                             : hybrid_->TrainStep(batch_);
+    global_batch_ = hybrid_->last_global_batch();
     result_.communication_seconds += hybrid_->group().CommunicationSeconds() - comm0;
+    result_.communication_calls += hybrid_->group().CommunicationCalls() - calls0;
   } else {
     r = model_->TrainStep(batch_);
   }

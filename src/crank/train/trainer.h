@@ -66,6 +66,10 @@ struct TrainResult {
   // With several ranks: the part of train_seconds this rank spent in collectives during the
   // training steps (exchanges, all-reduce, and waiting for the other ranks).
   double communication_seconds = 0.0;
+  // With several ranks: the MPI calls this rank made in the training steps (the step's
+  // exchanges and all-reduce, and the ranks' stop flag when a hook may stop; not the first
+  // step's label mean nor a checkpoint): communication_calls / steps is the calls per step.
+  int64_t communication_calls = 0;
   int64_t rows_skipped = 0;      // malformed training rows skipped
   bool stopped_early = false;    // early stopping ended the run (it is finished)
   bool stopped_by_hook = false;  // a hook asked to stop (the run is paused, not finished)
@@ -161,9 +165,13 @@ class Trainer {
   RankingConfig ranking_config_;
   std::unique_ptr<HybridParallel> hybrid_;  // several ranks: the model's distributed step
   TrainingState state_;
-  bool by_bytes_ = false;     // train.input_sharding bytes on several ranks
-  bool local_done_ = false;   // by_bytes_: this rank's range is exhausted for this epoch
-  int64_t global_batch_ = 0;  // examples of the current global batch
+  bool by_bytes_ = false;    // train.input_sharding bytes on several ranks
+  bool local_done_ = false;  // by_bytes_: this rank's range is exhausted for this epoch
+  // Several ranks, the default feeding: the reader gives this rank its slice of each global
+  // batch (ReaderOptions::batch_slices).
+  bool sliced_ = false;
+  bool hooks_may_stop_ = true;  // some rank has a hook that may stop at a step's end
+  int64_t global_batch_ = 0;    // examples of the current global batch
   std::string config_yaml_;
   std::string mapping_text_;
   nlohmann::json history_;  // [{"epoch":..,"step":..,"metrics":{...}}, ...]
