@@ -119,6 +119,15 @@ std::string GraphBuilder::Floats(const std::string& hint, const std::vector<int6
   return t->name();
 }
 
+std::string GraphBuilder::Halves(const std::string& hint, const std::vector<int64_t>& dims,
+                                 const uint16_t* data) {
+  onnx::TensorProto* t = AddInitializer(hint, onnx::TensorProto::FLOAT16, dims);
+  int64_t n = 1;
+  for (const int64_t d : dims) n *= d;
+  t->set_raw_data(reinterpret_cast<const char*>(data), static_cast<size_t>(n) * sizeof(uint16_t));
+  return t->name();
+}
+
 std::string GraphBuilder::Int64s(const std::string& hint, const std::vector<int64_t>& dims,
                                  const std::vector<int64_t>& values) {
   onnx::TensorProto* t = AddInitializer(hint, onnx::TensorProto::INT64, dims);
