@@ -469,8 +469,9 @@ namespace {
 // --embedding-precision stores the tables in 16 bits: the model file shrinks by 2 bytes per table
 // value, and eval, predict and info work on the model as on an fp32 one.
 TEST_F(Cli, EmbeddingPrecisionHalvesTheTablesAndTheModelPredicts) {
-  Generate(3000, 1000);
-  const std::string train = "train -q --train " + P("train.tsv") + SmallModel() + " --seed 4 ";
+  Generate();
+  const std::string train =
+      "train -q --train " + P("train.tsv") + SmallModel() + " --seed 4 --epochs 2 ";
   ASSERT_EQ(Run(train + "--model-out " + P("fp32.crank")).code, 0);
   for (const char* precision : {"bf16", "fp16"}) {
     SCOPED_TRACE(precision);

@@ -56,6 +56,9 @@ class GraphBuilder {
 
  private:
   std::string Unique(const std::string& hint);
+  // An initializer of n = product(dims) values of element_bytes each, copied from data.
+  std::string Raw(const std::string& hint, onnx::TensorProto::DataType type,
+                  const std::vector<int64_t>& dims, const void* data, size_t element_bytes);
   onnx::TensorProto* AddInitializer(const std::string& hint, onnx::TensorProto::DataType type,
                                     const std::vector<int64_t>& dims);
 
