@@ -473,6 +473,14 @@ TEST_F(Cli, EmbeddingPrecisionHalvesTheTablesAndTheModelPredicts) {
   const std::string train =
       "train -q --train " + P("train.tsv") + SmallModel() + " --seed 4 --epochs 2 ";
   ASSERT_EQ(Run(train + "--model-out " + P("fp32.crank")).code, 0);
+  const auto auc_of = [&](const std::string& model) {
+    const Result r = Run("eval --model " + model + " --data " + P("eval.tsv") + " --metrics-out " +
+                         P("eval.json"));
+    EXPECT_EQ(r.code, 0) << r.err;
+    return nlohmann::json::parse(ReadFile(P("eval.json")))["auc"].get<double>();
+  };
+  const double fp32_auc = auc_of(P("fp32.crank"));
+  EXPECT_GT(fp32_auc, 0.53);
   for (const char* precision : {"bf16", "fp16"}) {
     SCOPED_TRACE(precision);
     const std::string model = P(std::string(precision) + ".crank");
@@ -481,10 +489,8 @@ TEST_F(Cli, EmbeddingPrecisionHalvesTheTablesAndTheModelPredicts) {
     // 26 tables of 2000 x 4 values, 2 bytes fewer each.
     const double saved = static_cast<double>(fs::file_size(P("fp32.crank"))) - fs::file_size(model);
     EXPECT_NEAR(saved, 26 * 2000 * 4 * 2, 0.05 * 26 * 2000 * 4 * 2);
-    r = Run("eval --model " + model + " --data " + P("eval.tsv") + " --metrics-out " +
-            P("eval.json"));
-    ASSERT_EQ(r.code, 0) << r.err;
-    EXPECT_GT(nlohmann::json::parse(ReadFile(P("eval.json")))["auc"].get<double>(), 0.55);
+    // Trains as the fp32 tables do (the study in docs/performance.md measures how closely).
+    EXPECT_NEAR(auc_of(model), fp32_auc, 0.02);
     r = Run("predict --model " + model + " --data " + P("eval.tsv") + " --out " + P("p.txt"));
     ASSERT_EQ(r.code, 0) << r.err;
     LoadedModel m = LoadModel(model);
