@@ -39,24 +39,8 @@ mkdir -p "$WORK/data" "$WORK/runs"
 results=$WORK/results.tsv
 [[ -f $results ]] || printf 'family\tbatch\tseed\tprecision\tauc\tlogloss\tseconds\n' >"$results"
 
-# Writes $WORK/data/<family>_train.tsv and <family>_eval.tsv; returns 1 when the family cannot
-# be made here.
-make_family() {
-  local f=$1 d=$WORK/data gen=()
-  [[ -s $d/${f}_train.tsv && -s $d/${f}_eval.tsv ]] && return 0
-  case $f in
-    t1) gen=(--teacher-seed 1) ;;
-    zipf) gen=(--teacher-seed 3 --zipf-exponent 0.8 --max-cardinality 1000000) ;;
-    movielens)
-      [[ -f $MOVIELENS/ratings.csv ]] || { echo "# movielens: $MOVIELENS/ratings.csv absent, skipped" >&2; return 1; }
-      "$PYTHON" "$here/bench/movielens_to_criteo.py" "$MOVIELENS/ratings.csv" \
-        "$d/${f}_train.tsv" "$d/${f}_eval.tsv"
-      return 0 ;;
-    *) echo "unknown family $f" >&2; return 1 ;;
-  esac
-  "$CRANK" -q gen --rows "$TRAIN_ROWS" --seed 1 "${gen[@]}" --out "$d/${f}_train.tsv"
-  "$CRANK" -q gen --rows "$EVAL_ROWS" --seed 2 "${gen[@]}" --out "$d/${f}_eval.tsv"
-}
+# make_family FAMILY ROWS (bench/study_families.sh).
+source "$here/bench/study_families.sh"
 
 run() {  # family batch seed precision
   local f=$1 b=$2 s=$3 p=$4 tag t0 t1
@@ -73,7 +57,7 @@ run() {  # family batch seed precision
 }
 
 for f in $FAMILIES; do
-  make_family "$f" || continue
+  make_family "$f" "$TRAIN_ROWS" || continue
   for b in $BATCHES; do
     echo "# $f, batch $b" >&2
     for s in $SEEDS; do

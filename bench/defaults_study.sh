@@ -64,26 +64,8 @@ results=$WORK/results.tsv
 max_size=0
 for n in $SIZES; do ((n > max_size)) && max_size=$n; done
 
-# Writes $WORK/data/<family>_train.tsv (max_size rows, or all) and <family>_eval.tsv; returns 1
-# when the family cannot be made here.
-make_family() {
-  local f=$1 d=$WORK/data gen=()
-  [[ -s $d/${f}_train.tsv && -s $d/${f}_eval.tsv ]] && return 0
-  case $f in
-    t1) gen=(--teacher-seed 1) ;;
-    t7) gen=(--teacher-seed 7) ;;
-    zipf) gen=(--teacher-seed 3 --zipf-exponent 0.8 --max-cardinality 1000000) ;;
-    nodense) gen=(--teacher-seed 5 --no-dense) ;;
-    movielens)
-      [[ -f $MOVIELENS/ratings.csv ]] || { echo "# movielens: $MOVIELENS/ratings.csv absent, skipped" >&2; return 1; }
-      "$PYTHON" "$here/bench/movielens_to_criteo.py" "$MOVIELENS/ratings.csv" \
-        "$d/${f}_train.tsv" "$d/${f}_eval.tsv"
-      return 0 ;;
-    *) echo "unknown family $f" >&2; return 1 ;;
-  esac
-  "$CRANK" -q gen --rows "$max_size" --seed 1 "${gen[@]}" --out "$d/${f}_train.tsv"
-  "$CRANK" -q gen --rows "$EVAL_ROWS" --seed 2 "${gen[@]}" --out "$d/${f}_eval.tsv"
-}
+# make_family FAMILY ROWS (bench/study_families.sh).
+source "$here/bench/study_families.sh"
 
 # The first n rows of a family's training file (the whole file when shorter): prints the path.
 train_file() {
@@ -128,7 +110,7 @@ run_peer() {  # family rows epochs setting train eval flags
 }
 
 for f in $FAMILIES; do
-  make_family "$f" || continue
+  make_family "$f" "$max_size" || continue
   ev=$WORK/data/${f}_eval.tsv
   for n in $SIZES; do
     tr=$(train_file "$f" "$n")

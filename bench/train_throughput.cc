@@ -29,6 +29,7 @@
 //        [--min-seconds=2.5] [--rows=N] [--reader-rows=N] [--gemm-peak=GFLOPS]
 //        [--emb-opt=sgd|adagrad|adam] [--emb-lr=0.1] [--dense-opt=...] [--dense-lr=0.1]
 //        [--precision=fp32|bf16] [--gemm-backend=auto|openblas|onednn]  (crank::SetGemmPrecision)
+//        [--embedding-precision=fp32|bf16|fp16]  (how the tables are stored)
 //        [--buckets=100000] [--seed=1] [--ids=uniform|zipf] [--zipf-exponent=1.1]
 //        [--write-tsv=PATH]
 //        train_throughput --runtime-env   prints the process settings crank would choose now
@@ -100,6 +101,7 @@ struct Options {
   float emb_lr = 0.1f, dense_lr = 0.1f;
   uint64_t seed = 1;
   std::string precision = "fp32", gemm_backend = "auto";  // crank::SetGemmPrecision / Backend
+  std::string embedding_precision = "fp32";               // TableConfig::precision
   int64_t buckets = kDefaultBuckets;  // rows per table - 1 (synthetic data only)
   bool zipf = false;                  // --ids=zipf
   double zipf_exponent = 1.1;
@@ -112,7 +114,8 @@ struct Options {
                "dcn --batch=N --threads=N [--modes=train,infer,latency,reader,memory] "
                "[--min-seconds=S] [--rows=N] [--reader-rows=N] [--gemm-peak=GFLOPS] "
                "[--emb-opt=sgd|adagrad|adam] [--emb-lr=X] [--dense-opt=...] [--dense-lr=X] "
-               "[--precision=fp32|bf16] [--gemm-backend=auto|openblas|onednn] [--buckets=N] "
+               "[--precision=fp32|bf16] [--gemm-backend=auto|openblas|onednn] "
+               "[--embedding-precision=fp32|bf16|fp16] [--buckets=N] "
                "[--seed=N] [--ids=uniform|zipf] [--zipf-exponent=S] [--write-tsv=PATH]\n",
                why.c_str());
   std::exit(2);
@@ -155,6 +158,11 @@ Options ParseFlags(int argc, char** argv) {
       o.seed = std::stoull(v);
     } else if (key == "precision") {
       o.precision = v;
+    } else if (key == "embedding-precision") {
+      if (v != "fp32" && v != "bf16" && v != "fp16") {
+        Usage("--embedding-precision must be fp32, bf16 or fp16, got " + v);
+      }
+      o.embedding_precision = v;
     } else if (key == "gemm-backend") {
       o.gemm_backend = v;
     } else if (key == "buckets") {
@@ -377,6 +385,9 @@ Timed TimeLoop(Step step, double min_seconds) {
 class Bench {
  public:
   explicit Bench(const Options& o) : o_(o), config_(MakeConfig(o.config, o.seed, o.buckets)) {
+    for (crank::TableConfig& t : config_.tables) {
+      t.precision = crank::ParseEmbeddingPrecision(o.embedding_precision);
+    }
     baseline_rss_ = PeakRssBytes();
     model_ = std::make_unique<crank::Ranking>(config_);
     std::vector<crank::CompositeOptimizer::Part> parts;
@@ -401,10 +412,12 @@ class Bench {
     std::printf(
         "{\"benchmark\": \"%s\", \"engine\": \"crank\", \"config\": \"%s\", "
         "\"batch\": %lld, \"threads\": %d, \"precision\": \"%s\", \"gemm_backend\": \"%s\", "
-        "\"omp_wait\": \"%s\", \"buckets\": %lld, \"ids\": \"%s\", ",
+        "\"omp_wait\": \"%s\", \"buckets\": %lld, \"ids\": \"%s\", "
+        "\"embedding_precision\": \"%s\", ",
         benchmark, o_.config.c_str(), static_cast<long long>(batch), o_.threads,
         o_.precision.c_str(), o_.gemm_backend.c_str(), crank::OpenMpWaitDescription().c_str(),
-        static_cast<long long>(o_.buckets), o_.zipf ? "zipf" : "uniform");
+        static_cast<long long>(o_.buckets), o_.zipf ? "zipf" : "uniform",
+        o_.embedding_precision.c_str());
   }
 
   void Train() {
@@ -559,7 +572,7 @@ class Bench {
     if (peak_rss == 0) peak_rss = PeakRssBytes();
     int64_t params = 0, grads = 0, state = 0;
     for (crank::Variable* v : model_->TrainableVariables()) {
-      params += 4 * v->value.size();
+      params += crank::EmbeddingPrecisionBytes(v->precision) * v->size();
       grads += 4 * (v->sparse ? v->sparse_grad.rows.size() : v->grad.size());
     }
     for (const auto& [name, t] : model_->optimizer()->StateTensors()) state += 4 * t->size();

@@ -342,6 +342,20 @@ TEST_F(OnnxRuntimeCli, DlrmDotMatchesPredictOn2000Rows) {
   CompareWithPredict(P("eval.tsv"), 2000, CriteoLabels(P("eval.tsv")), 0.5f);
 }
 
+// Tables stored in 16 bits: fp16 as FLOAT16 initializers with a Cast, bf16 widened to FLOAT.
+TEST_F(OnnxRuntimeCli, SixteenBitTablesMatchPredictOn2000Rows) {
+  SKIP_WITHOUT_RUNTIME();
+  SKIP_WITHOUT_CHECKER();
+  Generate(8000, 2000);
+  for (const char* precision : {"fp16", "bf16"}) {
+    SCOPED_TRACE(precision);
+    const Result r = Run("train -q --train " + P("train.tsv") + " --model-out " + P("m.crank") +
+                         SmallModel() + " --embedding-precision " + precision);
+    ASSERT_EQ(r.code, 0) << r.err;
+    CompareWithPredict(P("eval.tsv"), 2000, CriteoLabels(P("eval.tsv")), 0.5f);
+  }
+}
+
 TEST_F(OnnxRuntimeCli, DcnLowRankCrossMatchesPredictOn2000Rows) {
   SKIP_WITHOUT_RUNTIME();
   SKIP_WITHOUT_CHECKER();

@@ -37,6 +37,7 @@ ConfigOverrides OverridesFromDict(const py::dict& options) {
       {"format", set(&o.format)},
       {"interaction", set(&o.interaction)},
       {"pooling", set(&o.pooling)},
+      {"embedding_precision", set(&o.embedding_precision)},
       {"precision", set(&o.precision)},
       {"bad_rows", set(&o.bad_rows)},
       {"embedding_dim", set(&o.embedding_dim)},

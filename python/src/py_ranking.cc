@@ -522,6 +522,15 @@ py::array_t<float> PyRanking::EmbeddingTable(const std::string& name) {
     throw py::key_error(fmt::format("embedding_table: no table '{}' (the model's tables: {})", name,
                                     fmt::join(names, ", ")));
   }
+  if (table->is16()) {
+    // A 16-bit table: a read-only copy of its widened values.
+    const int64_t rows = table->shape()[0], cols = table->shape()[1];
+    py::array_t<float> copy({rows, cols});
+    float* dst = copy.mutable_data();
+    for (int64_t r = 0; r < rows; ++r) table->ReadRow(r, dst + r * cols);
+    py::detail::array_proxy(copy.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+    return copy;
+  }
   // The holder (model and its tables) lives as long as the view.
   auto* keep = new std::shared_ptr<ModelHolder>(holder);
   py::capsule owner(keep, [](void* p) { delete static_cast<std::shared_ptr<ModelHolder>*>(p); });
@@ -559,7 +568,7 @@ py::dict PyRanking::Summary() {
   d["built"] = holder_ != nullptr;
   if (!holder_) return d;
   int64_t params = 0;
-  for (Variable* v : holder_->model->TrainableVariables()) params += v->value.size();
+  for (Variable* v : holder_->model->TrainableVariables()) params += v->size();
   d["parameters"] = params;
   d["dense_features"] = mapping_->spec().num_dense();
   d["sparse_features"] = mapping_->spec().num_sparse();

@@ -123,7 +123,8 @@ void LogCompute(int threads) {
 // ---------------------------------------------------------------------------------------------
 struct TrainFlags {
   std::vector<std::string> train, eval;
-  std::string model_out, config, format, interaction, metrics_out, bad_rows, pooling, precision;
+  std::string model_out, config, format, interaction, metrics_out, bad_rows, pooling, precision,
+      embedding_precision;
   std::string tensorboard;
   int64_t tensorboard_every = 0;
   std::vector<int64_t> bottom, top;
@@ -177,6 +178,10 @@ Action AddTrainCommand(CLI::App& app) {
       c->add_option("--bottom", f->bottom, "bottom MLP sizes, e.g. 256,64,16")->delimiter(',');
   auto* o_top = c->add_option("--top", f->top, "top MLP sizes, e.g. 512,256,1")->delimiter(',');
   auto* o_pool = c->add_option("--pooling", f->pooling, "multi-hot pooling: sum | mean | sqrtn");
+  auto* o_emb_prec = c->add_option(
+      "--embedding-precision", f->embedding_precision,
+      "storage of the embedding tables: fp32 (default) | bf16 | fp16 (16 bits: half the memory, "
+      "fp32 arithmetic, stochastic rounding on update)");
   auto* o_hash = c->add_option("--hash-buckets", f->hash_buckets,
                                "hash buckets per Criteo categorical field (default: none, a "
                                "vocabulary as --min-count 2; 100000 buckets where the training "
@@ -259,6 +264,7 @@ Action AddTrainCommand(CLI::App& app) {
     given(o_bottom, f->bottom, &o.bottom);
     given(o_top, f->top, &o.top);
     given(o_pool, f->pooling, &o.pooling);
+    given(o_emb_prec, f->embedding_precision, &o.embedding_precision);
     given(o_hash, f->hash_buckets, &o.hash_buckets);
     given(o_min_count, f->min_count, &o.min_count);
     given(o_epochs, f->epochs, &o.epochs);
@@ -505,7 +511,7 @@ Action AddInfoCommand(CLI::App& app) {
   return [=] {
     LoadedModel m = LoadModel(*path);
     int64_t params = 0;
-    for (Variable* v : m.model->TrainableVariables()) params += v->value.size();
+    for (Variable* v : m.model->TrainableVariables()) params += v->size();
     std::printf("%s", StoredConfig(m, *path).ToYaml().c_str());
     std::printf("# dense features: %lld, sparse features: %lld, parameters: %lld\n",
                 static_cast<long long>(m.mapping->spec().num_dense()),

@@ -183,6 +183,25 @@ std::string PoolBags(GraphBuilder& g, Constants& c, const std::string& name,
   return g.Op("Mul", {pooled, scale_col}, name + "/pooled");
 }
 
+// The float (V, E) table of `table` in the graph: an fp32 table as a FLOAT initializer; an fp16
+// one as its FLOAT16 initializer and a Cast to float (ONNX Runtime folds it at load); a bf16 one
+// widened to a FLOAT initializer (ONNX Runtime's CPU provider has no bfloat16 Gather).
+std::string ExportTable(GraphBuilder& g, const std::string& name, const Variable& table) {
+  const std::string hint = "embedding/" + name;
+  switch (table.precision) {
+    case EmbeddingPrecision::kFp32:
+      return g.Floats(hint, table.value.shape(), table.value.data());
+    case EmbeddingPrecision::kFp16:
+      return g.Op("Cast", {g.Halves(hint, table.value16.shape(), table.value16.data())},
+                  hint + "/float", {IntAttr("to", onnx::TensorProto::FLOAT)});
+    case EmbeddingPrecision::kBf16:
+      break;
+  }
+  std::vector<float> widened(static_cast<size_t>(table.size()));
+  WidenRow(table.precision, table.value16.data(), table.size(), widened.data());
+  return g.Floats(hint, table.shape(), widened.data());
+}
+
 std::vector<std::string> ExportEmbeddings(GraphBuilder& g, Constants& c, EmbeddingLayer& layer,
                                           const DataSpec& spec, bool weighted_ids) {
   auto* collection = dynamic_cast<EmbeddingCollection*>(&layer);
@@ -206,20 +225,19 @@ std::vector<std::string> ExportEmbeddings(GraphBuilder& g, Constants& c, Embeddi
                      [&](const TableConfig& tc) { return tc.name == fc.table; }) -
         tables.begin());
     CRANK_CHECK(t < tables.size());
-    const Tensor& value = variables[t]->value;  // (V, E)
-    CRANK_REQUIRE(value.dim(0) >= fs.vocabulary_size,
+    const Variable& table = *variables[t];
+    const std::vector<int64_t>& shape = table.shape();  // (V, E)
+    CRANK_REQUIRE(shape[0] >= fs.vocabulary_size,
                   "ONNX export: feature '{}' has ids below {} but its table has {} rows", fs.name,
-                  fs.vocabulary_size, value.dim(0));
-    if (table_names[t].empty()) {
-      table_names[t] = g.Floats("embedding/" + tables[t].name, value.shape(), value.data());
-    }
+                  fs.vocabulary_size, shape[0]);
+    if (table_names[t].empty()) table_names[t] = ExportTable(g, tables[t].name, table);
     if (!fs.multi_hot) {
       // One id per example: every pooling gives the row itself (scale 1).
       outputs.push_back(
           g.Op("Gather", {table_names[t], fs.name}, fs.name + "/embedding", {IntAttr("axis", 0)}));
       continue;
     }
-    outputs.push_back(PoolBags(g, c, fs.name, table_names[t], value.dim(1), fc.pooling,
+    outputs.push_back(PoolBags(g, c, fs.name, table_names[t], shape[1], fc.pooling,
                                weighted_ids ? fs.name + ".weights" : std::string()));
   }
   return outputs;

@@ -109,14 +109,25 @@ onnx::TensorProto* GraphBuilder::AddInitializer(const std::string& hint,
   return t;
 }
 
-std::string GraphBuilder::Floats(const std::string& hint, const std::vector<int64_t>& dims,
-                                 const float* data) {
-  onnx::TensorProto* t = AddInitializer(hint, onnx::TensorProto::FLOAT, dims);
+std::string GraphBuilder::Raw(const std::string& hint, onnx::TensorProto::DataType type,
+                              const std::vector<int64_t>& dims, const void* data,
+                              size_t element_bytes) {
+  onnx::TensorProto* t = AddInitializer(hint, type, dims);
   int64_t n = 1;
   for (const int64_t d : dims) n *= d;
-  // raw_data is little-endian, as the host's floats.
-  t->set_raw_data(reinterpret_cast<const char*>(data), static_cast<size_t>(n) * sizeof(float));
+  // raw_data is little-endian, as the host's values.
+  t->set_raw_data(static_cast<const char*>(data), static_cast<size_t>(n) * element_bytes);
   return t->name();
+}
+
+std::string GraphBuilder::Floats(const std::string& hint, const std::vector<int64_t>& dims,
+                                 const float* data) {
+  return Raw(hint, onnx::TensorProto::FLOAT, dims, data, sizeof(float));
+}
+
+std::string GraphBuilder::Halves(const std::string& hint, const std::vector<int64_t>& dims,
+                                 const uint16_t* data) {
+  return Raw(hint, onnx::TensorProto::FLOAT16, dims, data, sizeof(uint16_t));
 }
 
 std::string GraphBuilder::Int64s(const std::string& hint, const std::vector<int64_t>& dims,

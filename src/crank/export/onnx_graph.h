@@ -38,6 +38,9 @@ class GraphBuilder {
 
   // Initializers; each returns its (unique, hint-based) name.
   std::string Floats(const std::string& hint, const std::vector<int64_t>& dims, const float* data);
+  // An IEEE binary16 initializer from the values' bits.
+  std::string Halves(const std::string& hint, const std::vector<int64_t>& dims,
+                     const uint16_t* data);
   std::string Int64s(const std::string& hint, const std::vector<int64_t>& dims,
                      const std::vector<int64_t>& values);
   std::string Bools(const std::string& hint, const std::vector<int64_t>& dims,
@@ -53,6 +56,9 @@ class GraphBuilder {
 
  private:
   std::string Unique(const std::string& hint);
+  // An initializer of n = product(dims) values of element_bytes each, copied from data.
+  std::string Raw(const std::string& hint, onnx::TensorProto::DataType type,
+                  const std::vector<int64_t>& dims, const void* data, size_t element_bytes);
   onnx::TensorProto* AddInitializer(const std::string& hint, onnx::TensorProto::DataType type,
                                     const std::vector<int64_t>& dims);
 

@@ -67,6 +67,10 @@ const char* KindName(cf::RecordKind kind) {
       return "int64 array";
     case cf::RecordKind::kBytes:
       return "string";
+    case cf::RecordKind::kBfloat16Tensor:
+      return "bfloat16 tensor";
+    case cf::RecordKind::kFloat16Tensor:
+      return "float16 tensor";
   }
   return "record";
 }
@@ -314,10 +318,21 @@ class CheckpointReader {
       case cf::RecordKind::kBytes:
         element_size = 1;
         break;
+      case cf::RecordKind::kBfloat16Tensor:
+      case cf::RecordKind::kFloat16Tensor:
+        if (c.format_version_ < cf::kFormatVersion16) {
+          Corrupted(fmt::format("record '{}' is a {}, which format version {} does not have",
+                                Printable(name), KindName(record_kind), c.format_version_));
+        }
+        element_size = 2;
+        break;
       default:
         Corrupted(fmt::format("record '{}' has unknown kind {}", Printable(name), kind));
     }
-    if (record_kind != cf::RecordKind::kFloat32Tensor && rank != 1) {
+    const bool is_tensor = record_kind == cf::RecordKind::kFloat32Tensor ||
+                           record_kind == cf::RecordKind::kBfloat16Tensor ||
+                           record_kind == cf::RecordKind::kFloat16Tensor;
+    if (!is_tensor && rank != 1) {
       Corrupted(fmt::format("{} record '{}' has rank {}, expected 1", KindName(record_kind),
                             Printable(name), rank));
     }
@@ -358,6 +373,15 @@ class CheckpointReader {
         value = std::string(static_cast<size_t>(count), '\0');
         dst = std::get<std::string>(value).data();
         break;
+      case cf::RecordKind::kBfloat16Tensor:
+      case cf::RecordKind::kFloat16Tensor: {
+        value = Checkpoint::Table16{record_kind == cf::RecordKind::kBfloat16Tensor
+                                        ? EmbeddingPrecision::kBf16
+                                        : EmbeddingPrecision::kFp16,
+                                    Tensor16(dims)};
+        dst = std::get<Checkpoint::Table16>(value).values.data();
+        break;
+      }
     }
     if (payload_length > 0) Read(dst, payload_length);
     const uint32_t payload_crc = payload_length > 0 ? Crc32c(dst, payload_length) : 0;
@@ -406,7 +430,8 @@ void Checkpoint::ThrowMissing(std::string_view what, std::string_view name) cons
   const Value* v = Find(name);
   std::string msg = fmt::format("checkpoint {} has no {} '{}'", path_, what, Printable(name));
   if (v != nullptr) {
-    static constexpr const char* kKinds[] = {"a tensor", "an int64 array", "a string"};
+    static constexpr const char* kKinds[] = {"a tensor", "an int64 array", "a string",
+                                             "a 16-bit tensor"};
     msg += fmt::format(" (the record of that name is {})", kKinds[v->index()]);
   }
   throw IoError(msg);
@@ -430,6 +455,15 @@ const std::string& Checkpoint::GetString(std::string_view name) const {
   const Value* v = Find(name);
   if (v == nullptr || !std::holds_alternative<std::string>(*v)) ThrowMissing("string", name);
   return std::get<std::string>(*v);
+}
+
+const Tensor16* Checkpoint::FindTensor16(std::string_view name,
+                                         EmbeddingPrecision* precision) const {
+  const Value* v = Find(name);
+  if (v == nullptr || !std::holds_alternative<Table16>(*v)) return nullptr;
+  const Table16& t = std::get<Table16>(*v);
+  *precision = t.precision;
+  return &t.values;
 }
 
 std::vector<std::string> Checkpoint::Names() const {

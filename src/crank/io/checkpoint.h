@@ -10,7 +10,9 @@
 //             denormals survive a round trip);
 //   int64s  - an array of int64 (step counters, RNG state: store uint64 words bit for bit with
 //             static_cast<int64_t> and cast back when loading);
-//   string  - arbitrary bytes (resolved YAML config, vocabularies, hash sizes, ...).
+//   string  - arbitrary bytes (resolved YAML config, vocabularies, hash sizes, ...);
+//   tensor16 - a Tensor16 of bf16 or fp16 values (an embedding table stored in 16 bits), bit
+//             for bit, with its precision (format version 2; see checkpoint_format.h).
 // Record names are 1..1024 bytes and unique within a file, across kinds.
 //
 // Example:
@@ -31,7 +33,9 @@
 #include <variant>
 #include <vector>
 
+#include "crank/kernels/embedding_precision.h"
 #include "crank/tensor/tensor.h"
+#include "crank/tensor/tensor16.h"
 
 namespace crank {
 
@@ -64,6 +68,8 @@ class CheckpointWriter {
   // Exceptions from `produce` propagate out of Save, which then leaves no file.
   using TensorProducer = std::function<const Tensor&()>;
   void AddTensor(std::string name, std::vector<int64_t> shape, TensorProducer produce);
+  // REFERENCES `t` as AddTensor(name, const Tensor&) does; precision is kBf16 or kFp16.
+  void AddTensor16(std::string name, EmbeddingPrecision precision, const Tensor16& t);
   void AddInt64s(std::string name, std::vector<int64_t> values);
   void AddString(std::string name, std::string bytes);
 
@@ -85,8 +91,9 @@ class CheckpointWriter {
     std::unique_ptr<Tensor> owned_tensor;
     std::vector<int64_t> produced_shape;  // kFloat32Tensor with `produce`
     TensorProducer produce;
-    std::vector<int64_t> int64s;  // kInt64Array
-    std::string bytes;            // kBytes
+    const Tensor16* tensor16 = nullptr;  // kBfloat16Tensor, kFloat16Tensor: referenced
+    std::vector<int64_t> int64s;         // kInt64Array
+    std::string bytes;                   // kBytes
     uint32_t kind = 0;
   };
   Record& NewRecord(std::string name, uint32_t kind);
@@ -111,6 +118,8 @@ class Checkpoint {
   const Tensor& GetTensor(std::string_view name) const;
   const std::vector<int64_t>& GetInt64s(std::string_view name) const;
   const std::string& GetString(std::string_view name) const;
+  // The 16-bit tensor `name` and its precision; nullptr when absent or of another kind.
+  const Tensor16* FindTensor16(std::string_view name, EmbeddingPrecision* precision) const;
 
   // Record names in file order.
   std::vector<std::string> Names() const;
@@ -120,7 +129,11 @@ class Checkpoint {
   const CheckpointFileInfo& file_info() const { return file_info_; }
 
  private:
-  using Value = std::variant<Tensor, std::vector<int64_t>, std::string>;
+  struct Table16 {
+    EmbeddingPrecision precision;
+    Tensor16 values;
+  };
+  using Value = std::variant<Tensor, std::vector<int64_t>, std::string, Table16>;
   Checkpoint() = default;
   struct Entry {
     std::string name;

@@ -22,7 +22,11 @@ namespace crank::checkpoint_format {
 
 inline constexpr char kMagic[8] = {'C', 'R', 'A', 'N', 'K', 'C', 'K', 'P'};
 inline constexpr char kEndMarker[4] = {'C', 'E', 'N', 'D'};
-inline constexpr uint32_t kFormatVersion = 1;
+// The newest version this build reads. Version 2 added the 16-bit tensor kinds; a writer
+// stamps a file 1 unless it holds such a record, so files without them stay readable by
+// version-1 readers.
+inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kFormatVersion16 = 2;  // the first version with 16-bit tensors
 
 inline constexpr size_t kHeaderSize = 40;
 inline constexpr size_t kHeaderCrcOffset = 36;
@@ -40,9 +44,11 @@ inline constexpr uint32_t kMaxNameLength = 1024;
 inline constexpr uint32_t kMaxRank = 8;
 
 enum class RecordKind : uint32_t {
-  kFloat32Tensor = 1,  // payload: product(dims) IEEE-754 binary32 values, row-major
-  kInt64Array = 2,     // rank 1; payload: dims[0] two's-complement int64 values
-  kBytes = 3,          // rank 1; payload: dims[0] raw bytes (strings, YAML, blobs)
+  kFloat32Tensor = 1,   // payload: product(dims) IEEE-754 binary32 values, row-major
+  kInt64Array = 2,      // rank 1; payload: dims[0] two's-complement int64 values
+  kBytes = 3,           // rank 1; payload: dims[0] raw bytes (strings, YAML, blobs)
+  kBfloat16Tensor = 4,  // version >= 2; payload: product(dims) bfloat16 values, row-major
+  kFloat16Tensor = 5,   // version >= 2; payload: product(dims) IEEE-754 binary16 values
 };
 
 }  // namespace crank::checkpoint_format

@@ -427,11 +427,11 @@ TEST(Checkpoint, NewerFormatVersionAsksForUpgrade) {
   const std::string path = dir.File("ckpt");
   WriteBytes(path, ForgeFile("", 0, /*version=*/7));
   ExpectLoadError(path, "checkpoint " + path +
-                            " has format version 7; this crank reads up to 1: upgrade crank");
+                            " has format version 7; this crank reads up to 2: upgrade crank");
   // Also when the file is too short to hold a whole header.
   WriteBytes(path, ForgeFile("", 0, 7).substr(0, 20));
   ExpectLoadError(path, "checkpoint " + path +
-                            " has format version 7; this crank reads up to 1: upgrade crank");
+                            " has format version 7; this crank reads up to 2: upgrade crank");
   // A version changed by corruption (header checksum no longer matches) is corruption.
   SmallWriter().Save(path);
   std::string bytes = ReadBytes(path);
@@ -520,6 +520,69 @@ TEST(Checkpoint, NonZeroReservedHeaderFieldIsCorruption) {
   f += U32(Crc(f)) + "CEND";
   WriteBytes(path, f);
   ExpectLoadError(path, path + " is corrupted (reserved header fields are not zero)");
+}
+
+}  // namespace
+}  // namespace crank
+
+namespace crank {
+namespace {
+
+TEST(Checkpoint, SixteenBitTensorsRoundTripWithTheirPrecisionInFormatVersion2) {
+  ScratchDir dir;
+  const std::string path = dir.File("ckpt");
+  Tensor16 bf({3, 5}), fp({2, 2});
+  for (int64_t i = 0; i < bf.size(); ++i) bf.data()[i] = static_cast<uint16_t>(0x3f80 + 7 * i);
+  const uint16_t fp_bits[4] = {0x3c00, 0x7bff, 0x8001, 0x7e00};  // 1, max, -2^-24, NaN
+  std::copy(fp_bits, fp_bits + 4, fp.data());
+  CheckpointWriter w;
+  w.AddTensor16("bf", EmbeddingPrecision::kBf16, bf);
+  w.AddTensor("f", Tensor({1}, {2.0f}));
+  w.AddTensor16("fp", EmbeddingPrecision::kFp16, fp);
+  EXPECT_THROW(w.AddTensor16("x", EmbeddingPrecision::kFp32, fp), InvalidArgument);
+  const CheckpointFileInfo info = w.Save(path);
+  // Header + 3 records (fixed part, name, dims) + payloads of 2 bytes per value + footer.
+  EXPECT_EQ(info.bytes, cf::kHeaderSize + 3 * cf::kRecordFixedSize + 2 + 1 + 2 + 8 * 5 + 2 * 15 +
+                            4 + 2 * 4 + cf::kFooterSize);
+  const Checkpoint c = Checkpoint::Load(path);
+  EXPECT_EQ(c.format_version(), 2u);
+  EmbeddingPrecision p = EmbeddingPrecision::kFp32;
+  const Tensor16* b = c.FindTensor16("bf", &p);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(p, EmbeddingPrecision::kBf16);
+  EXPECT_EQ(b->shape(), bf.shape());
+  EXPECT_EQ(0, std::memcmp(b->data(), bf.data(), 2 * bf.size()));
+  const Tensor16* h = c.FindTensor16("fp", &p);
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(p, EmbeddingPrecision::kFp16);
+  EXPECT_EQ(0, std::memcmp(h->data(), fp_bits, sizeof(fp_bits)));
+  EXPECT_EQ(c.FindTensor16("f", &p), nullptr);
+  try {
+    c.GetTensor("bf");
+    ADD_FAILURE() << "expected IoError";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("is a 16-bit tensor"), std::string::npos) << e.what();
+  }
+  // A file without 16-bit tensors stays version 1.
+  SmallWriter().Save(path);
+  EXPECT_EQ(Checkpoint::Load(path).format_version(), 1u);
+}
+
+TEST(Checkpoint, SixteenBitTensorInAVersion1FileIsCorruption) {
+  ScratchDir dir;
+  const std::string path = dir.File("ckpt");
+  const std::string payload("\x80\x3f\x00\x40", 4);
+  const std::string record = ForgeRecord(4, "t", {2}, 4, payload);
+  WriteBytes(path, ForgeFile(record, 1, /*version=*/2));
+  EmbeddingPrecision p;
+  EXPECT_NE(Checkpoint::Load(path).FindTensor16("t", &p), nullptr);
+  WriteBytes(path, ForgeFile(record, 1, /*version=*/1));
+  ExpectLoadError(path, path +
+                            " is corrupted (record 't' is a bfloat16 tensor, which format "
+                            "version 1 does not have)");
+  // A payload that is not 2 bytes per value.
+  WriteBytes(path, ForgeFile(ForgeRecord(5, "t", {3}, 4, payload), 1, 2));
+  ExpectLoadError(path, path + " is corrupted (record 't' of shape (3,) declares 4 payload bytes)");
 }
 
 }  // namespace

@@ -107,6 +107,19 @@ void CheckpointWriter::AddInt64s(std::string name, std::vector<int64_t> values) 
       std::move(values);
 }
 
+void CheckpointWriter::AddTensor16(std::string name, EmbeddingPrecision precision,
+                                   const Tensor16& t) {
+  CRANK_REQUIRE(precision != EmbeddingPrecision::kFp32,
+                "checkpoint record '{}': a 16-bit tensor must be bf16 or fp16", name);
+  CRANK_REQUIRE(t.rank() <= static_cast<int>(cf::kMaxRank),
+                "checkpoint tensor '{}' has rank {}; the limit is {}", name, t.rank(),
+                cf::kMaxRank);
+  const cf::RecordKind kind = precision == EmbeddingPrecision::kBf16
+                                  ? cf::RecordKind::kBfloat16Tensor
+                                  : cf::RecordKind::kFloat16Tensor;
+  NewRecord(std::move(name), static_cast<uint32_t>(kind)).tensor16 = &t;
+}
+
 void CheckpointWriter::AddString(std::string name, std::string bytes) {
   NewRecord(std::move(name), static_cast<uint32_t>(cf::RecordKind::kBytes)).bytes =
       std::move(bytes);
@@ -117,6 +130,7 @@ CheckpointFileInfo CheckpointWriter::Save(const std::string& path) const {
   std::vector<PayloadView> payloads;
   payloads.reserve(records_.size());
   uint64_t records_length = 0;
+  uint32_t version = 1;  // 2 with a 16-bit tensor (checkpoint_format.h)
   for (const Record& r : records_) {
     PayloadView p;
     switch (static_cast<cf::RecordKind>(r.kind)) {
@@ -138,6 +152,12 @@ CheckpointFileInfo CheckpointWriter::Save(const std::string& path) const {
       case cf::RecordKind::kBytes:
         p = {r.bytes.data(), r.bytes.size(), {static_cast<int64_t>(r.bytes.size())}};
         break;
+      case cf::RecordKind::kBfloat16Tensor:
+      case cf::RecordKind::kFloat16Tensor:
+        p = {r.tensor16->data(), static_cast<uint64_t>(r.tensor16->size()) * sizeof(uint16_t),
+             r.tensor16->shape()};
+        version = cf::kFormatVersion16;
+        break;
     }
     CRANK_CHECK(p.dims.size() <= cf::kMaxRank, "record '{}' rank {}", r.name, p.dims.size());
     records_length += cf::kRecordFixedSize + r.name.size() + 8 * p.dims.size() + p.length;
@@ -150,7 +170,7 @@ CheckpointFileInfo CheckpointWriter::Save(const std::string& path) const {
 
   Bytes header;
   header.PutRaw(cf::kMagic, sizeof(cf::kMagic));
-  header.PutU32(cf::kFormatVersion);
+  header.PutU32(version);
   header.PutU32(0);  // flags
   header.PutU64(records_.size());
   header.PutU64(records_length);

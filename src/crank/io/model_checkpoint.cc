@@ -21,7 +21,13 @@ void SaveModelCheckpoint(const std::string& path, Ranking& model, Optimizer* opt
   w.AddString("model/kind", kKind);
   w.AddString("model/config", config_yaml);
   w.AddString("data/mapping", mapping);
-  for (Variable* v : model.TrainableVariables()) w.AddTensor("var/" + v->name, v->value);
+  for (Variable* v : model.TrainableVariables()) {
+    if (v->is16()) {
+      w.AddTensor16("var/" + v->name, v->precision, v->value16);  // stored in its precision
+    } else {
+      w.AddTensor("var/" + v->name, v->value);
+    }
+  }
   if (optimizer != nullptr) {
     for (auto& [name, tensor] : optimizer->StateTensors()) w.AddTensor("opt/" + name, *tensor);
     w.AddInt64s("opt/iterations", {optimizer->iterations()});
@@ -117,6 +123,45 @@ static void CopyInto(const std::string& path, const std::string& what, const Ten
   if (from.size()) std::memcpy(to->data(), from.data(), sizeof(float) * from.size());
 }
 
+// Fills v's value from the record `name` (a float tensor or a 16-bit one, checked present):
+// bit for bit when the record has v's precision, else widened exactly and/or rounded to nearest
+// (a table saved in one precision loads into a model that stores it in another).
+static void RestoreValue(const Checkpoint& c, const std::string& name, Variable* v) {
+  const std::string what = "variable '" + v->name + "'";
+  EmbeddingPrecision stored = EmbeddingPrecision::kFp32;
+  const Tensor16* half = c.FindTensor16(name, &stored);
+  const Tensor* full = half == nullptr ? &c.GetTensor(name) : nullptr;
+  const std::vector<int64_t>& shape = half != nullptr ? half->shape() : full->shape();
+  if (shape != v->shape()) {
+    throw IoError(fmt::format("{}: {} has shape {} in the checkpoint, the model expects {}",
+                              c.path(), what, ShapeToString(shape), ShapeToString(v->shape())));
+  }
+  if (half == nullptr && !v->is16()) return CopyInto(c.path(), what, *full, &v->value);
+  if (half != nullptr && stored == v->precision) {
+    if (half->size()) {
+      std::memcpy(v->value16.data(), half->data(), sizeof(uint16_t) * half->size());
+    }
+    return;
+  }
+  // A conversion, row by row.
+  const int64_t rows = shape.size() == 2 ? shape[0] : 1;
+  const int64_t cols = rows > 0 ? v->size() / rows : 0;
+  std::vector<float> row(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* src = row.data();
+    if (half != nullptr) {
+      WidenRow(stored, half->data() + r * cols, cols, row.data());
+    } else {
+      src = full->data() + r * cols;
+    }
+    if (v->is16()) {
+      NarrowRowNearest(v->precision, src, cols, v->value16.data() + r * cols);
+    } else {
+      std::memcpy(v->value.data() + r * cols, src, sizeof(float) * cols);
+    }
+  }
+}
+
 void ModelCheckpoint::RestoreVariables(Ranking& model) const {
   std::set<std::string> expected;
   for (Variable* v : model.TrainableVariables()) {
@@ -126,7 +171,7 @@ void ModelCheckpoint::RestoreVariables(Ranking& model) const {
       throw IoError(fmt::format("{}: the model has variable '{}' but the checkpoint does not",
                                 path(), v->name));
     }
-    CopyInto(path(), "variable '" + v->name + "'", checkpoint_.GetTensor(name), &v->value);
+    RestoreValue(checkpoint_, name, v);
   }
   for (const std::string& name : checkpoint_.Names()) {
     if (name.rfind("var/", 0) == 0 && !expected.count(name)) {

@@ -385,6 +385,8 @@ CheckpointFileInfo ShardedCheckpoint::WriteSingleFile(const std::string& out) {
       w.AddTensor(e->name, *t);  // main_ outlives the writer
     } else if (const auto* v = std::get_if<std::vector<int64_t>>(&e->value)) {
       w.AddInt64s(e->name, *v);
+    } else if (const auto* h = std::get_if<Checkpoint::Table16>(&e->value)) {
+      w.AddTensor16(e->name, h->precision, h->values);
     } else {
       w.AddString(e->name, std::get<std::string>(e->value));
     }

@@ -94,6 +94,9 @@ EmbeddingCollection::EmbeddingCollection(std::vector<TableConfig> tables,
 
 namespace {
 constexpr int64_t kInitBlockRows = 4096;
+// Rng::Fork streams of the 16-bit tables' rounding seeds (above those of the row blocks, which
+// use table << 40 + row).
+constexpr uint64_t kRoundingStream = uint64_t{1} << 63;
 }  // namespace
 
 void EmbeddingCollection::InitialRows(const TableConfig& c, size_t table, uint64_t root_seed,
@@ -129,20 +132,38 @@ void EmbeddingCollection::Build(Rng& rng) {
   for (size_t t = 0; t < tables_.size(); ++t) {
     const TableConfig& c = tables_[t];
     Variable& v = variables_[t];
+    v.precision = c.precision;
     v.sparse_grad.ids.clear();
     v.sparse_grad.rows.Resize({0, c.dim});
-    if (!draw_initial_rows_) {
-      v.value.ResizeZero({c.vocabulary_size, c.dim});
-      continue;
+    if (v.is16()) {
+      v.value = Tensor();
+      v.value16.Resize({c.vocabulary_size, c.dim});  // zeros
+      v.rounding_seed = Rng(root_seed).Fork(kRoundingStream + t).NextU64();
+    } else {
+      v.value16 = Tensor16();
+      if (draw_initial_rows_) {
+        v.value.Resize({c.vocabulary_size, c.dim});
+      } else {
+        v.value.ResizeZero({c.vocabulary_size, c.dim});
+      }
     }
-    v.value.Resize({c.vocabulary_size, c.dim});
+    if (!draw_initial_rows_) continue;
     for (int64_t r = 0; r < c.vocabulary_size; r += kInitBlockRows) blocks.emplace_back(t, r);
   }
   ParallelForDynamic(static_cast<int64_t>(blocks.size()), true, [&](int64_t b) {
     const auto [t, first] = blocks[static_cast<size_t>(b)];
     const TableConfig& c = tables_[t];
-    InitialRows(c, t, root_seed, first, std::min(first + kInitBlockRows, c.vocabulary_size),
-                variables_[t].value.row(first));
+    Variable& v = variables_[t];
+    const int64_t last = std::min(first + kInitBlockRows, c.vocabulary_size);
+    if (!v.is16()) {
+      InitialRows(c, t, root_seed, first, last, v.value.row(first));
+      return;
+    }
+    // The fp32 values, rounded to nearest.
+    std::vector<float> rows(static_cast<size_t>((last - first) * c.dim));
+    InitialRows(c, t, root_seed, first, last, rows.data());
+    NarrowRowNearest(v.precision, rows.data(), static_cast<int64_t>(rows.size()),
+                     v.value16.row(first));
   });
   built_ = true;
   inputs_ = nullptr;
@@ -253,9 +274,16 @@ int64_t EmbeddingCollection::Lookup(const std::vector<SparseFeature>& features,
     const size_t i = static_cast<size_t>(k);
     const SparseFeature& f = features[i];
     const size_t t = static_cast<size_t>(feature_table_[i]);
-    EmbeddingBagForward(variables_[t].value.data(), tables_[t].dim, f.ids.data(), f.offsets.data(),
-                        f.weights.empty() ? nullptr : f.weights.data(), batch, features_[i].pooling,
-                        (*outputs)[i].data());
+    const Variable& v = variables_[t];
+    const float* weights = f.weights.empty() ? nullptr : f.weights.data();
+    if (v.is16()) {
+      EmbeddingBagForward16(v.precision, v.value16.data(), tables_[t].dim, f.ids.data(),
+                            f.offsets.data(), weights, batch, features_[i].pooling,
+                            (*outputs)[i].data());
+    } else {
+      EmbeddingBagForward(v.value.data(), tables_[t].dim, f.ids.data(), f.offsets.data(), weights,
+                          batch, features_[i].pooling, (*outputs)[i].data());
+    }
   });
   return batch;
 }

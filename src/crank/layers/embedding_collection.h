@@ -11,6 +11,11 @@
 // Each feature reads one table (several features may share one) and pools its bag of ids per
 // example with its Pooling (see kernels/embedding_bag.h): one (B, E) output per feature.
 //
+// A table with precision bf16 or fp16 is stored in 16 bits (Variable::value16): Build draws the
+// fp32 initial values and rounds them to nearest; Forward pools the widened rows in fp32
+// (EmbeddingBagForward16: the fp32 lookup of the widened table, bit for bit); Backward is the
+// fp32 one. Its stochastic-rounding seed (Variable::rounding_seed) comes from Build's rng.
+//
 // Features are ordered by name; that order (FeatureNames()) is the order of the inputs and
 // outputs of Forward/Backward and of Batch::sparse.
 //
@@ -42,6 +47,9 @@ struct TableConfig {
   int64_t dim = 0;              // E, columns
   double init_stddev = 0;       // 0 => 1/sqrt(dim)
   float l2 = 0;                 // Variable::l2 of the table
+  // Storage of the table's values (Variable::precision): fp32, or bf16 / fp16 (half the memory;
+  // lookups widen to fp32 exactly, gradients stay fp32, optimizers round stochastically).
+  EmbeddingPrecision precision = EmbeddingPrecision::kFp32;
 };
 
 struct FeatureConfig {

@@ -544,3 +544,72 @@ TEST(EmbeddingCollection, ResultsDoNotDependOnTheThreadCountOrPath) {
 
 }  // namespace
 }  // namespace crank
+
+namespace crank {
+namespace {
+
+// A collection of two tables (one read by two features) stored in `precision`, built from seed 7.
+EmbeddingCollection TwoTables(EmbeddingPrecision precision) {
+  EmbeddingCollection c({{.name = "a", .vocabulary_size = 40, .dim = 16, .precision = precision},
+                         {.name = "b", .vocabulary_size = 30, .dim = 6, .precision = precision}},
+                        {{.name = "f0", .table = "a", .pooling = Pooling::kSum},
+                         {.name = "f1", .table = "a", .pooling = Pooling::kMean},
+                         {.name = "f2", .table = "b", .pooling = Pooling::kSqrtn}});
+  Rng rng(7);
+  c.Build(rng);
+  return c;
+}
+
+TEST(EmbeddingCollection, SixteenBitTablesAreTheFp32TablesRoundedAndPoolAsTheirWidenedValues) {
+  const std::vector<SparseFeature> input = {
+      Bags({0, 5, 39, 5}, {0, 1, 4, 4}, {1.0f, 0.5f, 2.0f, 1.0f}), Bags({3, 3, 12}, {0, 2, 2, 3}),
+      Bags({29, 0, 1, 2}, {0, 1, 3, 4}, {1.0f, 0.25f, 3.0f, 0.0f})};
+  for (const EmbeddingPrecision p : {EmbeddingPrecision::kBf16, EmbeddingPrecision::kFp16}) {
+    SCOPED_TRACE(std::string(EmbeddingPrecisionName(p)));
+    EmbeddingCollection full = TwoTables(EmbeddingPrecision::kFp32);
+    EmbeddingCollection half = TwoTables(p);
+    std::vector<Variable*> fv = full.Variables(), hv = half.Variables();
+    for (size_t t = 0; t < fv.size(); ++t) {
+      // Half the bytes: the 16-bit values only, the fp32 tensor empty.
+      EXPECT_EQ(hv[t]->precision, p);
+      EXPECT_TRUE(hv[t]->value.empty());
+      ASSERT_EQ(hv[t]->shape(), fv[t]->value.shape());
+      // Build rounds the fp32 initial values to nearest.
+      std::vector<uint16_t> rounded(static_cast<size_t>(fv[t]->value.size()));
+      NarrowRowNearest(p, fv[t]->value.data(), fv[t]->value.size(), rounded.data());
+      EXPECT_EQ(0, std::memcmp(rounded.data(), hv[t]->value16.data(), 2 * rounded.size()));
+      // Give the fp32 collection the widened table.
+      WidenRow(p, hv[t]->value16.data(), hv[t]->size(), fv[t]->value.data());
+    }
+    std::vector<Tensor> want, got, predicted;
+    full.Forward(input, &want, true);
+    half.Forward(input, &got, true);
+    half.Predict(input, &predicted, nullptr);
+    ASSERT_EQ(want.size(), got.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_EQ(want[i].shape(), got[i].shape());
+      EXPECT_EQ(0, std::memcmp(want[i].data(), got[i].data(), 4 * want[i].size())) << i;
+      EXPECT_EQ(0, std::memcmp(want[i].data(), predicted[i].data(), 4 * want[i].size())) << i;
+    }
+    // Backward is the fp32 one: the same row-sparse gradients.
+    std::vector<Tensor> d;
+    for (const Tensor& w : want) {
+      Tensor g(w.shape());
+      for (int64_t k = 0; k < g.size(); ++k) g[k] = 0.1f * static_cast<float>(k % 7) - 0.2f;
+      d.push_back(std::move(g));
+    }
+    full.Backward(d);
+    half.Backward(d);
+    for (size_t t = 0; t < fv.size(); ++t) {
+      EXPECT_EQ(fv[t]->sparse_grad.ids, hv[t]->sparse_grad.ids);
+      EXPECT_EQ(fv[t]->sparse_grad.rows.ToVector(), hv[t]->sparse_grad.rows.ToVector());
+    }
+    // Out-of-range ids are refused as for fp32 tables.
+    std::vector<SparseFeature> bad = input;
+    bad[2].ids[0] = 30;
+    EXPECT_THROW(half.Forward(bad, &got, false), InvalidArgument);
+  }
+}
+
+}  // namespace
+}  // namespace crank

@@ -10,12 +10,20 @@
 //
 // Gradient protocol: Backward() ACCUMULATES into grad / sparse_grad; ZeroGrad() is the one
 // place that clears them (the model calls it at the start of each train step).
+//
+// Storage precision: an embedding table (sparse) may be stored in 16 bits (precision kBf16 or
+// kFp16): its (V, E) values then live in value16 and `value` holds nothing (default-constructed).
+// Readers widen rows to float (kernels/embedding_precision.h); optimizers update a widened row
+// and narrow it back with stochastic rounding keyed by (rounding_seed, step, row, element).
+// Gradients and optimizer state are fp32 whatever the precision. Dense variables are fp32.
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "crank/kernels/embedding_precision.h"
 #include "crank/tensor/tensor.h"
+#include "crank/tensor/tensor16.h"
 
 namespace crank {
 
@@ -32,7 +40,10 @@ struct RowSparseGrad {
 
 struct Variable {
   std::string name;
-  Tensor value;
+  Tensor value;  // empty when the table is stored in 16 bits
+  EmbeddingPrecision precision = EmbeddingPrecision::kFp32;
+  Tensor16 value16;            // (V, E) when precision != kFp32
+  uint64_t rounding_seed = 0;  // the table's stochastic-rounding seed (16-bit tables)
   // Dense gradient (value's shape); used when !sparse.
   Tensor grad;
   // True for embedding tables: the gradient lives in sparse_grad and only touched rows change.
@@ -41,6 +52,22 @@ struct Variable {
   // L2 regularization coefficient for this variable (0 = none). Adds l2 * sum(value^2) to the
   // regularization loss and 2 * l2 * value to the gradient (touched rows only when sparse).
   float l2 = 0.0f;
+
+  bool is16() const { return precision != EmbeddingPrecision::kFp32; }
+  // The value's shape, whichever storage holds it.
+  const std::vector<int64_t>& shape() const { return is16() ? value16.shape() : value.shape(); }
+  // Elements of the value, whichever storage holds it.
+  int64_t size() const { return is16() ? value16.size() : value.size(); }
+  // Row r of a (V, E) table as floats into out (E): a copy of the fp32 row or the widened
+  // 16-bit one.
+  void ReadRow(int64_t r, float* out) const {
+    if (is16()) {
+      WidenRow(precision, value16.row(r), value16.cols(), out);
+    } else {
+      const float* src = value.row(r);
+      for (int64_t j = 0; j < value.cols(); ++j) out[j] = src[j];
+    }
+  }
 
   void ZeroGrad() {
     if (sparse) {

@@ -422,10 +422,17 @@ double Ranking::ApplyRegularization() {
     if (v->l2 == 0.0f) continue;
     const float two_l2 = 2.0f * v->l2;
     if (v->sparse) {
-      const int64_t e = v->value.cols();
+      const int64_t e = v->shape()[1];
       Tensor& rows = v->sparse_grad.rows;
+      std::vector<float> widened(v->is16() ? static_cast<size_t>(e) : 0);
       for (size_t i = 0; i < v->sparse_grad.ids.size(); ++i) {
-        const float* w = v->value.row(v->sparse_grad.ids[i]);
+        const int64_t id = v->sparse_grad.ids[i];
+        const float* w = widened.data();  // a 16-bit row widened; an fp32 row read in place
+        if (v->is16()) {
+          v->ReadRow(id, widened.data());
+        } else {
+          w = v->value.row(id);
+        }
         float* g = rows.row(static_cast<int64_t>(i));
         double s = 0.0;
         for (int64_t j = 0; j < e; ++j) {

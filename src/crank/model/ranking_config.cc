@@ -61,8 +61,8 @@ ModelConfig::ModelConfig() {
 ModelConfig ModelConfig::FromYaml(const YamlReader& m) {
   ModelConfig c;
   m.ExpectMapOrNull();
-  m.CheckKeys({"embedding_dim", "pooling", "bottom", "top", "interaction", "dot", "cross",
-               "concat_dense", "output_activation", "embedding_l2", "dense_l2",
+  m.CheckKeys({"embedding_dim", "embedding_precision", "pooling", "bottom", "top", "interaction",
+               "dot", "cross", "concat_dense", "output_activation", "embedding_l2", "dense_l2",
                "output_bias_init"});
   m.Read("embedding_dim", &c.embedding_dim);
   std::string pooling(PoolingName(c.pooling));
@@ -72,6 +72,7 @@ ModelConfig ModelConfig::FromYaml(const YamlReader& m) {
   } catch (const InvalidArgument&) {
     m.Child("pooling").FailAtKey(fmt::format("expected sum, mean or sqrtn, got '{}'", pooling));
   }
+  m.Read("embedding_precision", kEmbeddingPrecisionNames, &c.embedding_precision);
   m.Read("bottom", &c.bottom);
   m.Read("top", &c.top);
   m.Read("interaction", kInteractionNames, &c.interaction);
@@ -98,6 +99,8 @@ ModelConfig ModelConfig::FromYaml(const YamlReader& m) {
 void ModelConfig::ToYaml(YAML::Emitter& e) const {
   e << YAML::BeginMap;
   e << YAML::Key << "embedding_dim" << YAML::Value << embedding_dim;
+  e << YAML::Key << "embedding_precision" << YAML::Value
+    << NameOf(kEmbeddingPrecisionNames, embedding_precision);
   e << YAML::Key << "pooling" << YAML::Value << std::string(PoolingName(pooling));
   e << YAML::Key << "bottom" << YAML::Value << YAML::Flow << bottom;
   e << YAML::Key << "top" << YAML::Value << YAML::Flow << top;
@@ -222,8 +225,10 @@ RankingConfig MakeRankingConfig(const ModelConfig& model, int64_t dense_features
                                   dense_features));
   }
   for (const SparseInput& f : sparse) {
-    r.tables.push_back(
-        {.name = f.name, .vocabulary_size = f.vocabulary_size, .dim = model.embedding_dim});
+    r.tables.push_back({.name = f.name,
+                        .vocabulary_size = f.vocabulary_size,
+                        .dim = model.embedding_dim,
+                        .precision = model.embedding_precision});
     r.features.push_back({.name = f.name, .table = f.name, .pooling = model.pooling});
   }
   if (model.cross_projection_dim > 0) r.cross_projection_dim = model.cross_projection_dim;

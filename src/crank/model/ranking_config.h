@@ -51,6 +51,13 @@ enum class OutputBiasInit { kLabelMean, kZero };
 inline constexpr EnumName<OutputBiasInit> kOutputBiasInitNames[] = {
     {"label_mean", OutputBiasInit::kLabelMean}, {"zero", OutputBiasInit::kZero}};
 
+// How embedding tables are stored (kernels/embedding_precision.h): fp32, or 16 bits with fp32
+// arithmetic and stochastic rounding on update.
+inline constexpr EnumName<EmbeddingPrecision> kEmbeddingPrecisionNames[] = {
+    {"fp32", EmbeddingPrecision::kFp32},
+    {"bf16", EmbeddingPrecision::kBf16},
+    {"fp16", EmbeddingPrecision::kFp16}};
+
 // The fields of the model's shape shared by ModelConfig and RankingConfig.
 struct ModelShape {
   // Bottom stack: MLP with ReLU after every layer, the last included (TFRS default). Empty =
@@ -80,6 +87,8 @@ struct ModelConfig : ModelShape {
 
   int64_t embedding_dim = 16;
   Pooling pooling = Pooling::kMean;  // of multi-hot features
+  // Storage of every table (TableConfig::precision): fp32 | bf16 | fp16.
+  EmbeddingPrecision embedding_precision = EmbeddingPrecision::kFp32;
   int64_t cross_projection_dim = 0;  // 0 = full rank
   OutputBiasInit output_bias_init = OutputBiasInit::kLabelMean;
 

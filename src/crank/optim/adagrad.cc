@@ -37,15 +37,15 @@ class Adagrad final : public SlotOptimizer {
                   end - begin, lr, o_.epsilon);
   }
 
-  void UpdateSparse(Variable& var, Tensor* slots, float lr, int64_t /*step*/) override {
+  void UpdateSparse(Variable& var, Tensor* slots, float lr, int64_t step) override {
     const RowSparseGrad& sg = var.sparse_grad;
-    const int64_t width = var.value.dim(1);
-    ForEachSparseRow(sg, width, {{var.value.data(), width, width}, {slots[0].data(), width, width}},
-                     [&](int64_t i) {
-                       const int64_t id = sg.ids[static_cast<size_t>(i)];
-                       AdagradUpdate(var.value.row(id), slots[0].row(id), sg.rows.row(i), width, lr,
-                                     o_.epsilon);
-                     });
+    const int64_t width = var.shape()[1];
+    ForEachSparseRow(sg, width, {ValueRows(var), {slots[0].data(), width, width}}, [&](int64_t i) {
+      const int64_t id = sg.ids[static_cast<size_t>(i)];
+      UpdateTableRow(var, id, step, [&](float* w) {
+        AdagradUpdate(w, slots[0].row(id), sg.rows.row(i), width, lr, o_.epsilon);
+      });
+    });
   }
 
   std::string DescribeOptions() const override {

@@ -45,18 +45,19 @@ class Adam final : public SlotOptimizer {
   void UpdateSparse(Variable& var, Tensor* slots, float lr, int64_t step) override {
     const float alpha = Alpha(lr, step);
     const RowSparseGrad& sg = var.sparse_grad;
-    const int64_t width = var.value.dim(1);
+    const int64_t width = var.shape()[1];
     const float b1 = 1.0f - o_.beta_1;
     const float b2 = 1.0f - o_.beta_2;
-    ForEachSparseRow(sg, width,
-                     {{var.value.data(), width, width},
-                      {slots[0].data(), width, width},
-                      {slots[1].data(), width, width}},
-                     [&](int64_t i) {
-                       const int64_t id = sg.ids[static_cast<size_t>(i)];
-                       AdamUpdate(var.value.row(id), slots[0].row(id), slots[1].row(id),
-                                  sg.rows.row(i), width, alpha, b1, b2, o_.epsilon);
-                     });
+    ForEachSparseRow(
+        sg, width,
+        {ValueRows(var), {slots[0].data(), width, width}, {slots[1].data(), width, width}},
+        [&](int64_t i) {
+          const int64_t id = sg.ids[static_cast<size_t>(i)];
+          UpdateTableRow(var, id, step, [&](float* w) {
+            AdamUpdate(w, slots[0].row(id), slots[1].row(id), sg.rows.row(i), width, alpha, b1, b2,
+                       o_.epsilon);
+          });
+        });
   }
 
   std::string DescribeOptions() const override {

@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "crank/base/error.h"
+#include "crank/kernels/gemm.h"
 
 namespace crank {
 namespace {
@@ -603,6 +605,119 @@ TEST_P(EveryOptimizer, ManyDenseVariablesGiveTheSameResultsForAnyThreadCountAsEa
 
 INSTANTIATE_TEST_SUITE_P(Optim, EveryOptimizer, ::testing::ValuesIn(AllOptimizers()),
                          [](const auto& info) { return info.param.label; });
+
+}  // namespace
+}  // namespace crank
+
+namespace crank {
+namespace {
+
+// A (V, E) table stored in `precision` with the values of Table(name, V, E) rounded to nearest.
+Variable Table16(const std::string& name, int64_t num_rows, int64_t dim,
+                 EmbeddingPrecision precision) {
+  Variable full = Table(name, num_rows, dim);
+  Variable v;
+  v.name = name;
+  v.sparse = true;
+  v.precision = precision;
+  v.rounding_seed = 0x5eed;
+  v.value16.Resize({num_rows, dim});
+  NarrowRowNearest(precision, full.value.data(), full.value.size(), v.value16.data());
+  v.sparse_grad.rows = Tensor({0, dim});
+  return v;
+}
+
+void SetSparseGrad(Variable& v, std::vector<int64_t> ids, int64_t dim, float scale) {
+  v.sparse_grad.ids = std::move(ids);
+  v.sparse_grad.rows = Tensor({static_cast<int64_t>(v.sparse_grad.ids.size()), dim});
+  for (int64_t k = 0; k < v.sparse_grad.rows.size(); ++k) {
+    v.sparse_grad.rows[k] = scale * (0.3f * static_cast<float>(k % 11) - 1.4f);
+  }
+}
+
+std::vector<std::function<std::unique_ptr<Optimizer>()>> EveryKind() {
+  return {[] { return MakeSgd({.learning_rate = 0.05f}); },
+          [] { return MakeSgd({.learning_rate = 0.05f, .momentum = 0.9f, .nesterov = true}); },
+          [] { return MakeAdagrad({.learning_rate = 0.1f}); },
+          [] { return MakeRowWiseAdagrad({.learning_rate = 0.1f}); },
+          [] { return MakeAdam({.learning_rate = 0.01f}); }};
+}
+
+// Each optimizer updates a 16-bit row as the fp32 update of its widened values, narrowed with
+// the stochastic rounding of (seed, step, row, element); other rows and state stay untouched.
+TEST(SparseUpdate16, IsTheFp32UpdateOfTheWidenedRowRoundedStochastically) {
+  constexpr int64_t kRows = 20, kDim = 10;
+  for (const EmbeddingPrecision p : {EmbeddingPrecision::kBf16, EmbeddingPrecision::kFp16}) {
+    for (const auto& make : EveryKind()) {
+      auto half_opt = make(), full_opt = make();
+      SCOPED_TRACE(std::string(EmbeddingPrecisionName(p)) + " " + half_opt->Describe());
+      Variable half = Table16("t", kRows, kDim, p);
+      Variable full = Table("t", kRows, kDim);
+      for (int64_t step = 0; step < 3; ++step) {
+        WidenRow(p, half.value16.data(), half.size(), full.value.data());
+        const std::vector<uint16_t> before(half.value16.data(), half.value16.data() + half.size());
+        const std::vector<int64_t> ids = {1, 7, static_cast<int64_t>(8 + step), 19};
+        SetSparseGrad(half, ids, kDim, 1.0f);
+        SetSparseGrad(full, ids, kDim, 1.0f);
+        half_opt->Apply({&half});
+        full_opt->Apply({&full});
+        for (int64_t r = 0; r < kRows; ++r) {
+          std::vector<uint16_t> want(before.begin() + r * kDim, before.begin() + (r + 1) * kDim);
+          if (std::find(ids.begin(), ids.end(), r) != ids.end()) {
+            NarrowRowStochastic(p, full.value.row(r), kDim, half.rounding_seed, step, r,
+                                want.data());
+          }
+          EXPECT_EQ(0, std::memcmp(want.data(), half.value16.row(r), 2 * kDim))
+              << "row " << r << " step " << step;
+        }
+        // fp32 optimizer state, the same as the fp32 run's.
+        const auto hs = half_opt->StateTensors(), fs = full_opt->StateTensors();
+        ASSERT_EQ(hs.size(), fs.size());
+        for (size_t s = 0; s < hs.size(); ++s) {
+          EXPECT_EQ(hs[s].second->ToVector(), fs[s].second->ToVector()) << hs[s].first;
+        }
+      }
+    }
+  }
+}
+
+// Updates far below a bf16 step survive in expectation (nearest rounding would drop them all),
+// and the result is the same for any thread count.
+TEST(SparseUpdate16, SmallUpdatesAccumulateInExpectationAndDoNotDependOnTheThreads) {
+  constexpr int64_t kRows = 64, kDim = 64, kSteps = 400;
+  const auto run = [&](int threads) {
+    const int saved = ComputeThreads();
+    SetComputeThreads(threads);
+    Variable t;
+    t.name = "t";
+    t.sparse = true;
+    t.precision = EmbeddingPrecision::kBf16;
+    t.rounding_seed = 11;
+    t.value16.Resize({kRows, kDim});
+    std::vector<float> ones(kRows * kDim, 1.0f);
+    NarrowRowNearest(t.precision, ones.data(), kRows * kDim, t.value16.data());
+    auto sgd = MakeSgd({.learning_rate = 1.0f});
+    std::vector<int64_t> all(kRows);
+    for (int64_t r = 0; r < kRows; ++r) all[static_cast<size_t>(r)] = r;
+    for (int64_t s = 0; s < kSteps; ++s) {
+      t.sparse_grad.ids = all;
+      t.sparse_grad.rows = Tensor({kRows, kDim});
+      t.sparse_grad.rows.Fill(2.5e-4f);  // 1/31 of the bf16 step below 1 (2^-8)
+      sgd->Apply({&t});
+    }
+    SetComputeThreads(saved);
+    std::vector<float> out(static_cast<size_t>(kRows * kDim));
+    WidenRow(t.precision, t.value16.data(), kRows * kDim, out.data());
+    return out;
+  };
+  const std::vector<float> one = run(1), two = run(2);
+  EXPECT_EQ(one, two);
+  double mean = 0;
+  for (float v : one) mean += v;
+  mean /= static_cast<double>(one.size());
+  // fp32 arithmetic would give 1 - 400 * 2.5e-4 = 0.9; nearest rounding would stay at 1.
+  EXPECT_NEAR(mean, 0.9, 0.003);
+}
 
 }  // namespace
 }  // namespace crank

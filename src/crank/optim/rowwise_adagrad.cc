@@ -50,14 +50,16 @@ class RowWiseAdagrad final : public SlotOptimizer {
     }
   }
 
-  void UpdateSparse(Variable& var, Tensor* slots, float lr, int64_t /*step*/) override {
+  void UpdateSparse(Variable& var, Tensor* slots, float lr, int64_t step) override {
     const RowSparseGrad& sg = var.sparse_grad;
-    const int64_t width = var.value.dim(1);
+    const int64_t width = var.shape()[1];
     if (width == 0) return;
     float* acc = slots[0].data();
-    ForEachSparseRow(sg, width, {{var.value.data(), width, width}, {acc, 1, 1}}, [&](int64_t i) {
+    ForEachSparseRow(sg, width, {ValueRows(var), {acc, 1, 1}}, [&](int64_t i) {
       const int64_t id = sg.ids[static_cast<size_t>(i)];
-      RowWiseAdagradUpdate(var.value.row(id), acc + id, sg.rows.row(i), width, lr, o_.epsilon);
+      UpdateTableRow(var, id, step, [&](float* w) {
+        RowWiseAdagradUpdate(w, acc + id, sg.rows.row(i), width, lr, o_.epsilon);
+      });
     });
   }
 

@@ -55,20 +55,22 @@ class Sgd final : public SlotOptimizer {
     }
   }
 
-  void UpdateSparse(Variable& var, Tensor* slots, float lr, int64_t /*step*/) override {
+  void UpdateSparse(Variable& var, Tensor* slots, float lr, int64_t step) override {
     const RowSparseGrad& sg = var.sparse_grad;
-    const int64_t width = var.value.dim(1);
+    const int64_t width = var.shape()[1];
     if (o_.momentum == 0.0f) {
-      ForEachSparseRow(sg, width, {{var.value.data(), width, width}}, [&](int64_t i) {
-        SgdUpdate(var.value.row(sg.ids[static_cast<size_t>(i)]), sg.rows.row(i), width, lr);
+      ForEachSparseRow(sg, width, {ValueRows(var)}, [&](int64_t i) {
+        UpdateTableRow(var, sg.ids[static_cast<size_t>(i)], step,
+                       [&](float* w) { SgdUpdate(w, sg.rows.row(i), width, lr); });
       });
     } else {
-      ForEachSparseRow(sg, width,
-                       {{var.value.data(), width, width}, {slots[0].data(), width, width}},
+      ForEachSparseRow(sg, width, {ValueRows(var), {slots[0].data(), width, width}},
                        [&](int64_t i) {
                          const int64_t id = sg.ids[static_cast<size_t>(i)];
-                         MomentumUpdate(var.value.row(id), slots[0].row(id), sg.rows.row(i), width,
-                                        lr, o_.momentum, o_.nesterov);
+                         UpdateTableRow(var, id, step, [&](float* w) {
+                           MomentumUpdate(w, slots[0].row(id), sg.rows.row(i), width, lr,
+                                          o_.momentum, o_.nesterov);
+                         });
                        });
     }
   }

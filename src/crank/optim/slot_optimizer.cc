@@ -29,15 +29,16 @@ void SlotOptimizer::CheckGradient(const Variable& var) const {
                   var.name, var.value.ShapeString(), var.grad.ShapeString());
     return;
   }
-  CRANK_REQUIRE(var.value.rank() == 2, "{}: sparse variable '{}' must be (V, E), got {}", kind_,
-                var.name, var.value.ShapeString());
+  const std::vector<int64_t>& shape = var.shape();
+  CRANK_REQUIRE(shape.size() == 2, "{}: sparse variable '{}' must be (V, E), got {}", kind_,
+                var.name, ShapeToString(shape));
   const RowSparseGrad& g = var.sparse_grad;
   const int64_t n = static_cast<int64_t>(g.ids.size());
   if (n == 0) return;
-  const int64_t num_rows = var.value.dim(0);
-  CRANK_REQUIRE(g.rows.rank() == 2 && g.rows.dim(0) == n && g.rows.dim(1) == var.value.dim(1),
+  const int64_t num_rows = shape[0];
+  CRANK_REQUIRE(g.rows.rank() == 2 && g.rows.dim(0) == n && g.rows.dim(1) == shape[1],
                 "{}: sparse variable '{}': expected gradient rows of shape ({}, {}), got {}", kind_,
-                var.name, n, var.value.dim(1), g.rows.ShapeString());
+                var.name, n, shape[1], g.rows.ShapeString());
   int64_t previous = -1;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t id = g.ids[static_cast<size_t>(i)];
@@ -55,12 +56,12 @@ Tensor* SlotOptimizer::SlotsFor(const Variable& var) {
     CRANK_REQUIRE(!used_names_.count(var.name),
                   "{}: two different variables are named '{}'; names must be unique", kind_,
                   var.name);
-    VariableSlots slots{var.name, var.value.shape(), {}};
+    VariableSlots slots{var.name, var.shape(), {}};
     slots.tensors.reserve(slot_specs_.size());
     for (const SlotSpec& spec : slot_specs_) {
-      std::vector<int64_t> shape = var.value.shape();
+      std::vector<int64_t> shape = var.shape();
       if (spec.shape == SlotShape::kPerRow) {
-        shape = {var.value.rank() == 0 ? int64_t{1} : var.value.dim(0)};
+        shape = {shape.empty() ? int64_t{1} : shape[0]};
       }
       Tensor t(shape);
       if (spec.initial_value != 0.0f) t.Fill(spec.initial_value);
@@ -70,9 +71,9 @@ Tensor* SlotOptimizer::SlotsFor(const Variable& var) {
     it = slots_.emplace(&var, std::move(slots)).first;
   }
   VariableSlots& slots = it->second;
-  CRANK_REQUIRE(var.value.shape() == slots.value_shape,
+  CRANK_REQUIRE(var.shape() == slots.value_shape,
                 "{}: variable '{}' has shape {} but had shape {} when its slots were created",
-                kind_, var.name, var.value.ShapeString(), ShapeToString(slots.value_shape));
+                kind_, var.name, ShapeToString(var.shape()), ShapeToString(slots.value_shape));
   return slots.tensors.data();
 }
 

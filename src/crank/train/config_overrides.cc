@@ -45,6 +45,10 @@ void JobConfig::ApplyOverrides(const ConfigOverrides& o) {
   }
   if (o.interaction)
     model.interaction = ParseFlag(kInteractionNames, *o.interaction, "--interaction");
+  if (o.embedding_precision) {
+    model.embedding_precision =
+        ParseFlag(kEmbeddingPrecisionNames, *o.embedding_precision, "--embedding-precision");
+  }
   if (o.embedding_dim) {
     model.embedding_dim = *o.embedding_dim;
     // Keep the DLRM shape: the bottom stack ends at the embedding dimension unless given.

@@ -15,9 +15,9 @@
 //  - either one marks the encoding as given (criteo.encoding_given), so ResolveDefaultEncoding
 //    keeps it;
 //  - learning_rate sets both optimizers' rates; the per-optimizer rates win over it.
-// Names (format, interaction, pooling, precision, bad_rows) are checked against their name
-// tables; an invalid one throws ConfigError naming the flag ("--interaction: ..."). The result
-// is not validated: call JobConfig::Validate() after. Plain struct.
+// Names (format, interaction, pooling, precision, embedding_precision, bad_rows) are checked
+// against their name tables; an invalid one throws ConfigError naming the flag ("--interaction:
+// ..."). The result is not validated: call JobConfig::Validate() after. Plain struct.
 
 #include <cstdint>
 #include <optional>
@@ -28,13 +28,14 @@ namespace crank {
 
 struct ConfigOverrides {
   std::optional<std::vector<std::string>> train_files, eval_files;
-  std::optional<std::string> format;          // --format: criteo | delimited
-  std::optional<std::string> interaction;     // --interaction: dot | cross | concat
-  std::optional<std::string> pooling;         // --pooling: sum | mean | sqrtn
-  std::optional<std::string> precision;       // --precision: auto | fp32 | bf16
-  std::optional<std::string> bad_rows;        // --bad-rows: skip | fail
-  std::optional<std::string> tensorboard;     // --tensorboard DIR
-  std::optional<std::string> input_sharding;  // --input-sharding rows | bytes
+  std::optional<std::string> format;               // --format: criteo | delimited
+  std::optional<std::string> interaction;          // --interaction: dot | cross | concat
+  std::optional<std::string> pooling;              // --pooling: sum | mean | sqrtn
+  std::optional<std::string> precision;            // --precision: auto | fp32 | bf16
+  std::optional<std::string> embedding_precision;  // --embedding-precision: fp32 | bf16 | fp16
+  std::optional<std::string> bad_rows;             // --bad-rows: skip | fail
+  std::optional<std::string> tensorboard;          // --tensorboard DIR
+  std::optional<std::string> input_sharding;       // --input-sharding rows | bytes
   std::optional<int64_t> embedding_dim, hash_buckets, min_count;
   std::optional<std::vector<int64_t>> bottom, top;
   std::optional<int64_t> epochs, batch_size, checkpoint_every, shuffle_buffer, eval_every,

@@ -273,3 +273,37 @@ TEST(JobConfig, MakesOneTablePerSparseFeature) {
 
 }  // namespace
 }  // namespace crank
+
+namespace crank {
+namespace {
+
+TEST(JobConfig, EmbeddingPrecisionIsReadWrittenAndCheckedNamingTheField) {
+  EXPECT_EQ(JobConfig().model.embedding_precision, EmbeddingPrecision::kFp32);
+  const JobConfig c = JobConfig::FromYamlString("model:\n  embedding_precision: fp16\n", "a.yaml");
+  EXPECT_EQ(c.model.embedding_precision, EmbeddingPrecision::kFp16);
+  EXPECT_EQ(JobConfig::FromYamlString(c.ToYaml(), "b.yaml").model.embedding_precision,
+            EmbeddingPrecision::kFp16);
+  EXPECT_EQ(ErrorOf("model:\n  embedding_precision: fp8\n"),
+            "job.yaml:2: model.embedding_precision: expected fp32, bf16 or fp16, got 'fp8'");
+  // Every table of the model gets the precision.
+  JobConfig job;
+  ConfigOverrides o;
+  o.embedding_precision = "bf16";
+  job.ApplyOverrides(o);
+  EXPECT_EQ(job.model.embedding_precision, EmbeddingPrecision::kBf16);
+  const RankingConfig r =
+      MakeRankingConfig(job.model, 13, {{"C1", 10}, {"C2", 20}}, LossKind::kBinaryCrossEntropy, 1);
+  ASSERT_EQ(r.tables.size(), 2u);
+  for (const TableConfig& t : r.tables) EXPECT_EQ(t.precision, EmbeddingPrecision::kBf16);
+  o.embedding_precision = "half";
+  try {
+    job.ApplyOverrides(o);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "--embedding-precision: expected fp32, bf16 or fp16, got 'half'");
+  }
+}
+
+}  // namespace
+}  // namespace crank

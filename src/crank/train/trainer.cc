@@ -122,13 +122,13 @@ double SecondsSince(Clock::time_point t0) {
 // the memory available, before anything is allocated. The dense layers (megabytes) and the
 // batches are left out: the tables are what can grow past a machine.
 void CheckTheTablesFit(const RankingConfig& ranking, const OptimizerConfig& optimizer) {
-  double weights = 0.0, state = 0.0;
+  double weights = 0.0, state = 0.0;  // bytes
   for (const TableConfig& t : ranking.tables) {
     const double rows = static_cast<double>(t.vocabulary_size), cols = static_cast<double>(t.dim);
-    weights += rows * cols;
-    state += OptimizerStateFloats(optimizer, rows, cols);
+    weights += static_cast<double>(EmbeddingPrecisionBytes(t.precision)) * rows * cols;
+    state += sizeof(float) * OptimizerStateFloats(optimizer, rows, cols);
   }
-  const double need = sizeof(float) * (weights + state);
+  const double need = weights + state;
   const std::optional<int64_t> available = AvailableMemoryBytes();
   if (!available || need <= static_cast<double>(*available)) return;
   throw ConfigError(fmt::format(
@@ -136,8 +136,8 @@ void CheckTheTablesFit(const RankingConfig& ranking, const OptimizerConfig& opti
       "of {} optimizer state), but {} is available; lower model.embedding_dim "
       "(--embedding-dim) or the vocabulary sizes (--hash-buckets), or use an embedding "
       "optimizer with less state (rowwise_adagrad keeps one value per row)",
-      ranking.tables.size(), HumanBytes(need), HumanBytes(sizeof(float) * weights),
-      HumanBytes(sizeof(float) * state), optimizer.kind, HumanBytes(*available)));
+      ranking.tables.size(), HumanBytes(need), HumanBytes(weights), HumanBytes(state),
+      optimizer.kind, HumanBytes(*available)));
 }
 
 // The embedding layer of a hybrid-parallel run: the tables placed over run.group's ranks.
@@ -186,6 +186,13 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
   if (run_.train_files.empty()) throw ConfigError("train: no training files given (--train PATH)");
   if (run_.model_out.empty()) throw ConfigError("train: no output path given (--model-out PATH)");
   if (run_.group != nullptr && run_.group->size() > 1) {
+    if (config_.model.embedding_precision != EmbeddingPrecision::kFp32) {
+      throw ConfigError("model.embedding_precision",
+                        fmt::format("{} tables are not supported in multi-process training (its "
+                                    "sharded embedding layer stores fp32 tables); use fp32, or "
+                                    "train in one process",
+                                    EmbeddingPrecisionName(config_.model.embedding_precision)));
+    }
     run_.group->StartWatchdog(config_.train.collective_timeout);
     // Every rank must run the same job: its configuration and how it is run.
     CheckSameConfiguration(

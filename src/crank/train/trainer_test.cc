@@ -14,6 +14,7 @@
 #include "crank/data/synthetic_criteo.h"
 #include "crank/io/checkpoint.h"
 #include "crank/io/load_model.h"
+#include "crank/train/evaluate.h"
 #include "crank/train/progress.h"
 
 namespace crank {
@@ -97,6 +98,16 @@ void ExpectSameRecords(const std::string& a_path, const std::string& b_path,
       continue;
     }
     ASSERT_TRUE(b.Has(name)) << name;
+    EmbeddingPrecision pa, pb;
+    if (const Tensor16* x = a.FindTensor16(name, &pa)) {  // a table stored in 16 bits
+      const Tensor16* y = b.FindTensor16(name, &pb);
+      ASSERT_NE(y, nullptr) << name;
+      ASSERT_EQ(pa, pb) << name;
+      ASSERT_EQ(x->shape(), y->shape()) << name;
+      EXPECT_EQ(0, std::memcmp(x->data(), y->data(), 2 * x->size())) << name << " differs";
+      ++compared;
+      continue;
+    }
     const Tensor& x = a.GetTensor(name);
     const Tensor& y = b.GetTensor(name);
     ASSERT_EQ(x.shape(), y.shape()) << name;
@@ -505,6 +516,83 @@ TEST_F(TrainerTest, ResumeSeeksTheInputInsteadOfReReadingIt) {
                       "var/");
     ExpectSameRecords((dir_ / (tag + "_full.crank")).string(), (dir_ / (tag + ".crank")).string(),
                       "opt/");
+  }
+}
+
+}  // namespace
+}  // namespace crank
+
+namespace crank {
+namespace {
+
+// Tables stored in 16 bits: the model file holds them in 16 bits, a resumed run ends bit for bit
+// where the uninterrupted one does (the rounding is keyed by step and row), and the reloaded model
+// predicts what the trained one did.
+TEST_F(TrainerTest, SixteenBitTablesResumeExactlyAndReloadBitIdentically) {
+  for (const EmbeddingPrecision p : {EmbeddingPrecision::kBf16, EmbeddingPrecision::kFp16}) {
+    const std::string name(EmbeddingPrecisionName(p));
+    SCOPED_TRACE(name);
+    JobConfig job = SmallJob();
+    job.train.epochs = 1;
+    job.model.embedding_precision = p;
+    const TrainResult full = Train(job, Run(name + "_full.crank"));
+    EXPECT_GT(full.final_eval.at("auc"), 0.52);  // one epoch of a small model: above chance
+    JobConfig first = job;
+    first.train.max_steps = 40;
+    first.train.checkpoint_every = 7;
+    Train(first, Run(name + "_resumed.crank"));
+    JobConfig rest = job;
+    rest.train.checkpoint_every = 7;
+    const TrainResult done = Train(rest, Run(name + "_resumed.crank", /*resume=*/true));
+    EXPECT_EQ(done.state.global_step, 94);
+    const std::string a = (dir_ / (name + "_full.crank")).string();
+    const std::string b = (dir_ / (name + "_resumed.crank")).string();
+    ExpectSameRecords(a, b, "var/");
+    ExpectSameRecords(a, b, "opt/");
+
+    const Checkpoint file = Checkpoint::Load(a);
+    EXPECT_EQ(file.format_version(), 2u);
+    EmbeddingPrecision stored;
+    const Tensor16* table = file.FindTensor16("var/embedding/C1", &stored);
+    ASSERT_NE(table, nullptr);
+    EXPECT_EQ(stored, p);
+    EXPECT_EQ(table->shape(), (std::vector<int64_t>{1001, 4}));  // 1000 buckets + missing
+    // Optimizer state stays fp32.
+    EXPECT_NO_THROW(file.GetTensor("opt/opt0/embedding/C1/accumulator"));
+
+    LoadedModel m = LoadModel(a);
+    for (Variable* v : m.model->EmbeddingTrainableVariables()) {
+      EXPECT_EQ(v->precision, p) << v->name;
+      EXPECT_TRUE(v->value.empty()) << v->name;
+    }
+    ReaderOptions ro;
+    ro.batch_size = job.train.eval_batch_size;
+    auto reader = MakeBatchReader(m.mapping, {eval_}, ro, false);
+    const MetricMap reloaded = Evaluate(*m.model, *reader);
+    EXPECT_EQ(reloaded.at("auc"), full.final_eval.at("auc"));
+  }
+}
+
+// A group that says it has two ranks; the refusal comes before any collective.
+class TwoRanks : public LocalProcessGroup {
+ public:
+  int size() const override { return 2; }
+};
+
+TEST_F(TrainerTest, SixteenBitTablesAreRefusedInMultiProcessTrainingNamingTheField) {
+  JobConfig job = SmallJob();
+  job.model.embedding_precision = EmbeddingPrecision::kFp16;
+  TwoRanks group;
+  TrainRun run = Run("m.crank");
+  run.group = &group;
+  try {
+    Train(job, run);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "model.embedding_precision: fp16 tables are not supported in multi-process "
+              "training (its sharded embedding layer stores fp32 tables); use fp32, or train in "
+              "one process");
   }
 }
 
