@@ -59,9 +59,9 @@ int main(int argc, char** argv) {
   flipped[flipped.size() / 2] ^= 0x10;
   Write(dir + "/bitflip_model.ckpt", flipped);
 
-  // Version 2 with a valid header CRC: refused as newer, not as damaged.
+  // The version after the newest with a valid header CRC: refused as newer, not as damaged.
   std::string newer = model;
-  newer[cf::kVersionOffset] = 2;
+  newer[cf::kVersionOffset] = static_cast<char>(cf::kFormatVersion + 1);
   const uint32_t crc = crank::Crc32c(newer.data(), cf::kHeaderCrcOffset);
   for (int i = 0; i < 4; ++i) newer[cf::kHeaderCrcOffset + i] = static_cast<char>(crc >> (8 * i));
   Write(dir + "/newer_version.ckpt", newer);

@@ -233,13 +233,13 @@ TEST_F(DamagedModel, WrongMagicAndNewerVersionAreRefusedWithTheirReason) {
   EXPECT_EQ(r.code, 4);
   EXPECT_NE(r.err.find("bad magic"), std::string::npos) << r.err;
   bytes = model_;
-  const uint32_t version = 2;
+  const uint32_t version = 3;  // one past the newest (checkpoint_format.h)
   std::memcpy(&bytes[8], &version, 4);
   const uint32_t crc = Crc32c(bytes.data(), 36);
   std::memcpy(&bytes[36], &crc, 4);
   r = EvalWith(bytes);
   EXPECT_EQ(r.code, 4);
-  EXPECT_NE(r.err.find("format version 2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("format version 3"), std::string::npos) << r.err;
 }
 
 TEST_F(DamagedModel, AModelWhoseConfigDoesNotMatchItsVariablesIsRefused) {
