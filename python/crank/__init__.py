@@ -65,7 +65,8 @@ class RankingConfig:
     hash_buckets, min_count, epochs, batch_size, learning_rate, seed, threads, precision, ...)."""
 
     def __init__(self, yaml_path=None, **options):
-        self.yaml = _crank._config_yaml(str(yaml_path) if yaml_path else "", options)
+        self.yaml, self._encoding_given = _crank._config_yaml(
+            str(yaml_path) if yaml_path else "", options)
         self.name = str(yaml_path) if yaml_path else "RankingConfig"
 
     def __repr__(self):
@@ -111,7 +112,8 @@ class Ranking:
             raise TypeError("Ranking: pass a RankingConfig or options, not both")
         if not isinstance(config, RankingConfig):
             raise TypeError("Ranking: expected a RankingConfig, got %s" % type(config).__name__)
-        self._impl = _crank._Ranking(config.yaml, config.name)
+        self._impl = _crank._Ranking(config.yaml, config.name,
+                                     getattr(config, "_encoding_given", True))
 
     @classmethod
     def from_yaml(cls, path, **options):

@@ -141,9 +141,13 @@ PYBIND11_MODULE(_crank, m) {
     }
   });
 
+  // The configuration's YAML, and whether it gives a Criteo encoding: the YAML always names one,
+  // so without this flag a configuration that left it to the default rule (docs/defaults.md,
+  // "The encoding rule") would read back as one that gave hashing.
   m.def("_config_yaml", [](const std::string& path, const py::dict& options) {
     crank::JobConfig c = path.empty() ? crank::JobConfig() : crank::JobConfig::FromYamlFile(path);
-    return crank::python::WithOverrides(std::move(c), options).ToYaml();
+    c = crank::python::WithOverrides(std::move(c), options);
+    return py::make_tuple(c.ToYaml(), c.data.criteo.encoding_given);
   });
   m.def(
       "generate_synthetic",
@@ -183,9 +187,13 @@ PYBIND11_MODULE(_crank, m) {
   });
 
   py::class_<PyRanking>(m, "_Ranking")
-      .def(py::init([](const std::string& yaml, const std::string& name) {
-        return std::make_unique<PyRanking>(crank::JobConfig::FromYamlString(yaml, name));
-      }))
+      .def(py::init([](const std::string& yaml, const std::string& name, bool encoding_given) {
+             crank::JobConfig c = crank::JobConfig::FromYamlString(yaml, name);
+             // Not given: Ranking.fit chooses it from the training data, as crank train does.
+             if (!encoding_given) c.data.criteo.encoding_given = false;
+             return std::make_unique<PyRanking>(std::move(c));
+           }),
+           py::arg("yaml"), py::arg("name"), py::arg("encoding_given") = true)
       .def_static("load", &PyRanking::Load)
       .def("compile",
            [](PyRanking& r, const py::object& embedding, const py::object& dense) {

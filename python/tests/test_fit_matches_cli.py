@@ -60,3 +60,23 @@ def test_fit_criteo_matches_cli_and_writes_the_same_model(criteo, tmp_path):
     np.testing.assert_array_equal(model.predict(rows), crank.load(cli_model).predict(rows))
     np.testing.assert_array_equal(crank.load(tmp_path / "py.crank").predict(rows),
                                   model.predict(rows))
+
+
+def test_fit_without_an_encoding_follows_the_cli_default_rule(criteo, tmp_path):
+    # No hash_buckets: a new model's Criteo encoding is the CLI's default (a vocabulary of the
+    # tokens seen at least twice in the training file), not hashing.
+    options = {k: v for k, v in SMALL.items() if k != "hash_buckets"}
+    model = crank.Ranking(**options)
+    history = model.fit(criteo / "train.tsv", validation_data=criteo / "eval.tsv", epochs=1,
+                        verbose=0)
+    cli_model, cli = cli_train(tmp_path, [
+        "--train", criteo / "train.tsv", "--eval", criteo / "eval.tsv", "--epochs", "1",
+        "--embedding-dim", "8", "--bottom", "32,8", "--top", "32,1", "--batch-size", "256",
+        "--seed", "3"])
+    assert_same_metrics(history.final_eval, cli)
+    rows = model.embedding_table("C3").shape[0]
+    assert rows == crank.load(cli_model).embedding_table("C3").shape[0]
+    assert rows < 100001  # not the 100,000 hash buckets (+ the missing id)
+    # A second fit continues with the same encoding.
+    model.fit(criteo / "train.tsv", epochs=1, verbose=0)
+    assert model.embedding_table("C3").shape[0] == rows
