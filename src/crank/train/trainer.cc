@@ -286,8 +286,10 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
     eval_reader_ = MakeBatchReader(mapping_, run_.eval_files, eo, to.in_memory);
   }
 
-  const RankingConfig ranking = config_.MakeRankingConfig(mapping_->spec());
-  ranking_config_ = ranking;
+  RankingConfig ranking = config_.MakeRankingConfig(mapping_->spec());
+  // Resuming: every variable is restored below, so the tables are not drawn first (a
+  // distributed embedding layer, given to the model, draws or restores its own rows).
+  ranking.draw_initial_tables = !ckpt.has_value();
   CheckTheTablesFit(ranking, config_.embedding_optimizer);
   DistributedEmbedding* distributed = nullptr;
   if (several_ranks) {
@@ -295,11 +297,7 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
     model_ = std::make_unique<Ranking>(ranking, std::move(embedding));
     hybrid_ = std::make_unique<HybridParallel>(model_.get(), distributed);
   } else {
-    // Resuming from a single-file checkpoint: every variable is restored below, so the tables
-    // are not drawn first.
-    RankingConfig allocate_only = ranking;
-    allocate_only.draw_initial_tables = !ckpt.has_value();
-    model_ = std::make_unique<Ranking>(allocate_only);
+    model_ = std::make_unique<Ranking>(ranking);
   }
   std::unique_ptr<Optimizer> optimizer = MakeJobOptimizer(*model_, config_);
   state_.seed = to.seed;
@@ -309,9 +307,7 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
     RestoreShardedCheckpoint(*sharded, *hybrid_);
   } else if (ckpt && hybrid_) {
     // The single-file checkpoint, whatever rank count wrote it: each rank takes its part.
-    RankingConfig allocate_only = ranking;
-    allocate_only.draw_initial_tables = false;  // restored next
-    Ranking full(allocate_only);
+    Ranking full(ranking);
     std::unique_ptr<Optimizer> full_optimizer = MakeJobOptimizer(full, config_);
     ckpt->RestoreVariables(full);
     ckpt->RestoreOptimizer(full, *full_optimizer);

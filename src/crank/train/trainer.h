@@ -162,7 +162,6 @@ class Trainer {
   std::unique_ptr<BatchReader> reader_;
   std::unique_ptr<BatchReader> eval_reader_;
   std::unique_ptr<Ranking> model_;
-  RankingConfig ranking_config_;
   std::unique_ptr<HybridParallel> hybrid_;  // several ranks: the model's distributed step
   TrainingState state_;
   bool by_bytes_ = false;    // train.input_sharding bytes on several ranks
