@@ -14,7 +14,7 @@ PKGS := cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libyaml-cpp-d
 # The Python package (python/, docs/python.md): bindings, pytest suite, pip install offline.
 PY_PKGS := pybind11-dev python3-dev python3-numpy python3-pytest python3-venv python3-setuptools \
            python3-wheel
-BENCH_PKGS := libbenchmark-dev python3-torch python3-numpy libopenblas0-openmp
+BENCH_PKGS := libbenchmark-dev python3-torch python3-numpy libopenblas0-openmp wrk
 FUZZ_PKGS := clang libclang-rt-14-dev libomp-dev
 FUZZ_SECONDS ?= 60
 

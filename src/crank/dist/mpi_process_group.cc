@@ -150,12 +150,11 @@ class MpiProcessGroup : public ProcessGroup {
     CRANK_REQUIRE(static_cast<int>(send.size()) == size_,
                   "AllToAllV: expected one buffer per rank");
     std::vector<int> send_counts, recv_counts(size_);
-    std::string packed;
-    Pack(send, &packed, &send_counts);
+    Pack(send, &packed_, &send_counts);
     Call(MPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT,
                       MPI_COMM_WORLD),
          "MPI_Alltoall");
-    ExchangeData(packed, send_counts, recv_counts, recv);
+    ExchangeData(packed_, send_counts, recv_counts, recv);
   }
 
   void AllToAllV(const std::vector<std::string>& send, const std::vector<int64_t>& recv_bytes,
@@ -166,12 +165,11 @@ class MpiProcessGroup : public ProcessGroup {
         static_cast<int>(send.size()) == size_ && static_cast<int>(recv_bytes.size()) == size_,
         "AllToAllV: expected one buffer and one size per rank");
     std::vector<int> send_counts, recv_counts(size_);
-    std::string packed;
-    Pack(send, &packed, &send_counts);
+    Pack(send, &packed_, &send_counts);
     for (int s = 0; s < size_; ++s) {
       recv_counts[s] = CountOf(static_cast<size_t>(recv_bytes[s]), "MPI_Alltoallv");
     }
-    ExchangeData(packed, send_counts, recv_counts, recv);
+    ExchangeData(packed_, send_counts, recv_counts, recv);
   }
 
   void AllGatherV(const std::string& mine, const std::vector<int64_t>& bytes,
@@ -187,12 +185,12 @@ class MpiProcessGroup : public ProcessGroup {
       counts[r] = CountOf(static_cast<size_t>(bytes[r]), "MPI_Allgatherv");
     }
     const int64_t total = Displacements(counts, &displs, "MPI_Allgatherv");
-    std::string in(static_cast<size_t>(total), '\0');
-    Call(MPI_Allgatherv(mine.data(), counts[rank_], MPI_BYTE, in.data(), counts.data(),
+    char* in = ReceiveBuffer(total);
+    Call(MPI_Allgatherv(mine.data(), counts[rank_], MPI_BYTE, in, counts.data(),
                         displs.data(), MPI_BYTE, MPI_COMM_WORLD),
          "MPI_Allgatherv");
     all->resize(size_);
-    for (int r = 0; r < size_; ++r) (*all)[r].assign(in, displs[r], counts[r]);
+    for (int r = 0; r < size_; ++r) (*all)[r].assign(in + displs[r], counts[r]);
   }
 
   void AllGatherV(const std::string& mine, std::vector<std::string>* all) override {
@@ -203,12 +201,12 @@ class MpiProcessGroup : public ProcessGroup {
     Call(MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD),
          "MPI_Allgather");
     const int64_t total = Displacements(counts, &displs, "MPI_Allgatherv");
-    std::string in(static_cast<size_t>(total), '\0');
-    Call(MPI_Allgatherv(mine.data(), count, MPI_BYTE, in.data(), counts.data(), displs.data(),
+    char* in = ReceiveBuffer(total);
+    Call(MPI_Allgatherv(mine.data(), count, MPI_BYTE, in, counts.data(), displs.data(),
                         MPI_BYTE, MPI_COMM_WORLD),
          "MPI_Allgatherv");
     all->resize(size_);
-    for (int r = 0; r < size_; ++r) (*all)[r].assign(in, displs[r], counts[r]);
+    for (int r = 0; r < size_; ++r) (*all)[r].assign(in + displs[r], counts[r]);
   }
 
   void GatherV(const std::string& mine, int root, std::vector<std::string>* all) override {
@@ -258,9 +256,18 @@ class MpiProcessGroup : public ProcessGroup {
 
  private:
   // send -> *packed, the buffers end to end, and *send_counts, their sizes.
+  // `total` bytes to receive into, valid until the next collective. The buffer only grows: a
+  // step's collectives reuse the pages of the previous step's instead of faulting in fresh
+  // ones (a page fault costs microseconds, several hundred per megabyte).
+  char* ReceiveBuffer(int64_t total) {
+    if (static_cast<int64_t>(in_.size()) < total) in_.resize(static_cast<size_t>(total));
+    return in_.data();
+  }
+
   void Pack(const std::vector<std::string>& send, std::string* packed,
             std::vector<int>* send_counts) const {
     send_counts->resize(size_);
+    packed->clear();  // keeps its capacity
     for (int d = 0; d < size_; ++d) {
       (*send_counts)[d] = CountOf(send[d].size(), "MPI_Alltoallv");
       *packed += send[d];
@@ -273,12 +280,12 @@ class MpiProcessGroup : public ProcessGroup {
     std::vector<int> sd, rd;
     Displacements(send_counts, &sd, "MPI_Alltoallv");
     const int64_t total = Displacements(recv_counts, &rd, "MPI_Alltoallv");
-    std::string in(static_cast<size_t>(total), '\0');
-    Call(MPI_Alltoallv(packed.data(), send_counts.data(), sd.data(), MPI_BYTE, in.data(),
+    char* in = ReceiveBuffer(total);
+    Call(MPI_Alltoallv(packed.data(), send_counts.data(), sd.data(), MPI_BYTE, in,
                        recv_counts.data(), rd.data(), MPI_BYTE, MPI_COMM_WORLD),
          "MPI_Alltoallv");
     recv->resize(size_);
-    for (int s = 0; s < size_; ++s) (*recv)[s].assign(in, rd[s], recv_counts[s]);
+    for (int s = 0; s < size_; ++s) (*recv)[s].assign(in + rd[s], recv_counts[s]);
   }
 
   // One MPI call that communicates: counted, its error turned into IoError.
@@ -390,6 +397,8 @@ class MpiProcessGroup : public ProcessGroup {
   Progress* published_ = nullptr;  // this rank's Progress in window_, or null: no window
   std::vector<std::vector<Progress>> abandoned_;
   std::unique_ptr<CollectiveWatchdog> watchdog_;
+  std::string packed_;  // AllToAllV's send buffer, reused
+  std::string in_;      // the receive buffer of AllToAllV and AllGatherV, reused (ReceiveBuffer)
 };
 
 }  // namespace
