@@ -366,6 +366,37 @@ TEST_F(Cli, DefaultEncodingIsAVocabularyUnlessTheInputIsAPipe) {
   EXPECT_NE(r.err.find(P("fifo") + " is not a regular file"), std::string::npos) << r.err;
 }
 
+// Without --batch-size (or train.batch_size) training data of fewer than 20,480 rows trains at
+// batch 256 (docs/defaults.md, "Small data"), said in the log and stored with the model; a
+// given batch size, or rows that cannot be counted first (a pipe), keep it.
+TEST_F(Cli, SmallTrainingDataTrainsAtBatch256UnlessABatchSizeIsGiven) {
+  Generate(2000, 500);
+  const std::string model_flags =
+      " --embedding-dim 4 --bottom 16,4 --top 16,1 --hash-buckets 100 --threads 2 ";
+  Result r = Run("train --train " + P("train.tsv") + " --model-out " + P("m.crank") +
+                 model_flags + " --metrics-out " + P("m.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("batch size 256: the training data holds 2000 rows, fewer than 20480"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(LoadModel(P("m.crank")).config_yaml.find("batch_size: 256"), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(ReadFile(P("m.json")))["steps"], 8);  // 2000 rows / 256
+
+  r = Run("train --train " + P("train.tsv") + " --model-out " + P("g.crank") + model_flags +
+          " --batch-size 512");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find("batch size 256"), std::string::npos) << r.err;
+  EXPECT_NE(LoadModel(P("g.crank")).config_yaml.find("batch_size: 512"), std::string::npos);
+
+  r = RunCommand("mkfifo " + P("fifo") + " && (timeout 60 sh -c 'cat " + P("train.tsv") + " > " +
+                 P("fifo") + "' &) && timeout 60 " + std::string(CRANK_BINARY_DIR) +
+                 "/bin/crank train --train " + P("fifo") + " --model-out " + P("p.crank") +
+                 model_flags);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find("batch size 256"), std::string::npos) << r.err;
+  EXPECT_NE(LoadModel(P("p.crank")).config_yaml.find("batch_size: 512"), std::string::npos);
+}
+
 // --min-count: every categorical field becomes a vocabulary of the tokens seen at least N times
 // in the training file, saved in the model; rarer and unseen tokens share the OOV row, in
 // predict too.

@@ -65,7 +65,7 @@ class RankingConfig:
     hash_buckets, min_count, epochs, batch_size, learning_rate, seed, threads, precision, ...)."""
 
     def __init__(self, yaml_path=None, **options):
-        self.yaml, self._encoding_given = _crank._config_yaml(
+        self.yaml, self._encoding_given, self._batch_size_given = _crank._config_yaml(
             str(yaml_path) if yaml_path else "", options)
         self.name = str(yaml_path) if yaml_path else "RankingConfig"
 
@@ -113,7 +113,8 @@ class Ranking:
         if not isinstance(config, RankingConfig):
             raise TypeError("Ranking: expected a RankingConfig, got %s" % type(config).__name__)
         self._impl = _crank._Ranking(config.yaml, config.name,
-                                     getattr(config, "_encoding_given", True))
+                                     getattr(config, "_encoding_given", True),
+                                     getattr(config, "_batch_size_given", True))
 
     @classmethod
     def from_yaml(cls, path, **options):

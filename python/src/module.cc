@@ -147,7 +147,7 @@ PYBIND11_MODULE(_crank, m) {
   m.def("_config_yaml", [](const std::string& path, const py::dict& options) {
     crank::JobConfig c = path.empty() ? crank::JobConfig() : crank::JobConfig::FromYamlFile(path);
     c = crank::python::WithOverrides(std::move(c), options);
-    return py::make_tuple(c.ToYaml(), c.data.criteo.encoding_given);
+    return py::make_tuple(c.ToYaml(), c.data.criteo.encoding_given, c.train.batch_size_given);
   });
   m.def(
       "generate_synthetic",
@@ -187,13 +187,16 @@ PYBIND11_MODULE(_crank, m) {
   });
 
   py::class_<PyRanking>(m, "_Ranking")
-      .def(py::init([](const std::string& yaml, const std::string& name, bool encoding_given) {
+      .def(py::init([](const std::string& yaml, const std::string& name, bool encoding_given,
+                       bool batch_size_given) {
              crank::JobConfig c = crank::JobConfig::FromYamlString(yaml, name);
-             // Not given: Ranking.fit chooses it from the training data, as crank train does.
+             // Not given: Ranking.fit chooses them from the training data, as crank train does.
              if (!encoding_given) c.data.criteo.encoding_given = false;
+             if (!batch_size_given) c.train.batch_size_given = false;
              return std::make_unique<PyRanking>(std::move(c));
            }),
-           py::arg("yaml"), py::arg("name"), py::arg("encoding_given") = true)
+           py::arg("yaml"), py::arg("name"), py::arg("encoding_given") = true,
+           py::arg("batch_size_given") = true)
       .def_static("load", &PyRanking::Load)
       .def("compile",
            [](PyRanking& r, const py::object& embedding, const py::object& dense) {

@@ -187,14 +187,16 @@ std::unique_ptr<PyRanking> PyRanking::Load(const std::string& path) {
   return r;
 }
 
-ComputeSettings PyRanking::Settings() const {
+ComputeSettings PyRanking::Settings(std::optional<int64_t> batch_size) const {
   ComputeSettings s;
   int threads = threads_.value_or(config_.train.threads);
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
   s.threads = threads > 0 ? threads : 1;
   // set_compute's precision, else the configuration's; auto resolves as `crank train` does.
   const PrecisionSetting setting = precision_ ? *precision_ : config_.train.precision;
-  s.precision = ChoosePrecision(setting, config_.train.batch_size, Bf16Supported()).precision;
+  s.precision = ChoosePrecision(setting, batch_size.value_or(config_.train.batch_size),
+                                Bf16Supported())
+                    .precision;
   return s;
 }
 
@@ -309,6 +311,8 @@ py::dict PyRanking::Fit(std::optional<std::vector<std::string>> train_files,
       if (!continuing) {
         const std::string line = ResolveDefaultEncoding(&cfg.data, cfg.data.train_files, false);
         if (!line.empty() && verbose) LogInfo("{}", line);
+        const std::string batch = ResolveDefaultBatchSize(&cfg.train, cfg.data.train_files);
+        if (!batch.empty() && verbose) LogInfo("{}", batch);
       }
       const int64_t base_epoch = continuing ? state_.epoch : 0;
       cfg.train.epochs = base_epoch + more_epochs;
@@ -329,7 +333,7 @@ py::dict PyRanking::Fit(std::optional<std::vector<std::string>> train_files,
       auto holder = std::make_shared<ModelHolder>();
       holder->trainer = std::make_unique<Trainer>(cfg, run);
       holder->model = &holder->trainer->model();
-      holder->model->SetComputeSettings(Settings());
+      holder->model->SetComputeSettings(Settings(cfg.train.batch_size));
       holder->trainer->AddHook(&hook);
       if (tensorboard) holder->trainer->AddHook(tensorboard.get());
       std::unique_ptr<ProgressHook> progress;
@@ -339,6 +343,8 @@ py::dict PyRanking::Fit(std::optional<std::vector<std::string>> train_files,
       }
       result = holder->trainer->Fit();
       config_.data.criteo = cfg.data.criteo;  // the encoding it trained with, for the next fit
+      config_.train.batch_size = cfg.train.batch_size;  // and the batch size
+      config_.train.batch_size_given = true;
       mapping_ = std::shared_ptr<const DataMapping>(holder, &holder->trainer->mapping());
       state_ = result.state;
       holder_ = std::move(holder);

@@ -99,7 +99,8 @@ class PyRanking {
   std::shared_ptr<const DataMapping> BuiltMapping();
   // Gives the model the configured optimizer when it has none.
   void EnsureOptimizer();
-  ComputeSettings Settings() const;
+  // The compute settings; auto precision resolves with `batch_size` (default: the configuration's).
+  ComputeSettings Settings(std::optional<int64_t> batch_size = std::nullopt) const;
   std::unique_ptr<InterruptibleReader> OpenReader(const std::vector<std::string>& files,
                                                   const std::string& rows, RowSplit default_split,
                                                   ErrorPolicy policy, int64_t batch_size) const;

@@ -80,3 +80,22 @@ def test_fit_without_an_encoding_follows_the_cli_default_rule(criteo, tmp_path):
     # A second fit continues with the same encoding.
     model.fit(criteo / "train.tsv", epochs=1, verbose=0)
     assert model.embedding_table("C3").shape[0] == rows
+
+
+def test_fit_without_a_batch_size_follows_the_cli_small_data_rule(criteo, tmp_path):
+    # No batch_size: on the 6000-row training file (fewer than 20,480 rows) a new model trains
+    # at batch 256 as `crank train` does (docs/defaults.md, "Small data"), not at 512.
+    options = {k: v for k, v in SMALL.items() if k != "batch_size"}
+    model = crank.Ranking(**options)
+    history = model.fit(criteo / "train.tsv", validation_data=criteo / "eval.tsv", epochs=1,
+                        verbose=0)
+    cli_model, cli = cli_train(tmp_path, [
+        "--train", criteo / "train.tsv", "--eval", criteo / "eval.tsv", "--epochs", "1",
+        "--embedding-dim", "8", "--bottom", "32,8", "--top", "32,1", "--hash-buckets", "1000",
+        "--seed", "3"])
+    assert_same_metrics(history.final_eval, cli)
+    assert history.steps == cli["steps"] == 24  # 6000 rows / 256
+    assert model.config_batch_size() == 256
+    # Given, it is kept.
+    given = crank.Ranking(**options, batch_size=512)
+    assert given.fit(criteo / "train.tsv", epochs=1, verbose=0).steps == 12

@@ -310,6 +310,8 @@ Action AddTrainCommand(CLI::App& app) {
     const std::string encoding = ResolveDefaultEncoding(
         &cfg.data, run.train_files, group.size() > 1 && cfg.train.input_sharding == "bytes");
     if (!encoding.empty()) LogInfo("{}", encoding);
+    const std::string batch = ResolveDefaultBatchSize(&cfg.train, run.train_files);
+    if (!batch.empty()) LogInfo("{}", batch);
     ConfigureJobPrecision(&cfg);
     LogInfo("resolved configuration:\n{}", cfg.ToYaml());
     LogCompute(ConfigureThreads(cfg.train.threads));

@@ -146,6 +146,8 @@ Action AddTuneCommand(CLI::App& app) {
     // Trial 0 is `crank train`'s default, the encoding included (docs/defaults.md).
     const std::string encoding = ResolveDefaultEncoding(&cfg.data, cfg.data.train_files, false);
     if (!encoding.empty()) LogInfo("{}", encoding);
+    const std::string batch = ResolveDefaultBatchSize(&cfg.train, cfg.data.train_files);
+    if (!batch.empty()) LogInfo("{}", batch);
     ConfigureJobPrecision(&cfg);
     const int threads = ConfigureThreads(cfg.train.threads);
     WorkDir work;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -468,6 +470,36 @@ std::string FirstUnrereadableFile(const std::vector<std::string>& train_files) {
     if (!ec && (fs::is_fifo(st) || fs::is_character_file(st) || fs::is_socket(st))) return f;
   }
   return "";
+}
+
+int64_t CountLinesUpTo(const std::vector<std::string>& files, int64_t limit) {
+  int64_t lines = 0;
+  std::vector<char> buf(1 << 16);
+  for (const std::string& f : files) {
+    std::error_code ec;
+    if (!fs::is_regular_file(f, ec) || ec) return -1;
+    std::FILE* in = std::fopen(f.c_str(), "rb");
+    if (in == nullptr) return -1;
+    bool open_line = false;  // bytes after the last newline read
+    size_t n = 0;
+    while (lines < limit && (n = std::fread(buf.data(), 1, buf.size(), in)) > 0) {
+      const char* p = buf.data();
+      const char* end = p + n;
+      while (lines < limit) {
+        const void* nl = std::memchr(p, '\n', static_cast<size_t>(end - p));
+        if (nl == nullptr) break;
+        ++lines;
+        p = static_cast<const char*>(nl) + 1;
+      }
+      open_line = p < end;
+    }
+    const bool failed = std::ferror(in) != 0;
+    std::fclose(in);
+    if (failed) return -1;
+    if (open_line && lines < limit) ++lines;
+    if (lines >= limit) return limit;
+  }
+  return lines;
 }
 
 std::string ResolveDefaultEncoding(DataConfig* config, const std::vector<std::string>& train_files,

@@ -197,6 +197,12 @@ std::string ResolveDefaultEncoding(DataConfig* config, const std::vector<std::st
 // once), or "" when there is none.
 std::string FirstUnrereadableFile(const std::vector<std::string>& train_files);
 
+// The lines of `files` together (a last line without a newline counts), counting no further
+// than `limit`: min(lines, limit). -1 when a file is not a regular file or cannot be opened
+// (a pipe can be read only once; a missing file is left to the reader's error). Reads at most
+// the first `limit` lines.
+int64_t CountLinesUpTo(const std::vector<std::string>& files, int64_t limit);
+
 // Names used in YAML and messages.
 const char* ToString(DataFormat v);
 const char* ToString(LabelKind v);

@@ -36,6 +36,29 @@ TEST(DataConfig, EmptySectionIsCriteoWithDefaults) {
   EXPECT_FALSE(c.holdout.enabled());
 }
 
+// Lines of regular files, counted up to a limit; -1 for a pipe or a file that cannot be opened.
+TEST(DataConfig, CountLinesUpToCountsAcrossFilesAndStopsAtTheLimit) {
+  test::TempDir dir;
+  const std::string a = dir.Write("a.tsv", "1\n2\n3\n");
+  const std::string b = dir.Write("b.tsv", "4\n5");  // the last line has no newline
+  const std::string empty = dir.Write("empty.tsv", "");
+  EXPECT_EQ(CountLinesUpTo({a}, 100), 3);
+  EXPECT_EQ(CountLinesUpTo({a, b}, 100), 5);
+  EXPECT_EQ(CountLinesUpTo({a, empty, b}, 100), 5);
+  EXPECT_EQ(CountLinesUpTo({a, b}, 4), 4);
+  EXPECT_EQ(CountLinesUpTo({a, b}, 3), 3);
+  EXPECT_EQ(CountLinesUpTo({b, a}, 1), 1);
+  EXPECT_EQ(CountLinesUpTo({empty}, 100), 0);
+  // Longer than one read buffer (64 KiB).
+  const std::string big = dir.Write("big.tsv", std::string(100000, 'x') + "\n" +
+                                                   std::string(70000, 'y') + "\nz\n");
+  EXPECT_EQ(CountLinesUpTo({big}, 1000), 3);
+  EXPECT_EQ(CountLinesUpTo({dir.Path("absent.tsv")}, 100), -1);
+  const std::string fifo = dir.Path("fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(CountLinesUpTo({a, fifo}, 100), -1);
+}
+
 // The default encoding follows from the training input: a vocabulary (min_count 2, at most
 // 1,000,000 tokens per field) when the files can be counted before training, hashing into
 // 100,000 buckets for a pipe or a byte-sharded input; a given encoding is kept.

@@ -88,6 +88,7 @@ void JobConfig::ApplyOverrides(const ConfigOverrides& o) {
   }
   Set(o.epochs, &train.epochs);
   Set(o.batch_size, &train.batch_size);
+  if (o.batch_size) train.batch_size_given = true;
   if (o.learning_rate) {
     embedding_optimizer.learning_rate = static_cast<float>(*o.learning_rate);
     dense_optimizer.learning_rate = static_cast<float>(*o.learning_rate);

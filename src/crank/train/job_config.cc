@@ -39,6 +39,7 @@ JobConfig Parse(const YAML::Node& root_node, const std::string& file) {
   TrainOptions& to = c.train;
   t.Read("epochs", &to.epochs);
   t.Read("batch_size", &to.batch_size);
+  to.batch_size_given = t.Has("batch_size");
   t.Read("eval_batch_size", &to.eval_batch_size);
   t.Read("threads", &to.threads);
   t.Read("seed", &to.seed);
@@ -178,6 +179,19 @@ void JobConfig::Validate() const {
 
 RankingConfig JobConfig::MakeRankingConfig(const DataSpec& spec) const {
   return RankingConfigFor(model, spec, train.seed);
+}
+
+std::string ResolveDefaultBatchSize(TrainOptions* train,
+                                    const std::vector<std::string>& train_files) {
+  if (train->batch_size_given) return "";
+  train->batch_size_given = true;
+  const int64_t lines = CountLinesUpTo(train_files, kSmallDataRows);
+  if (lines < 0 || lines >= kSmallDataRows || train->batch_size <= kSmallDataBatchSize) return "";
+  train->batch_size = kSmallDataBatchSize;
+  return fmt::format(
+      "batch size {}: the training data holds {} rows, fewer than {} (40 steps of 512), where a "
+      "smaller batch trains better in one epoch (the default; --batch-size N to choose)",
+      kSmallDataBatchSize, lines, kSmallDataRows);
 }
 
 }  // namespace crank

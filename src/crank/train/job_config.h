@@ -24,6 +24,10 @@ namespace crank {
 struct TrainOptions {
   int64_t epochs = 1;
   int64_t batch_size = 512;
+  // Whether batch_size was given (train.batch_size in YAML, --batch-size, a library option).
+  // While false, ResolveDefaultBatchSize may choose a smaller batch for small training data.
+  // Not written to YAML: a configuration written out gives its batch size.
+  bool batch_size_given = false;
   int64_t eval_batch_size = 4096;
   int threads = 0;  // 0 = all cores
   uint64_t seed = 0;
@@ -55,6 +59,19 @@ struct TrainOptions {
   // a local batch of its share of batch_size (the batches differ from one process's).
   std::string input_sharding = "rows";
 };
+
+// The default batch size for small training data (docs/defaults.md, "Small data"): below
+// kSmallDataRows training rows (40 steps of the default batch of 512 per epoch) the default
+// is kSmallDataBatchSize.
+inline constexpr int64_t kSmallDataRows = 20'480;
+inline constexpr int64_t kSmallDataBatchSize = 256;
+
+// Chooses the batch size of a configuration that does not give one (train.batch_size_given
+// false; otherwise nothing changes and "" is returned): kSmallDataBatchSize when the training
+// files are regular files holding fewer than kSmallDataRows lines together (counted up to that
+// many, CountLinesUpTo), else the default it has. Sets batch_size_given and returns one log line
+// when it changed the batch size, else "".
+std::string ResolveDefaultBatchSize(TrainOptions* train, const std::vector<std::string>& train_files);
 
 // "skip" or "fail" as given to --bad-rows; ConfigError "--bad-rows: ..." otherwise.
 ErrorPolicy ParseBadRows(const std::string& text);

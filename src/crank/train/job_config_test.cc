@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <string>
 
@@ -306,4 +307,67 @@ TEST(JobConfig, EmbeddingPrecisionIsReadWrittenAndCheckedNamingTheField) {
 }
 
 }  // namespace
+// The default batch size follows from the training data: 256 below 20,480 rows (docs/defaults.md,
+// "Small data"), 512 from there on and where the rows cannot be counted; a given one is kept.
+TEST(JobConfig, DefaultBatchSizeIsSmallerOnSmallTrainingData) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      ("crank_batch_rule_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+       "_" + std::to_string(reinterpret_cast<uintptr_t>(&dir)));
+  std::filesystem::create_directories(dir);
+  const auto write = [&](const char* name, const std::string& text) {
+    const std::string path = (dir / name).string();
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+  };
+  std::string rows;
+  for (int i = 0; i < 1000; ++i) rows += "0\t1\n";
+  const std::string small = write("small.tsv", rows);
+  std::string many;
+  for (int i = 0; i < 21; ++i) many += rows;  // 21,000 rows
+  const std::string large = write("large.tsv", many);
+
+  JobConfig c = JobConfig::FromYamlString("train: {epochs: 1}\n", "t.yaml");
+  EXPECT_FALSE(c.train.batch_size_given);
+  std::string line = ResolveDefaultBatchSize(&c.train, {small});
+  EXPECT_EQ(c.train.batch_size, kSmallDataBatchSize);
+  EXPECT_EQ(kSmallDataBatchSize, 256);
+  EXPECT_TRUE(c.train.batch_size_given);
+  EXPECT_NE(line.find("batch size 256: the training data holds 1000 rows"), std::string::npos)
+      << line;
+  // Resolved once; written out, it reads back as given.
+  EXPECT_EQ(ResolveDefaultBatchSize(&c.train, {large}), "");
+  EXPECT_EQ(c.train.batch_size, 256);
+  EXPECT_TRUE(JobConfig::FromYamlString(c.ToYaml(), "resolved").train.batch_size_given);
+
+  // Several files count together: 20 x 1000 is still below 20,480, 21 x 1000 is not.
+  c = JobConfig();
+  ResolveDefaultBatchSize(&c.train, std::vector<std::string>(20, small));
+  EXPECT_EQ(c.train.batch_size, 256);
+  c = JobConfig();
+  EXPECT_EQ(ResolveDefaultBatchSize(&c.train, std::vector<std::string>(21, small)), "");
+  EXPECT_EQ(c.train.batch_size, 512);
+  c = JobConfig();
+  EXPECT_EQ(ResolveDefaultBatchSize(&c.train, {large}), "");
+  EXPECT_EQ(c.train.batch_size, 512);
+  EXPECT_TRUE(c.train.batch_size_given);
+  // Rows that cannot be counted (a missing file; a pipe, see CountLinesUpTo) keep 512.
+  c = JobConfig();
+  EXPECT_EQ(ResolveDefaultBatchSize(&c.train, {(dir / "absent.tsv").string()}), "");
+  EXPECT_EQ(c.train.batch_size, 512);
+
+  // Given in YAML or by a flag: kept, even on small data.
+  c = JobConfig::FromYamlString("train: {batch_size: 1024}\n", "t.yaml");
+  EXPECT_TRUE(c.train.batch_size_given);
+  EXPECT_EQ(ResolveDefaultBatchSize(&c.train, {small}), "");
+  EXPECT_EQ(c.train.batch_size, 1024);
+  c = JobConfig();
+  ConfigOverrides o;
+  o.batch_size = 512;
+  c.ApplyOverrides(o);
+  EXPECT_EQ(ResolveDefaultBatchSize(&c.train, {small}), "");
+  EXPECT_EQ(c.train.batch_size, 512);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace crank
