@@ -75,6 +75,13 @@ struct PayloadView {
   std::vector<int64_t> dims;
 };
 
+// The payload of a produced tensor of `shape`: its data comes when the record is written.
+PayloadView ProducedPayload(const std::vector<int64_t>& shape, size_t element_bytes) {
+  uint64_t elements = 1;
+  for (int64_t d : shape) elements *= static_cast<uint64_t>(d);
+  return {nullptr, elements * element_bytes, shape};
+}
+
 }  // namespace
 
 CheckpointWriter::Record& CheckpointWriter::NewRecord(std::string name, uint32_t kind) {
@@ -152,10 +159,8 @@ CheckpointFileInfo CheckpointWriter::Save(const std::string& path) const {
     PayloadView p;
     switch (static_cast<cf::RecordKind>(r.kind)) {
       case cf::RecordKind::kFloat32Tensor:
-        if (r.produce) {  // the data comes when the record is written
-          uint64_t elements = 1;
-          for (int64_t d : r.produced_shape) elements *= static_cast<uint64_t>(d);
-          p = {nullptr, elements * sizeof(float), r.produced_shape};
+        if (r.produce) {
+          p = ProducedPayload(r.produced_shape, sizeof(float));
         } else {
           p = {r.tensor->data(), static_cast<uint64_t>(r.tensor->size()) * sizeof(float),
                r.tensor->shape()};
@@ -172,9 +177,7 @@ CheckpointFileInfo CheckpointWriter::Save(const std::string& path) const {
       case cf::RecordKind::kBfloat16Tensor:
       case cf::RecordKind::kFloat16Tensor:
         if (r.produce16) {
-          uint64_t elements = 1;
-          for (int64_t d : r.produced_shape) elements *= static_cast<uint64_t>(d);
-          p = {nullptr, elements * sizeof(uint16_t), r.produced_shape};
+          p = ProducedPayload(r.produced_shape, sizeof(uint16_t));
         } else {
           p = {r.tensor16->data(), static_cast<uint64_t>(r.tensor16->size()) * sizeof(uint16_t),
                r.tensor16->shape()};

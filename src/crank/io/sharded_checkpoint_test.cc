@@ -24,6 +24,19 @@ Tensor Rows(int64_t rows, int64_t cols, float base) {
   return t;
 }
 
+// The .main file of generation `generation` by two ranks of the checkpoint at `path` (with a
+// dense variable when `bias`): its entry in the manifest.
+ShardFile WriteMainFile(const std::string& path, int64_t generation, bool bias) {
+  CheckpointWriter main;
+  main.AddString("model/kind", kShardFileKind);
+  main.AddInt64s("shard/of", {generation, 0, 2});
+  main.AddString("model/config", "model: {}\n");
+  if (bias) main.AddTensor("var/top/bias", Rows(1, 1, 7.0f));
+  const std::string file = ShardedMainPath(path, generation);
+  const CheckpointFileInfo mi = main.Save(file);
+  return {file.substr(file.find_last_of('/') + 1), 0, mi.bytes, mi.records_crc32c};
+}
+
 // Generation 2 of a checkpoint by two ranks at dir/m.ckpt: table "a" (5 rows, split [0, 3) on
 // rank 0 and [3, 5) on rank 1) with an optimizer slot, table "b" (2 rows, whole on rank 1).
 class ShardedCheckpointTest : public ::testing::Test {
@@ -35,13 +48,7 @@ class ShardedCheckpointTest : public ::testing::Test {
     m.step = 40;
     m.world_size = 2;
     m.main_file = 0;
-    CheckpointWriter main;
-    main.AddString("model/kind", kShardFileKind);
-    main.AddInt64s("shard/of", {2, 0, 2});
-    main.AddString("model/config", "model: {}\n");
-    main.AddTensor("var/top/bias", Rows(1, 1, 7.0f));
-    const CheckpointFileInfo mi = main.Save(ShardedMainPath(path_, 2));
-    m.files.push_back({"m.ckpt.g2.main", 0, mi.bytes, mi.records_crc32c});
+    m.files.push_back(WriteMainFile(path_, 2, /*bias=*/true));
     for (int r = 0; r < 2; ++r) {
       CheckpointWriter w;
       w.AddString("model/kind", kShardFileKind);
@@ -245,12 +252,7 @@ std::string WriteSixteenBitCheckpoint(const ScratchDir& dir, bool rank1_fp32 = f
   ShardedManifest m;
   m.generation = 1;
   m.world_size = 2;
-  CheckpointWriter main;
-  main.AddString("model/kind", kShardFileKind);
-  main.AddInt64s("shard/of", {1, 0, 2});
-  main.AddString("model/config", "model: {}\n");
-  const CheckpointFileInfo mi = main.Save(ShardedMainPath(path, 1));
-  m.files.push_back({"h.ckpt.g1.main", 0, mi.bytes, mi.records_crc32c});
+  m.files.push_back(WriteMainFile(path, 1, /*bias=*/false));
   for (int r = 0; r < 2; ++r) {
     const int64_t rows = r == 0 ? 3 : 2, first = r == 0 ? 0 : 3;
     const float base = 100.0f * (r + 1) + 10.0f * first;
