@@ -21,6 +21,7 @@
 #include "crank/data/batch_reader.h"
 #include "crank/io/load_model.h"
 #include "crank/train/trainer.h"
+#include "library_predictions.h"
 #include "movielens_data.h"
 
 namespace crank {
@@ -29,6 +30,7 @@ namespace {
 namespace fs = std::filesystem;
 
 using Cli = testing::CliFixture;
+using testing::LibraryPredictionsMatch;
 using testing::ReadFile;
 using testing::Result;
 
@@ -42,30 +44,6 @@ std::map<std::string, int> C3TokenCounts(const std::string& path) {
     ++counts[line.substr(start, line.find('\t', start) - start)];
   }
   return counts;
-}
-
-// The rows of `predictions` (crank predict's output for `data`) that equal the library's
-// Predict of `model` exactly, in order; -1 when the file has more lines than the data has rows.
-int64_t LibraryPredictionsMatch(const std::string& model, const std::string& data,
-                                const std::string& predictions) {
-  LoadedModel m = LoadModel(model);
-  ReaderOptions ro;
-  auto reader = MakeBatchReader(m.mapping, {data}, ro, false);
-  Batch batch;
-  Tensor pred;
-  std::ifstream lines(predictions);
-  std::string line;
-  int64_t n = 0;
-  while (reader->Next(&batch)) {
-    m.model->Predict(batch, &pred);
-    for (int64_t i = 0; i < pred.size(); ++i, ++n) {
-      if (!std::getline(lines, line) || std::stof(line) != pred[i]) {
-        ADD_FAILURE() << predictions << " row " << n << ": '" << line << "' vs " << pred[i];
-        return n;
-      }
-    }
-  }
-  return std::getline(lines, line) ? -1 : n;
 }
 
 TEST_F(Cli, HelpDocumentsEveryCommand) {

@@ -26,102 +26,11 @@
 #include <thread>
 #include <vector>
 
-#include "cli_fixture.h"
-#include "crank/dist/process_group.h"
-#include "crank/io/load_model.h"
 #include "crank/io/sharded_checkpoint.h"
-#include "event_file_reader.h"
+#include "mpi_fixture.h"
 
 namespace crank::testing {
 namespace {
-
-using Json = nlohmann::json;
-
-class MpiTrain : public CliFixture {
- protected:
-  void SetUp() override {
-    CliFixture::SetUp();
-    if (!HaveMpi()) GTEST_SKIP() << "this build has no MPI (install libopenmpi-dev and rebuild)";
-    if (std::string(CRANK_MPIRUN).empty() || !fs::exists(CRANK_MPIRUN)) {
-      GTEST_SKIP() << "mpirun was not found (install openmpi-bin)";
-    }
-  }
-
-  // `crank ARGS` on n ranks (oversubscribed: tests run on two cores), killed after 120 s.
-  Result RunMpi(int n, const std::string& args) {
-    return RunCommand("timeout 120 " + std::string(CRANK_MPIRUN) +
-                      " --allow-run-as-root --oversubscribe --bind-to none -np " +
-                      std::to_string(n) + " " + std::string(CRANK_BINARY_DIR) + "/bin/crank " +
-                      args);
-  }
-
-  // The model and run of every test; Criteo data adds --hash-buckets.
-  static std::string Model(bool criteo = true) {
-    return std::string(criteo ? " --hash-buckets 500" : "") +
-           " --embedding-dim 4 --bottom 16,4 --top 16,1 --batch-size 64 --threads 1 --epochs 2 "
-           "--seed 5 --embedding-learning-rate 0.5 --dense-learning-rate 0.003 "
-           "--tensorboard-every 1 ";
-  }
-
-  // The per-step training loss in the event file under dir.
-  std::vector<float> StepLosses(const std::string& dir) {
-    std::vector<float> losses;
-    for (const auto& e : fs::directory_iterator(dir)) {
-      for (const tfevents::Event& ev : ReadEventFile(e.path().string())) {
-        float v = 0;
-        if (FindScalar(ev, "train/loss", &v)) losses.push_back(v);
-      }
-    }
-    return losses;
-  }
-
-  void ExpectSameLosses(const std::string& a, const std::string& b) {
-    const std::vector<float> la = StepLosses(a), lb = StepLosses(b);
-    ASSERT_FALSE(la.empty());
-    ASSERT_EQ(la.size(), lb.size());
-    double worst = 0;
-    for (size_t i = 0; i < la.size(); ++i) {
-      const double rel = std::abs(double(la[i]) - lb[i]) / std::abs(double(la[i]));
-      worst = std::max(worst, rel);
-      EXPECT_LE(rel, 1e-4) << "step " << i + 1 << ": " << la[i] << " vs " << lb[i];
-    }
-    std::cerr << "per-step loss: " << la.size() << " steps, largest relative difference " << worst
-              << "\n";
-  }
-
-  // Every variable w of the two model files within tol x max(1, |w|); returns the largest
-  // such difference.
-  double ExpectCloseModels(const std::string& a, const std::string& b, double tol) {
-    LoadedModel ma = LoadModel(a), mb = LoadModel(b);
-    const auto va = ma.model->TrainableVariables(), vb = mb.model->TrainableVariables();
-    EXPECT_EQ(va.size(), vb.size());
-    double worst = 0;
-    std::string where;
-    for (size_t i = 0; i < std::min(va.size(), vb.size()); ++i) {
-      EXPECT_EQ(va[i]->name, vb[i]->name);
-      if (va[i]->value.shape() != vb[i]->value.shape()) {
-        ADD_FAILURE() << va[i]->name << " shapes differ";
-        continue;
-      }
-      for (int64_t k = 0; k < va[i]->value.size(); ++k) {
-        // Relative to the weight's size above 1 (embedding rows grow past it).
-        const double d = std::abs(va[i]->value[k] - vb[i]->value[k]) /
-                         std::max(1.0, double(std::abs(va[i]->value[k])));
-        if (d > worst) {
-          worst = d;
-          where = va[i]->name + "[" + std::to_string(k) + "] = " + std::to_string(va[i]->value[k]);
-        }
-      }
-    }
-    EXPECT_LE(worst, tol) << a << " vs " << b;
-    std::cerr << "largest weight difference " << worst << " at " << where << "\n";
-    return worst;
-  }
-
-  double Auc(const std::string& metrics_json) {
-    return Json::parse(ReadFile(metrics_json))["auc"].get<double>();
-  }
-};
 
 TEST_F(MpiTrain, TwoAndFourRanksMatchOneProcess) {
   Generate(3000, 800);
@@ -144,10 +53,7 @@ TEST_F(MpiTrain, TwoAndFourRanksMatchOneProcess) {
     ExpectCloseModels(P("m1.crank"), P("m" + tag + ".crank"), 2e-3);
   }
   // The model of 4 ranks evaluates in one process to the AUC the run reported.
-  r = Run("eval --model " + P("m4.crank") + " --data " + P("eval.tsv") + " --metrics-out " +
-          P("e4.json"));
-  ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NEAR(Auc(P("e4.json")), Auc(P("m4.json")), 1e-6);
+  EXPECT_NEAR(EvalAuc(P("m4.crank")), Auc(P("m4.json")), 1e-6);
 }
 
 // 2946 rows in batches of 64: the last global batch has 2 rows, so on 4 ranks two ranks have
@@ -253,31 +159,18 @@ TEST_F(MpiTrain, ResumesOnAnotherRankCount) {
             std::string::npos)
       << r.err;
   // The checkpoint in another folder, resumed in one process.
-  fs::create_directories(P("one"));
-  for (const auto& e : fs::directory_iterator(dir_)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind("m.crank.ckpt", 0) == 0) fs::copy_file(e.path(), P("one/" + name));
-  }
+  CopyCheckpointTo("one");
   r = Run("train" + data + Model() + " --resume --model-out " + P("one/m.crank"));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("epoch 1, step 30"), std::string::npos) << r.err;
   ExpectCloseModels(P("m1.crank"), P("one/m.crank"), 2e-3);
 
-  r = RunMpi(2, "train" + data + Model() + " --resume --model-out " + P("m.crank") +
-                    " --metrics-out " + P("m.json"));
-  ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.err.find("resuming from"), std::string::npos) << r.err;
-  EXPECT_EQ(Json::parse(ReadFile(P("m.json")))["steps"],
-            Json::parse(ReadFile(P("m1.json")))["steps"]);
-  EXPECT_NEAR(Auc(P("m.json")), Auc(P("m1.json")), 1e-3);
+  ASSERT_NO_FATAL_FAILURE(ResumeOnRanksAsOneProcess(2, "train" + data + Model()));
   // The model is one file; the checkpoint is now the 2 ranks' (4 and 5 were written by them).
   EXPECT_GE(ShardedCheckpoint::Open(P("m.crank.ckpt")).manifest().generation, 4);
   EXPECT_FALSE(fs::exists(P("m.crank.ckpt.g3.shard3-of-4")));
   ExpectCloseModels(P("m1.crank"), P("m.crank"), 2e-3);
-  r = Run("eval --model " + P("m.crank") + " --data " + P("eval.tsv") + " --metrics-out " +
-          P("e.json"));
-  ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NEAR(Auc(P("e.json")), Auc(P("m.json")), 1e-6);
+  EXPECT_NEAR(EvalAuc(P("m.crank")), Auc(P("m.json")), 1e-6);
 }
 
 // A shard file damaged after its checkpoint was written: resuming and loading refuse the
@@ -454,10 +347,7 @@ TEST_F(MpiTrain, ByteShardingTrainsEveryRowOnceToASaneModel) {
   EXPECT_GT(Auc(P("m2.json")), 0.55);
   EXPECT_NEAR(Auc(P("m2.json")), Auc(P("m1.json")), 0.05);
   // The model evaluates in one process to the AUC the run reported.
-  r = Run("eval --model " + P("m2.crank") + " --data " + P("eval.tsv") + " --metrics-out " +
-          P("e2.json"));
-  ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NEAR(Auc(P("e2.json")), Auc(P("m2.json")), 1e-6);
+  EXPECT_NEAR(EvalAuc(P("m2.crank")), Auc(P("m2.json")), 1e-6);
 }
 
 // Three rows on four ranks: at least one rank's byte range is empty; it trains on empty slices

@@ -7,6 +7,7 @@
 
 #include "crank/base/error.h"
 #include "crank/kernels/embedding_bag.h"
+#include "crank/kernels/embedding_precision.h"
 
 namespace crank {
 namespace {
@@ -116,13 +117,27 @@ DistributedEmbedding::DistributedEmbedding(std::vector<TableConfig> tables,
 DistributedEmbedding::~DistributedEmbedding() = default;
 
 void DistributedEmbedding::Build(Rng& rng) {
-  // The same draws as one process (EmbeddingCollection::Build), for this rank's rows only.
+  // The same draws as one process (EmbeddingCollection::Build), for this rank's rows only; a
+  // 16-bit shard rounds them to nearest as the whole 16-bit table does, and keys its stochastic
+  // rounding by the whole table's seed and row indices.
   const uint64_t root_seed = rng.NextU64();
   Rng unused(0);
+  local_->SkipInitialDraw();
   local_->Build(unused);
+  std::vector<float> rows;
   for (const LocalShard& s : LocalShards()) {
-    EmbeddingCollection::InitialRows(spec_.tables()[s.table], s.table, root_seed, s.row_begin,
-                                     s.row_end, s.variable->value.data());
+    const TableConfig& c = spec_.tables()[s.table];
+    Variable& v = *s.variable;
+    v.row_offset = s.row_begin;
+    if (!v.is16()) {
+      EmbeddingCollection::InitialRows(c, s.table, root_seed, s.row_begin, s.row_end,
+                                       v.value.data());
+      continue;
+    }
+    v.rounding_seed = EmbeddingCollection::RoundingSeed(s.table, root_seed);
+    rows.resize(static_cast<size_t>((s.row_end - s.row_begin) * c.dim));
+    EmbeddingCollection::InitialRows(c, s.table, root_seed, s.row_begin, s.row_end, rows.data());
+    NarrowRowNearest(v.precision, rows.data(), static_cast<int64_t>(rows.size()), v.value16.data());
   }
   built_ = true;
 }
@@ -132,13 +147,16 @@ void DistributedEmbedding::CopyShardsFrom(const std::vector<Variable*>& full_tab
                 "CopyShardsFrom: expected {} tables, got {}", spec_.tables().size(),
                 full_tables.size());
   for (const LocalShard& s : LocalShards()) {
-    const Tensor& src = full_tables[s.table]->value;
-    Tensor& dst = s.variable->value;
-    CRANK_REQUIRE(src.rank() == 2 && src.dim(0) == spec_.tables()[s.table].vocabulary_size &&
-                      src.dim(1) == dst.dim(1),
+    const Variable& src = *full_tables[s.table];
+    Variable& dst = *s.variable;
+    CRANK_REQUIRE(src.shape().size() == 2 &&
+                      src.shape()[0] == spec_.tables()[s.table].vocabulary_size &&
+                      src.shape()[1] == dst.shape()[1],
                   "CopyShardsFrom: table '{}' has shape {}", spec_.tables()[s.table].name,
-                  src.ShapeString());
-    std::memcpy(dst.data(), src.row(s.row_begin), sizeof(float) * dst.size());
+                  ShapeToString(src.shape()));
+    // In the shard's precision (converted when the full table has another).
+    ConvertValues(src.precision, src.StoredRow(s.row_begin), dst.precision, dst.StoredRow(0),
+                  dst.size());
   }
 }
 

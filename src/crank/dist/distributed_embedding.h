@@ -33,9 +33,17 @@
 // Input errors (ids outside a table, malformed offsets) are checked on the requester before any
 // exchange and throw InvalidArgument there.
 //
+// Tables stored in 16 bits (TableConfig::precision bf16 or fp16) are sharded the same way: each
+// shard is a 16-bit Variable (value16) pooled through the local collection's 16-bit lookup. Its
+// Variable::rounding_seed is the whole table's (EmbeddingCollection::RoundingSeed) and its
+// Variable::row_offset its first row, so the optimizers' stochastic rounding of a row
+// (UpdateTableRow, keyed by seed, step, row of the whole table and element) does not depend on
+// how the table is split: a row gets the same random bits on any number of ranks.
+//
 // Lifecycle: construct, Build(rng) once (draws this rank's rows from rng exactly as
 // EmbeddingCollection::Build draws them, through EmbeddingCollection::InitialRows, without
-// materialising the other rows), then Forward/Backward pairs.
+// materialising the other rows, and rounds them to nearest into a 16-bit shard as the 16-bit
+// table does), then Forward/Backward pairs.
 
 #include <cstdint>
 #include <memory>
@@ -67,7 +75,7 @@ class DistributedEmbedding : public EmbeddingLayer {
   void Predict(const std::vector<SparseFeature>& features, std::vector<Tensor>* outputs,
                InferenceScratch* scratch) const override;
   // This rank's tables and shards, named "embedding/<table name>" as in EmbeddingCollection
-  // (a shard holds its rows only: (row_end - row_begin, E)).
+  // (a shard holds its rows only: (row_end - row_begin, E), in the table's precision).
   std::vector<Variable*> Variables() override;
 
   // B, the sum of every rank's B_r in the last training Forward (each rank sends its B_r to
@@ -85,7 +93,8 @@ class DistributedEmbedding : public EmbeddingLayer {
   };
   std::vector<LocalShard> LocalShards();
 
-  // Copies this rank's rows out of the whole tables (one per table, in table order, (V, E)).
+  // Copies this rank's rows out of the whole tables (one per table, in table order, (V, E)),
+  // converted to the shard's precision when the whole table has another.
   void CopyShardsFrom(const std::vector<Variable*>& full_tables);
 
   const std::vector<TableConfig>& tables() const { return spec_.tables(); }

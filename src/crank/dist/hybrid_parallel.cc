@@ -175,12 +175,15 @@ StepResult HybridParallel::TrainSliceStep(const Batch* slice) {
                            : 0.0;
   // The penalty of this rank's table rows (the dense penalty is the same on every replica).
   double sparse_penalty = 0.0;
+  std::vector<float> w;  // a row, widened when the table is 16-bit
   for (Variable* v : model_->EmbeddingTrainableVariables()) {
     if (v->l2 == 0.0f) continue;
+    const int64_t e = v->shape()[1];
+    w.resize(static_cast<size_t>(e));
     double s = 0.0;
     for (int64_t id : v->sparse_grad.ids) {
-      const float* w = v->value.row(id);
-      for (int64_t j = 0; j < v->value.cols(); ++j) s += double(w[j]) * w[j];
+      v->ReadRow(id, w.data());
+      for (int64_t j = 0; j < e; ++j) s += double(w[j]) * w[j];
     }
     sparse_penalty += v->l2 * s;
   }
@@ -249,7 +252,14 @@ void HybridParallel::GatherTo(Ranking* full, Optimizer* full_optimizer) {
   for (const auto& s : shards) {
     const int64_t head[3] = {static_cast<int64_t>(s.table), s.row_begin, s.row_end};
     Put(&mine, head, 3);
-    PutTensor(&mine, s.variable->name, s.variable->value);
+    const Variable& v = *s.variable;
+    if (!v.is16()) {
+      PutTensor(&mine, v.name, v.value);
+      continue;
+    }
+    Tensor widened(v.shape());  // exact; rank 0 narrows it back
+    WidenRow(v.precision, v.value16.data(), v.size(), widened.data());
+    PutTensor(&mine, v.name, widened);
   }
   std::vector<std::pair<std::string, Tensor*>> state;
   if (model_->optimizer() != nullptr) state = model_->optimizer()->StateTensors();
@@ -295,11 +305,12 @@ void HybridParallel::GatherTo(Ranking* full, Optimizer* full_optimizer) {
       std::string name;
       Tensor value;
       TakeTensor(&in, &name, &value);
-      Tensor& dst = full_tables[table]->value;
-      CRANK_REQUIRE(
-          value.rank() == 2 && value.dim(1) == dst.dim(1) && row_begin + value.dim(0) <= dst.dim(0),
-          "GatherTo: shard of {} has shape {}", name, value.ShapeString());
-      std::memcpy(dst.row(row_begin), value.data(), sizeof(float) * value.size());
+      Variable& dst = *full_tables[table];
+      CRANK_REQUIRE(value.rank() == 2 && value.dim(1) == dst.shape()[1] &&
+                        row_begin + value.dim(0) <= dst.shape()[0],
+                    "GatherTo: shard of {} has shape {}", name, value.ShapeString());
+      ConvertValues(EmbeddingPrecision::kFp32, value.data(), dst.precision,
+                    dst.StoredRow(row_begin), value.size());
     }
     const int64_t ns = Take<int64_t>(&in);
     for (int64_t i = 0; i < ns; ++i) {

@@ -71,7 +71,11 @@ int64_t SaveShardedCheckpoint(const std::string& path, HybridParallel& hybrid,
   std::string records;
   for (const auto& s : embedding.LocalShards()) {
     const std::string name = "var/" + s.variable->name;
-    shard.AddTensor(name, s.variable->value);
+    if (s.variable->is16()) {  // in its precision: half the bytes
+      shard.AddTensor16(name, s.variable->precision, s.variable->value16);
+    } else {
+      shard.AddTensor(name, s.variable->value);
+    }
     records += fmt::format("{} {}\n", s.table, name);
   }
   for (const auto& [name, t] : state_tensors) {
@@ -132,6 +136,7 @@ int64_t SaveShardedCheckpoint(const std::string& path, HybridParallel& hybrid,
     for (size_t t = 0; t < tables.size(); ++t) {
       m.tables[t].name = tables[t].name;
       m.tables[t].rows = tables[t].vocabulary_size;
+      m.tables[t].precision = tables[t].precision;
       for (const TableShard& s : embedding.placement().shards[t]) {
         m.tables[t].shards.push_back({s.rank + 1, s.row_begin, s.row_end});
       }
@@ -174,7 +179,7 @@ void RestoreShardedCheckpoint(ShardedCheckpoint& checkpoint, HybridParallel& hyb
     CopyChecked(main.GetTensor(record), &v->value, where, "variable '" + v->name + "'");
   }
   // This rank's rows of each table it holds, with their optimizer state.
-  std::map<size_t, std::map<std::string, Tensor>> rows;
+  std::map<size_t, std::map<std::string, StoredRows>> rows;
   for (const auto& s : embedding.LocalShards()) {
     const TableConfig& tc = tables[s.table];
     const int t = checkpoint.TableIndex(tc.name);
@@ -187,7 +192,7 @@ void RestoreShardedCheckpoint(ShardedCheckpoint& checkpoint, HybridParallel& hyb
       throw IoError(fmt::format("{}: table '{}' has {} rows in the checkpoint, the model {}",
                                 checkpoint.path(), tc.name, saved_rows, tc.vocabulary_size));
     }
-    std::map<std::string, Tensor>& r = rows[s.table];
+    std::map<std::string, StoredRows>& r = rows[s.table];
     r = checkpoint.ReadTableRows(static_cast<size_t>(t), s.row_begin, s.row_end);
     const std::string record = "var/" + s.variable->name;
     const auto it = r.find(record);
@@ -195,8 +200,16 @@ void RestoreShardedCheckpoint(ShardedCheckpoint& checkpoint, HybridParallel& hyb
       throw IoError(
           fmt::format("{}: table '{}' has no record '{}'", checkpoint.path(), tc.name, record));
     }
-    CopyChecked(it->second, &s.variable->value, checkpoint.path(),
-                fmt::format("rows [{}, {}) of '{}'", s.row_begin, s.row_end, s.variable->name));
+    // In the shard's precision: converted when the checkpoint stored the table in another.
+    Variable& v = *s.variable;
+    if (it->second.shape() != v.shape()) {
+      throw IoError(
+          fmt::format("{}: rows [{}, {}) of '{}' have shape {} in the checkpoint, the "
+                      "model expects {}",
+                      checkpoint.path(), s.row_begin, s.row_end, v.name,
+                      ShapeToString(it->second.shape()), ShapeToString(v.shape())));
+    }
+    ConvertValues(it->second.precision, it->second.data(), v.precision, v.StoredRow(0), v.size());
     r.erase(it);
   }
   Optimizer* optimizer = model.optimizer();
@@ -213,7 +226,7 @@ void RestoreShardedCheckpoint(ShardedCheckpoint& checkpoint, HybridParallel& hyb
       if (main.Has(record)) src = &main.GetTensor(record);
     } else {
       const auto t = rows.find(static_cast<size_t>(table));
-      if (t != rows.end() && t->second.count(record)) src = &t->second.at(record);
+      if (t != rows.end() && t->second.count(record)) src = &t->second.at(record).values;
     }
     if (src == nullptr) {
       throw IoError(

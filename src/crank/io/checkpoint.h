@@ -70,6 +70,10 @@ class CheckpointWriter {
   void AddTensor(std::string name, std::vector<int64_t> shape, TensorProducer produce);
   // REFERENCES `t` as AddTensor(name, const Tensor&) does; precision is kBf16 or kFp16.
   void AddTensor16(std::string name, EmbeddingPrecision precision, const Tensor16& t);
+  // A 16-bit tensor of `shape` produced while Save writes it, as AddTensor(name, shape, produce).
+  using Tensor16Producer = std::function<const Tensor16&()>;
+  void AddTensor16(std::string name, EmbeddingPrecision precision, std::vector<int64_t> shape,
+                   Tensor16Producer produce);
   void AddInt64s(std::string name, std::vector<int64_t> values);
   void AddString(std::string name, std::string bytes);
 
@@ -92,6 +96,7 @@ class CheckpointWriter {
     std::vector<int64_t> produced_shape;  // kFloat32Tensor with `produce`
     TensorProducer produce;
     const Tensor16* tensor16 = nullptr;  // kBfloat16Tensor, kFloat16Tensor: referenced
+    Tensor16Producer produce16;          // kBfloat16Tensor, kFloat16Tensor with `produce16`
     std::vector<int64_t> int64s;         // kInt64Array
     std::string bytes;                   // kBytes
     uint32_t kind = 0;

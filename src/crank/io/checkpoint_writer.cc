@@ -52,11 +52,35 @@ class CrcSink {
   uint32_t crc_ = 0;
 };
 
+// The record kind of a 16-bit tensor of `precision`; InvalidArgument for kFp32.
+uint32_t Kind16(const std::string& name, EmbeddingPrecision precision) {
+  CRANK_REQUIRE(precision != EmbeddingPrecision::kFp32,
+                "checkpoint record '{}': a 16-bit tensor must be bf16 or fp16", name);
+  return static_cast<uint32_t>(precision == EmbeddingPrecision::kBf16
+                                   ? cf::RecordKind::kBfloat16Tensor
+                                   : cf::RecordKind::kFloat16Tensor);
+}
+
+void CheckShape(const std::string& name, const std::vector<int64_t>& shape) {
+  CRANK_REQUIRE(shape.size() <= cf::kMaxRank, "checkpoint tensor '{}' has rank {}; the limit is {}",
+                name, shape.size(), cf::kMaxRank);
+  for (int64_t d : shape) {
+    CRANK_REQUIRE(d >= 0, "checkpoint tensor '{}': a negative dimension {}", name, d);
+  }
+}
+
 struct PayloadView {
   const void* data = nullptr;
   uint64_t length = 0;
   std::vector<int64_t> dims;
 };
+
+// The payload of a produced tensor of `shape`: its data comes when the record is written.
+PayloadView ProducedPayload(const std::vector<int64_t>& shape, size_t element_bytes) {
+  uint64_t elements = 1;
+  for (int64_t d : shape) elements *= static_cast<uint64_t>(d);
+  return {nullptr, elements * element_bytes, shape};
+}
 
 }  // namespace
 
@@ -91,11 +115,7 @@ void CheckpointWriter::AddTensor(std::string name, Tensor&& t) {
 
 void CheckpointWriter::AddTensor(std::string name, std::vector<int64_t> shape,
                                  TensorProducer produce) {
-  CRANK_REQUIRE(shape.size() <= cf::kMaxRank, "checkpoint tensor '{}' has rank {}; the limit is {}",
-                name, shape.size(), cf::kMaxRank);
-  for (int64_t d : shape) {
-    CRANK_REQUIRE(d >= 0, "checkpoint tensor '{}': a negative dimension {}", name, d);
-  }
+  CheckShape(name, shape);
   CRANK_REQUIRE(produce != nullptr, "checkpoint tensor '{}': no producer", name);
   Record& r = NewRecord(std::move(name), static_cast<uint32_t>(cf::RecordKind::kFloat32Tensor));
   r.produced_shape = std::move(shape);
@@ -109,15 +129,19 @@ void CheckpointWriter::AddInt64s(std::string name, std::vector<int64_t> values) 
 
 void CheckpointWriter::AddTensor16(std::string name, EmbeddingPrecision precision,
                                    const Tensor16& t) {
-  CRANK_REQUIRE(precision != EmbeddingPrecision::kFp32,
-                "checkpoint record '{}': a 16-bit tensor must be bf16 or fp16", name);
-  CRANK_REQUIRE(t.rank() <= static_cast<int>(cf::kMaxRank),
-                "checkpoint tensor '{}' has rank {}; the limit is {}", name, t.rank(),
-                cf::kMaxRank);
-  const cf::RecordKind kind = precision == EmbeddingPrecision::kBf16
-                                  ? cf::RecordKind::kBfloat16Tensor
-                                  : cf::RecordKind::kFloat16Tensor;
-  NewRecord(std::move(name), static_cast<uint32_t>(kind)).tensor16 = &t;
+  const uint32_t kind = Kind16(name, precision);
+  CheckShape(name, t.shape());
+  NewRecord(std::move(name), kind).tensor16 = &t;
+}
+
+void CheckpointWriter::AddTensor16(std::string name, EmbeddingPrecision precision,
+                                   std::vector<int64_t> shape, Tensor16Producer produce) {
+  const uint32_t kind = Kind16(name, precision);
+  CheckShape(name, shape);
+  CRANK_REQUIRE(produce != nullptr, "checkpoint tensor '{}': no producer", name);
+  Record& r = NewRecord(std::move(name), kind);
+  r.produced_shape = std::move(shape);
+  r.produce16 = std::move(produce);
 }
 
 void CheckpointWriter::AddString(std::string name, std::string bytes) {
@@ -135,10 +159,8 @@ CheckpointFileInfo CheckpointWriter::Save(const std::string& path) const {
     PayloadView p;
     switch (static_cast<cf::RecordKind>(r.kind)) {
       case cf::RecordKind::kFloat32Tensor:
-        if (r.produce) {  // the data comes when the record is written
-          uint64_t elements = 1;
-          for (int64_t d : r.produced_shape) elements *= static_cast<uint64_t>(d);
-          p = {nullptr, elements * sizeof(float), r.produced_shape};
+        if (r.produce) {
+          p = ProducedPayload(r.produced_shape, sizeof(float));
         } else {
           p = {r.tensor->data(), static_cast<uint64_t>(r.tensor->size()) * sizeof(float),
                r.tensor->shape()};
@@ -154,8 +176,12 @@ CheckpointFileInfo CheckpointWriter::Save(const std::string& path) const {
         break;
       case cf::RecordKind::kBfloat16Tensor:
       case cf::RecordKind::kFloat16Tensor:
-        p = {r.tensor16->data(), static_cast<uint64_t>(r.tensor16->size()) * sizeof(uint16_t),
-             r.tensor16->shape()};
+        if (r.produce16) {
+          p = ProducedPayload(r.produced_shape, sizeof(uint16_t));
+        } else {
+          p = {r.tensor16->data(), static_cast<uint64_t>(r.tensor16->size()) * sizeof(uint16_t),
+               r.tensor16->shape()};
+        }
         version = cf::kFormatVersion16;
         break;
     }
@@ -187,6 +213,11 @@ CheckpointFileInfo CheckpointWriter::Save(const std::string& path) const {
       const Tensor& t = r.produce();
       CRANK_CHECK(t.shape() == p.dims, "the producer of '{}' returned shape {}", r.name,
                   t.ShapeString());
+      p.data = t.data();
+    } else if (r.produce16) {
+      const Tensor16& t = r.produce16();
+      CRANK_CHECK(t.shape() == p.dims, "the producer of '{}' returned shape {}", r.name,
+                  ShapeToString(t.shape()));
       p.data = t.data();
     }
     Bytes h;

@@ -136,30 +136,9 @@ static void RestoreValue(const Checkpoint& c, const std::string& name, Variable*
     throw IoError(fmt::format("{}: {} has shape {} in the checkpoint, the model expects {}",
                               c.path(), what, ShapeToString(shape), ShapeToString(v->shape())));
   }
-  if (half == nullptr && !v->is16()) return CopyInto(c.path(), what, *full, &v->value);
-  if (half != nullptr && stored == v->precision) {
-    if (half->size()) {
-      std::memcpy(v->value16.data(), half->data(), sizeof(uint16_t) * half->size());
-    }
-    return;
-  }
-  // A conversion, row by row.
-  const int64_t rows = shape.size() == 2 ? shape[0] : 1;
-  const int64_t cols = rows > 0 ? v->size() / rows : 0;
-  std::vector<float> row(static_cast<size_t>(cols));
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* src = row.data();
-    if (half != nullptr) {
-      WidenRow(stored, half->data() + r * cols, cols, row.data());
-    } else {
-      src = full->data() + r * cols;
-    }
-    if (v->is16()) {
-      NarrowRowNearest(v->precision, src, cols, v->value16.data() + r * cols);
-    } else {
-      std::memcpy(v->value.data() + r * cols, src, sizeof(float) * cols);
-    }
-  }
+  const void* src = half != nullptr ? static_cast<const void*>(half->data()) : full->data();
+  ConvertValues(half != nullptr ? stored : EmbeddingPrecision::kFp32, src, v->precision,
+                v->size() > 0 ? v->StoredRow(0) : nullptr, v->size());
 }
 
 void ModelCheckpoint::RestoreVariables(Ranking& model) const {

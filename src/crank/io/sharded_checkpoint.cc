@@ -15,13 +15,17 @@
 
 #include "crank/base/error.h"
 #include "crank/io/atomic_file.h"
+#include "crank/io/checkpoint_format.h"
 
 namespace crank {
 namespace {
 
 using Json = nlohmann::json;
 
-constexpr int kManifestFormat = 1;
+// Format 2 gives each table's precision; a manifest without a 16-bit table is written as
+// format 1, which older readers read.
+constexpr int kManifestFormat = 2;
+constexpr int kManifestFormat16 = 2;  // the first format with table precisions
 constexpr const char* kManifestRecord = "sharded/manifest";
 constexpr const char* kShardOfRecord = "shard/of";
 
@@ -87,11 +91,50 @@ bool ParseShardName(const std::string& base, const std::string& name, int64_t* g
   return true;
 }
 
+// The record `record` of table `t` in `file`, which holds the table's rows `s`, as stored:
+// IoError (naming the manifest at `path` and the file) when it is missing, not one row per row
+// of the shard, or of another precision than the manifest says.
+struct StoredView {
+  EmbeddingPrecision precision = EmbeddingPrecision::kFp32;
+  const std::vector<int64_t>* shape = nullptr;
+  const void* data = nullptr;
+};
+StoredView ViewTableRecord(const std::string& path, const ShardedTable& t, const ShardRows& s,
+                           const Checkpoint& file, const std::string& record) {
+  const EmbeddingPrecision expected =
+      record.rfind("var/", 0) == 0 ? t.precision : EmbeddingPrecision::kFp32;
+  StoredView v;
+  if (const Tensor16* half = file.FindTensor16(record, &v.precision)) {
+    v.shape = &half->shape();
+    v.data = half->data();
+  } else {
+    v.precision = EmbeddingPrecision::kFp32;
+    const Tensor& full = file.GetTensor(record);
+    v.shape = &full.shape();
+    v.data = full.data();
+  }
+  if (v.precision != expected) {
+    throw IoError(fmt::format(
+        "sharded checkpoint {}: record '{}' of {} is {}, the manifest says {}", path, record,
+        file.path(), EmbeddingPrecisionName(v.precision), EmbeddingPrecisionName(expected)));
+  }
+  if (v.shape->empty() || (*v.shape)[0] != s.row_end - s.row_begin) {
+    throw IoError(
+        fmt::format("sharded checkpoint {}: record '{}' of {} has shape {}, expected {} rows "
+                    "(table '{}' rows [{}, {}))",
+                    path, record, file.path(), ShapeToString(*v.shape), s.row_end - s.row_begin,
+                    t.name, s.row_begin, s.row_end));
+  }
+  return v;
+}
+
 }  // namespace
 
 std::string ShardedManifest::ToJson() const {
+  bool any16 = false;
+  for (const ShardedTable& t : tables) any16 = any16 || t.precision != EmbeddingPrecision::kFp32;
   Json j;
-  j["format"] = kManifestFormat;
+  j["format"] = any16 ? kManifestFormat16 : 1;
   j["generation"] = generation;
   j["step"] = step;
   j["world_size"] = world_size;
@@ -107,8 +150,9 @@ std::string ShardedManifest::ToJson() const {
     for (const ShardRows& s : t.shards) {
       shards.push_back({{"file", s.file}, {"row_begin", s.row_begin}, {"row_end", s.row_end}});
     }
-    j["tables"].push_back(
-        {{"name", t.name}, {"rows", t.rows}, {"records", t.records}, {"shards", shards}});
+    Json table = {{"name", t.name}, {"rows", t.rows}, {"records", t.records}, {"shards", shards}};
+    if (any16) table["precision"] = std::string(EmbeddingPrecisionName(t.precision));
+    j["tables"].push_back(std::move(table));
   }
   return j.dump(1);
 }
@@ -121,9 +165,9 @@ ShardedManifest ShardedManifest::FromJson(const std::string& text, const std::st
     throw IoError(fmt::format("{}: the manifest is not valid JSON: {}", where, e.what()));
   }
   const int format = Field<int>(j, "format", where);
-  if (format != kManifestFormat) {
-    throw IoError(fmt::format("{}: manifest format {}; this crank reads {}: upgrade crank", where,
-                              format, kManifestFormat));
+  if (format < 1 || format > kManifestFormat) {
+    throw IoError(fmt::format("{}: manifest format {}; this crank reads 1 to {}: upgrade crank",
+                              where, format, kManifestFormat));
   }
   ShardedManifest m;
   m.generation = Field<int64_t>(j, "generation", where);
@@ -143,6 +187,15 @@ ShardedManifest ShardedManifest::FromJson(const std::string& text, const std::st
     table.name = Field<std::string>(t, "name", where);
     table.rows = Field<int64_t>(t, "rows", where);
     table.records = Field<std::vector<std::string>>(t, "records", where);
+    if (format >= kManifestFormat16) {
+      const std::string precision = Field<std::string>(t, "precision", where);
+      try {
+        table.precision = ParseEmbeddingPrecision(precision);
+      } catch (const InvalidArgument& e) {
+        throw IoError(fmt::format("{}: table '{}': manifest field 'precision': {}", where,
+                                  table.name, e.what()));
+      }
+    }
     for (const Json& s : Field<Json>(t, "shards", where)) {
       table.shards.push_back({Field<int>(s, "file", where), Field<int64_t>(s, "row_begin", where),
                               Field<int64_t>(s, "row_end", where)});
@@ -304,44 +357,44 @@ const Checkpoint& ShardedCheckpoint::Main() {
   return *main_;
 }
 
-std::map<std::string, Tensor> ShardedCheckpoint::ReadTableRows(size_t table, int64_t row_begin,
-                                                               int64_t row_end) {
+std::map<std::string, StoredRows> ShardedCheckpoint::ReadTableRows(size_t table, int64_t row_begin,
+                                                                   int64_t row_end) {
   CRANK_REQUIRE(table < manifest_.tables.size(), "ReadTableRows: table {} of {}", table,
                 manifest_.tables.size());
   const ShardedTable& t = manifest_.tables[table];
   CRANK_REQUIRE(0 <= row_begin && row_begin < row_end && row_end <= t.rows,
                 "ReadTableRows: rows [{}, {}) of table '{}' with {} rows", row_begin, row_end,
                 t.name, t.rows);
-  std::map<std::string, Tensor> out;
-  std::set<std::string> shaped;
+  std::map<std::string, StoredRows> out;
   for (const ShardRows& s : t.shards) {
     const int64_t lo = std::max(row_begin, s.row_begin), hi = std::min(row_end, s.row_end);
     if (lo >= hi) continue;
     const Checkpoint file = LoadFile(s.file);
     for (const std::string& record : t.records) {
-      const Tensor& src = file.GetTensor(record);
-      if (src.rank() < 1 || src.dim(0) != s.row_end - s.row_begin) {
-        throw IoError(
-            fmt::format("sharded checkpoint {}: record '{}' of {} has shape {}, expected {} rows "
-                        "(table '{}' rows [{}, {}))",
-                        path_, record, file.path(), src.ShapeString(), s.row_end - s.row_begin,
-                        t.name, s.row_begin, s.row_end));
-      }
-      Tensor& dst = out[record];
-      std::vector<int64_t> shape = src.shape();
+      const StoredView src = ViewTableRecord(path_, t, s, file, record);
+      std::vector<int64_t> shape = *src.shape;
       shape[0] = row_end - row_begin;
-      if (shaped.insert(record).second) {
-        dst.Resize(shape);
+      const auto [it, first] = out.try_emplace(record);
+      StoredRows& dst = it->second;
+      if (first) {
+        dst.precision = src.precision;
+        if (src.precision == EmbeddingPrecision::kFp32) {
+          dst.values.Resize(shape);
+        } else {
+          dst.values16.Resize(shape);
+        }
       } else if (dst.shape() != shape) {
-        throw IoError(
-            fmt::format("sharded checkpoint {}: record '{}' has shape {} in {} and "
-                        "rows of shape {} elsewhere",
-                        path_, record, src.ShapeString(), file.path(), dst.ShapeString()));
+        throw IoError(fmt::format(
+            "sharded checkpoint {}: record '{}' has shape {} in {} and "
+            "rows of shape {} elsewhere",
+            path_, record, ShapeToString(*src.shape), file.path(), ShapeToString(dst.shape())));
       }
-      const int64_t per_row = src.dim(0) > 0 ? src.size() / src.dim(0) : 0;
-      std::memcpy(dst.data() + (lo - row_begin) * per_row,
-                  src.data() + (lo - s.row_begin) * per_row,
-                  sizeof(float) * static_cast<size_t>((hi - lo) * per_row));
+      int64_t per_row = 1;
+      for (size_t d = 1; d < shape.size(); ++d) per_row *= shape[d];
+      const int64_t bytes = EmbeddingPrecisionBytes(src.precision) * per_row;
+      std::memcpy(static_cast<char*>(dst.data()) + (lo - row_begin) * bytes,
+                  static_cast<const char*>(src.data) + (lo - s.row_begin) * bytes,
+                  static_cast<size_t>((hi - lo) * bytes));
     }
   }
   return out;
@@ -370,8 +423,13 @@ Checkpoint ShardedCheckpoint::Assemble() {
   c.Add("model/kind", std::string("crank-ranking"));
   for (const Checkpoint::Entry* e : MainModelEntries()) c.Add(e->name, e->value);
   for (size_t t = 0; t < manifest_.tables.size(); ++t) {
-    for (auto& [name, tensor] : ReadTableRows(t, 0, manifest_.tables[t].rows)) {
-      c.Add(name, std::move(tensor));
+    for (auto& [name, rows] : ReadTableRows(t, 0, manifest_.tables[t].rows)) {
+      if (rows.precision == EmbeddingPrecision::kFp32) {
+        c.Add(name, std::move(rows.values));
+      } else {
+        c.Add(name, Checkpoint::Table16{rows.precision, std::move(rows.values16)});
+        c.format_version_ = std::max(c.format_version_, checkpoint_format::kFormatVersion16);
+      }
     }
   }
   return c;
@@ -417,29 +475,25 @@ CheckpointFileInfo ShardedCheckpoint::WriteSingleFile(const std::string& out) {
   for (size_t t = 0; t < n_tables; ++t) {
     for (const ShardRows& s : manifest_.tables[t].shards) shards_of_file[s.file].push_back({t, &s});
   }
+  // The precision of each record is the manifest's (ViewTableRecord checks it).
   std::map<std::string, std::vector<int64_t>> shapes;
+  std::map<std::string, EmbeddingPrecision> precisions;
   for (const auto& [index, shards] : shards_of_file) {
     const Checkpoint file = LoadFile(index);
     for (const auto& [t, s] : shards) {
       const ShardedTable& table = manifest_.tables[t];
       for (const std::string& record : table.records) {
-        const Tensor& src = file.GetTensor(record);
-        if (src.rank() < 1 || src.dim(0) != s->row_end - s->row_begin) {
-          throw IoError(fmt::format(
-              "sharded checkpoint {}: record '{}' of {} has shape {}, expected {} rows (table "
-              "'{}' rows [{}, {}))",
-              path_, record, file.path(), src.ShapeString(), s->row_end - s->row_begin, table.name,
-              s->row_begin, s->row_end));
-        }
-        std::vector<int64_t> shape = src.shape();
+        const StoredView src = ViewTableRecord(path_, table, *s, file, record);
+        std::vector<int64_t> shape = *src.shape;
         shape[0] = table.rows;
         const auto [it, inserted] = shapes.emplace(record, shape);
         if (!inserted && it->second != shape) {
           throw IoError(fmt::format(
               "sharded checkpoint {}: record '{}' has rows of shape {} in {} and of another "
               "shape elsewhere",
-              path_, record, src.ShapeString(), file.path()));
+              path_, record, ShapeToString(*src.shape), file.path()));
         }
+        precisions[record] = src.precision;
       }
     }
   }
@@ -450,31 +504,48 @@ CheckpointFileInfo ShardedCheckpoint::WriteSingleFile(const std::string& out) {
     int file = -1;
     std::optional<Checkpoint> loaded;
     size_t split_table = SIZE_MAX;
-    std::map<std::string, Tensor> rows;
+    std::map<std::string, StoredRows> rows;
   } source;
+  // Makes the source of table t's records current.
+  const auto prepare = [this, &source](size_t t) {
+    const ShardedTable& table = manifest_.tables[t];
+    if (table.shards.size() == 1) {
+      const int f = table.shards[0].file;
+      if (source.file != f) {
+        source.loaded.reset();  // one file in memory at a time
+        source.rows.clear();
+        source.split_table = SIZE_MAX;
+        source.loaded = LoadFile(f);
+        source.file = f;
+      }
+    } else if (source.split_table != t) {
+      source.loaded.reset();
+      source.file = -1;
+      source.rows.clear();
+      source.rows = ReadTableRows(t, 0, table.rows);
+      source.split_table = t;
+    }
+  };
   for (const size_t t : order) {
     const ShardedTable& table = manifest_.tables[t];
     for (const std::string& record : table.records) {
-      w.AddTensor(record, shapes.at(record),
-                  [this, &source, &table, t, &record]() -> const Tensor& {
-                    if (table.shards.size() == 1) {
-                      const int f = table.shards[0].file;
-                      if (source.file != f) {
-                        source.loaded.reset();  // one file in memory at a time
-                        source.loaded = LoadFile(f);
-                        source.file = f;
-                      }
-                      return source.loaded->GetTensor(record);
-                    }
-                    if (source.split_table != t) {
-                      source.loaded.reset();
-                      source.file = -1;
-                      source.rows.clear();
-                      source.rows = ReadTableRows(t, 0, table.rows);
-                      source.split_table = t;
-                    }
-                    return source.rows.at(record);
-                  });
+      const EmbeddingPrecision precision = precisions.at(record);
+      if (precision == EmbeddingPrecision::kFp32) {
+        w.AddTensor(record, shapes.at(record), [&source, &prepare, t, &record]() -> const Tensor& {
+          prepare(t);
+          return source.loaded ? source.loaded->GetTensor(record) : source.rows.at(record).values;
+        });
+        continue;
+      }
+      w.AddTensor16(record, precision, shapes.at(record),
+                    [&source, &prepare, t, &record]() -> const Tensor16& {
+                      prepare(t);
+                      if (!source.loaded) return source.rows.at(record).values16;
+                      EmbeddingPrecision stored;
+                      const Tensor16* half = source.loaded->FindTensor16(record, &stored);
+                      CRANK_CHECK(half != nullptr, "record '{}' is no longer 16-bit", record);
+                      return *half;
+                    });
     }
   }
   return w.Save(out);

@@ -18,7 +18,8 @@
 // included, is written atomically (io/atomic_file.h); the manifest is written only after every
 // shard is complete, so the checkpoint at <path> is the manifest's consistent set of files or
 // the previous one. A shard file holds the single-file model's records (var/..., opt/...) with
-// table records restricted to the shard's rows (the manifest says which).
+// table records restricted to the shard's rows (the manifest says which); a table stored in 16
+// bits has 16-bit "var/" records (the manifest, then of format 2, gives each table's precision).
 //
 // Reading verifies every file it opens against the manifest (size and the CRC-32C of its
 // records' checksums, which identifies its contents: CheckpointFileInfo) besides the container's
@@ -65,6 +66,9 @@ struct ShardedTable {
   // optimizer slots ("opt/..."), each (row_end - row_begin, ...) in a shard.
   std::vector<std::string> records;
   std::vector<ShardRows> shards;  // in row order, covering [0, rows) exactly
+  // The precision its "var/" record is stored in (its optimizer slots are fp32): a 16-bit
+  // table's shards are 16-bit records (manifest format 2, which names it; format 1 is fp32).
+  EmbeddingPrecision precision = EmbeddingPrecision::kFp32;
 };
 
 struct ShardedManifest {
@@ -100,6 +104,24 @@ int64_t ShardedGenerationAt(const std::string& path);
 // were removed. Errors removing a file are ignored (it stays, unreferenced).
 int RemoveStaleShards(const std::string& manifest_path, int64_t keep);
 
+// Rows of one table record as stored: float values, or 16-bit ones of `precision`.
+struct StoredRows {
+  EmbeddingPrecision precision = EmbeddingPrecision::kFp32;
+  Tensor values;      // when precision is kFp32
+  Tensor16 values16;  // otherwise
+  const std::vector<int64_t>& shape() const {
+    return precision == EmbeddingPrecision::kFp32 ? values.shape() : values16.shape();
+  }
+  const void* data() const {
+    return precision == EmbeddingPrecision::kFp32 ? static_cast<const void*>(values.data())
+                                                  : values16.data();
+  }
+  void* data() {
+    return precision == EmbeddingPrecision::kFp32 ? static_cast<void*>(values.data())
+                                                  : values16.data();
+  }
+};
+
 class ShardedCheckpoint {
  public:
   // `manifest` is the loaded container at `path` (IsShardedManifest). IoError when its
@@ -118,9 +140,11 @@ class ShardedCheckpoint {
   // The index of the table named `name` in manifest().tables, or -1.
   int TableIndex(const std::string& name) const;
   // Rows [row_begin, row_end) of every record of table `table` (manifest().tables[table].records
-  // -> (row_end - row_begin, ...)), out of the shard files that hold them; each file is read
-  // and verified once per call and not kept.
-  std::map<std::string, Tensor> ReadTableRows(size_t table, int64_t row_begin, int64_t row_end);
+  // -> (row_end - row_begin, ...)) as stored (the "var/" record in the table's precision),
+  // out of the shard files that hold them; each file is read and verified once per call and
+  // not kept. IoError when a record is missing, of another shape, or of another precision than
+  // the manifest says.
+  std::map<std::string, StoredRows> ReadTableRows(size_t table, int64_t row_begin, int64_t row_end);
   // Every record of the single-file model: the .main file's with model/kind "crank-ranking",
   // and each table's records whole.
   Checkpoint Assemble();

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -161,6 +162,35 @@ void NarrowRowNearest(EmbeddingPrecision precision, const float* src, int64_t n,
   } else {
     CRANK_CHECK(precision == EmbeddingPrecision::kFp16, "NarrowRowNearest of fp32");
     for (int64_t i = 0; i < n; ++i) dst[i] = FloatToFp16(src[i]);
+  }
+}
+
+void ConvertValues(EmbeddingPrecision from, const void* src, EmbeddingPrecision to, void* dst,
+                   int64_t n) {
+  if (n <= 0) return;
+  if (from == to) {
+    std::memcpy(dst, src, static_cast<size_t>(n * EmbeddingPrecisionBytes(from)));
+    return;
+  }
+  const bool wide_in = from == EmbeddingPrecision::kFp32,
+             wide_out = to == EmbeddingPrecision::kFp32;
+  if (wide_in) {
+    NarrowRowNearest(to, static_cast<const float*>(src), n, static_cast<uint16_t*>(dst));
+    return;
+  }
+  if (wide_out) {
+    WidenRow(from, static_cast<const uint16_t*>(src), n, static_cast<float*>(dst));
+    return;
+  }
+  // One 16-bit precision into the other, through fp32 in blocks.
+  constexpr int64_t kBlock = 256;
+  float block[kBlock];
+  const auto* in = static_cast<const uint16_t*>(src);
+  auto* out = static_cast<uint16_t*>(dst);
+  for (int64_t i = 0; i < n; i += kBlock) {
+    const int64_t m = std::min(kBlock, n - i);
+    WidenRow(from, in + i, m, block);
+    NarrowRowNearest(to, block, m, out + i);
   }
 }
 

@@ -60,6 +60,12 @@ void NarrowRowStochastic(EmbeddingPrecision precision, const float* src, int64_t
                          int64_t step, int64_t row, uint16_t* dst);
 // dst (n) = src (n) rounded to nearest (ties to even): the one-time conversion of a table.
 void NarrowRowNearest(EmbeddingPrecision precision, const float* src, int64_t n, uint16_t* dst);
+// dst (n values of precision `to`) = src (n values of precision `from`); a value is a float for
+// kFp32 and a uint16_t otherwise. Bit for bit when the precisions are equal, else widened exactly
+// and/or rounded to nearest (bf16 <-> fp16 through fp32): loading a table saved in one precision
+// into another.
+void ConvertValues(EmbeddingPrecision from, const void* src, EmbeddingPrecision to, void* dst,
+                   int64_t n);
 
 }  // namespace crank
 

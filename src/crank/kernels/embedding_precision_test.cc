@@ -163,6 +163,37 @@ TEST(EmbeddingPrecision, StochasticRoundingKeepsUpdatesSmallerThanAnUlp) {
 
 // The 16-bit gather equals the fp32 gather over the widened table, bit for bit, for 1 and 2
 // threads, dims 16 (unrolled) and 5 (generic), weighted and unweighted.
+// ConvertValues: a bit copy within a precision, exact widening, rounding to nearest when
+// narrowing, and bf16 <-> fp16 through fp32 (more than one block of 256 values).
+TEST(EmbeddingPrecision, ConvertValuesCopiesWidensAndRoundsToNearest) {
+  constexpr int64_t kN = 600;
+  std::vector<float> x(kN);
+  for (int64_t i = 0; i < kN; ++i) x[i] = 0.001f * static_cast<float>(i * i) - 37.3f;
+  for (const EmbeddingPrecision p : {EmbeddingPrecision::kBf16, EmbeddingPrecision::kFp16}) {
+    std::vector<uint16_t> nearest(kN), converted(kN);
+    NarrowRowNearest(p, x.data(), kN, nearest.data());
+    ConvertValues(EmbeddingPrecision::kFp32, x.data(), p, converted.data(), kN);
+    EXPECT_EQ(converted, nearest);
+    std::vector<float> wide(kN), widened(kN);
+    WidenRow(p, nearest.data(), kN, wide.data());
+    ConvertValues(p, nearest.data(), EmbeddingPrecision::kFp32, widened.data(), kN);
+    EXPECT_EQ(widened, wide);
+    std::vector<uint16_t> copy(kN);
+    ConvertValues(p, nearest.data(), p, copy.data(), kN);
+    EXPECT_EQ(copy, nearest);
+    // Into the other 16-bit precision: the nearest value of the widened one.
+    const EmbeddingPrecision q =
+        p == EmbeddingPrecision::kBf16 ? EmbeddingPrecision::kFp16 : EmbeddingPrecision::kBf16;
+    std::vector<uint16_t> other(kN), want(kN);
+    ConvertValues(p, nearest.data(), q, other.data(), kN);
+    NarrowRowNearest(q, wide.data(), kN, want.data());
+    EXPECT_EQ(other, want);
+  }
+  std::vector<float> same(kN);
+  ConvertValues(EmbeddingPrecision::kFp32, x.data(), EmbeddingPrecision::kFp32, same.data(), kN);
+  EXPECT_EQ(same, x);
+}
+
 TEST(EmbeddingPrecision, Forward16MatchesFp32ForwardOverTheWidenedTable) {
   Rng rng(2);
   const int saved_threads = ComputeThreads();

@@ -123,6 +123,10 @@ void EmbeddingCollection::InitialRows(const TableConfig& c, size_t table, uint64
   }
 }
 
+uint64_t EmbeddingCollection::RoundingSeed(size_t table, uint64_t root_seed) {
+  return Rng(root_seed).Fork(kRoundingStream + table).NextU64();
+}
+
 void EmbeddingCollection::Build(Rng& rng) {
   // Tables are initialised in blocks of rows, each block from its own random stream
   // (root.Fork(table, block)): the values do not depend on the thread count, and large tables
@@ -138,7 +142,7 @@ void EmbeddingCollection::Build(Rng& rng) {
     if (v.is16()) {
       v.value = Tensor();
       v.value16.Resize({c.vocabulary_size, c.dim});  // zeros
-      v.rounding_seed = Rng(root_seed).Fork(kRoundingStream + t).NextU64();
+      v.rounding_seed = RoundingSeed(t, root_seed);
     } else {
       v.value16 = Tensor16();
       if (draw_initial_rows_) {

@@ -76,6 +76,9 @@ class EmbeddingCollection : public EmbeddingLayer {
   // (hybrid-parallel training) draw its rows without drawing the whole table.
   static void InitialRows(const TableConfig& c, size_t table, uint64_t root_seed, int64_t row_begin,
                           int64_t row_end, float* out);
+  // The stochastic-rounding seed (Variable::rounding_seed) Build gives table `table` when it
+  // stores it in 16 bits and `root_seed` is the value Build takes from its rng.
+  static uint64_t RoundingSeed(size_t table, uint64_t root_seed);
   bool built() const { return built_; }
 
   // Feature names, sorted: the order of Forward's inputs and outputs.

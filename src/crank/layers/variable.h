@@ -14,7 +14,9 @@
 // Storage precision: an embedding table (sparse) may be stored in 16 bits (precision kBf16 or
 // kFp16): its (V, E) values then live in value16 and `value` holds nothing (default-constructed).
 // Readers widen rows to float (kernels/embedding_precision.h); optimizers update a widened row
-// and narrow it back with stochastic rounding keyed by (rounding_seed, step, row, element).
+// and narrow it back with stochastic rounding keyed by (rounding_seed, step, row, element), where
+// row is the row's index in the whole table: row_offset + its index here (a shard of a table
+// split over processes holds rows [row_offset, row_offset + V) of it).
 // Gradients and optimizer state are fp32 whatever the precision. Dense variables are fp32.
 
 #include <cstdint>
@@ -44,6 +46,7 @@ struct Variable {
   EmbeddingPrecision precision = EmbeddingPrecision::kFp32;
   Tensor16 value16;            // (V, E) when precision != kFp32
   uint64_t rounding_seed = 0;  // the table's stochastic-rounding seed (16-bit tables)
+  int64_t row_offset = 0;      // the whole table's index of row 0 (a shard's first row)
   // Dense gradient (value's shape); used when !sparse.
   Tensor grad;
   // True for embedding tables: the gradient lives in sparse_grad and only touched rows change.
@@ -68,6 +71,12 @@ struct Variable {
       for (int64_t j = 0; j < value.cols(); ++j) out[j] = src[j];
     }
   }
+
+  // The stored values (float, or uint16_t when 16-bit) of row r of a (V, E) table.
+  const void* StoredRow(int64_t r) const {
+    return is16() ? static_cast<const void*>(value16.row(r)) : value.row(r);
+  }
+  void* StoredRow(int64_t r) { return is16() ? static_cast<void*>(value16.row(r)) : value.row(r); }
 
   void ZeroGrad() {
     if (sparse) {

@@ -681,6 +681,42 @@ TEST(SparseUpdate16, IsTheFp32UpdateOfTheWidenedRowRoundedStochastically) {
   }
 }
 
+// A shard holding rows [8, 14) of a table (row_offset 8), updated at its rows 0, 3 and 5, stores
+// the bits the whole table stores at rows 8, 11 and 13: the rounding is keyed by the row of the
+// whole table, so a table split over processes rounds as the whole one.
+TEST(SparseUpdate16, AShardRoundsItsRowsAsTheWholeTableDoes) {
+  constexpr int64_t kRows = 20, kDim = 10, kFirst = 8, kShardRows = 6;
+  for (const EmbeddingPrecision p : {EmbeddingPrecision::kBf16, EmbeddingPrecision::kFp16}) {
+    for (const auto& make : EveryKind()) {
+      auto whole_opt = make(), shard_opt = make();
+      SCOPED_TRACE(std::string(EmbeddingPrecisionName(p)) + " " + whole_opt->Describe());
+      Variable whole = Table16("t", kRows, kDim, p);
+      Variable shard = Table16("t", kShardRows, kDim, p);
+      std::memcpy(shard.value16.data(), whole.value16.row(kFirst), 2 * kShardRows * kDim);
+      shard.row_offset = kFirst;
+      for (int64_t step = 0; step < 3; ++step) {
+        SetSparseGrad(whole, {kFirst, kFirst + 3, kFirst + 5}, kDim, 1.0f);
+        SetSparseGrad(shard, {0, 3, 5}, kDim, 1.0f);
+        whole_opt->Apply({&whole});
+        shard_opt->Apply({&shard});
+      }
+      EXPECT_EQ(
+          0, std::memcmp(shard.value16.data(), whole.value16.row(kFirst), 2 * kShardRows * kDim));
+      // Keyed by the shard's own row indices instead, the rounding differs.
+      Variable local = Table16("t", kShardRows, kDim, p);
+      std::memcpy(local.value16.data(), whole.value16.row(kFirst), 2 * kShardRows * kDim);
+      auto local_opt = make(), offset_opt = make();
+      Variable offset = local;
+      offset.row_offset = kFirst;
+      SetSparseGrad(local, {0, 3, 5}, kDim, 1.0f);
+      SetSparseGrad(offset, {0, 3, 5}, kDim, 1.0f);
+      local_opt->Apply({&local});
+      offset_opt->Apply({&offset});
+      EXPECT_NE(0, std::memcmp(local.value16.data(), offset.value16.data(), 2 * local.size()));
+    }
+  }
+}
+
 // Updates far below a bf16 step survive in expectation (nearest rounding would drop them all),
 // and the result is the same for any thread count.
 TEST(SparseUpdate16, SmallUpdatesAccumulateInExpectationAndDoNotDependOnTheThreads) {

@@ -72,8 +72,9 @@ void ForEachSparseRow(const RowSparseGrad& grad, int64_t width,
 // Calls fn(w) with w the E floats of row `id` of the sparse variable var (V, E), to update in
 // place. An fp32 table passes its row itself. A 16-bit table passes its row widened into a
 // per-thread buffer and then narrows the result back with stochastic rounding keyed by
-// (var.rounding_seed, step, id, element): the stored row depends only on its own values and
-// coordinates, so it is the same for any thread count and in a resumed run.
+// (var.rounding_seed, step, var.row_offset + id, element): the stored row depends only on its
+// own values and coordinates in the whole table, so it is the same for any thread count, in a
+// resumed run and whichever way the table is split over processes.
 template <typename Fn>
 void UpdateTableRow(Variable& var, int64_t id, int64_t step, Fn&& fn) {
   if (!var.is16()) {
@@ -86,7 +87,8 @@ void UpdateTableRow(Variable& var, int64_t id, int64_t step, Fn&& fn) {
   uint16_t* stored = var.value16.row(id);
   WidenRow(var.precision, stored, width, row.data());
   fn(row.data());
-  NarrowRowStochastic(var.precision, row.data(), width, var.rounding_seed, step, id, stored);
+  NarrowRowStochastic(var.precision, row.data(), width, var.rounding_seed, step,
+                      var.row_offset + id, stored);
 }
 
 }  // namespace crank

@@ -151,8 +151,10 @@ std::unique_ptr<DistributedEmbedding> MakeDistributedEmbedding(const RankingConf
     const double state = OptimizerStateFloats(config.embedding_optimizer, rows, cols) / rows;
     int readers = 0;
     for (const FeatureConfig& f : ranking.features) readers += f.table == t.name ? 1 : 0;
+    // A row's bytes: its values in the table's precision, its optimizer state in fp32.
+    const double value_bytes = static_cast<double>(EmbeddingPrecisionBytes(t.precision)) * cols;
     loads.push_back({t.name, t.vocabulary_size,
-                     static_cast<int64_t>(std::ceil(sizeof(float) * (cols + state))),
+                     static_cast<int64_t>(std::ceil(value_bytes + sizeof(float) * state)),
                      static_cast<double>(readers) * config.train.batch_size});
   }
   PlacementOptions po = run.placement;
@@ -186,13 +188,6 @@ Trainer::Trainer(const JobConfig& config, const TrainRun& run)
   if (run_.train_files.empty()) throw ConfigError("train: no training files given (--train PATH)");
   if (run_.model_out.empty()) throw ConfigError("train: no output path given (--model-out PATH)");
   if (run_.group != nullptr && run_.group->size() > 1) {
-    if (config_.model.embedding_precision != EmbeddingPrecision::kFp32) {
-      throw ConfigError("model.embedding_precision",
-                        fmt::format("{} tables are not supported in multi-process training (its "
-                                    "sharded embedding layer stores fp32 tables); use fp32, or "
-                                    "train in one process",
-                                    EmbeddingPrecisionName(config_.model.embedding_precision)));
-    }
     run_.group->StartWatchdog(config_.train.collective_timeout);
     // Every rank must run the same job: its configuration and how it is run.
     CheckSameConfiguration(

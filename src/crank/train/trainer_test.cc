@@ -573,28 +573,5 @@ TEST_F(TrainerTest, SixteenBitTablesResumeExactlyAndReloadBitIdentically) {
   }
 }
 
-// A group that says it has two ranks; the refusal comes before any collective.
-class TwoRanks : public LocalProcessGroup {
- public:
-  int size() const override { return 2; }
-};
-
-TEST_F(TrainerTest, SixteenBitTablesAreRefusedInMultiProcessTrainingNamingTheField) {
-  JobConfig job = SmallJob();
-  job.model.embedding_precision = EmbeddingPrecision::kFp16;
-  TwoRanks group;
-  TrainRun run = Run("m.crank");
-  run.group = &group;
-  try {
-    Train(job, run);
-    FAIL() << "expected ConfigError";
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(std::string(e.what()),
-              "model.embedding_precision: fp16 tables are not supported in multi-process "
-              "training (its sharded embedding layer stores fp32 tables); use fp32, or train in "
-              "one process");
-  }
-}
-
 }  // namespace
 }  // namespace crank
