@@ -63,8 +63,7 @@ TEST(EmbeddingPrecision, Fp16WideningGivesThePortableBitsForEveryPattern) {
   std::vector<uint16_t> all(0x10000);
   for (uint32_t h = 0; h < 0x10000; ++h) all[h] = static_cast<uint16_t>(h);
   std::vector<float> widened(all.size());
-  WidenRow(EmbeddingPrecision::kFp16, all.data(), static_cast<int64_t>(all.size()),
-           widened.data());
+  WidenRow(EmbeddingPrecision::kFp16, all.data(), static_cast<int64_t>(all.size()), widened.data());
   std::vector<float> shifted(all.size() - 3);  // unaligned start, a tail shorter than a vector
   WidenRow(EmbeddingPrecision::kFp16, all.data() + 3, static_cast<int64_t>(shifted.size()),
            shifted.data());

@@ -244,8 +244,8 @@ void GemmBf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float
       [&](bool ta, bool tb, int64_t rows, int64_t cols, int64_t depth, float tile_alpha,
           const uint16_t* a_tile, int64_t a_ld, const uint16_t* b_tile, int64_t b_ld,
           float tile_beta, float* c_tile, int64_t c_ld) {
-        OneDnnGemmBf16(ta, tb, rows, cols, depth, tile_alpha, a_tile, a_ld, b_tile, b_ld,
-                       tile_beta, c_tile, c_ld);
+        OneDnnGemmBf16(ta, tb, rows, cols, depth, tile_alpha, a_tile, a_ld, b_tile, b_ld, tile_beta,
+                       c_tile, c_ld);
         epilogue(rows, cols, c_tile, c_ld);
       },
       trans_a, trans_b, m, n, k, alpha, a_bf16, a_cols, b_bf16, b_cols, beta, c, ldc);
@@ -310,8 +310,7 @@ void GemmWithBf16B(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
   }
   CheckGemmStrides(trans_a, trans_b, m, n, k, lda, ldb, ldc);
   if (GemmRunsInBf16(m, n, k)) {
-    GemmBf16(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, b_bf16, beta, c, ldc,
-             NoEpilogue());
+    GemmBf16(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, b_bf16, beta, c, ldc, NoEpilogue());
     return;
   }
   if (UseSmallRowsKernel(trans_a, trans_b, m)) {

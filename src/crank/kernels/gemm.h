@@ -55,8 +55,8 @@ void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 // matmul's bias input; the activation stays crank's (oneDNN's ReLU post-op maps NaN to 0, crank's
 // ReLU keeps NaN so that a diverged model shows a non-finite loss). bf16 tiles also round their
 // own rows of A in the same region (see Gemm's Precision). One-row products (gemm_small.h) run
-// the product first and the pass after it. Thread-safety as Gemm. b_bf16: nullptr, or B's bf16 copy as for GemmWithBf16B below, used where the product
-// runs in bf16.
+// the product first and the pass after it. Thread-safety as Gemm. b_bf16: nullptr, or B's bf16 copy
+// as for GemmWithBf16B below, used where the product runs in bf16.
 void GemmBiasActivation(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
                         const float* b, int64_t ldb, const float* bias, Activation act, float* c,
                         int64_t ldc, const uint16_t* b_bf16 = nullptr);

@@ -75,7 +75,7 @@ TEST(LinearBf16, InferenceCopyGivesThePerCallBitsAndIsDroppedWhenTheKernelMayCha
   Linear layer("dense", {.units = 48, .activation = Activation::kRelu});
   Rng rng(8);
   layer.Build(40, rng);
-  const Tensor x = RandomTensor({300, 40}, 9);  // bf16 GEMMs, several tiles
+  const Tensor x = RandomTensor({300, 40}, 9);     // bf16 GEMMs, several tiles
   const Tensor small = RandomTensor({8, 40}, 10);  // an fp32 GEMM: the copy is not read
   Tensor before, before_small;
   layer.Predict(x, &before, nullptr);
