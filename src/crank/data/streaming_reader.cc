@@ -95,6 +95,14 @@ void StreamingReader::Run() {
           mapping_->Apply(source_.block_rows()[static_cast<size_t>(i)], &example_);
           builder_.Append(example_);
         }
+      } else if (options_.shuffle_buffer <= 1) {
+        // File order: each row is mapped straight into the batch, with no Example between.
+        while (n < options_.batch_size && source_.Next(&raw_)) {
+          mapping_->Apply(raw_, &builder_);
+          ++n;
+        }
+        last = n < options_.batch_size;
+        deliver = n > 0 && !(last && options_.drop_remainder);
       } else {
         while (n < options_.batch_size && shuffle.Next(&example_, read)) {
           builder_.Append(example_);

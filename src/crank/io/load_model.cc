@@ -40,6 +40,7 @@ LoadedModel LoadModel(const std::string& path) {
   config.draw_initial_tables = false;  // RestoreVariables overwrites every row
   m.model = std::make_unique<Ranking>(config);
   ckpt.RestoreVariables(*m.model);
+  m.model->PrepareInference();
   m.state = ckpt.state();
   return m;
 }

@@ -6,7 +6,9 @@
 // A model file (or checkpoint) written by training holds the resolved configuration as YAML,
 // the data mapping and the variables. LoadModel reads the configuration's `data` and `model`
 // sections with their own readers (DataConfig, ModelConfig), rebuilds the Ranking for the
-// stored mapping and restores its variables. The rest of the configuration (optimizer, train:
+// stored mapping, restores its variables and prepares the model for inference
+// (Ranking::PrepareInference: the bf16 weight copies are made once here, not on every forward;
+// training the loaded model drops them). The rest of the configuration (optimizer, train:
 // e.g. train.precision) is left to the caller, as the stored YAML text in
 // LoadedModel::config_yaml. IoError for a file that cannot be read or is not a model;
 // ConfigError (naming "<path> (stored configuration)") for a stored configuration that does

@@ -85,7 +85,7 @@ int64_t EmbeddingPrecisionBytes(EmbeddingPrecision precision) {
   return precision == EmbeddingPrecision::kFp32 ? 4 : 2;
 }
 
-float Fp16ToFloat(uint16_t h) {
+float Fp16ToFloatPortable(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   const uint32_t exponent = (h >> 10) & 0x1fu;
   const uint32_t mantissa = h & 0x3ffu;
@@ -96,6 +96,7 @@ float Fp16ToFloat(uint16_t h) {
   }
   if (exponent == 0x1f) {
     bits = sign | 0x7f800000u | (mantissa << 13);
+    if (mantissa != 0) bits |= 0x00400000u;  // NaN: quiet
   } else {
     bits = sign | ((exponent - 15 + 127) << 23) | (mantissa << 13);
   }
@@ -138,7 +139,14 @@ void WidenRow(EmbeddingPrecision precision, const uint16_t* src, int64_t n, floa
     for (int64_t i = 0; i < n; ++i) dst[i] = Bf16ToFloat(src[i]);
   } else {
     CRANK_CHECK(precision == EmbeddingPrecision::kFp16, "WidenRow of an fp32 precision");
-    for (int64_t i = 0; i < n; ++i) dst[i] = Fp16ToFloat(src[i]);
+    int64_t i = 0;
+#if defined(__F16C__)
+    for (; i + 8 <= n; i += 8) {
+      const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
+      _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
+    }
+#endif
+    for (; i < n; ++i) dst[i] = Fp16ToFloat(src[i]);
   }
 }
 

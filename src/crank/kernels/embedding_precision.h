@@ -19,6 +19,10 @@
 #include <cstdint>
 #include <string_view>
 
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
 namespace crank {
 
 enum class EmbeddingPrecision { kFp32, kBf16, kFp16 };
@@ -30,8 +34,25 @@ std::string_view EmbeddingPrecisionName(EmbeddingPrecision precision);
 // Bytes per stored element: 4 or 2.
 int64_t EmbeddingPrecisionBytes(EmbeddingPrecision precision);
 
-// The float an fp16 value stands for (exact, subnormals included).
-float Fp16ToFloat(uint16_t h);
+// The float an fp16 value stands for: exact, subnormals included; a NaN keeps its sign and
+// payload and is made quiet (as the F16C instruction vcvtph2ps does). Fp16ToFloat uses F16C
+// where the build targets it (-march with F16C: __F16C__), Fp16ToFloatPortable never; the two
+// give the same bits for every input.
+float Fp16ToFloatPortable(uint16_t h);
+inline float Fp16ToFloat(uint16_t h) {
+#if defined(__F16C__)
+  return _cvtsh_ss(h);
+#else
+  return Fp16ToFloatPortable(h);
+#endif
+}
+// Whether Fp16ToFloat and WidenRow run on F16C instructions in this build.
+constexpr bool kFp16WidensWithF16c =
+#if defined(__F16C__)
+    true;
+#else
+    false;
+#endif
 // x rounded to the nearest fp16, ties to even (saturating as above): for converting an fp32
 // table once.
 uint16_t FloatToFp16(float x);

@@ -50,6 +50,40 @@ TEST(EmbeddingPrecision, Fp16DecodesHandComputedValues) {
   EXPECT_TRUE(std::isnan(Fp16ToFloat(0x7e00)));
 }
 
+uint32_t FloatBits(float x) {
+  uint32_t b;
+  std::memcpy(&b, &x, sizeof(b));
+  return b;
+}
+
+// Fp16ToFloat (F16C where the build targets it) and WidenRow's vector loop give the portable
+// conversion's bits for all 65536 patterns: zeros, subnormals, normals, infinities and NaNs
+// (signalling ones made quiet, as vcvtph2ps does).
+TEST(EmbeddingPrecision, Fp16WideningGivesThePortableBitsForEveryPattern) {
+  std::vector<uint16_t> all(0x10000);
+  for (uint32_t h = 0; h < 0x10000; ++h) all[h] = static_cast<uint16_t>(h);
+  std::vector<float> widened(all.size());
+  WidenRow(EmbeddingPrecision::kFp16, all.data(), static_cast<int64_t>(all.size()), widened.data());
+  std::vector<float> shifted(all.size() - 3);  // unaligned start, a tail shorter than a vector
+  WidenRow(EmbeddingPrecision::kFp16, all.data() + 3, static_cast<int64_t>(shifted.size()),
+           shifted.data());
+  int mismatches = 0;
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    const uint32_t want = FloatBits(Fp16ToFloatPortable(static_cast<uint16_t>(h)));
+    mismatches += FloatBits(Fp16ToFloat(static_cast<uint16_t>(h))) != want;
+    mismatches += FloatBits(widened[h]) != want;
+    if (h >= 3) mismatches += FloatBits(shifted[h - 3]) != want;
+  }
+  EXPECT_EQ(mismatches, 0) << (kFp16WidensWithF16c ? "F16C" : "portable") << " widening";
+  // The edges, by hand: signed zero, the largest subnormal, infinity, a signalling NaN (made
+  // quiet) and a quiet one (kept).
+  EXPECT_EQ(FloatBits(Fp16ToFloatPortable(0x8000)), 0x80000000u);
+  EXPECT_EQ(FloatBits(Fp16ToFloatPortable(0x03ff)), 0x387fc000u);
+  EXPECT_EQ(FloatBits(Fp16ToFloatPortable(0xfc00)), 0xff800000u);
+  EXPECT_EQ(FloatBits(Fp16ToFloatPortable(0x7c01)), 0x7fc02000u);
+  EXPECT_EQ(FloatBits(Fp16ToFloatPortable(0xfe01)), 0xffc02000u);
+}
+
 // Every finite 16-bit pattern survives widening and narrowing (nearest and stochastic with any
 // random bits: a representable value has nothing to round).
 TEST(EmbeddingPrecision, EveryFinite16BitValueRoundTrips) {

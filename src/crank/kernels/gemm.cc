@@ -179,31 +179,76 @@ void TiledGemm(Kernel&& kernel, bool trans_a, bool trans_b, int64_t m, int64_t n
 #pragma omp parallel num_threads(threads)
   {
     SingleThreadedLibraries one_thread;
+    // Tiles go to whichever thread is free (dynamic): a thread held up by the scheduler (another
+    // process, a reader thread on the same cores) leaves its tiles to the others instead of
+    // holding up the region. A tile's bits do not depend on the thread that computes it.
     // nowait: the region's own closing barrier is the only wait needed (without it GCC adds an
     // explicit barrier after the loop, a second one per product).
-#pragma omp for schedule(static) nowait
+#pragma omp for schedule(dynamic, 1) nowait
     for (int64_t t = 0; t < tiles; ++t) tile(t);
   }
 }
 
-// op(A) op(B) with bf16-rounded inputs on oneDNN; A and B are converted in their stored layout
-// (B only when the caller has no rounded copy: b_rounded, dense, row stride b_cols).
+// A tile's finishing pass over its own rows x cols of C (row stride ldc), run on the tile's thread
+// right after its product; NoEpilogue for a plain product.
+struct NoEpilogue {
+  void operator()(int64_t /*rows*/, int64_t /*cols*/, float* /*c*/, int64_t /*ldc*/) const {}
+};
+
+// The calling thread's grow-only scratch for a band of A rounded to bf16.
+uint16_t* BandScratch(int64_t size) {
+  thread_local std::vector<uint16_t> band;
+  return Scratch(band, size);
+}
+
+// op(A) op(B) with bf16-rounded inputs on oneDNN, then `epilogue` on each tile of C. B is rounded
+// once for the call, in its stored layout (dense, row stride b_cols), unless the caller has a
+// rounded copy (b_rounded). A: a plain A's row band is all that a band of C reads, so each tile
+// rounds its own rows into its thread's scratch right before its product, in the tiles' parallel
+// region (one region for the rounding, the product and the epilogue, with the band still in
+// cache); a transposed A (X^T G, whose tiles may be column bands) is rounded whole first. The
+// bf16 values, the products' shapes and strides (row stride a_cols) and hence the results are
+// the same either way.
+template <typename Epilogue>
 void GemmBf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
               const float* a, int64_t lda, const float* b, int64_t ldb, const uint16_t* b_rounded,
-              float beta, float* c, int64_t ldc) {
+              float beta, float* c, int64_t ldc, const Epilogue& epilogue) {
   thread_local std::vector<uint16_t> a16, b16;
   const int64_t a_rows = trans_a ? k : m, a_cols = trans_a ? m : k;
   const int64_t b_rows = trans_b ? n : k, b_cols = trans_b ? k : n;
-  uint16_t* a_bf16 = Scratch(a16, a_rows * a_cols);
-  RoundToBf16(a, a_rows, a_cols, lda, a_bf16);
   const uint16_t* b_bf16 = b_rounded;
   if (b_bf16 == nullptr) {
     uint16_t* rounded = Scratch(b16, b_rows * b_cols);
     RoundToBf16(b, b_rows, b_cols, ldb, rounded);
     b_bf16 = rounded;
   }
-  TiledGemm<uint16_t>(OneDnnGemmBf16, trans_a, trans_b, m, n, k, alpha, a_bf16, a_cols, b_bf16,
-                      b_cols, beta, c, ldc);
+  if (!trans_a) {
+    // Row bands of C (TiledGemm cuts a product with a plain A by rows only): each tile gets its
+    // rows of A and all of B, so the tile kernel reads the captured bf16 B, not its b argument.
+    TiledGemm<float>(
+        [&](bool, bool tb, int64_t rows, int64_t cols, int64_t depth, float tile_alpha,
+            const float* a_tile, int64_t a_ld, const float*, int64_t, float tile_beta,
+            float* c_tile, int64_t c_ld) {
+          uint16_t* band = BandScratch(rows * depth);
+          RoundToBf16(a_tile, rows, depth, a_ld, band);
+          OneDnnGemmBf16(false, tb, rows, cols, depth, tile_alpha, band, depth, b_bf16, b_cols,
+                         tile_beta, c_tile, c_ld);
+          epilogue(rows, cols, c_tile, c_ld);
+        },
+        false, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  uint16_t* a_bf16 = Scratch(a16, a_rows * a_cols);
+  RoundToBf16(a, a_rows, a_cols, lda, a_bf16);
+  TiledGemm<uint16_t>(
+      [&](bool ta, bool tb, int64_t rows, int64_t cols, int64_t depth, float tile_alpha,
+          const uint16_t* a_tile, int64_t a_ld, const uint16_t* b_tile, int64_t b_ld,
+          float tile_beta, float* c_tile, int64_t c_ld) {
+        OneDnnGemmBf16(ta, tb, rows, cols, depth, tile_alpha, a_tile, a_ld, b_tile, b_ld, tile_beta,
+                       c_tile, c_ld);
+        epilogue(rows, cols, c_tile, c_ld);
+      },
+      trans_a, trans_b, m, n, k, alpha, a_bf16, a_cols, b_bf16, b_cols, beta, c, ldc);
 }
 
 // C(M, N) = beta * C with BLAS semantics (beta == 0 writes zeros, even over NaN).
@@ -265,7 +310,7 @@ void GemmWithBf16B(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
   }
   CheckGemmStrides(trans_a, trans_b, m, n, k, lda, ldb, ldc);
   if (GemmRunsInBf16(m, n, k)) {
-    GemmBf16(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, b_bf16, beta, c, ldc);
+    GemmBf16(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, b_bf16, beta, c, ldc, NoEpilogue());
     return;
   }
   if (UseSmallRowsKernel(trans_a, trans_b, m)) {
@@ -280,8 +325,17 @@ void GemmBiasActivation(int64_t m, int64_t n, int64_t k, const float* a, int64_t
                         const float* b, int64_t ldb, const float* bias, Activation act, float* c,
                         int64_t ldc, const uint16_t* b_bf16) {
   const bool epilogue = bias != nullptr || act != Activation::kLinear;
-  if (!epilogue || m == 0 || n == 0 || k == 0 || GemmRunsInBf16(m, n, k) ||
-      UseSmallRowsKernel(false, false, m)) {
+  if (epilogue && m > 0 && n > 0 && k > 0 && GemmRunsInBf16(m, n, k)) {
+    CRANK_CHECK(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX,
+                "GemmBiasActivation sizes m={} n={} k={}", m, n, k);
+    CheckGemmStrides(false, false, m, n, k, lda, ldb, ldc);
+    GemmBf16(false, false, m, n, k, 1.0f, a, lda, b, ldb, b_bf16, 0.0f, c, ldc,
+             [&](int64_t rows, int64_t cols, float* c_tile, int64_t c_ld) {
+               BiasActivationRows(bias, act, rows, cols, c_tile, c_ld);
+             });
+    return;
+  }
+  if (!epilogue || m == 0 || n == 0 || k == 0 || UseSmallRowsKernel(false, false, m)) {
     GemmWithBf16B(false, false, m, n, k, 1.0f, a, lda, b, ldb, b_bf16, 0.0f, c, ldc);
     if (!epilogue || m == 0 || n == 0) return;
     ParallelFor(m, m * n >= kMinParallelEpilogue,

@@ -37,6 +37,8 @@ namespace crank {
 // Precision: when GemmRunsInBf16(M, N, K), op(A) and op(B) are rounded to bf16 (round to
 // nearest even, bf16.h) into per-thread grow-only scratch buffers and multiplied on oneDNN with
 // fp32 accumulation; alpha, beta and C stay fp32 and the caller's A and B are not modified.
+// B is rounded once per call; an untransposed A is rounded band by band, each row band of C
+// rounding its own rows on the thread that computes it, in the same parallel region.
 // Thread-safety: reentrant (each calling thread has its own scratch buffers and oneDNN
 // primitive cache); spreads its tiles over ComputeThreads() threads of the calling thread (one
 // when called from inside an OpenMP parallel region). No allocation once a shape has been seen
@@ -51,10 +53,10 @@ void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 // C gets its bias and activation right after its product, on the thread that computed it, in
 // the same parallel region, while the tile is still in cache. On oneDNN tiles the bias is the
 // matmul's bias input; the activation stays crank's (oneDNN's ReLU post-op maps NaN to 0, crank's
-// ReLU keeps NaN so that a diverged model shows a non-finite loss). bf16 products and one-row
-// products (gemm_small.h) run the product first and the pass after it, as before. Thread-safety
-// as Gemm. b_bf16: nullptr, or B's bf16 copy as for GemmWithBf16B below, used where the product
-// runs in bf16.
+// ReLU keeps NaN so that a diverged model shows a non-finite loss). bf16 tiles also round their
+// own rows of A in the same region (see Gemm's Precision). One-row products (gemm_small.h) run
+// the product first and the pass after it. Thread-safety as Gemm. b_bf16: nullptr, or B's bf16 copy
+// as for GemmWithBf16B below, used where the product runs in bf16.
 void GemmBiasActivation(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
                         const float* b, int64_t ldb, const float* bias, Activation act, float* c,
                         int64_t ldc, const uint16_t* b_bf16 = nullptr);

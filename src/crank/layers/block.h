@@ -45,6 +45,13 @@ class Block {
   // Forward(x, y, false) bit for bit. Throws as Forward does on a bad input.
   virtual void Predict(const Tensor& x, Tensor* y, InferenceScratch* scratch) const = 0;
 
+  // Prepares Predict for a block that inference will only read (a loaded model): e.g. keeps
+  // weights in the form its products use (Linear keeps its kernel rounded to bf16), so that
+  // Predict does not convert them on every call. Predict's results do not change. Whatever it
+  // keeps is dropped by the block when its variables may change (its own contract says how);
+  // the default keeps nothing.
+  virtual void PrepareInference() {}
+
   // dy: (B, out) -> *dx: (B, in) (overwritten; dx may be nullptr when not needed).
   // Accumulates into the gradients of Variables().
   virtual void Backward(const Tensor& dy, Tensor* dx) = 0;

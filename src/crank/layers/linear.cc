@@ -41,6 +41,7 @@ int64_t Linear::Build(int64_t input_dim, Rng& rng) {
   }
   input_ = nullptr;
   kernel_bf16_current_ = false;
+  inference_kernel_bf16_.clear();
   return options_.units;
 }
 
@@ -55,6 +56,7 @@ const Tensor& Linear::ForwardBorrowed(const Tensor& x, bool training) {
   CheckInput(x);
   const int64_t batch = x.dim(0);
   y_.Resize({batch, options_.units});
+  if (training) inference_kernel_bf16_.clear();  // the optimizer step that follows changes it
   // The weights change only in the optimizer step between a Backward and the next training
   // Forward, so the copy made here serves the forward and the backward products of this step.
   kernel_bf16_current_ = training && GemmRunsInBf16(batch, options_.units, in_);
@@ -75,7 +77,18 @@ void Linear::Predict(const Tensor& x, Tensor* y, InferenceScratch* /*scratch*/) 
   const int64_t batch = x.dim(0);
   y->Resize({batch, options_.units});
   LinearForward(x.data(), kernel_.value.data(), options_.use_bias ? bias_.value.data() : nullptr,
-                options_.activation, batch, in_, options_.units, y->data());
+                options_.activation, batch, in_, options_.units, y->data(),
+                has_inference_copy() ? inference_kernel_bf16_.data() : nullptr);
+}
+
+void Linear::PrepareInference() {
+  inference_kernel_bf16_.clear();
+  // The batch and the precision of later calls are not known yet: the copy serves every Predict
+  // whose product runs in bf16 (GemmRunsInBf16), and is not read by the others.
+  if (in_ == 0 || !Bf16Supported()) return;
+  inference_kernel_bf16_.resize(static_cast<size_t>(in_ * options_.units));
+  RoundToBf16(kernel_.value.data(), in_, options_.units, options_.units,
+              inference_kernel_bf16_.data());
 }
 
 void Linear::Forward(const Tensor& x, Tensor* y, bool training) {
@@ -133,6 +146,7 @@ void Linear::BackwardImpl(const Tensor& dy, Tensor* dx, float* d_pre) {
 }
 
 std::vector<Variable*> Linear::Variables() {
+  inference_kernel_bf16_.clear();  // the caller may change the kernel
   if (options_.use_bias) return {&kernel_, &bias_};
   return {&kernel_};
 }

@@ -9,7 +9,8 @@
 // steps, so steady-state training does not allocate. Where the layer's GEMMs run in bf16
 // (GemmRunsInBf16, kernels/gemm.h) a training Forward rounds the kernel to bf16 once and the
 // forward and input-gradient products of that step both use the copy (once per optimizer step
-// instead of once per GEMM; the same bits as rounding on every call). Predict is const and needs no
+// instead of once per GEMM; the same bits as rounding on every call). PrepareInference does the
+// same once for Predict, for a model that inference only reads. Predict is const and needs no
 // scratch: it may run on many threads at once while nothing changes the layer; the rest is not
 // thread-safe.
 
@@ -50,8 +51,16 @@ class Linear : public Block {
   // With training, copies x and keeps y for Backward.
   void Forward(const Tensor& x, Tensor* y, bool training) override;
 
-  // x: (B, I) -> *y: (B, O), resized. Uses no scratch (scratch may be nullptr).
+  // x: (B, I) -> *y: (B, O), resized. Uses no scratch (scratch may be nullptr). Where the
+  // product runs in bf16 it reads the copy PrepareInference made, else rounds the kernel on
+  // this call; the same bits either way.
   void Predict(const Tensor& x, Tensor* y, InferenceScratch* scratch) const override;
+
+  // Keeps the kernel rounded to bf16 (I x O values) for Predict (Block::PrepareInference) where
+  // bf16 GEMMs run on this CPU (Bf16Supported); otherwise keeps nothing. The copy is dropped by
+  // Build, a training forward and the mutable accessors Variables() and kernel(): whoever
+  // changes the kernel through a Variable obtained before this call calls it again.
+  void PrepareInference() override;
 
   // dy: (B, O) -> *dx: (B, I) (overwritten; nullptr skips it). Accumulates into kernel().grad
   // and bias()->grad. Requires a preceding Forward with training = true (else InvalidArgument).
@@ -72,8 +81,14 @@ class Linear : public Block {
   // referenced, not copied: it must stay alive and unchanged until Backward.
   const Tensor& ForwardBorrowed(const Tensor& x, bool training);
 
-  Variable& kernel() { return kernel_; }
+  // Drops the inference copy (PrepareInference), as the caller may change the kernel.
+  Variable& kernel() {
+    inference_kernel_bf16_.clear();
+    return kernel_;
+  }
   Variable* bias() { return options_.use_bias ? &bias_ : nullptr; }
+  // Whether Predict reads a bf16 copy of the kernel made by PrepareInference.
+  bool has_inference_copy() const { return !inference_kernel_bf16_.empty(); }
   const std::string& name() const { return name_; }
   const LinearOptions& options() const { return options_; }
   int64_t input_dim() const { return in_; }  // 0 until built
@@ -97,6 +112,8 @@ class Linear : public Block {
   // unused when that forward ran in fp32.
   std::vector<uint16_t> kernel_bf16_;
   bool kernel_bf16_current_ = false;
+  // (I, O) kernel rounded to bf16 by PrepareInference for Predict; empty when there is none.
+  std::vector<uint16_t> inference_kernel_bf16_;
 };
 
 }  // namespace crank

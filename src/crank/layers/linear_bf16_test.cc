@@ -1,5 +1,6 @@
-// Linear's bf16 kernel copy (made once per training step): the layer gives the bits of the
-// uncached kernels, and a weight change between steps reaches the next step.
+// Linear's bf16 kernel copies, made once per training step and once for inference
+// (PrepareInference): the layer gives the bits of the uncached kernels, and a weight change
+// reaches the next step and the next Predict.
 
 #include <gtest/gtest.h>
 
@@ -66,6 +67,62 @@ TEST(LinearBf16, CachedKernelGivesTheUncachedBitsAndFollowsWeightUpdates) {
   ExpectStepMatchesUncachedKernels(layer, x, dy);
   // A batch too small for bf16 (fp32 GEMMs, no copy) after a bf16 step.
   ExpectStepMatchesUncachedKernels(layer, RandomTensor({8, 40}, 6), RandomTensor({8, 24}, 7));
+}
+
+TEST(LinearBf16, InferenceCopyGivesThePerCallBitsAndIsDroppedWhenTheKernelMayChange) {
+  ScopedComputeSettings bf16({.threads = 2, .precision = GemmPrecision::kBf16});
+  if (!GemmRunsInBf16(64, 48, 40)) GTEST_SKIP() << "no native bf16 GEMM on this CPU or build";
+  Linear layer("dense", {.units = 48, .activation = Activation::kRelu});
+  Rng rng(8);
+  layer.Build(40, rng);
+  const Tensor x = RandomTensor({300, 40}, 9);     // bf16 GEMMs, several tiles
+  const Tensor small = RandomTensor({8, 40}, 10);  // an fp32 GEMM: the copy is not read
+  Tensor before, before_small;
+  layer.Predict(x, &before, nullptr);
+  layer.Predict(small, &before_small, nullptr);
+
+  layer.PrepareInference();
+  ASSERT_TRUE(layer.has_inference_copy());
+  Tensor after, after_small;
+  layer.Predict(x, &after, nullptr);
+  layer.Predict(small, &after_small, nullptr);
+  EXPECT_TRUE(SameBits(after, before.data()));
+  EXPECT_TRUE(SameBits(after_small, before_small.data()));
+
+  // Handing out the variables drops the copy: a change made through them reaches Predict.
+  std::vector<Variable*> vars = layer.Variables();
+  EXPECT_FALSE(layer.has_inference_copy());
+  Tensor& w = vars[0]->value;
+  for (int64_t i = 0; i < w.size(); ++i) w[i] = 0.25f - w[i] * 2.0f;
+  Tensor changed;
+  layer.Predict(x, &changed, nullptr);
+  EXPECT_FALSE(SameBits(changed, before.data()));
+  layer.PrepareInference();
+  Tensor changed_copy;
+  layer.Predict(x, &changed_copy, nullptr);
+  EXPECT_TRUE(SameBits(changed_copy, changed.data()));
+
+  // A training forward drops it too (the optimizer step after it changes the kernel), and so
+  // do kernel() and Build.
+  Tensor y;
+  layer.Forward(x, &y, /*training=*/true);
+  EXPECT_FALSE(layer.has_inference_copy());
+  layer.PrepareInference();
+  layer.kernel();
+  EXPECT_FALSE(layer.has_inference_copy());
+  layer.PrepareInference();
+  layer.Build(40, rng);
+  EXPECT_FALSE(layer.has_inference_copy());
+}
+
+TEST(LinearBf16, InferenceCopyIsOnlyMadeWhereBf16GemmsRun) {
+  Linear layer("dense", {.units = 48});
+  Rng rng(8);
+  layer.PrepareInference();  // unbuilt: nothing to copy
+  EXPECT_FALSE(layer.has_inference_copy());
+  layer.Build(40, rng);
+  layer.PrepareInference();
+  EXPECT_EQ(layer.has_inference_copy(), Bf16Supported());
 }
 
 }  // namespace

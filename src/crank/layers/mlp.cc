@@ -82,6 +82,10 @@ void Mlp::Predict(const Tensor& x, Tensor* y, InferenceScratch* scratch) const {
   }
 }
 
+void Mlp::PrepareInference() {
+  for (auto& layer : layers_) layer->PrepareInference();
+}
+
 void Mlp::Backward(const Tensor& dy, Tensor* dx) {
   CRANK_REQUIRE(has_cache_, "{}: Backward needs a preceding Forward with training=true", name_);
   // The last layer reads the caller's dy and needs a pre-activation scratch; every other layer

@@ -54,6 +54,9 @@ class Mlp : public Block {
   // and 1; layer i gets scratch->child(i). Throws as Forward.
   void Predict(const Tensor& x, Tensor* y, InferenceScratch* scratch) const override;
 
+  // Linear::PrepareInference on every layer.
+  void PrepareInference() override;
+
   // dy: (B, units.back()) -> *dx: (B, in) (overwritten; nullptr skips the first layer's input
   // gradient). Accumulates into all layers' gradients. Needs a preceding training Forward.
   void Backward(const Tensor& dy, Tensor* dx) override;

@@ -198,6 +198,11 @@ void Ranking::SetOptimizer(std::unique_ptr<Optimizer> optimizer) {
   optimizer_ = std::move(optimizer);
 }
 
+void Ranking::PrepareInference() {
+  if (blocks_.bottom_stack) blocks_.bottom_stack->PrepareInference();
+  blocks_.top_stack->PrepareInference();
+}
+
 std::vector<Variable*> Ranking::EmbeddingTrainableVariables() {
   return blocks_.embedding->Variables();
 }

@@ -132,6 +132,13 @@ class Ranking {
   // batch shape or count mismatch (as ComputeLoss).
   void Predict(const Batch& batch, InferenceWorkspace* workspace, Tensor* predictions) const;
 
+  // For a model that inference will only read (LoadModel calls it): the dense stacks keep their
+  // weights as their products use them (Block::PrepareInference; the bf16 kernel copies), so
+  // Predict and TestStep do not convert them on every call. Predictions do not change. The
+  // blocks drop what they kept when their variables may change: a training forward, and every
+  // call that hands out their variables (TrainableVariables and the like).
+  void PrepareInference();
+
   // The optimizer used by TrainStep (TFRS compile(optimizer=...)); a CompositeOptimizer gives
   // embeddings and dense variables separate optimizers.
   void SetOptimizer(std::unique_ptr<Optimizer> optimizer);

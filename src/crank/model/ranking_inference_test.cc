@@ -135,6 +135,37 @@ INSTANTIATE_TEST_SUITE_P(
                       InferenceCase{"cross_low_rank_mse", "cross", 4, true}),
     [](const ::testing::TestParamInfo<InferenceCase>& i) { return i.param.name; });
 
+// PrepareInference (what LoadModel calls) keeps the bf16 kernel copies: the predictions keep
+// their bits, and a training step after it reaches the next predictions.
+TEST(RankingInferenceContract, PrepareInferenceKeepsThePredictionsBitForBit) {
+  SyntheticProblem p;
+  RankingConfig c = p.Config();
+  c.bottom = {32, p.dim};
+  c.top = {64, 32, 1};  // wide enough for bf16 GEMMs (min(M, N, K) >= 16)
+  Ranking model(c);
+  model.SetComputeSettings({.threads = 2, .precision = GemmPrecision::kBf16});
+  model.SetOptimizer(MakeAdam({.learning_rate = 0.01f}));
+  const Batch train = p.MakeBatch(64, 1);
+  for (int s = 0; s < 3; ++s) model.TrainStep(train);
+  const Batch batch = p.MakeBatch(256, 2);
+  InferenceWorkspace ws;
+  Tensor before, after;
+  model.Predict(batch, &ws, &before);
+  model.PrepareInference();
+  model.Predict(batch, &ws, &after);
+  ExpectBitEqual(after, before, "after PrepareInference");
+
+  // A training step drops the copies: the predictions follow the new weights exactly as a
+  // model prepared again gives them.
+  model.TrainStep(train);
+  Tensor trained, prepared_again;
+  model.Predict(batch, &ws, &trained);
+  model.PrepareInference();
+  model.Predict(batch, &ws, &prepared_again);
+  ExpectBitEqual(trained, prepared_again, "after a training step");
+  EXPECT_NE(0, std::memcmp(trained.data(), before.data(), sizeof(float) * 256));
+}
+
 TEST(RankingInferenceContract, ConstPredictRejectsABadBatchLikePredict) {
   SyntheticProblem p;
   const Ranking model(p.Config());

@@ -1,9 +1,9 @@
 #include "crank/train/evaluate.h"
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include <cmath>
-#include <iterator>
 
 #include "crank/base/error.h"
 #include "crank/io/atomic_file.h"
@@ -54,6 +54,8 @@ MetricMap EvaluateBatches(BatchReader& reader, const std::function<void(const Ba
 }
 
 int64_t PredictToFile(Ranking& model, BatchReader& reader, const std::string& out_path) {
+  // The longest shortest-round-trip text of a float ("-1.17549435e-38") and its newline fit.
+  constexpr size_t kMaxLine = 32;
   AtomicFileWriter out(out_path);
   Batch batch;
   Tensor predictions;
@@ -61,11 +63,12 @@ int64_t PredictToFile(Ranking& model, BatchReader& reader, const std::string& ou
   int64_t n = 0;
   while (reader.Next(&batch)) {
     model.Predict(batch, &predictions);
-    text.clear();
+    text.resize(static_cast<size_t>(predictions.size()) * kMaxLine);
+    char* end = text.data();
     for (int64_t i = 0; i < predictions.size(); ++i) {
-      fmt::format_to(std::back_inserter(text), "{}\n", predictions[i]);
+      end = fmt::format_to(end, FMT_COMPILE("{}\n"), predictions[i]);
     }
-    out.Append(text.data(), text.size());
+    out.Append(text.data(), static_cast<size_t>(end - text.data()));
     n += predictions.size();
   }
   out.Commit();
