@@ -86,6 +86,30 @@ TEST_F(TuneCli, TheSameSeedDrawsTheSameConfigurations) {
   EXPECT_GE(differ, 1);  // another seed, other draws
 }
 
+TEST_F(TuneCli, ThePortfolioRunsFirstUnlessTurnedOff) {
+  // The fixture's flags leave the portfolio's dimension (32) out of the space; these do not.
+  auto first = [&](const std::string& extra, const std::string& name) {
+    const Result r =
+        Run("tune --train " + P("train.tsv") + " --eval " + P("eval.tsv") + " --config " +
+            P("base.yaml") + " --min-rung-rows 300 --budget 8s " + "--seed 1 --out " +
+            P(name + ".yaml") + " --trials-out " + P(name + ".json") + " " + extra);
+    EXPECT_EQ(r.code, 0) << r.err;
+    const Json trials = Json::parse(ReadFile(P(name + ".json")));
+    EXPECT_GE(trials["trials"].size(), 2u) << r.out;
+    return trials["trials"].size() >= 2 ? trials["trials"][1] : Json();
+  };
+  // Trial 1 is the first entry whose full-data trial would fit the budget (a larger model
+  // than the base's small one, so the first entry may be skipped as too slow).
+  const Json with = first("", "with");
+  EXPECT_LE(with["config"].get<int>(), 2);
+  EXPECT_EQ(with["portfolio"], true);
+  EXPECT_EQ(with["params"]["embedding_dim"], 32);
+  EXPECT_EQ(with["params"]["interaction"], "cross");
+  const Json without = first("--no-portfolio", "without");
+  EXPECT_EQ(without["config"], 1);
+  EXPECT_EQ(without["portfolio"], false);
+}
+
 TEST_F(TuneCli, SigtermWritesTheBestSoFar) {
   // Sends SIGTERM once the first drawn configuration's trial is listed (at most 60 s).
   const std::string cmd =

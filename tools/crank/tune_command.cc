@@ -19,6 +19,7 @@
 #include "crank/io/atomic_file.h"
 #include "crank/train/trainer.h"
 #include "crank/train/tune.h"
+#include "crank/train/tune_table.h"
 
 namespace crank::cli {
 namespace {
@@ -36,7 +37,7 @@ struct TuneFlags {
   int64_t batch_size = 0, min_rung_rows = 0;
   int threads = 0;
   uint64_t seed = 0;
-  bool in_memory = false, verbose = false;
+  bool in_memory = false, verbose = false, no_portfolio = false;
 };
 
 void WriteText(const std::string& path, const std::string& text) {
@@ -102,6 +103,8 @@ Action AddTuneCommand(CLI::App& app) {
   auto* o_epochs =
       c->add_option("--epochs", f->epochs, "epoch counts to try (default 1,2,3)")->delimiter(',');
   auto* o_mem = c->add_flag("--in-memory", f->in_memory, "load the training data into memory");
+  c->add_flag("--no-portfolio", f->no_portfolio,
+              "start from random draws only, without the portfolio of earlier winners");
   c->add_flag("--verbose", f->verbose, "log each trial's training as crank train does");
   return [=] {
     const double budget = ParseDuration(f->budget, "--budget");
@@ -130,6 +133,7 @@ Action AddTuneCommand(CLI::App& app) {
     TuneOptions options;
     options.budget_seconds = budget;
     options.seed = f->seed;
+    options.portfolio = !f->no_portfolio;
     if (o_min->count()) options.min_rung_rows = f->min_rung_rows;
     const auto list = [](CLI::Option* opt, const char* flag, const std::vector<int64_t>& values,
                          std::vector<int64_t>* field) {

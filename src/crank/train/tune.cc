@@ -6,13 +6,14 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
-#include <nlohmann/json.hpp>
+#include <map>
 #include <regex>
 
 #include "crank/base/error.h"
 #include "crank/base/log.h"
 #include "crank/base/rng.h"
 #include "crank/train/trainer.h"
+#include "crank/train/tune_portfolio.h"
 
 namespace crank {
 namespace {
@@ -55,21 +56,6 @@ int64_t HashedCriteoFields(const DataConfig& d) {
   return n;
 }
 
-// Criteo data whose every field is hashed by the default encoding: a trial may encode it with
-// vocabularies instead.
-bool SwitchableToVocabulary(const DataConfig& d) {
-  return d.format == DataFormat::kCriteo && d.criteo.fields.empty() &&
-         d.criteo.encoding.kind == Encoding::Kind::kHash;
-}
-
-std::string InteractionText(const TrialParams& p) {
-  if (p.interaction != Interaction::kCross)
-    return std::string(NameOf(kInteractionNames, p.interaction));
-  std::string s = fmt::format("cross{}", p.cross_layers);
-  if (p.cross_projection_dim > 0) s += fmt::format("/r{}", p.cross_projection_dim);
-  return s;
-}
-
 bool Better(double a, double b, bool higher_is_better) {
   if (std::isnan(b)) return !std::isnan(a);
   if (std::isnan(a)) return false;
@@ -101,12 +87,25 @@ class StopHook : public TrainHook {
 
 }  // namespace
 
+bool SwitchableToVocabulary(const DataConfig& d) {
+  return d.format == DataFormat::kCriteo && d.criteo.fields.empty() &&
+         d.criteo.encoding.kind == Encoding::Kind::kHash;
+}
+
+std::string TrialParams::InteractionText() const {
+  if (interaction != Interaction::kCross)
+    return std::string(NameOf(kInteractionNames, interaction));
+  std::string s = fmt::format("cross{}", cross_layers);
+  if (cross_projection_dim > 0) s += fmt::format("/r{}", cross_projection_dim);
+  return s;
+}
+
 std::string TrialParams::Describe() const {
   std::string s = fmt::format("elr={:g} dlr={:g} l2={:g} dim={}", embedding_learning_rate,
                               dense_learning_rate, embedding_l2, embedding_dim);
   if (hash_buckets > 0) s += fmt::format(" buckets={}", hash_buckets);
   if (min_count > 0) s += fmt::format(" min_count={}", min_count);
-  return s + fmt::format(" {} epochs={}", InteractionText(*this), epochs);
+  return s + fmt::format(" {} epochs={}", InteractionText(), epochs);
 }
 
 TrialParams ParamsOf(const JobConfig& c) {
@@ -201,61 +200,6 @@ TrialParams SampleParams(const TuneSpace& space, const JobConfig& base, uint64_t
   return p;
 }
 
-double TrialCost::Estimate(double fraction, double epochs_of_trial) const {
-  const double per_epoch = train_seconds / static_cast<double>(std::max<int64_t>(epochs, 1));
-  return fraction * epochs_of_trial * per_epoch + other_seconds;
-}
-
-double EstimateBracket(const TuneOptions& o, const TrialCost& cost, const Bracket& bracket) {
-  double mean_epochs = 0.0;
-  for (int64_t e : o.space.epochs) mean_epochs += static_cast<double>(e);
-  mean_epochs /= static_cast<double>(std::max<size_t>(o.space.epochs.size(), 1));
-  double total = 0.0;
-  for (const Rung& r : bracket) total += r.configs * cost.Estimate(r.fraction, mean_epochs);
-  return total;
-}
-
-namespace {
-Bracket MakeBracket(int eta, int s, int64_t n0) {
-  Bracket b;
-  int64_t scale = 1;
-  for (int i = 0; i <= s; ++i) {
-    b.push_back({std::max<int64_t>(1, n0 / scale), std::pow(static_cast<double>(eta), i - s)});
-    scale *= eta;
-  }
-  b.back().fraction = 1.0;
-  return b;
-}
-}  // namespace
-
-std::vector<Bracket> PlanBrackets(const TuneOptions& o, const TrialCost& cost,
-                                  double budget_seconds) {
-  CRANK_REQUIRE(o.eta >= 2 && o.max_halvings >= 0 && o.max_configs_per_bracket >= 1,
-                "TuneOptions: eta >= 2, max_halvings >= 0, max_configs_per_bracket >= 1");
-  std::vector<Bracket> plan;
-  double left = budget_seconds;
-  while (plan.size() < 1000) {
-    std::optional<Bracket> chosen;
-    for (int s = o.max_halvings; s >= 0 && !chosen; --s) {
-      const double smallest = std::pow(static_cast<double>(o.eta), -s);
-      if (s > 0 && smallest * static_cast<double>(cost.rows) < o.min_rung_rows) continue;
-      int64_t n = 1;
-      for (int i = 0; i < s; ++i) n *= o.eta;
-      if (n > o.max_configs_per_bracket && s > 0) continue;
-      if (EstimateBracket(o, cost, MakeBracket(o.eta, s, n)) > left) continue;
-      while (n < o.max_configs_per_bracket &&
-             EstimateBracket(o, cost, MakeBracket(o.eta, s, n + 1)) <= left) {
-        ++n;
-      }
-      chosen = MakeBracket(o.eta, s, n);
-    }
-    if (!chosen) break;
-    left -= EstimateBracket(o, cost, *chosen);
-    plan.push_back(*chosen);
-  }
-  return plan;
-}
-
 TrialRunner MakeTrainerRunner(const std::string& work_dir) {
   return [work_dir](const JobConfig& config, TrainHook* stop_hook) {
     namespace fs = std::filesystem;
@@ -292,37 +236,150 @@ TrialRunner MakeTrainerRunner(const std::string& work_dir) {
   };
 }
 
-TuneResult Tune(const JobConfig& base, const TuneOptions& options, const TuneEnv& env) {
-  if (base.data.eval_files.empty())
-    throw ConfigError("--eval: tune needs evaluation data to compare the trials");
-  if (base.data.train_files.empty()) throw ConfigError("--train: no training data");
-  TuneResult result;
-  result.higher_is_better = base.data.task == LabelKind::kBinary;
-  result.metric_name = result.higher_is_better ? "auc" : "rmse";
-  const double start = env.now_seconds();
-  const double deadline = start + options.budget_seconds;
+namespace {
 
-  // Runs one trial; returns its record (appended to result.trials).
-  auto run_trial = [&](int64_t config_id, int64_t bracket, int64_t rung, double fraction,
-                       int64_t max_steps, const TrialParams& p) -> const TrialRecord& {
-    JobConfig c = base;
-    ApplyParams(p, &c);
+// The time reserved for a full-data trial is its estimate times this: estimates of configurations
+// not yet measured come from trial 0 and a work ratio.
+constexpr double kReserveMargin = 1.1;
+
+// The configuration of a trial of `p` (configuration `config_id`) on all rows.
+JobConfig TrialConfig(const JobConfig& base, const TuneOptions& o, int64_t config_id,
+                      const TrialParams& p) {
+  JobConfig c = base;
+  ApplyParams(p, &c);
+  if (config_id > 0 && base.train.early_stopping_patience == 0)
+    c.train.early_stopping_patience = o.early_stopping_patience;
+  return c;
+}
+
+// One search: the trials run so far, what they measured of each configuration, and the
+// schedule of Tune() (the header's steps 1-5).
+class Search {
+ public:
+  Search(const JobConfig& base, const TuneOptions& options, const TuneEnv& env, TuneResult* result)
+      : base_(base), options_(options), env_(env), result_(*result) {
+    deadline_ = env.now_seconds() + options.budget_seconds;
+    if (options.portfolio) portfolio_ = PortfolioParams(options.space, base);
+  }
+
+  // Trains trial 0, then the brackets and the final rung.
+  void Run() {
+    const TrialRecord& first = RunTrial(0, 0, 0, 1.0, 0, ParamsOf(base_));
+    if (first.status.rfind("failed", 0) == 0) {
+      throw DataError(fmt::format("tune: trial 0 (the base configuration) {}", first.status));
+    }
+    if (first.status != "ok") return;
+    cost_.train_seconds = first.train_seconds;
+    cost_.other_seconds = std::max(0.0, first.seconds - first.train_seconds);
+    cost_.epochs = std::max<int64_t>(first.epochs_completed, 1);
+    cost_.rows = first.rows / cost_.epochs;
+    cost_.work = StepWork(base_);
+    result_.cost = cost_;
+    steps_per_epoch_ =
+        std::max<int64_t>(1, (cost_.rows + base_.train.batch_size - 1) / base_.train.batch_size);
+    if (RunBrackets()) FinalRung();
+  }
+
+ private:
+  // What the trials measured of one configuration (config id >= 1).
+  struct Known {
+    int64_t config = 0;
+    TrialParams params;
+    double work = 0.0;          // StepWork
+    double step_seconds = 0.0;  // measured by its latest completed trial; 0 = none yet
+    double fraction = 0.0;      // the largest fraction of a completed partial trial; 0 = none
+    double metric = kNaN;       // at that fraction
+    int64_t trial = -1, bracket = 0, rung = 0;  // that trial
+    bool full = false;                          // a full-data trial ran (whatever its end)
+    bool failed = false;                        // a trial failed: not trained further
+  };
+
+  TrialParams ParamsOfConfig(int64_t k) const {
+    if (k <= static_cast<int64_t>(portfolio_.size())) return portfolio_[k - 1];
+    return SampleParams(options_.space, base_, options_.seed, k);
+  }
+
+  // True when configuration k is a draw equal to a portfolio entry (which ran as such).
+  bool RepeatsThePortfolio(int64_t k) const {
+    if (k <= static_cast<int64_t>(portfolio_.size())) return false;
+    const std::string drawn = ParamsOfConfig(k).Describe();
+    for (const TrialParams& p : portfolio_) {
+      if (p.Describe() == drawn) return true;
+    }
+    return false;
+  }
+
+  Known& KnownOf(int64_t k, const TrialParams& p) {
+    auto [it, inserted] = known_.try_emplace(k);
+    if (inserted) {
+      JobConfig c = base_;
+      ApplyParams(p, &c);
+      it->second.config = k;
+      it->second.params = p;
+      it->second.work = StepWork(c);
+    }
+    return it->second;
+  }
+
+  int64_t MaxSteps(const TrialParams& p, double fraction) const {
+    if (fraction >= 1.0) return 0;
+    return std::max<int64_t>(1, std::llround(fraction * static_cast<double>(p.epochs) *
+                                             static_cast<double>(steps_per_epoch_)));
+  }
+
+  double Estimate(const Known& k, double fraction) const {
+    const int64_t max_steps = MaxSteps(k.params, fraction);
+    const int64_t steps = max_steps > 0 ? max_steps : k.params.epochs * steps_per_epoch_;
+    return EstimateTrial(cost_, steps_per_epoch_, steps, max_steps > 0 ? 1 : k.params.epochs,
+                         k.work, k.step_seconds);
+  }
+
+  bool Fits(double seconds) const { return env_.now_seconds() + seconds <= deadline_; }
+
+  // The configurations a full-data trial may still be given, best first: those with a
+  // completed partial trial and no full-data one, by the largest fraction reached, then the
+  // metric there, then the earlier trial.
+  std::vector<const Known*> Candidates() const {
+    std::vector<const Known*> out;
+    for (const auto& [id, k] : known_) {
+      if (!k.full && !k.failed && k.fraction > 0) out.push_back(&k);
+    }
+    std::sort(out.begin(), out.end(), [&](const Known* a, const Known* b) {
+      if (a->fraction != b->fraction) return a->fraction > b->fraction;
+      if (a->metric != b->metric) return Better(a->metric, b->metric, result_.higher_is_better);
+      return a->trial < b->trial;
+    });
+    return out;
+  }
+
+  // The best candidate whose full-data trial fits the time left; nullptr when none.
+  const Known* BestFittingCandidate() const {
+    for (const Known* k : Candidates()) {
+      if (Fits(Estimate(*k, 1.0))) return k;
+    }
+    return nullptr;
+  }
+
+  const TrialRecord& RunTrial(int64_t config_id, int64_t bracket, int64_t rung, double fraction,
+                              int64_t max_steps, const TrialParams& p) {
+    JobConfig c = TrialConfig(base_, options_, config_id, p);
     if (max_steps > 0) {
       c.train.max_steps = max_steps;
       c.train.eval_every = max_steps;  // evaluate where the trial stops
     }
     TrialRecord rec;
-    rec.id = static_cast<int64_t>(result.trials.size());
+    rec.id = static_cast<int64_t>(result_.trials.size());
     rec.config = config_id;
+    rec.portfolio = config_id >= 1 && config_id <= static_cast<int64_t>(portfolio_.size());
     rec.bracket = bracket;
     rec.rung = rung;
     rec.fraction = fraction;
     rec.max_steps = max_steps;
     rec.params = p;
-    StopHook hook(env, deadline);
-    const double t0 = env.now_seconds();
-    const TrialOutcome out = env.runner(c, &hook);
-    rec.seconds = env.now_seconds() - t0;
+    StopHook hook(env_, deadline_);
+    const double t0 = env_.now_seconds();
+    const TrialOutcome out = env_.runner(c, &hook);
+    rec.seconds = env_.now_seconds() - t0;
     rec.rows = out.rows;
     rec.train_seconds = out.train_seconds;
     rec.epochs_completed = out.epochs_completed;
@@ -331,94 +388,144 @@ TuneResult Tune(const JobConfig& base, const TuneOptions& options, const TuneEnv
       rec.status = "failed: " + out.error;
     } else if (out.stopped || hook.interrupted_ || hook.out_of_time_) {
       rec.status = hook.interrupted_ ? "stopped: interrupted" : "stopped: budget";
-      if (hook.interrupted_) result.interrupted = true;
-      if (hook.out_of_time_) result.budget_exhausted = true;
-    } else if (auto it = out.metrics.find(result.metric_name); it != out.metrics.end()) {
+      if (hook.interrupted_) result_.interrupted = true;
+      if (hook.out_of_time_) result_.budget_exhausted = true;
+    } else if (auto it = out.metrics.find(result_.metric_name); it != out.metrics.end()) {
       rec.metric = it->second;
       rec.status = "ok";
     } else {
-      rec.status = "failed: no " + result.metric_name + " in the evaluation";
+      rec.status = "failed: no " + result_.metric_name + " in the evaluation";
     }
-    result.trials.push_back(rec);
-    if (env.on_trial) env.on_trial(result.trials.back());
-    return result.trials.back();
-  };
-
-  // Trial 0: the base configuration on all rows; the cost estimate and the row count.
-  const TrialRecord& first = run_trial(0, 0, 0, 1.0, 0, ParamsOf(base));
-  if (first.status.rfind("failed", 0) == 0) {
-    throw DataError(fmt::format("tune: trial 0 (the base configuration) {}", first.status));
+    if (config_id > 0) Note(rec);
+    result_.trials.push_back(rec);
+    if (env_.on_trial) env_.on_trial(result_.trials.back());
+    return result_.trials.back();
   }
-  if (first.status == "ok") {
-    TrialCost cost;
-    cost.train_seconds = first.train_seconds;
-    cost.other_seconds = std::max(0.0, first.seconds - first.train_seconds);
-    cost.epochs = std::max<int64_t>(first.epochs_completed, 1);
-    cost.rows = first.rows / cost.epochs;
-    result.cost = cost;
-    const int64_t steps_per_epoch =
-        std::max<int64_t>(1, (cost.rows + base.train.batch_size - 1) / base.train.batch_size);
+
+  // Records what `rec` measured of its configuration.
+  void Note(const TrialRecord& rec) {
+    Known& k = KnownOf(rec.config, rec.params);
+    if (rec.fraction >= 1.0) k.full = true;
+    if (rec.status.rfind("failed", 0) == 0) k.failed = true;
+    if (rec.status != "ok") return;
+    const int64_t batch = base_.train.batch_size;
+    const int64_t steps = std::max<int64_t>(1, (rec.rows + batch - 1) / batch);
+    if (rec.train_seconds > 0) k.step_seconds = rec.train_seconds / static_cast<double>(steps);
+    if (rec.fraction < 1.0 && rec.fraction >= k.fraction) {
+      k.fraction = rec.fraction;
+      k.metric = rec.metric;
+      k.trial = rec.id;
+      k.bracket = rec.bracket;
+      k.rung = rec.rung;
+    }
+  }
+
+  // The brackets while their trials fit; true when the final rung is to follow (the budget
+  // cut the brackets), false when the search stopped (interrupt, a trial stopped).
+  bool RunBrackets() {
+    // The plan assumes the median step cost of the first configurations, not the base's (the
+    // median: a few full-rank cross models cost tens of times the rest).
+    TrialCost plan_cost = cost_;
+    constexpr int64_t kPlanSample = 31;
+    std::vector<double> works;
+    for (int64_t k = 1; k <= kPlanSample; ++k) works.push_back(KnownOf(k, ParamsOfConfig(k)).work);
+    std::nth_element(works.begin(), works.begin() + kPlanSample / 2, works.end());
+    if (cost_.work > 0) plan_cost.train_seconds *= works[kPlanSample / 2] / cost_.work;
     int64_t next_config = 1;
     int64_t bracket_id = 0;
-    bool stop = false;
-    while (!stop) {
-      const std::vector<Bracket> plan = PlanBrackets(options, cost, deadline - env.now_seconds());
-      if (plan.empty()) {
-        result.budget_exhausted = true;
-        break;
-      }
+    for (;;) {
+      const std::vector<Bracket> plan =
+          PlanBrackets(options_, plan_cost, deadline_ - env_.now_seconds());
+      if (plan.empty()) break;
+      bool ran = false;
       for (const Bracket& bracket : plan) {
         ++bracket_id;
-        std::vector<std::pair<int64_t, TrialParams>> alive;
+        std::vector<int64_t> alive;
         for (int64_t k = 0; k < bracket.front().configs; ++k) {
-          alive.emplace_back(next_config,
-                             SampleParams(options.space, base, options.seed, next_config));
-          ++next_config;
+          while (RepeatsThePortfolio(next_config)) ++next_config;
+          alive.push_back(next_config++);
         }
-        for (size_t rung = 0; rung < bracket.size() && !stop; ++rung) {
+        for (size_t rung = 0; rung < bracket.size(); ++rung) {
           const double fraction = bracket[rung].fraction;
-          std::vector<std::pair<double, size_t>> scores;  // metric, index into alive
-          for (size_t k = 0; k < alive.size(); ++k) {
-            const TrialParams& p = alive[k].second;
-            if (env.interrupted()) {
-              result.interrupted = true;
-              stop = true;
-              break;
+          std::vector<std::pair<double, int64_t>> scores;  // metric, config
+          for (int64_t id : alive) {
+            if (env_.interrupted()) {
+              result_.interrupted = true;
+              return false;
             }
-            if (env.now_seconds() + cost.Estimate(fraction, static_cast<double>(p.epochs)) >
-                deadline) {
-              result.budget_exhausted = true;
-              stop = true;
-              break;
+            const Known& k = KnownOf(id, ParamsOfConfig(id));
+            const double seconds = Estimate(k, fraction);
+            // A configuration that could not then be trained on all rows is skipped; a trial
+            // that would take the time reserved for the best candidate's full-data trial ends
+            // the brackets (the final rung trains that candidate first).
+            const double own_full = fraction < 1.0 ? kReserveMargin * Estimate(k, 1.0) : 0.0;
+            if (!Fits(seconds + own_full)) {
+              result_.budget_exhausted = true;
+              continue;
             }
-            const int64_t max_steps =
-                fraction >= 1.0
-                    ? 0
-                    : std::max<int64_t>(1, std::llround(fraction * static_cast<double>(p.epochs) *
-                                                        static_cast<double>(steps_per_epoch)));
-            const TrialRecord& rec = run_trial(alive[k].first, bracket_id,
-                                               static_cast<int64_t>(rung), fraction, max_steps, p);
-            if (rec.status.rfind("stopped", 0) == 0) {
-              stop = true;
-              break;
+            const Known* best = BestFittingCandidate();
+            if (best != nullptr && best != &k &&
+                !Fits(seconds + kReserveMargin * Estimate(*best, 1.0))) {
+              return true;
             }
-            if (!std::isnan(rec.metric)) scores.emplace_back(rec.metric, k);  // failed: out
+            const TrialRecord& rec = RunTrial(id, bracket_id, static_cast<int64_t>(rung), fraction,
+                                              MaxSteps(k.params, fraction), k.params);
+            ran = true;
+            if (rec.status.rfind("stopped", 0) == 0) return false;
+            if (!std::isnan(rec.metric)) scores.emplace_back(rec.metric, id);  // failed: out
           }
-          if (stop || rung + 1 == bracket.size()) break;
+          if (rung + 1 == bracket.size()) break;
           // Keep the best configs for the next rung (ties: the earlier configuration); a
           // failed trial's configuration goes no further.
           std::stable_sort(scores.begin(), scores.end(), [&](const auto& a, const auto& b) {
-            return Better(a.first, b.first, result.higher_is_better);
+            return Better(a.first, b.first, result_.higher_is_better);
           });
-          std::vector<std::pair<int64_t, TrialParams>> kept;
           const size_t keep = std::min<size_t>(bracket[rung + 1].configs, scores.size());
-          for (size_t i = 0; i < keep; ++i) kept.push_back(alive[scores[i].second]);
-          alive = std::move(kept);
+          alive.clear();
+          for (size_t i = 0; i < keep; ++i) alive.push_back(scores[i].second);
         }
-        if (stop) break;
       }
+      if (!ran) break;  // nothing of this plan fits: no other plan will
+    }
+    return true;
+  }
+
+  // The final rung: the candidates on all rows, best first, each while it fits.
+  void FinalRung() {
+    result_.budget_exhausted = true;  // the brackets ended for the budget
+    for (;;) {
+      if (env_.interrupted()) {
+        result_.interrupted = true;
+        return;
+      }
+      const Known* k = BestFittingCandidate();
+      if (k == nullptr) return;
+      const TrialRecord& rec = RunTrial(k->config, k->bracket, k->rung + 1, 1.0, 0, k->params);
+      if (rec.status.rfind("stopped", 0) == 0) return;
     }
   }
+
+  const JobConfig& base_;
+  const TuneOptions& options_;
+  const TuneEnv& env_;
+  TuneResult& result_;
+  double deadline_ = 0.0;
+  std::vector<TrialParams> portfolio_;
+  TrialCost cost_;
+  int64_t steps_per_epoch_ = 1;
+  std::map<int64_t, Known> known_;
+};
+
+}  // namespace
+
+TuneResult Tune(const JobConfig& base, const TuneOptions& options, const TuneEnv& env) {
+  if (base.data.eval_files.empty())
+    throw ConfigError("--eval: tune needs evaluation data to compare the trials");
+  if (base.data.train_files.empty()) throw ConfigError("--train: no training data");
+  TuneResult result;
+  result.higher_is_better = base.data.task == LabelKind::kBinary;
+  result.metric_name = result.higher_is_better ? "auc" : "rmse";
+  Search(base, options, env, &result).Run();
 
   // The best full-data trial.
   for (size_t i = 0; i < result.trials.size(); ++i) {
@@ -430,8 +537,10 @@ TuneResult Tune(const JobConfig& base, const TuneOptions& options, const TuneEnv
     }
   }
   result.best_config = base;
-  if (result.best_trial >= 0)
-    ApplyParams(result.trials[result.best_trial].params, &result.best_config);
+  if (result.best_trial >= 0) {
+    const TrialRecord& best = result.trials[result.best_trial];
+    result.best_config = TrialConfig(base, options, best.config, best.params);
+  }
   return result;
 }
 
@@ -448,102 +557,6 @@ double ParseDuration(const std::string& text, const std::string& flag) {
   if (!(v > 0) || !std::isfinite(v))
     throw ConfigError(fmt::format("{}: expected a duration > 0, got '{}'", flag, text));
   return v;
-}
-
-namespace {
-struct Column {
-  const char* name;
-  int width;
-};
-constexpr Column kColumns[] = {{"trial", 5},        {"config", 6}, {"bracket", 7}, {"rung", 4},
-                               {"fraction", 8},     {"rows", 9},   {"elr", 8},     {"dlr", 8},
-                               {"l2", 8},           {"dim", 3},    {"buckets", 7}, {"min_count", 9},
-                               {"interaction", 11}, {"epochs", 6}, {"metric", 8},  {"seconds", 8},
-                               {"status", 0}};
-
-std::vector<std::string> Cells(const TrialRecord& t) {
-  const TrialParams& p = t.params;
-  return {fmt::format("{}", t.id),
-          fmt::format("{}", t.config),
-          fmt::format("{}", t.bracket),
-          fmt::format("{}", t.rung),
-          fmt::format("{:.4g}", t.fraction),
-          fmt::format("{}", t.rows),
-          fmt::format("{:g}", p.embedding_learning_rate),
-          fmt::format("{:g}", p.dense_learning_rate),
-          fmt::format("{:g}", p.embedding_l2),
-          fmt::format("{}", p.embedding_dim),
-          p.hash_buckets > 0 ? fmt::format("{}", p.hash_buckets) : "-",
-          p.min_count > 0 ? fmt::format("{}", p.min_count) : "-",
-          InteractionText(p),
-          fmt::format("{}", p.epochs),
-          std::isnan(t.metric) ? "-" : fmt::format("{:.5f}", t.metric),
-          fmt::format("{:.1f}", t.seconds),
-          t.status};
-}
-
-std::string Join(const std::vector<std::string>& cells, bool tsv) {
-  std::string line;
-  for (size_t i = 0; i < cells.size(); ++i) {
-    if (i > 0) line += tsv ? "\t" : "  ";
-    line += tsv || kColumns[i].width == 0 ? cells[i]
-                                          : fmt::format("{:>{}}", cells[i], kColumns[i].width);
-  }
-  return line + "\n";
-}
-}  // namespace
-
-std::string TrialTableHeader(const std::string& metric_name, bool tsv) {
-  std::vector<std::string> names;
-  for (const Column& c : kColumns) names.emplace_back(c.name);
-  names[14] = metric_name;
-  return Join(names, tsv);
-}
-
-std::string TrialTableRow(const TrialRecord& trial, bool tsv) { return Join(Cells(trial), tsv); }
-
-std::string TrialTable(const TuneResult& result, bool tsv) {
-  std::string s = TrialTableHeader(result.metric_name, tsv);
-  for (const TrialRecord& t : result.trials) s += TrialTableRow(t, tsv);
-  return s;
-}
-
-std::string TrialsJson(const TuneResult& result) {
-  using Json = nlohmann::json;
-  Json trials = Json::array();
-  for (const TrialRecord& t : result.trials) {
-    const TrialParams& p = t.params;
-    Json params = {{"embedding_learning_rate", p.embedding_learning_rate},
-                   {"dense_learning_rate", p.dense_learning_rate},
-                   {"embedding_l2", p.embedding_l2},
-                   {"embedding_dim", p.embedding_dim},
-                   {"interaction", std::string(NameOf(kInteractionNames, p.interaction))},
-                   {"epochs", p.epochs}};
-    if (p.interaction == Interaction::kCross) {
-      params["cross_layers"] = p.cross_layers;
-      params["cross_projection_dim"] = p.cross_projection_dim;
-    }
-    if (p.hash_buckets > 0) params["hash_buckets"] = p.hash_buckets;
-    if (p.min_count > 0) params["min_count"] = p.min_count;
-    trials.push_back({{"trial", t.id},
-                      {"config", t.config},
-                      {"bracket", t.bracket},
-                      {"rung", t.rung},
-                      {"fraction", t.fraction},
-                      {"max_steps", t.max_steps},
-                      {"rows", t.rows},
-                      {"params", params},
-                      {result.metric_name, std::isnan(t.metric) ? Json() : Json(t.metric)},
-                      {"seconds", t.seconds},
-                      {"status", t.status}});
-  }
-  Json j = {{"metric", result.metric_name},
-            {"higher_is_better", result.higher_is_better},
-            {"best_trial", result.best_trial >= 0 ? Json(result.best_trial) : Json()},
-            {"interrupted", result.interrupted},
-            {"budget_exhausted", result.budget_exhausted},
-            {"trials", trials}};
-  return j.dump(2) + "\n";
 }
 
 }  // namespace crank

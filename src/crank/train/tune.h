@@ -12,10 +12,20 @@
 //  2. From the budget left and that estimate, PlanBrackets() fixes the brackets: each starts
 //     n configurations on a fraction eta^-s of the training steps and keeps the best 1/eta of
 //     them at each rung until the last rung trains on all rows (max_steps 0).
-//  3. Configurations are drawn by SampleParams(space, base, seed, index): configuration k of a
-//     search is a function of the seed and k alone, so two searches with the same seed try the
-//     same configurations in the same order; the budget and the estimate decide how many.
-//  4. A trial whose estimated time does not fit the remaining budget is not started; a trial
+//  3. The first configurations are the portfolio (PortfolioParams, tune_portfolio.h): fixed
+//     configurations that won earlier searches, those of them that apply to the data and the
+//     space. The others are drawn by SampleParams(space, base, seed, index): configuration k of
+//     a search is a function of the seed and k alone, so two searches with the same seed try
+//     the same configurations in the same order; the budget and the estimate decide how many.
+//  4. A trial's time is estimated from its own configuration (EstimateTrial, tune_plan.h): its
+//     steps at the seconds per step measured on an earlier trial of the same configuration,
+//     else trial 0's scaled by StepWork. A trial starts only when, after it, the full-data
+//     trial of the best partial configuration so far still fits (that time is reserved), and a
+//     partial trial only when its own configuration's full-data trial would too (else it is
+//     skipped). When the reserve does not fit, the brackets end and the final rung trains the
+//     best partial configurations on all rows, best first, each that fits. Trials but trial 0
+//     stop at the first epoch that does not improve (TuneOptions::early_stopping_patience).
+//  5. A trial whose estimated time does not fit the remaining budget is not started; a trial
 //     running at the deadline (or when `interrupted` turns true) is stopped at its next step
 //     and recorded as stopped. The overshoot is at most the time to stop one trial.
 // The best result is the best full-data trial (AUC, or RMSE for ratings: lower is better);
@@ -31,6 +41,7 @@
 #include "crank/model/ranking_config.h"
 #include "crank/train/hooks.h"
 #include "crank/train/job_config.h"
+#include "crank/train/tune_plan.h"
 
 namespace crank {
 
@@ -50,6 +61,8 @@ struct TrialParams {
 
   // One line: "elr=0.1 dlr=0.002 l2=1e-05 dim=16 buckets=100000 dot epochs=1".
   std::string Describe() const;
+  // The interaction as Describe() writes it: "dot", "cross2" (full rank), "cross3/r32".
+  std::string InteractionText() const;
 };
 
 // The ranges searched. Learning rates and L2 are drawn log-uniformly and rounded to 3
@@ -85,24 +98,9 @@ void ApplyParams(const TrialParams& p, JobConfig* config);
 // `base` (which decides whether buckets / min_count are tuned). Pure function of its arguments.
 TrialParams SampleParams(const TuneSpace& space, const JobConfig& base, uint64_t seed,
                          int64_t index);
-
-// One rung of a bracket: `configs` trials, each on `fraction` of the training steps.
-struct Rung {
-  int64_t configs = 0;
-  double fraction = 1.0;
-};
-using Bracket = std::vector<Rung>;  // fractions increase; the last is 1
-
-// The measured cost of trial 0: `train_seconds` for its training steps over `epochs` epochs of
-// `rows` rows, `other_seconds` for the rest (reading setup, evaluation, checkpoints).
-struct TrialCost {
-  double train_seconds = 0.0;
-  double other_seconds = 0.0;
-  int64_t epochs = 1;
-  int64_t rows = 0;
-  // Estimated seconds of a trial on `fraction` of the steps of `epochs` epochs.
-  double Estimate(double fraction, double epochs_of_trial) const;
-};
+// True when `data` is Criteo data whose every field is hashed by the default encoding (no
+// per-field encodings): a trial may encode it with vocabularies of every field instead.
+bool SwitchableToVocabulary(const DataConfig& data);
 
 struct TuneOptions {
   double budget_seconds = 600;
@@ -111,19 +109,14 @@ struct TuneOptions {
   int max_halvings = 3;           // s <= max_halvings: the smallest rung is eta^-s of the steps
   int64_t min_rung_rows = 10000;  // the smallest rung trains on at least this many rows
   int64_t max_configs_per_bracket = 81;
+  bool portfolio = true;  // try the portfolio's configurations first (tune_portfolio.h)
+  // train.early_stopping_patience of every trial but trial 0 (and of best_config when the best
+  // is not trial 0) where the base sets none: a trial of several epochs ends once an epoch's
+  // evaluation does not improve on the best (whose model it keeps, train.keep_best).
+  // 0 = the base's.
+  int64_t early_stopping_patience = 1;
   TuneSpace space;
 };
-
-// The brackets for `budget_seconds` left after trial 0, given its cost: pure arithmetic.
-// Each bracket takes the largest s (<= max_halvings, eta^-s * rows >= min_rung_rows) for which
-// eta^s configurations fit, then the most configurations n0 (<= max_configs_per_bracket) that
-// fit; rung i has max(1, n0 / eta^i) configurations on eta^(i-s) of the steps. Brackets follow
-// one another while the estimated cost of a next one fits what is left. Empty when not even one
-// full-data trial fits.
-std::vector<Bracket> PlanBrackets(const TuneOptions& options, const TrialCost& cost,
-                                  double budget_seconds);
-// Estimated seconds of `bracket` (epochs: the mean of the space's).
-double EstimateBracket(const TuneOptions& options, const TrialCost& cost, const Bracket& bracket);
 
 // What a trial runner reports.
 struct TrialOutcome {
@@ -143,10 +136,13 @@ using TrialRunner = std::function<TrialOutcome(const JobConfig& config, TrainHoo
 TrialRunner MakeTrainerRunner(const std::string& work_dir);
 
 struct TrialRecord {
-  int64_t id = 0;       // the trial's number, in the order run (0: the base configuration)
-  int64_t config = 0;   // the configuration: 0 = base, k >= 1 = SampleParams(.., k)
-  int64_t bracket = 0;  // 0 for trial 0
-  int64_t rung = 0;
+  int64_t id = 0;  // the trial's number, in the order run (0: the base configuration)
+  // The configuration: 0 = base; 1..P the portfolio's P entries that apply; k > P =
+  // SampleParams(.., k).
+  int64_t config = 0;
+  bool portfolio = false;  // config is a portfolio entry
+  int64_t bracket = 0;     // 0 for trial 0; a final-rung trial has its configuration's bracket
+  int64_t rung = 0;        // a final-rung trial: one past its configuration's highest partial rung
   double fraction = 1.0;
   int64_t max_steps = 0;  // 0 = all
   TrialParams params;
@@ -163,7 +159,9 @@ struct TuneResult {
   std::string metric_name;  // "auc" or "rmse"
   bool higher_is_better = true;
   int64_t best_trial = -1;  // index into trials of the best full-data trial; -1 none
-  JobConfig best_config;    // that trial's configuration (max_steps, eval_every as in base)
+  // That trial's configuration (max_steps, eval_every as in base; the patience of
+  // TuneOptions::early_stopping_patience unless it is trial 0).
+  JobConfig best_config;
   bool interrupted = false;
   bool budget_exhausted = false;  // a trial was not started or stopped for the budget
   TrialCost cost;                 // measured on trial 0
@@ -184,14 +182,6 @@ TuneResult Tune(const JobConfig& base, const TuneOptions& options, const TuneEnv
 
 // "600" (seconds), "90s", "10m", "1.5h" -> seconds; ConfigError "<flag>: ..." unless > 0.
 double ParseDuration(const std::string& text, const std::string& flag);
-
-// The trial table: one header and one line per trial (id, bracket, rung, rows, params, metric,
-// seconds, status), tab-separated when `tsv`, else aligned text.
-std::string TrialTable(const TuneResult& result, bool tsv);
-std::string TrialTableHeader(const std::string& metric_name, bool tsv);
-std::string TrialTableRow(const TrialRecord& trial, bool tsv);
-// The trials as JSON: {"metric": "auc", "best_trial": id, "trials": [{...}, ...]}.
-std::string TrialsJson(const TuneResult& result);
 
 }  // namespace crank
 

@@ -13,85 +13,13 @@
 #include "crank/base/error.h"
 #include "crank/data/synthetic_criteo.h"
 #include "crank/train/trainer.h"
+#include "crank/train/tune_portfolio.h"
+#include "crank/train/tune_table.h"
 
 namespace crank {
 namespace {
 
 namespace fs = std::filesystem;
-
-// ---------------------------------------------------------------------------------------------
-// Schedule arithmetic.
-
-TuneOptions OneEpochOptions() {
-  TuneOptions o;
-  o.eta = 3;
-  o.max_halvings = 2;
-  o.min_rung_rows = 1000;
-  o.space.epochs = {1};  // mean epochs 1: the estimates below are by hand
-  return o;
-}
-
-TrialCost Cost(double train_seconds, double other_seconds, int64_t rows) {
-  TrialCost c;
-  c.train_seconds = train_seconds;
-  c.other_seconds = other_seconds;
-  c.epochs = 1;
-  c.rows = rows;
-  return c;
-}
-
-TEST(TunePlan, BracketCostIsTheSumOfItsRungs) {
-  const TuneOptions o = OneEpochOptions();
-  // 9 @ 1/9: 9 * (1 + 1); 3 @ 1/3: 3 * (3 + 1); 1 @ 1: 1 * (9 + 1).
-  const Bracket b = {{9, 1.0 / 9}, {3, 1.0 / 3}, {1, 1.0}};
-  EXPECT_DOUBLE_EQ(EstimateBracket(o, Cost(9, 1, 1'000'000), b), 18 + 12 + 10);
-}
-
-TEST(TunePlan, TakesTheMostConfigurationsThatFitAndHalvesThem) {
-  const TuneOptions o = OneEpochOptions();
-  // n0 = 12: 12 * 2 + 4 * 4 + 1 * 10 = 50; n0 = 13 costs 52.
-  const std::vector<Bracket> plan = PlanBrackets(o, Cost(9, 1, 1'000'000), 50);
-  ASSERT_EQ(plan.size(), 1u);
-  ASSERT_EQ(plan[0].size(), 3u);
-  EXPECT_EQ(plan[0][0].configs, 12);
-  EXPECT_EQ(plan[0][1].configs, 4);
-  EXPECT_EQ(plan[0][2].configs, 1);
-  EXPECT_DOUBLE_EQ(plan[0][0].fraction, 1.0 / 9);
-  EXPECT_DOUBLE_EQ(plan[0][1].fraction, 1.0 / 3);
-  EXPECT_DOUBLE_EQ(plan[0][2].fraction, 1.0);
-}
-
-TEST(TunePlan, AddsBracketsWhileTheyFit) {
-  TuneOptions o = OneEpochOptions();
-  o.max_configs_per_bracket = 9;
-  // 60 s: the 9-3-1 bracket (40 s); of the 20 s left, a 3-1 bracket needs 3 * 4 + 10 = 22 s,
-  // so two full-data trials (2 * 10 s) follow as a bracket of their own.
-  const std::vector<Bracket> plan = PlanBrackets(o, Cost(9, 1, 1'000'000), 60);
-  ASSERT_EQ(plan.size(), 2u);
-  EXPECT_EQ(plan[0].size(), 3u);
-  EXPECT_EQ(plan[0][0].configs, 9);
-  ASSERT_EQ(plan[1].size(), 1u);
-  EXPECT_EQ(plan[1][0].configs, 2);
-  EXPECT_DOUBLE_EQ(plan[1][0].fraction, 1.0);
-}
-
-TEST(TunePlan, SmallestRungKeepsMinRungRows) {
-  TuneOptions o = OneEpochOptions();
-  o.min_rung_rows = 5000;
-  // 12000 rows: 1/9 is 1333 rows, 1/3 is 4000 rows: only the full-data rung remains.
-  const std::vector<Bracket> plan = PlanBrackets(o, Cost(9, 1, 12000), 50);
-  ASSERT_FALSE(plan.empty());
-  for (const Bracket& b : plan) {
-    ASSERT_EQ(b.size(), 1u);
-    EXPECT_DOUBLE_EQ(b[0].fraction, 1.0);
-  }
-  // 5 full trials of 10 s fit in 50 s.
-  EXPECT_EQ(plan[0][0].configs, 5);
-}
-
-TEST(TunePlan, NothingWhenOneFullTrialDoesNotFit) {
-  EXPECT_TRUE(PlanBrackets(OneEpochOptions(), Cost(9, 1, 1'000'000), 9.5).empty());
-}
 
 // ---------------------------------------------------------------------------------------------
 // Sampling.
@@ -210,6 +138,8 @@ struct FakeWorld {
   int64_t rows = 20000;
   int64_t calls = 0;
   bool interrupt_at_call_3 = false;
+  // Steps of larger models take longer: 0.01 s x StepWork relative to the default model's.
+  bool work_scaled = false;
   TuneEnv Env(std::vector<std::string>* seen = nullptr) {
     TuneEnv env;
     env.now_seconds = [this] { return now; };
@@ -220,10 +150,11 @@ struct FakeWorld {
       const int64_t per_epoch = (rows + c.train.batch_size - 1) / c.train.batch_size;
       const int64_t steps = c.train.max_steps > 0 ? c.train.max_steps : c.train.epochs * per_epoch;
       now += 0.5;  // setup and evaluation
+      const double step = work_scaled ? 0.01 * StepWork(c) / StepWork(JobConfig()) : 0.01;
       for (int64_t s = 1; s <= steps; ++s) {
-        now += 0.01;
+        now += step;
         o.rows += c.train.batch_size;
-        o.train_seconds += 0.01;
+        o.train_seconds += step;
         if (hook->OnStepEnd(StepEndInfo{}) == HookAction::kStop) {
           o.stopped = true;
           return o;
@@ -282,6 +213,148 @@ TEST(Tune, RunsTrialZeroThenHalvingRungsAndPicksTheBestFullDataTrial) {
   EXPECT_EQ(ParamsOf(r.best_config).Describe(), best.params.Describe());
   EXPECT_EQ(r.best_config.train.max_steps, 0);
   EXPECT_EQ(r.best_config.train.eval_every, 0);
+  EXPECT_EQ(r.best_config.train.early_stopping_patience, best.config == 0 ? 0 : 1);
+}
+
+TEST(Tune, TrialsButTrialZeroStopWhenAnEpochDoesNotImprove) {
+  // The patience of each trial, in order, for a base with `base_patience`.
+  auto patience = [](int64_t base_patience) {
+    FakeWorld world;
+    TuneEnv env = world.Env();
+    std::vector<int64_t> seen;
+    env.runner = [&seen, inner = env.runner](const JobConfig& c, TrainHook* hook) {
+      seen.push_back(c.train.early_stopping_patience);
+      return inner(c, hook);
+    };
+    JobConfig base = FakeBase();
+    base.train.early_stopping_patience = base_patience;
+    const TuneResult r = Tune(base, FakeOptions(30), env);
+    EXPECT_EQ(seen.size(), r.trials.size());
+    return seen;
+  };
+  const std::vector<int64_t> drawn = patience(0);
+  ASSERT_GT(drawn.size(), 2u);
+  EXPECT_EQ(drawn[0], 0);  // trial 0 is the base as crank train runs it
+  for (size_t i = 1; i < drawn.size(); ++i) EXPECT_EQ(drawn[i], 1) << i;
+  // A base that sets a patience keeps it everywhere.
+  for (int64_t p : patience(3)) EXPECT_EQ(p, 3);
+}
+
+TEST(Tune, ThePortfolioRunsFirstForEverySeed) {
+  const std::vector<TrialParams> portfolio = PortfolioParams(TuneSpace(), FakeBase());
+  ASSERT_GE(portfolio.size(), 2u);
+  std::vector<TuneResult> runs;
+  for (uint64_t seed : {5, 6}) {
+    FakeWorld world;
+    TuneOptions o = FakeOptions(60);
+    o.seed = seed;
+    runs.push_back(Tune(FakeBase(), o, world.Env()));
+    const TuneResult& r = runs.back();
+    ASSERT_GT(r.trials.size(), portfolio.size() + 1);
+    for (size_t i = 0; i < portfolio.size(); ++i) {
+      const TrialRecord& t = r.trials[i + 1];  // after trial 0
+      EXPECT_EQ(t.config, static_cast<int64_t>(i + 1));
+      EXPECT_TRUE(t.portfolio);
+      EXPECT_EQ(t.bracket, 1);
+      EXPECT_EQ(t.rung, 0);
+      EXPECT_LT(t.fraction, 1.0);
+      EXPECT_EQ(t.params.Describe(), portfolio[i].Describe());
+    }
+    // Then the draws: configuration k is SampleParams(.., k).
+    const TrialRecord& drawn = r.trials[portfolio.size() + 1];
+    EXPECT_FALSE(drawn.portfolio);
+    EXPECT_EQ(drawn.config, static_cast<int64_t>(portfolio.size() + 1));
+    EXPECT_EQ(drawn.params.Describe(),
+              SampleParams(o.space, FakeBase(), seed, drawn.config).Describe());
+  }
+  EXPECT_NE(runs[0].trials[portfolio.size() + 1].params.Describe(),
+            runs[1].trials[portfolio.size() + 1].params.Describe());
+  // Without the portfolio (the option off, or a space it does not fit) the draws start at 1.
+  TuneOptions off = FakeOptions(60);
+  off.portfolio = false;
+  TuneOptions narrow = FakeOptions(60);
+  narrow.space.embedding_dims = {8, 16};
+  for (const TuneOptions& o : {off, narrow}) {
+    FakeWorld world;
+    const TuneResult r = Tune(FakeBase(), o, world.Env());
+    ASSERT_GT(r.trials.size(), 1u);
+    EXPECT_FALSE(r.trials[1].portfolio);
+    EXPECT_EQ(r.trials[1].config, 1);
+    EXPECT_EQ(r.trials[1].params.Describe(), SampleParams(o.space, FakeBase(), 5, 1).Describe());
+  }
+}
+
+TEST(Tune, ADrawEqualToAPortfolioEntryIsNotRunAgain) {
+  // On vocabulary data, draw 5 of seed 1 is the portfolio's first entry (where it came from).
+  JobConfig base = FakeBase();
+  base.data.criteo.encoding.kind = Encoding::Kind::kVocabulary;
+  base.data.criteo.encoding.vocabulary.min_count = 2;
+  const TuneSpace space;
+  ASSERT_EQ(SampleParams(space, base, 1, 5).Describe(),
+            PortfolioParams(space, base).front().Describe());
+  FakeWorld world;
+  TuneOptions o = FakeOptions(90);
+  o.seed = 1;
+  const TuneResult r = Tune(base, o, world.Env());
+  bool after = false;
+  for (const TrialRecord& t : r.trials) {
+    EXPECT_NE(t.config, 5) << t.id;
+    after |= t.config == 6;
+  }
+  EXPECT_TRUE(after) << "the draws go on after it";
+}
+
+// The configuration ranked first on the partial rungs (the largest fraction it reached, then
+// its metric there) of `r`.
+int64_t BestPartialConfig(const TuneResult& r) {
+  const TrialRecord* best = nullptr;
+  for (const TrialRecord& t : r.trials) {
+    if (t.config == 0 || t.fraction >= 1.0 || t.status != "ok") continue;
+    if (best == nullptr || t.fraction > best->fraction ||
+        (t.fraction == best->fraction && t.metric > best->metric)) {
+      best = &t;
+    }
+  }
+  return best == nullptr ? -1 : best->config;
+}
+
+TEST(Tune, TheBestPartialConfigurationIsTrainedOnAllRows) {
+  // Budgets that cut the planned brackets short: the time of the best partial configuration's
+  // full-data trial is reserved, and the final rung trains it.
+  // Also where larger models train slower than the base (as they do), which a plan from the
+  // base's cost alone underestimates.
+  for (bool work_scaled : {false, true}) {
+    for (double budget : {30.0, 45.0, 60.0, 90.0}) {
+      FakeWorld world;
+      world.work_scaled = work_scaled;
+      const TuneResult r = Tune(FakeBase(), FakeOptions(budget), world.Env());
+      const int64_t best = BestPartialConfig(r);
+      ASSERT_GE(best, 1) << budget;
+      bool full = false;
+      for (const TrialRecord& t : r.trials) {
+        full |= t.config == best && t.fraction == 1.0 && t.status == "ok";
+      }
+      EXPECT_TRUE(full) << budget << " " << work_scaled << ":\n" << TrialTable(r, false);
+      EXPECT_LE(world.now, budget + 0.1);  // one step of the largest model past the deadline
+    }
+  }
+}
+
+TEST(Tune, TheFinalRungTrainsTheBestPartialConfigurationOfItsBracket) {
+  FakeWorld world;
+  const TuneResult r = Tune(FakeBase(), FakeOptions(30), world.Env());
+  // A full-data trial of a configuration whose last partial trial was in rung n of bracket b
+  // is listed as rung n + 1 of bracket b.
+  for (const TrialRecord& t : r.trials) {
+    if (t.config == 0 || t.fraction < 1.0) continue;
+    const TrialRecord* last_partial = nullptr;
+    for (const TrialRecord& u : r.trials) {
+      if (u.config == t.config && u.fraction < 1.0 && u.id < t.id) last_partial = &u;
+    }
+    if (last_partial == nullptr) continue;  // a bracket of full-data trials only
+    EXPECT_EQ(t.bracket, last_partial->bracket) << t.id;
+    EXPECT_EQ(t.rung, last_partial->rung + 1) << t.id;
+  }
 }
 
 TEST(Tune, PartialRungsStopAtTheirFractionOfTheSteps) {

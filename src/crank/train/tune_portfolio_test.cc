@@ -1,0 +1,96 @@
+#include "crank/train/tune_portfolio.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "crank/train/tune.h"
+
+namespace crank {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// The portfolio.
+
+JobConfig VocabularyBase() {
+  JobConfig base;
+  base.data.criteo.encoding.kind = Encoding::Kind::kVocabulary;
+  base.data.criteo.encoding.vocabulary.min_count = 2;
+  return base;
+}
+
+TEST(TunePortfolio, AppliesToVocabularyDataInItsOrder) {
+  const std::vector<TrialParams> ps = PortfolioParams(TuneSpace(), VocabularyBase());
+  ASSERT_EQ(ps.size(), PortfolioEntries().size());
+  ASSERT_GE(ps.size(), 2u);
+  EXPECT_EQ(ps[0].Describe(),
+            "elr=0.0949 dlr=0.000981 l2=2.21e-05 dim=32 min_count=5 cross3/r32 epochs=3");
+  EXPECT_EQ(ps[1].Describe(),
+            "elr=0.0872 dlr=0.000588 l2=0 dim=32 min_count=10 cross2/r32 epochs=3");
+  for (const TrialParams& p : ps) {
+    JobConfig c = VocabularyBase();
+    ApplyParams(p, &c);
+    c.Validate();
+    EXPECT_EQ(ParamsOf(c).Describe(), p.Describe());
+    const JobConfig back = JobConfig::FromYamlString(c.ToYaml(), "best.yaml");
+    EXPECT_EQ(ParamsOf(back).Describe(), p.Describe());
+  }
+  // Hashed Criteo data that the space may switch to vocabularies: the same entries, encoded
+  // with vocabularies of every field.
+  const JobConfig hashed;
+  const std::vector<TrialParams> switched = PortfolioParams(TuneSpace(), hashed);
+  ASSERT_EQ(switched.size(), ps.size());
+  for (size_t i = 0; i < ps.size(); ++i) {
+    EXPECT_EQ(switched[i].Describe(), ps[i].Describe());
+    JobConfig c = hashed;
+    ApplyParams(switched[i], &c);
+    EXPECT_EQ(c.data.criteo.encoding.kind, Encoding::Kind::kVocabulary);
+    EXPECT_EQ(c.data.criteo.encoding.vocabulary.min_count, ps[i].min_count);
+  }
+  // Delimited data with a vocabulary field: its min_count; a hashed field stays hashed.
+  JobConfig delimited;
+  delimited.data.format = DataFormat::kDelimited;
+  delimited.data.delimited.sparse.resize(2);
+  delimited.data.delimited.sparse[0].encoding.kind = Encoding::Kind::kVocabulary;
+  delimited.data.delimited.sparse[1].encoding.hash_buckets = 777;
+  const std::vector<TrialParams> mixed = PortfolioParams(TuneSpace(), delimited);
+  ASSERT_EQ(mixed.size(), ps.size());
+  ApplyParams(mixed[0], &delimited);
+  EXPECT_EQ(delimited.data.delimited.sparse[0].encoding.vocabulary.min_count, 5);
+  EXPECT_EQ(delimited.data.delimited.sparse[1].encoding.kind, Encoding::Kind::kHash);
+  EXPECT_EQ(delimited.data.delimited.sparse[1].encoding.hash_buckets, 777);
+}
+
+TEST(TunePortfolio, SkippedWhereItDoesNotApply) {
+  // No vocabulary to give a min_count: per-field hashed Criteo, hashing with vocabularies
+  // ruled out, delimited data with hashed fields only.
+  JobConfig per_field;
+  per_field.data.criteo.fields["C3"].hash_buckets = 50;
+  EXPECT_TRUE(PortfolioParams(TuneSpace(), per_field).empty());
+  TuneSpace no_vocabulary;
+  no_vocabulary.vocabulary_probability = 0.0;
+  EXPECT_TRUE(PortfolioParams(no_vocabulary, JobConfig()).empty());
+  JobConfig delimited;
+  delimited.data.format = DataFormat::kDelimited;
+  delimited.data.delimited.sparse.resize(2);
+  EXPECT_TRUE(PortfolioParams(TuneSpace(), delimited).empty());
+  // Values outside the space given: each such change removes every entry.
+  std::vector<TuneSpace> narrowed(6);
+  narrowed[0].embedding_dims = {8, 16};
+  narrowed[1].epochs = {1, 2};
+  narrowed[2].min_counts = {1, 2};
+  narrowed[3].cross_probability = 0.0;
+  narrowed[4].cross_projection_dims = {0};
+  narrowed[5].dense_lr_min = 0.001;
+  for (const TuneSpace& space : narrowed)
+    EXPECT_TRUE(PortfolioParams(space, VocabularyBase()).empty());
+  // A space that keeps one entry's values keeps that entry alone.
+  TuneSpace two_layers;
+  two_layers.cross_layers = {2};
+  const std::vector<TrialParams> kept = PortfolioParams(two_layers, VocabularyBase());
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].cross_layers, 2);
+}
+
+}  // namespace
+}  // namespace crank
