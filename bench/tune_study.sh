@@ -8,6 +8,7 @@
 # <family>_train_200000.tsv (200,000 rows) and <family>_eval.tsv (EVAL_ROWS rows), then
 #   crank tune --train <f>_train_200000.tsv --eval <f>_eval.tsv --budget $BUDGET --out best.yaml \
 #     --threads $THREADS --seed $SEED --trials-out trials.tsv $TUNE_FLAGS
+# (TUNE_FLAGS=--no-portfolio: the draws alone; TUNE_FLAGS="--refine-share 0": no refinement)
 # PARALLEL searches at a time (default 2), then `crank train --config best.yaml` of each, which
 # must give the best trial's AUC. Prints one Markdown row per family: trial 0 (the defaults),
 # the trials by rung, the best trial, its gain, the confirmed AUC, and `uptime` at the start of
@@ -74,9 +75,13 @@ full = [r for r in ok if float(r[col["fraction"]]) == 1.0]
 best = max(full, key=lambda r: float(r[col["auc"]]))
 by = collections.Counter("%.3g" % float(r[col["fraction"]]) for r in rows)
 seconds = sum(float(r[col["seconds"]]) for r in rows)
-desc = "%d in %.0f s (%s)" % (len(rows), seconds, ", ".join("%d at %s" % (n, k) for k, n in sorted(by.items())))
-params = "dim %s, min_count %s, %s, %s epochs" % (
-    best[col["dim"]], best[col["min_count"]], best[col["interaction"]], best[col["epochs"]])
+refined = [r for r in rows if r[col["parent"]] != "-"]
+desc = "%d in %.0f s (%s; %d of them refining)" % (
+    len(rows), seconds, ", ".join("%d at %s" % (n, k) for k, n in sorted(by.items())), len(refined))
+params = "elr %s, dlr %s, l2 %s, dim %s, min_count %s, %s, %s epochs%s" % (
+    best[col["elr"]], best[col["dlr"]], best[col["l2"]], best[col["dim"]], best[col["min_count"]],
+    best[col["interaction"]], best[col["epochs"]],
+    "" if best[col["parent"]] == "-" else ", a step from config " + best[col["parent"]])
 confirmed = json.load(open(d + "/best.json"))["auc"]
 load = open(d + "/uptime.txt").read().split("load average:")[1].strip()
 print("| %s | %.5f | %s | trial %s (config %s: %s): %.5f | %+.5f | %.5f | %s |" % (

@@ -35,6 +35,7 @@ struct TuneFlags {
   std::string out, config, format, budget, trials_out;
   std::vector<int64_t> dims, buckets, min_counts, epochs;
   int64_t batch_size = 0, min_rung_rows = 0;
+  double refine_share = 0.25;
   int threads = 0;
   uint64_t seed = 0;
   bool in_memory = false, verbose = false, no_portfolio = false;
@@ -105,6 +106,9 @@ Action AddTuneCommand(CLI::App& app) {
   auto* o_mem = c->add_flag("--in-memory", f->in_memory, "load the training data into memory");
   c->add_flag("--no-portfolio", f->no_portfolio,
               "start from random draws only, without the portfolio of earlier winners");
+  c->add_option("--refine-share", f->refine_share,
+                "share of the budget kept for refining the best configuration by one-step "
+                "changes (default 0.25; 0: none)");
   c->add_flag("--verbose", f->verbose, "log each trial's training as crank train does");
   return [=] {
     const double budget = ParseDuration(f->budget, "--budget");
@@ -134,6 +138,10 @@ Action AddTuneCommand(CLI::App& app) {
     options.budget_seconds = budget;
     options.seed = f->seed;
     options.portfolio = !f->no_portfolio;
+    if (!(f->refine_share >= 0.0 && f->refine_share < 1.0))
+      throw ConfigError(
+          fmt::format("--refine-share: expected a share in [0, 1), got {}", f->refine_share));
+    options.refine_share = f->refine_share;
     if (o_min->count()) options.min_rung_rows = f->min_rung_rows;
     const auto list = [](CLI::Option* opt, const char* flag, const std::vector<int64_t>& values,
                          std::vector<int64_t>* field) {

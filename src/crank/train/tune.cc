@@ -8,12 +8,14 @@
 #include <limits>
 #include <map>
 #include <regex>
+#include <set>
 
 #include "crank/base/error.h"
 #include "crank/base/log.h"
 #include "crank/base/rng.h"
 #include "crank/train/trainer.h"
 #include "crank/train/tune_portfolio.h"
+#include "crank/train/tune_refine.h"
 
 namespace crank {
 namespace {
@@ -42,18 +44,6 @@ void ForEachEncoding(DataConfig& d, F f) {
   } else {
     for (SparseField& s : d.delimited.sparse) f(s.encoding);
   }
-}
-
-// The number of Criteo fields encoded by hashing (the tables that hash_buckets sizes).
-int64_t HashedCriteoFields(const DataConfig& d) {
-  if (d.format != DataFormat::kCriteo) return 0;
-  int64_t n = 0;
-  for (int i = 1; i <= CriteoConfig::kNumSparse; ++i) {
-    auto it = d.criteo.fields.find(fmt::format("C{}", i));
-    const Encoding& e = it == d.criteo.fields.end() ? d.criteo.encoding : it->second;
-    if (e.kind == Encoding::Kind::kHash) ++n;
-  }
-  return n;
 }
 
 bool Better(double a, double b, bool higher_is_better) {
@@ -86,6 +76,17 @@ class StopHook : public TrainHook {
 };
 
 }  // namespace
+
+int64_t HashedCriteoFields(const DataConfig& d) {
+  if (d.format != DataFormat::kCriteo) return 0;
+  int64_t n = 0;
+  for (int i = 1; i <= CriteoConfig::kNumSparse; ++i) {
+    auto it = d.criteo.fields.find(fmt::format("C{}", i));
+    const Encoding& e = it == d.criteo.fields.end() ? d.criteo.encoding : it->second;
+    if (e.kind == Encoding::Kind::kHash) ++n;
+  }
+  return n;
+}
 
 bool SwitchableToVocabulary(const DataConfig& d) {
   return d.format == DataFormat::kCriteo && d.criteo.fields.empty() &&
@@ -259,6 +260,7 @@ class Search {
   Search(const JobConfig& base, const TuneOptions& options, const TuneEnv& env, TuneResult* result)
       : base_(base), options_(options), env_(env), result_(*result) {
     deadline_ = env.now_seconds() + options.budget_seconds;
+    limit_ = deadline_ - std::clamp(options.refine_share, 0.0, 1.0) * options.budget_seconds;
     if (options.portfolio) portfolio_ = PortfolioParams(options.space, base);
   }
 
@@ -277,7 +279,7 @@ class Search {
     result_.cost = cost_;
     steps_per_epoch_ =
         std::max<int64_t>(1, (cost_.rows + base_.train.batch_size - 1) / base_.train.batch_size);
-    if (RunBrackets()) FinalRung();
+    if (RunBrackets() && FinalRung() && options_.refine_share > 0) Refine();
   }
 
  private:
@@ -296,6 +298,7 @@ class Search {
 
   TrialParams ParamsOfConfig(int64_t k) const {
     if (k <= static_cast<int64_t>(portfolio_.size())) return portfolio_[k - 1];
+    if (auto it = known_.find(k); it != known_.end()) return it->second.params;
     return SampleParams(options_.space, base_, options_.seed, k);
   }
 
@@ -334,7 +337,9 @@ class Search {
                          k.work, k.step_seconds);
   }
 
-  bool Fits(double seconds) const { return env_.now_seconds() + seconds <= deadline_; }
+  // True when `seconds` fit before the current stage's end: the brackets' limit, then (in the
+  // refinement) the deadline.
+  bool Fits(double seconds) const { return env_.now_seconds() + seconds <= limit_; }
 
   // The configurations a full-data trial may still be given, best first: those with a
   // completed partial trial and no full-data one, by the largest fraction reached, then the
@@ -361,7 +366,7 @@ class Search {
   }
 
   const TrialRecord& RunTrial(int64_t config_id, int64_t bracket, int64_t rung, double fraction,
-                              int64_t max_steps, const TrialParams& p) {
+                              int64_t max_steps, const TrialParams& p, int64_t parent = -1) {
     JobConfig c = TrialConfig(base_, options_, config_id, p);
     if (max_steps > 0) {
       c.train.max_steps = max_steps;
@@ -371,6 +376,7 @@ class Search {
     rec.id = static_cast<int64_t>(result_.trials.size());
     rec.config = config_id;
     rec.portfolio = config_id >= 1 && config_id <= static_cast<int64_t>(portfolio_.size());
+    rec.parent = parent;
     rec.bracket = bracket;
     rec.rung = rung;
     rec.fraction = fraction;
@@ -431,8 +437,8 @@ class Search {
     for (int64_t k = 1; k <= kPlanSample; ++k) works.push_back(KnownOf(k, ParamsOfConfig(k)).work);
     std::nth_element(works.begin(), works.begin() + kPlanSample / 2, works.end());
     if (cost_.work > 0) plan_cost.train_seconds *= works[kPlanSample / 2] / cost_.work;
-    int64_t next_config = 1;
-    int64_t bracket_id = 0;
+    int64_t& next_config = next_config_;
+    int64_t& bracket_id = bracket_id_;
     for (;;) {
       const std::vector<Bracket> plan =
           PlanBrackets(options_, plan_cost, deadline_ - env_.now_seconds());
@@ -490,19 +496,75 @@ class Search {
     return true;
   }
 
-  // The final rung: the candidates on all rows, best first, each while it fits.
-  void FinalRung() {
+  // The final rung: the candidates on all rows, best first, each while it fits. True when it
+  // ended for the time (the refinement may follow), false when a trial stopped or on interrupt.
+  bool FinalRung() {
     result_.budget_exhausted = true;  // the brackets ended for the budget
     for (;;) {
       if (env_.interrupted()) {
         result_.interrupted = true;
-        return;
+        return false;
       }
       const Known* k = BestFittingCandidate();
-      if (k == nullptr) return;
+      if (k == nullptr) return true;
       const TrialRecord& rec = RunTrial(k->config, k->bracket, k->rung + 1, 1.0, 0, k->params);
-      if (rec.status.rfind("stopped", 0) == 0) return;
+      if (rec.status.rfind("stopped", 0) == 0) return false;
     }
+  }
+
+  // The refinement (tune_refine.h), up to the deadline: full-data trials of the neighbours of
+  // the best full-data configuration (trial 0 included), in Neighbours() order, each that fits
+  // and has not been trained on all rows; the first that beats it becomes the configuration
+  // whose neighbours are tried next. Ends when no neighbour is left or fits.
+  void Refine() {
+    limit_ = deadline_;
+    const TrialRecord* best = nullptr;
+    std::set<std::string> trained;  // the configurations trained on all rows
+    for (const TrialRecord& t : result_.trials) {
+      if (t.fraction < 1.0) continue;
+      trained.insert(t.params.Describe());
+      if (t.status == "ok" && (best == nullptr || Better(t.metric, best->metric,
+                                                         result_.higher_is_better))) {
+        best = &t;
+      }
+    }
+    if (best == nullptr) return;
+    int64_t config = best->config;
+    TrialParams params = best->params;
+    double metric = best->metric;
+    const int64_t bracket = bracket_id_ + 1;
+    for (bool moved = true; moved;) {
+      moved = false;
+      for (const TrialParams& q : Neighbours(options_.space, base_, params)) {
+        if (!trained.insert(q.Describe()).second) continue;
+        if (env_.interrupted()) {
+          result_.interrupted = true;
+          return;
+        }
+        const Known& k = KnownOf(ConfigOf(q), q);
+        if (!Fits(Estimate(k, 1.0))) continue;
+        const TrialRecord& rec = RunTrial(k.config, bracket, 0, 1.0, 0, q, config);
+        if (rec.status.rfind("stopped", 0) == 0) return;
+        if (rec.status == "ok" && Better(rec.metric, metric, result_.higher_is_better)) {
+          config = rec.config;
+          params = q;
+          metric = rec.metric;
+          moved = true;
+          break;
+        }
+      }
+    }
+  }
+
+  // The id of the configuration with the values `p`: one already tried, else the next after
+  // the draws and the neighbours so far.
+  int64_t ConfigOf(const TrialParams& p) {
+    const std::string text = p.Describe();
+    for (const auto& [id, k] : known_) {
+      if (k.params.Describe() == text) return id;
+    }
+    while (known_.count(next_config_) > 0) ++next_config_;
+    return next_config_++;
   }
 
   const JobConfig& base_;
@@ -510,7 +572,10 @@ class Search {
   const TuneEnv& env_;
   TuneResult& result_;
   double deadline_ = 0.0;
+  double limit_ = 0.0;  // the end of the brackets and their final rung
   std::vector<TrialParams> portfolio_;
+  int64_t next_config_ = 1;  // the next configuration id to give
+  int64_t bracket_id_ = 0;   // the last bracket started
   TrialCost cost_;
   int64_t steps_per_epoch_ = 1;
   std::map<int64_t, Known> known_;

@@ -25,7 +25,10 @@
 //     skipped). When the reserve does not fit, the brackets end and the final rung trains the
 //     best partial configurations on all rows, best first, each that fits. Trials but trial 0
 //     stop at the first epoch that does not improve (TuneOptions::early_stopping_patience).
-//  5. A trial whose estimated time does not fit the remaining budget is not started; a trial
+//  5. The refinement (tune_refine.h) spends the last TuneOptions::refine_share of the budget
+//     (and whatever the brackets left) on full-data trials of the one-step neighbours of the
+//     best full-data configuration, moving to the first neighbour that beats it.
+//  6. A trial whose estimated time does not fit the remaining budget is not started; a trial
 //     running at the deadline (or when `interrupted` turns true) is stopped at its next step
 //     and recorded as stopped. The overshoot is at most the time to stop one trial.
 // The best result is the best full-data trial (AUC, or RMSE for ratings: lower is better);
@@ -101,6 +104,8 @@ TrialParams SampleParams(const TuneSpace& space, const JobConfig& base, uint64_t
 // True when `data` is Criteo data whose every field is hashed by the default encoding (no
 // per-field encodings): a trial may encode it with vocabularies of every field instead.
 bool SwitchableToVocabulary(const DataConfig& data);
+// The number of Criteo fields of `data` encoded by hashing (the tables that hash_buckets sizes).
+int64_t HashedCriteoFields(const DataConfig& data);
 
 struct TuneOptions {
   double budget_seconds = 600;
@@ -110,6 +115,10 @@ struct TuneOptions {
   int64_t min_rung_rows = 10000;  // the smallest rung trains on at least this many rows
   int64_t max_configs_per_bracket = 81;
   bool portfolio = true;  // try the portfolio's configurations first (tune_portfolio.h)
+  // The share of the budget kept for the refinement (tune_refine.h): the brackets and their
+  // final rung plan with the rest, and the refinement runs from their end to the deadline.
+  // 0 = no refinement.
+  double refine_share = 0.25;
   // train.early_stopping_patience of every trial but trial 0 (and of best_config when the best
   // is not trial 0) where the base sets none: a trial of several epochs ends once an epoch's
   // evaluation does not improve on the best (whose model it keeps, train.keep_best).
@@ -137,10 +146,13 @@ TrialRunner MakeTrainerRunner(const std::string& work_dir);
 
 struct TrialRecord {
   int64_t id = 0;  // the trial's number, in the order run (0: the base configuration)
-  // The configuration: 0 = base; 1..P the portfolio's P entries that apply; k > P =
-  // SampleParams(.., k).
+  // The configuration: 0 = base; 1..P the portfolio's P entries that apply; then
+  // SampleParams(.., k) for the draws k > P, and the refinement's neighbours (parent >= 0),
+  // numbered after the last draw.
   int64_t config = 0;
   bool portfolio = false;  // config is a portfolio entry
+  // A refinement trial: the configuration whose one-step neighbour it is; -1 otherwise.
+  int64_t parent = -1;
   int64_t bracket = 0;     // 0 for trial 0; a final-rung trial has its configuration's bracket
   int64_t rung = 0;        // a final-rung trial: one past its configuration's highest partial rung
   double fraction = 1.0;

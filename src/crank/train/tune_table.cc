@@ -13,7 +13,8 @@ struct Column {
   const char* name;
   int width;
 };
-constexpr Column kColumns[] = {{"trial", 5},        {"config", 6}, {"bracket", 7}, {"rung", 4},
+constexpr Column kColumns[] = {{"trial", 5},        {"config", 6}, {"parent", 6},  {"bracket", 7},
+                               {"rung", 4},
                                {"fraction", 8},     {"rows", 9},   {"elr", 8},     {"dlr", 8},
                                {"l2", 8},           {"dim", 3},    {"buckets", 7}, {"min_count", 9},
                                {"interaction", 11}, {"epochs", 6}, {"metric", 8},  {"seconds", 8},
@@ -23,6 +24,7 @@ std::vector<std::string> Cells(const TrialRecord& t) {
   const TrialParams& p = t.params;
   return {fmt::format("{}", t.id),
           fmt::format("{}", t.config),
+          t.parent >= 0 ? fmt::format("{}", t.parent) : "-",
           fmt::format("{}", t.bracket),
           fmt::format("{}", t.rung),
           fmt::format("{:.4g}", t.fraction),
@@ -54,7 +56,7 @@ std::string Join(const std::vector<std::string>& cells, bool tsv) {
 std::string TrialTableHeader(const std::string& metric_name, bool tsv) {
   std::vector<std::string> names;
   for (const Column& c : kColumns) names.emplace_back(c.name);
-  names[14] = metric_name;
+  names[15] = metric_name;
   return Join(names, tsv);
 }
 
@@ -86,6 +88,7 @@ std::string TrialsJson(const TuneResult& result) {
     trials.push_back({{"trial", t.id},
                       {"config", t.config},
                       {"portfolio", t.portfolio},
+                      {"parent", t.parent >= 0 ? Json(t.parent) : Json()},
                       {"bracket", t.bracket},
                       {"rung", t.rung},
                       {"fraction", t.fraction},

@@ -14,6 +14,7 @@
 #include "crank/data/synthetic_criteo.h"
 #include "crank/train/trainer.h"
 #include "crank/train/tune_portfolio.h"
+#include "crank/train/tune_refine.h"
 #include "crank/train/tune_table.h"
 
 namespace crank {
@@ -248,6 +249,7 @@ TEST(Tune, ThePortfolioRunsFirstForEverySeed) {
     FakeWorld world;
     TuneOptions o = FakeOptions(60);
     o.seed = seed;
+    o.refine_share = 0.0;  // the brackets' whole budget: the first draw fits
     runs.push_back(Tune(FakeBase(), o, world.Env()));
     const TuneResult& r = runs.back();
     ASSERT_GT(r.trials.size(), portfolio.size() + 1);
@@ -346,7 +348,7 @@ TEST(Tune, TheFinalRungTrainsTheBestPartialConfigurationOfItsBracket) {
   // A full-data trial of a configuration whose last partial trial was in rung n of bracket b
   // is listed as rung n + 1 of bracket b.
   for (const TrialRecord& t : r.trials) {
-    if (t.config == 0 || t.fraction < 1.0) continue;
+    if (t.config == 0 || t.fraction < 1.0 || t.parent >= 0) continue;  // not the refinement's
     const TrialRecord* last_partial = nullptr;
     for (const TrialRecord& u : r.trials) {
       if (u.config == t.config && u.fraction < 1.0 && u.id < t.id) last_partial = &u;
@@ -355,6 +357,65 @@ TEST(Tune, TheFinalRungTrainsTheBestPartialConfigurationOfItsBracket) {
     EXPECT_EQ(t.bracket, last_partial->bracket) << t.id;
     EXPECT_EQ(t.rung, last_partial->rung + 1) << t.id;
   }
+}
+
+TEST(Tune, TheRefinementTrainsNeighboursOfTheBestOnAllRowsAndIsDeterministic) {
+  // The fake scores an embedding learning rate near 0.1 best; the draws and the base stay in
+  // [0.02, 0.03], so a step x2 (past the range, as the refinement may) improves on them.
+  JobConfig base = FakeBase();
+  base.embedding_optimizer.learning_rate = 0.025f;
+  TuneOptions o = FakeOptions(90);
+  o.space.embedding_lr_min = 0.02;
+  o.space.embedding_lr_max = 0.03;
+  FakeWorld a, b;
+  const TuneResult r = Tune(base, o, a.Env());
+  EXPECT_EQ(TrialTable(r, true), TrialTable(Tune(base, o, b.Env()), true));
+  // The best full-data trial before trial `end`: the configuration the refinement steps from.
+  auto best_before = [&](size_t end) {
+    const TrialRecord* best = nullptr;
+    for (size_t i = 0; i < end; ++i) {
+      const TrialRecord& t = r.trials[i];
+      if (t.fraction == 1.0 && t.status == "ok" && (best == nullptr || t.metric > best->metric))
+        best = &t;
+    }
+    return best;
+  };
+  size_t first = 0;
+  while (first < r.trials.size() && r.trials[first].parent < 0) ++first;
+  ASSERT_LT(first, r.trials.size()) << TrialTable(r, false);
+  ASSERT_GT(first, 2u);
+  const double before = best_before(first)->metric;
+  int64_t refined = 0;
+  for (size_t i = first; i < r.trials.size(); ++i) {
+    const TrialRecord& t = r.trials[i];
+    // After the brackets and their final rung: full-data trials, each a neighbour of the best
+    // full-data configuration so far, and no configuration twice on all rows.
+    ASSERT_GE(t.parent, 0) << t.id;
+    EXPECT_EQ(t.fraction, 1.0);
+    const TrialRecord* best = best_before(i);
+    EXPECT_EQ(t.parent, best->config) << t.id;
+    const std::vector<TrialParams> steps = Neighbours(o.space, base, best->params);
+    EXPECT_TRUE(std::any_of(steps.begin(), steps.end(), [&](const TrialParams& q) {
+      return q.Describe() == t.params.Describe();
+    })) << t.params.Describe();
+    for (size_t j = 0; j < i; ++j) {
+      if (r.trials[j].fraction == 1.0)
+        EXPECT_NE(r.trials[j].params.Describe(), t.params.Describe()) << t.id;
+    }
+    ++refined;
+  }
+  EXPECT_GT(refined, 2);
+  // A step improved on the brackets' best, and the result is the refined configuration.
+  EXPECT_GT(r.trials[r.best_trial].metric, before) << TrialTable(r, false);
+  EXPECT_GE(r.trials[r.best_trial].parent, 0);
+  EXPECT_LE(a.now, 90.0 + 0.0101);
+  // Without the refinement, the brackets use the whole budget.
+  FakeWorld c;
+  TuneOptions off = o;
+  off.refine_share = 0.0;
+  const TuneResult plain = Tune(base, off, c.Env());
+  for (const TrialRecord& t : plain.trials) EXPECT_LT(t.parent, 0);
+  EXPECT_GT(plain.trials.size(), first);
 }
 
 TEST(Tune, PartialRungsStopAtTheirFractionOfTheSteps) {
@@ -485,7 +546,8 @@ TEST(Tune, TablesListEveryTrial) {
   const TuneResult r = Tune(FakeBase(), FakeOptions(20), world.Env());
   const std::string tsv = TrialTable(r, true);
   EXPECT_EQ(static_cast<size_t>(std::count(tsv.begin(), tsv.end(), '\n')), r.trials.size() + 1);
-  EXPECT_NE(tsv.find("trial\tconfig\tbracket\trung\tfraction\trows\telr"), std::string::npos);
+  EXPECT_NE(tsv.find("trial\tconfig\tparent\tbracket\trung\tfraction\trows\telr"),
+            std::string::npos);
   const std::string json = TrialsJson(r);
   EXPECT_NE(json.find("\"best_trial\""), std::string::npos);
   EXPECT_NE(json.find("\"embedding_learning_rate\""), std::string::npos);

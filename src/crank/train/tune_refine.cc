@@ -1,0 +1,128 @@
+#include "crank/train/tune_refine.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <string>
+
+namespace crank {
+namespace {
+
+double ThreeDigits(double v) { return std::stod(fmt::format("{:.3g}", v)); }
+
+// The values of `list` next to `v` in sorted order: the next larger, then the next smaller.
+template <typename T>
+std::vector<T> Adjacent(std::vector<T> list, T v) {
+  std::sort(list.begin(), list.end());
+  list.erase(std::unique(list.begin(), list.end()), list.end());
+  std::vector<T> out;
+  const auto above = std::upper_bound(list.begin(), list.end(), v);
+  if (above != list.end()) out.push_back(*above);
+  const auto below = std::lower_bound(list.begin(), list.end(), v);
+  if (below != list.begin()) out.push_back(*(below - 1));
+  return out;
+}
+
+// `v` scaled by each of `factors`, rounded, where it stays in [lo, hi] (a small tolerance for
+// the rounding of the range's ends).
+std::vector<double> Scaled(double v, std::initializer_list<double> factors, double lo, double hi) {
+  std::vector<double> out;
+  for (double f : factors) {
+    const double s = ThreeDigits(v * f);
+    if (s >= lo * 0.999 && s <= hi * 1.001) out.push_back(s);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<TrialParams> Neighbours(const TuneSpace& space, const JobConfig& base,
+                                    const TrialParams& p) {
+  std::vector<TrialParams> out;
+  std::set<std::string> seen = {p.Describe()};
+  const int64_t hashed = HashedCriteoFields(base.data);
+  auto add = [&](const TrialParams& q) {
+    if (q.hash_buckets > 0 && hashed * q.hash_buckets * q.embedding_dim > space.max_embedding_params)
+      return;
+    if (seen.insert(q.Describe()).second) out.push_back(q);
+  };
+  // The learning rates may leave their range by one step: a local search follows the slope
+  // past where the draws are spread.
+  for (double v : Scaled(p.embedding_learning_rate, {2.0, 0.5}, space.embedding_lr_min / 2,
+                         space.embedding_lr_max * 2)) {
+    TrialParams q = p;
+    q.embedding_learning_rate = v;
+    add(q);
+  }
+  for (double v :
+       Scaled(p.dense_learning_rate, {2.0, 0.5}, space.dense_lr_min / 2, space.dense_lr_max * 2)) {
+    TrialParams q = p;
+    q.dense_learning_rate = v;
+    add(q);
+  }
+  if (p.min_count > 0) {
+    for (int64_t v : Adjacent(space.min_counts, p.min_count)) {
+      TrialParams q = p;
+      q.min_count = v;
+      add(q);
+    }
+  }
+  if (p.hash_buckets > 0) {
+    for (int64_t v : Adjacent(space.hash_buckets, p.hash_buckets)) {
+      TrialParams q = p;
+      q.hash_buckets = v;
+      add(q);
+    }
+  }
+  for (int64_t v : Adjacent(space.embedding_dims, p.embedding_dim)) {
+    TrialParams q = p;
+    q.embedding_dim = v;
+    add(q);
+  }
+  std::vector<double> l2s;
+  if (p.embedding_l2 == 0.0) {
+    l2s.push_back(ThreeDigits(std::sqrt(space.l2_min * space.l2_max)));
+  } else {
+    l2s = Scaled(p.embedding_l2, {10.0, 0.1}, space.l2_min, space.l2_max);
+    if (space.l2_zero_probability > 0.0) l2s.push_back(0.0);
+  }
+  for (double v : l2s) {
+    TrialParams q = p;
+    q.embedding_l2 = v;
+    add(q);
+  }
+  if (p.interaction == Interaction::kCross) {
+    for (int v : Adjacent(space.cross_layers, p.cross_layers)) {
+      TrialParams q = p;
+      q.cross_layers = v;
+      add(q);
+    }
+    for (int64_t v : space.cross_projection_dims) {
+      TrialParams q = p;
+      q.cross_projection_dim = v;
+      add(q);
+    }
+    if (space.cross_probability < 1.0) {
+      TrialParams q = p;
+      q.interaction = Interaction::kDot;
+      add(q);
+    }
+  } else if (space.cross_probability > 0.0 && !space.cross_layers.empty() &&
+             !space.cross_projection_dims.empty()) {
+    TrialParams q = p;
+    q.interaction = Interaction::kCross;
+    q.cross_layers = space.cross_layers.front();
+    q.cross_projection_dim = space.cross_projection_dims.front();
+    add(q);
+  }
+  for (int64_t v : Adjacent(space.epochs, p.epochs)) {
+    TrialParams q = p;
+    q.epochs = v;
+    add(q);
+  }
+  return out;
+}
+
+}  // namespace crank
