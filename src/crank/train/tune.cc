@@ -523,8 +523,8 @@ class Search {
     for (const TrialRecord& t : result_.trials) {
       if (t.fraction < 1.0) continue;
       trained.insert(t.params.Describe());
-      if (t.status == "ok" && (best == nullptr || Better(t.metric, best->metric,
-                                                         result_.higher_is_better))) {
+      if (t.status == "ok" &&
+          (best == nullptr || Better(t.metric, best->metric, result_.higher_is_better))) {
         best = &t;
       }
     }

@@ -153,8 +153,8 @@ struct TrialRecord {
   bool portfolio = false;  // config is a portfolio entry
   // A refinement trial: the configuration whose one-step neighbour it is; -1 otherwise.
   int64_t parent = -1;
-  int64_t bracket = 0;     // 0 for trial 0; a final-rung trial has its configuration's bracket
-  int64_t rung = 0;        // a final-rung trial: one past its configuration's highest partial rung
+  int64_t bracket = 0;  // 0 for trial 0; a final-rung trial has its configuration's bracket
+  int64_t rung = 0;     // a final-rung trial: one past its configuration's highest partial rung
   double fraction = 1.0;
   int64_t max_steps = 0;  // 0 = all
   TrialParams params;

@@ -44,7 +44,8 @@ std::vector<TrialParams> Neighbours(const TuneSpace& space, const JobConfig& bas
   std::set<std::string> seen = {p.Describe()};
   const int64_t hashed = HashedCriteoFields(base.data);
   auto add = [&](const TrialParams& q) {
-    if (q.hash_buckets > 0 && hashed * q.hash_buckets * q.embedding_dim > space.max_embedding_params)
+    if (q.hash_buckets > 0 &&
+        hashed * q.hash_buckets * q.embedding_dim > space.max_embedding_params)
       return;
     if (seen.insert(q.Describe()).second) out.push_back(q);
   };

@@ -13,12 +13,11 @@ struct Column {
   const char* name;
   int width;
 };
-constexpr Column kColumns[] = {{"trial", 5},        {"config", 6}, {"parent", 6},  {"bracket", 7},
-                               {"rung", 4},
-                               {"fraction", 8},     {"rows", 9},   {"elr", 8},     {"dlr", 8},
-                               {"l2", 8},           {"dim", 3},    {"buckets", 7}, {"min_count", 9},
-                               {"interaction", 11}, {"epochs", 6}, {"metric", 8},  {"seconds", 8},
-                               {"status", 0}};
+constexpr Column kColumns[] = {{"trial", 5},     {"config", 6},       {"parent", 6}, {"bracket", 7},
+                               {"rung", 4},      {"fraction", 8},     {"rows", 9},   {"elr", 8},
+                               {"dlr", 8},       {"l2", 8},           {"dim", 3},    {"buckets", 7},
+                               {"min_count", 9}, {"interaction", 11}, {"epochs", 6}, {"metric", 8},
+                               {"seconds", 8},   {"status", 0}};
 
 std::vector<std::string> Cells(const TrialRecord& t) {
   const TrialParams& p = t.params;
