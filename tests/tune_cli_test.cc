@@ -40,7 +40,7 @@ TEST_F(TuneCli, BestConfigTrainsToTheMetricOfItsTrial) {
   const Result r = Run(
       Tune("--budget 6s --seed 3 --out " + P("best.yaml") + " --trials-out " + P("trials.json")));
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("trial  config  bracket  rung"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("trial  config  parent  bracket  rung"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("best: trial"), std::string::npos) << r.out;
   const Json trials = Json::parse(ReadFile(P("trials.json")));
   ASSERT_TRUE(trials["best_trial"].is_number()) << trials.dump();

@@ -437,7 +437,7 @@ class Search {
     for (int64_t k = 1; k <= kPlanSample; ++k) works.push_back(KnownOf(k, ParamsOfConfig(k)).work);
     std::nth_element(works.begin(), works.begin() + kPlanSample / 2, works.end());
     if (cost_.work > 0) plan_cost.train_seconds *= works[kPlanSample / 2] / cost_.work;
-    int64_t& next_config = next_config_;
+    int64_t next_config = 1;
     int64_t& bracket_id = bracket_id_;
     for (;;) {
       const std::vector<Bracket> plan =
@@ -556,15 +556,14 @@ class Search {
     }
   }
 
-  // The id of the configuration with the values `p`: one already tried, else the next after
-  // the draws and the neighbours so far.
+  // The id of the configuration with the values `p`: one already tried, else the next of the
+  // refinement's own ids (kFirstRefinedConfig, ...), which no draw takes whatever the budget.
   int64_t ConfigOf(const TrialParams& p) {
     const std::string text = p.Describe();
     for (const auto& [id, k] : known_) {
       if (k.params.Describe() == text) return id;
     }
-    while (known_.count(next_config_) > 0) ++next_config_;
-    return next_config_++;
+    return next_refined_++;
   }
 
   const JobConfig& base_;
@@ -574,8 +573,8 @@ class Search {
   double deadline_ = 0.0;
   double limit_ = 0.0;  // the end of the brackets and their final rung
   std::vector<TrialParams> portfolio_;
-  int64_t next_config_ = 1;  // the next configuration id to give
-  int64_t bracket_id_ = 0;   // the last bracket started
+  int64_t next_refined_ = kFirstRefinedConfig;
+  int64_t bracket_id_ = 0;  // the last bracket started
   TrialCost cost_;
   int64_t steps_per_epoch_ = 1;
   std::map<int64_t, Known> known_;

@@ -144,11 +144,15 @@ using TrialRunner = std::function<TrialOutcome(const JobConfig& config, TrainHoo
 // file), which propagate.
 TrialRunner MakeTrainerRunner(const std::string& work_dir);
 
+// The id of the refinement's first new configuration: the draws' ids stay below it, so draw k
+// is configuration k whatever the budget.
+inline constexpr int64_t kFirstRefinedConfig = 1'000'001;
+
 struct TrialRecord {
   int64_t id = 0;  // the trial's number, in the order run (0: the base configuration)
   // The configuration: 0 = base; 1..P the portfolio's P entries that apply; then
-  // SampleParams(.., k) for the draws k > P, and the refinement's neighbours (parent >= 0),
-  // numbered after the last draw.
+  // SampleParams(.., k) for the draws k > P; the refinement's neighbours (parent >= 0) that are
+  // not an earlier configuration are kFirstRefinedConfig, kFirstRefinedConfig + 1, ...
   int64_t config = 0;
   bool portfolio = false;  // config is a portfolio entry
   // A refinement trial: the configuration whose one-step neighbour it is; -1 otherwise.

@@ -398,10 +398,13 @@ TEST(Tune, TheRefinementTrainsNeighboursOfTheBestOnAllRowsAndIsDeterministic) {
     EXPECT_TRUE(std::any_of(steps.begin(), steps.end(), [&](const TrialParams& q) {
       return q.Describe() == t.params.Describe();
     })) << t.params.Describe();
+    bool earlier = false;  // a configuration tried before keeps its id; a new one gets its own
     for (size_t j = 0; j < i; ++j) {
       if (r.trials[j].fraction == 1.0)
         EXPECT_NE(r.trials[j].params.Describe(), t.params.Describe()) << t.id;
+      earlier |= r.trials[j].config == t.config;
     }
+    EXPECT_TRUE(earlier || t.config >= kFirstRefinedConfig) << t.id;
     ++refined;
   }
   EXPECT_GT(refined, 2);
