@@ -17,6 +17,8 @@ constexpr int64_t kMinParallelWork = 1 << 15;
 constexpr int64_t kLanes = 16;
 constexpr int64_t kMaxFastFeatures = 64;
 constexpr int64_t kMaxFastDim = 64;
+// Examples per task of DotInteractionForwardFeatures (handed out dynamically).
+constexpr int64_t kFeaturesBlock = 32;
 
 // Position of Z[i][j] (j <= i, j < i without self interaction) in an example's output row.
 inline int64_t OutputIndex(int64_t i, int64_t j, int64_t num_features, bool self_interaction,
@@ -25,15 +27,16 @@ inline int64_t OutputIndex(int64_t i, int64_t j, int64_t num_features, bool self
   return self_interaction ? i * (i + 1) / 2 + j : i * (i - 1) / 2 + j;
 }
 
-// dst[j] = <ti, rows[j]> for j in [0, n); rows: (n, E) contiguous. Four rows at a time so each
-// load of ti feeds four products. The general path, for shapes beyond the small-matrix one.
-inline void DotWithRows(const float* ti, const float* rows, int64_t n, int64_t dim, float* dst) {
+// dst[j] = <ti, row_of(j)> for j in [0, n), row_of(j) a row of E floats. Four rows at a time so
+// each load of ti feeds four products. The general path, for shapes beyond the small-matrix one.
+template <typename RowOf>
+inline void DotWithRows(const float* ti, RowOf row_of, int64_t n, int64_t dim, float* dst) {
   int64_t j = 0;
   for (; j + 4 <= n; j += 4) {
-    const float* r0 = rows + j * dim;
-    const float* r1 = r0 + dim;
-    const float* r2 = r1 + dim;
-    const float* r3 = r2 + dim;
+    const float* r0 = row_of(j);
+    const float* r1 = row_of(j + 1);
+    const float* r2 = row_of(j + 2);
+    const float* r3 = row_of(j + 3);
     float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
 #pragma omp simd reduction(+ : s0, s1, s2, s3)
     for (int64_t e = 0; e < dim; ++e) {
@@ -49,7 +52,7 @@ inline void DotWithRows(const float* ti, const float* rows, int64_t n, int64_t d
     dst[j + 3] = s3;
   }
   for (; j < n; ++j) {
-    const float* r = rows + j * dim;
+    const float* r = row_of(j);
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
     for (int64_t e = 0; e < dim; ++e) s += ti[e] * r[e];
@@ -88,21 +91,25 @@ inline void RowTimesTransposed(const float* ti, const float* tt, int64_t dim, in
   std::memcpy(dst, acc, static_cast<size_t>(n) * sizeof(float));
 }
 
-// Z's gathered entries for one example, F <= kMaxFastFeatures, E <= kMaxFastDim.
-void ForwardSmall(const float* tb, int64_t f, int64_t dim, bool self_interaction, bool skip_gather,
+// Z's gathered entries for one example, F <= kMaxFastFeatures, E <= kMaxFastDim; row_of(j) is
+// feature j's row of E floats.
+template <typename RowOf>
+void ForwardSmall(RowOf row_of, int64_t f, int64_t dim, bool self_interaction, bool skip_gather,
                   float* ob) {
   const int64_t ld = (f + kLanes - 1) / kLanes * kLanes;
   alignas(64) float tt[kMaxFastDim * kMaxFastFeatures];
+  for (int64_t j = 0; j < f; ++j) {
+    const float* tj = row_of(j);
+    for (int64_t e = 0; e < dim; ++e) tt[e * ld + j] = tj[e];
+  }
   for (int64_t e = 0; e < dim; ++e) {
-    float* col = tt + e * ld;
-    for (int64_t j = 0; j < f; ++j) col[j] = tb[j * dim + e];
-    for (int64_t j = f; j < ld; ++j) col[j] = 0.0f;
+    for (int64_t j = f; j < ld; ++j) tt[e * ld + j] = 0.0f;
   }
   for (int64_t i = 0; i < f; ++i) {
     const int64_t n = self_interaction ? i + 1 : i;  // columns j < n are gathered
     float* dst = ob + OutputIndex(i, 0, f, self_interaction, skip_gather);
     if (skip_gather) std::fill(dst + n, dst + f, 0.0f);
-    const float* ti = tb + i * dim;
+    const float* ti = row_of(i);
     switch ((n + kLanes - 1) / kLanes) {
       case 0:
         break;
@@ -119,6 +126,25 @@ void ForwardSmall(const float* tb, int64_t f, int64_t dim, bool self_interaction
         RowTimesTransposed<4>(ti, tt, dim, ld, n, dst);
         break;
     }
+  }
+}
+
+// One example's output row ob from its F feature rows row_of(0..F-1): the small-matrix path
+// when the shape fits it, else row by row. The same arithmetic whatever holds the rows.
+template <typename RowOf>
+void ForwardExample(RowOf row_of, int64_t f, int64_t dim, bool self_interaction,
+                    bool skip_gather, float* ob) {
+  if (f <= kMaxFastFeatures && dim <= kMaxFastDim) {
+    ForwardSmall(row_of, f, dim, self_interaction, skip_gather, ob);
+    return;
+  }
+  if (skip_gather) {
+    const int64_t width = DotInteractionOutputWidth(f, self_interaction, skip_gather);
+    std::memset(ob, 0, static_cast<size_t>(width) * sizeof(float));
+  }
+  for (int64_t i = 0; i < f; ++i) {
+    const int64_t n = self_interaction ? i + 1 : i;
+    DotWithRows(row_of(i), row_of, n, dim, ob + OutputIndex(i, 0, f, self_interaction, skip_gather));
   }
 }
 
@@ -187,20 +213,29 @@ void DotInteractionForward(const float* t, int64_t batch, int64_t num_features, 
   const int64_t width = DotInteractionOutputWidth(f, self_interaction, skip_gather);
   CRANK_CHECK(ld_out >= width, "ld_out {} < output width {}", ld_out, width);
   const int64_t stride = f * dim;
-  const bool small = f <= kMaxFastFeatures && dim <= kMaxFastDim;
   const bool parallel = batch * f * f * dim / 2 >= kMinParallelWork;
   ParallelFor(batch, parallel, [&](int64_t b) {
     const float* tb = t + b * stride;
-    float* ob = out + b * ld_out;
-    if (small) {
-      ForwardSmall(tb, f, dim, self_interaction, skip_gather, ob);
-      return;
-    }
-    if (skip_gather) std::memset(ob, 0, static_cast<size_t>(width) * sizeof(float));
-    for (int64_t i = 0; i < f; ++i) {
-      const int64_t n = self_interaction ? i + 1 : i;
-      DotWithRows(tb + i * dim, tb, n, dim,
-                  ob + OutputIndex(i, 0, f, self_interaction, skip_gather));
+    ForwardExample([tb, dim](int64_t j) { return tb + j * dim; }, f, dim, self_interaction,
+                   skip_gather, out + b * ld_out);
+  });
+}
+
+void DotInteractionForwardFeatures(const float* const* features, int64_t batch,
+                                   int64_t num_features, int64_t dim, bool self_interaction,
+                                   bool skip_gather, float* out, int64_t ld_out) {
+  CRANK_CHECK(batch >= 0 && num_features >= 0 && dim >= 0);
+  const int64_t f = num_features;
+  const int64_t width = DotInteractionOutputWidth(f, self_interaction, skip_gather);
+  CRANK_CHECK(ld_out >= width, "ld_out {} < output width {}", ld_out, width);
+  const int64_t blocks = (batch + kFeaturesBlock - 1) / kFeaturesBlock;
+  const bool parallel = batch * f * f * dim / 2 >= kMinParallelWork;
+  ParallelForDynamic(blocks, parallel, [&](int64_t block) {
+    const int64_t end = std::min(batch, (block + 1) * kFeaturesBlock);
+    for (int64_t b = block * kFeaturesBlock; b < end; ++b) {
+      const int64_t offset = b * dim;
+      ForwardExample([features, offset](int64_t j) { return features[j] + offset; }, f, dim,
+                     self_interaction, skip_gather, out + b * ld_out);
     }
   });
 }

@@ -69,12 +69,8 @@ class DotInteraction : public FeatureInteraction {
  private:
   // Validates features against Build and each other; returns their batch size.
   int64_t CheckFeatures(const std::vector<const Tensor*>& features) const;
-  // features (validated here, as out's shape) -> out (B, out width); returns B. The chunks are
-  // stacked into buffers(threads, floats)(thread): buffers makes `threads` buffers of at least
-  // `floats` floats and returns the function that finds a thread's.
-  template <typename BufferOf>
-  int64_t Compute(const std::vector<const Tensor*>& features, MatrixView out,
-                  BufferOf buffers) const;
+  // features (validated here, as out's shape) -> out (B, out width); returns B.
+  int64_t Compute(const std::vector<const Tensor*>& features, MatrixView out) const;
 
   DotInteractionOptions options_;
   int64_t num_features_ = -1;  // -1 until Build
