@@ -211,8 +211,8 @@ TEST(DotInteractionKernel, FeaturesHeldApartGiveTheStackedBits) {
           DotInteractionForward(t.data(), batch, f, e, m.self_interaction, m.skip_gather,
                                 want.data() + lead, ld);
           std::vector<float> got(static_cast<size_t>(batch * ld), -7.0f);
-          DotInteractionForwardFeatures(rows.data(), batch, f, e, m.self_interaction,
-                                        m.skip_gather, got.data() + lead, ld);
+          DotInteractionForwardFeatures(rows.data(), batch, f, e, m.self_interaction, m.skip_gather,
+                                        got.data() + lead, ld);
           ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0);
         }
       }

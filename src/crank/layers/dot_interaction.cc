@@ -116,8 +116,7 @@ void DotInteraction::PredictInto(const std::vector<const Tensor*>& features, Mat
   Compute(features, out);
 }
 
-int64_t DotInteraction::Compute(const std::vector<const Tensor*>& features,
-                                MatrixView out) const {
+int64_t DotInteraction::Compute(const std::vector<const Tensor*>& features, MatrixView out) const {
   const int64_t batch = CheckFeatures(features);
   CRANK_REQUIRE(out.rows == batch && out.cols == out_width_,
                 "DotInteraction: output window is ({}, {}), expected ({}, {})", out.rows, out.cols,
@@ -125,9 +124,8 @@ int64_t DotInteraction::Compute(const std::vector<const Tensor*>& features,
   // The kernel reads each example's rows where the features hold them: no stacked copy.
   std::vector<const float*> rows(features.size());
   for (size_t i = 0; i < features.size(); ++i) rows[i] = features[i]->data();
-  DotInteractionForwardFeatures(rows.data(), batch, num_features_, dim_,
-                                options_.self_interaction, options_.skip_gather, out.data,
-                                out.ld);
+  DotInteractionForwardFeatures(rows.data(), batch, num_features_, dim_, options_.self_interaction,
+                                options_.skip_gather, out.data, out.ld);
   return batch;
 }
 
