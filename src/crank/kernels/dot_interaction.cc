@@ -21,6 +21,8 @@ constexpr int64_t kMinParallelWork = 1 << 15;
 constexpr int64_t kLanes = 16;
 constexpr int64_t kMaxFastFeatures = 64;
 constexpr int64_t kMaxFastDim = 64;
+// Rows of Z computed together by the small-matrix path.
+constexpr int kRowGroup = 4;
 // Examples per task of DotInteractionForwardFeatures (handed out dynamically).
 constexpr int64_t kFeaturesBlock = 32;
 
@@ -75,24 +77,44 @@ constexpr int kVecFloats = 8;
 typedef float Vec __attribute__((vector_size(kVecFloats * sizeof(float))));
 constexpr int kVecsPerLane = kLanes / kVecFloats;  // vectors per 16-float block
 
-// dst[j] = sum_e ti[e] * tt[e][j] for j in [0, n), n <= 16 kBlocks: one row of Z = T T^T from
-// the transposed features tt (E, ld), 64-byte aligned. The accumulators stay in registers; each
-// e is one broadcast and one multiply-add per vector.
-template <int kBlocks>
-inline void RowTimesTransposed(const float* ti, const float* tt, int64_t dim, int64_t ld, int64_t n,
-                               float* dst) {
+// The first n floats of the accumulators acc (n <= kVecs * kVecFloats) -> dst.
+template <int kVecs>
+inline void StoreFirst(const Vec* acc, int64_t n, float* dst) {
+#if defined(__AVX512F__)
+  // Masked vector stores: a variable-length memcpy here compiles to `rep movs`, whose start-up
+  // cost is that of the whole row's arithmetic.
+  for (int k = 0; k < kVecs && n > 0; ++k, n -= kVecFloats) {
+    const __mmask16 mask = n >= kVecFloats ? __mmask16(0xffff) : __mmask16((1u << n) - 1u);
+    __m512 v;
+    std::memcpy(&v, &acc[k], sizeof(v));
+    _mm512_mask_storeu_ps(dst + kVecFloats * k, mask, v);
+  }
+#else
+  std::memcpy(dst, acc, static_cast<size_t>(n) * sizeof(float));
+#endif
+}
+
+// dst[r][j] = sum_e ti[r][e] * tt[e][j] for j in [0, n[r]), n[r] <= 16 kBlocks, for kRows rows
+// of Z = T T^T at once, from the transposed features tt (E, ld), 64-byte aligned. The
+// accumulators stay in registers; each e is one load of tt's vectors, shared by the rows, and one
+// broadcast and multiply-add per row and vector. The rows' chains are independent, so the
+// multiply-adds overlap instead of each waiting for the one before it; each entry is still the
+// same chain over e = 0, 1, ... as when its row is computed alone.
+template <int kBlocks, int kRows>
+inline void RowsTimesTransposed(const float* const* ti, const float* tt, int64_t dim, int64_t ld,
+                                const int64_t* n, float* const* dst) {
   constexpr int kVecs = kBlocks * kVecsPerLane;
-  Vec acc[kVecs] = {};
+  Vec acc[kRows][kVecs] = {};
   for (int64_t e = 0; e < dim; ++e) {
-    const float v = ti[e];
     const float* col = tt + e * ld;
-    for (int k = 0; k < kVecs; ++k) {
-      Vec c;  // memcpy: a vector load without type punning
-      std::memcpy(&c, col + kVecFloats * k, sizeof(c));
-      acc[k] += v * c;
+    Vec c[kVecs];  // memcpy: a vector load without type punning
+    for (int k = 0; k < kVecs; ++k) std::memcpy(&c[k], col + kVecFloats * k, sizeof(c[k]));
+    for (int r = 0; r < kRows; ++r) {
+      const float v = ti[r][e];
+      for (int k = 0; k < kVecs; ++k) acc[r][k] += v * c[k];
     }
   }
-  std::memcpy(dst, acc, static_cast<size_t>(n) * sizeof(float));
+  for (int r = 0; r < kRows; ++r) StoreFirst<kVecs>(acc[r], n[r], dst[r]);
 }
 
 #if defined(__AVX512F__)
@@ -154,25 +176,34 @@ void ForwardSmall(RowOf row_of, int64_t f, int64_t dim, bool self_interaction, b
       for (int64_t j = f; j < ld; ++j) tt[e * ld + j] = 0.0f;
     }
   }
-  for (int64_t i = 0; i < f; ++i) {
-    const int64_t n = self_interaction ? i + 1 : i;  // columns j < n are gathered
-    float* dst = ob + OutputIndex(i, 0, f, self_interaction, skip_gather);
-    if (skip_gather) std::fill(dst + n, dst + f, 0.0f);
-    const float* ti = row_of(i);
-    switch ((n + kLanes - 1) / kLanes) {
+  // Rows in groups of kRowGroup; a group's vectors cover its longest (last) row. A group past
+  // the last feature repeats that feature's row with nothing stored.
+  for (int64_t i0 = 0; i0 < f; i0 += kRowGroup) {
+    const float* ti[kRowGroup];
+    int64_t n[kRowGroup];
+    float* dst[kRowGroup];
+    for (int r = 0; r < kRowGroup; ++r) {
+      const int64_t i = std::min(i0 + r, f - 1);
+      n[r] = i0 + r < f ? (self_interaction ? i + 1 : i) : 0;  // columns j < n are gathered
+      dst[r] = ob + OutputIndex(i, 0, f, self_interaction, skip_gather);
+      ti[r] = row_of(i);
+      if (skip_gather && i0 + r < f) std::fill(dst[r] + n[r], dst[r] + f, 0.0f);
+    }
+    const int64_t widest = n[std::min<int64_t>(f - 1 - i0, kRowGroup - 1)];  // the last row's
+    switch ((widest + kLanes - 1) / kLanes) {
       case 0:
         break;
       case 1:
-        RowTimesTransposed<1>(ti, tt, dim, ld, n, dst);
+        RowsTimesTransposed<1, kRowGroup>(ti, tt, dim, ld, n, dst);
         break;
       case 2:
-        RowTimesTransposed<2>(ti, tt, dim, ld, n, dst);
+        RowsTimesTransposed<2, kRowGroup>(ti, tt, dim, ld, n, dst);
         break;
       case 3:
-        RowTimesTransposed<3>(ti, tt, dim, ld, n, dst);
+        RowsTimesTransposed<3, kRowGroup>(ti, tt, dim, ld, n, dst);
         break;
       default:
-        RowTimesTransposed<4>(ti, tt, dim, ld, n, dst);
+        RowsTimesTransposed<4, kRowGroup>(ti, tt, dim, ld, n, dst);
         break;
     }
   }
