@@ -23,8 +23,17 @@ constexpr int64_t kMaxFastFeatures = 64;
 constexpr int64_t kMaxFastDim = 64;
 // Rows of Z computed together by the small-matrix path.
 constexpr int kRowGroup = 4;
-// Examples per task of DotInteractionForwardFeatures (handed out dynamically).
+// Examples per task of DotInteractionForwardFeatures (handed out dynamically), and how many
+// examples ahead it prefetches the feature rows.
 constexpr int64_t kFeaturesBlock = 32;
+constexpr int64_t kFeaturesPrefetch = 2;
+
+// Prefetches the cache lines of n floats at p (at most 256 bytes).
+inline void PrefetchBytes(const float* p, int64_t n) {
+  const char* c = reinterpret_cast<const char*>(p);
+  const int64_t bytes = std::min<int64_t>(n * static_cast<int64_t>(sizeof(float)), 256);
+  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off);
+}
 
 // Position of Z[i][j] (j <= i, j < i without self interaction) in an example's output row.
 inline int64_t OutputIndex(int64_t i, int64_t j, int64_t num_features, bool self_interaction,
@@ -315,6 +324,13 @@ void DotInteractionForwardFeatures(const float* const* features, int64_t batch,
     const int64_t end = std::min(batch, (block + 1) * kFeaturesBlock);
     for (int64_t b = block * kFeaturesBlock; b < end; ++b) {
       const int64_t offset = b * dim;
+      // The F rows of a later example, one stream per feature: more streams than the hardware
+      // prefetcher follows, and the rows come from memory (the embedding outputs of the whole
+      // batch do not stay in the L2 cache).
+      if (b + kFeaturesPrefetch < batch) {
+        const int64_t ahead = (b + kFeaturesPrefetch) * dim;
+        for (int64_t j = 0; j < f; ++j) PrefetchBytes(features[j] + ahead, dim);
+      }
       ForwardExample([features, offset](int64_t j) { return features[j] + offset; }, f, dim,
                      self_interaction, skip_gather, out + b * ld_out);
     }
