@@ -15,9 +15,9 @@
 // per-thread buffer and runs the kernel on them while they are in cache. A training Forward
 // keeps a copy of the features for Backward, a training ForwardInto only pointers to them (the
 // caller keeps them). Caches are reused across steps. Predict is const and writes only its
-// output, so it may run on many threads at once; the rest is not thread-safe. The kernels inside are OpenMP-parallel and
-// deterministic: each example's results are the kernel's, whichever chunk and thread compute
-// them.
+// output, so it may run on many threads at once; the rest is not thread-safe. The kernels inside
+// are OpenMP-parallel and deterministic: each example's results are the kernel's, whichever chunk
+// and thread compute them.
 
 #include <cstdint>
 #include <string>
