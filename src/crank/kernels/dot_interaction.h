@@ -27,6 +27,15 @@ int64_t DotInteractionOutputWidth(int64_t num_features, bool self_interaction, b
 void DotInteractionForward(const float* t, int64_t batch, int64_t num_features, int64_t dim,
                            bool self_interaction, bool skip_gather, float* out, int64_t ld_out);
 
+// The same output from the F features held apart: features[i] points at feature i's (B, E)
+// matrix (row b at features[i] + b * E), so no (B, F, E) copy is made. Bit-identical to
+// DotInteractionForward on those rows stacked. Parallel over blocks of examples handed out
+// dynamically (a thread held up by another task leaves its blocks to the others); each example
+// is still computed by one thread in the same order.
+void DotInteractionForwardFeatures(const float* const* features, int64_t batch,
+                                   int64_t num_features, int64_t dim, bool self_interaction,
+                                   bool skip_gather, float* out, int64_t ld_out);
+
 // d_out: (B, out width), example b's row at d_out + b * ld_d_out (ld_d_out >= the width),
 // t: (B, F, E) as given to the forward -> d_t: (B, F, E), overwritten.
 // dT = (dZ + dZ^T) T per example, where dZ holds d_out at the gathered positions and zero

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "crank/base/rng.h"
+#include "crank/kernels/gemm.h"
 
 namespace crank {
 namespace {
@@ -174,6 +175,50 @@ TEST(DotInteractionKernel, ABandOfAWiderMatrixGivesThePackedBits) {
       ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0);
     }
   }
+}
+
+TEST(DotInteractionKernel, FeaturesHeldApartGiveTheStackedBits) {
+  // DotInteractionForwardFeatures on F separate (B, E) matrices equals DotInteractionForward on
+  // the same rows stacked (B, F, E), bit for bit: both paths (small and general), every mode,
+  // batches of one, of a part block and of several blocks, on one and two threads, into a band
+  // of a wider output whose other columns stay untouched.
+  const int before = ComputeThreads();
+  for (const auto& [f, e] : {std::pair<int64_t, int64_t>{27, 16}, {9, 64}, {70, 5}, {6, 100}}) {
+    for (const int64_t batch : {int64_t{0}, int64_t{1}, int64_t{33}, int64_t{300}}) {
+      for (const int threads : {1, 2}) {
+        SetComputeThreads(threads);
+        for (Mode m : kModes) {
+          SCOPED_TRACE("F=" + std::to_string(f) + " E=" + std::to_string(e) +
+                       " B=" + std::to_string(batch) + " threads=" + std::to_string(threads) +
+                       " self=" + std::to_string(m.self_interaction) +
+                       " skip_gather=" + std::to_string(m.skip_gather));
+          const int64_t width = DotInteractionOutputWidth(f, m.self_interaction, m.skip_gather);
+          const int64_t lead = 2, ld = lead + width + 3;
+          std::vector<std::vector<float>> features;
+          std::vector<const float*> rows;
+          for (int64_t i = 0; i < f; ++i) {
+            features.push_back(Random(batch * e, 100 + static_cast<uint64_t>(i)));
+            rows.push_back(features.back().data());
+          }
+          std::vector<float> t(static_cast<size_t>(batch * f * e));
+          for (int64_t b = 0; b < batch; ++b) {
+            for (int64_t i = 0; i < f; ++i) {
+              std::copy_n(features[static_cast<size_t>(i)].begin() + b * e, e,
+                          t.begin() + (b * f + i) * e);
+            }
+          }
+          std::vector<float> want(static_cast<size_t>(batch * ld), -7.0f);
+          DotInteractionForward(t.data(), batch, f, e, m.self_interaction, m.skip_gather,
+                                want.data() + lead, ld);
+          std::vector<float> got(static_cast<size_t>(batch * ld), -7.0f);
+          DotInteractionForwardFeatures(rows.data(), batch, f, e, m.self_interaction, m.skip_gather,
+                                        got.data() + lead, ld);
+          ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0);
+        }
+      }
+    }
+  }
+  SetComputeThreads(before);
 }
 
 }  // namespace

@@ -13,11 +13,12 @@
 namespace crank {
 namespace {
 
-// Examples per task of the forward and the backward, and the work (B F^2 E multiply-adds) below
-// which they run on the calling thread (the kernel's own threshold). A task stacks its examples'
-// features, kChunk x F x E floats (54 KB for F = 27, E = 16), into its thread's buffer and runs
-// the kernel on them while they are in cache; the backward also copies the stacked gradient out
-// to the feature gradients from there. So no (B, F, E) tensor is ever held.
+// Examples per task of the backward, and the work (B F^2 E multiply-adds) below which it runs on
+// the calling thread (the kernel's own threshold). A task stacks its examples' features,
+// kChunk x F x E floats (54 KB for F = 27, E = 16), into its thread's buffer, runs the kernel on
+// them while they are in cache and copies the stacked gradient out to the feature gradients from
+// there. So no (B, F, E) tensor is ever held. The forward reads the features in place
+// (DotInteractionForwardFeatures).
 constexpr int64_t kChunk = 32;
 constexpr int64_t kMinParallelWork = 1 << 15;
 
@@ -94,11 +95,7 @@ void DotInteraction::Forward(const std::vector<const Tensor*>& features, Tensor*
 void DotInteraction::ForwardInto(const std::vector<const Tensor*>& features, MatrixView out,
                                  bool training) {
   batch_ = -1;
-  const int64_t batch = Compute(features, out, [&](size_t threads, int64_t chunk_floats) {
-    chunk_buffers_.resize(std::max(chunk_buffers_.size(), threads));
-    for (size_t i = 0; i < threads; ++i) chunk_buffers_[i].Resize({2 * chunk_floats});
-    return [this](size_t thread) { return chunk_buffers_[thread].data(); };
-  });
+  const int64_t batch = Compute(features, out);
   if (training) {
     if (&features != &inputs_) inputs_ = features;
     batch_ = batch;
@@ -116,32 +113,19 @@ void DotInteraction::Predict(const std::vector<const Tensor*>& features, Tensor*
 void DotInteraction::PredictInto(const std::vector<const Tensor*>& features, MatrixView out,
                                  InferenceScratch* scratch) const {
   CRANK_CHECK(scratch != nullptr);
-  Compute(features, out, [&](size_t threads, int64_t chunk_floats) {
-    for (size_t i = 0; i < threads; ++i) scratch->tensor(i).Resize({chunk_floats});
-    return [scratch](size_t thread) { return scratch->tensor(thread).data(); };
-  });
+  Compute(features, out);
 }
 
-template <typename BufferOf>
-int64_t DotInteraction::Compute(const std::vector<const Tensor*>& features, MatrixView out,
-                                BufferOf buffers) const {
+int64_t DotInteraction::Compute(const std::vector<const Tensor*>& features, MatrixView out) const {
   const int64_t batch = CheckFeatures(features);
   CRANK_REQUIRE(out.rows == batch && out.cols == out_width_,
                 "DotInteraction: output window is ({}, {}), expected ({}, {})", out.rows, out.cols,
                 batch, out_width_);
-  const int64_t f = num_features_;
-  const int64_t chunks = (batch + kChunk - 1) / kChunk;
-  const bool split = WouldSplit(chunks, batch * f * f * dim_ / 2 >= kMinParallelWork);
-  const auto buffer =
-      buffers(split ? static_cast<size_t>(omp_get_max_threads()) : 1, kChunk * f * dim_);
-  ParallelFor(chunks, split, [&](int64_t c) {
-    const int64_t b0 = c * kChunk;
-    const int64_t n = std::min(kChunk, batch - b0);
-    float* t = buffer(split ? static_cast<size_t>(omp_get_thread_num()) : 0);
-    StackChunk(features, b0, n, dim_, t);
-    DotInteractionForward(t, n, f, dim_, options_.self_interaction, options_.skip_gather,
-                          out.row(b0), out.ld);
-  });
+  // The kernel reads each example's rows where the features hold them: no stacked copy.
+  std::vector<const float*> rows(features.size());
+  for (size_t i = 0; i < features.size(); ++i) rows[i] = features[i]->data();
+  DotInteractionForwardFeatures(rows.data(), batch, num_features_, dim_, options_.self_interaction,
+                                options_.skip_gather, out.data, out.ld);
   return batch;
 }
 

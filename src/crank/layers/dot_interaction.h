@@ -10,14 +10,14 @@
 // skip_gather the whole of Z row-major, width F*F, with the entries that would not be gathered
 // set to zero. See kernels/dot_interaction.h. No variables.
 //
-// The kernels want each example's F vectors stacked (F, E). No (B, F, E) stack is held: the
-// forward and the backward stack 32 examples at a time into a per-thread buffer and run the
-// kernel on them while they are in cache. A training Forward keeps a copy of the features for
-// Backward, a training ForwardInto only pointers to them (the caller keeps them). Caches are
-// reused across steps. Predict is const and stacks into the caller's scratch, so it may run on
-// many threads at once; the rest is not thread-safe. The kernels inside are OpenMP-parallel and
-// deterministic: each example's results are the kernel's, whichever chunk and thread compute
-// them.
+// No (B, F, E) stack is held: the forward reads each example's F rows where the features hold
+// them (DotInteractionForwardFeatures); the backward stacks 32 examples at a time into a
+// per-thread buffer and runs the kernel on them while they are in cache. A training Forward
+// keeps a copy of the features for Backward, a training ForwardInto only pointers to them (the
+// caller keeps them). Caches are reused across steps. Predict is const and writes only its
+// output, so it may run on many threads at once; the rest is not thread-safe. The kernels inside
+// are OpenMP-parallel and deterministic: each example's results are the kernel's, whichever chunk
+// and thread compute them.
 
 #include <cstdint>
 #include <string>
@@ -49,7 +49,7 @@ class DotInteraction : public FeatureInteraction {
   void ForwardInto(const std::vector<const Tensor*>& features, MatrixView out,
                    bool training) override;
 
-  // As Forward; scratch tensors 0 .. threads-1 are per-thread stacking buffers.
+  // As Forward; scratch is not used (the forward needs no buffer), but must not be null.
   void Predict(const std::vector<const Tensor*>& features, Tensor* out,
                InferenceScratch* scratch) const override;
   void PredictInto(const std::vector<const Tensor*>& features, MatrixView out,
@@ -69,12 +69,8 @@ class DotInteraction : public FeatureInteraction {
  private:
   // Validates features against Build and each other; returns their batch size.
   int64_t CheckFeatures(const std::vector<const Tensor*>& features) const;
-  // features (validated here, as out's shape) -> out (B, out width); returns B. The chunks are
-  // stacked into buffers(threads, floats)(thread): buffers makes `threads` buffers of at least
-  // `floats` floats and returns the function that finds a thread's.
-  template <typename BufferOf>
-  int64_t Compute(const std::vector<const Tensor*>& features, MatrixView out,
-                  BufferOf buffers) const;
+  // features (validated here, as out's shape) -> out (B, out width); returns B.
+  int64_t Compute(const std::vector<const Tensor*>& features, MatrixView out) const;
 
   DotInteractionOptions options_;
   int64_t num_features_ = -1;  // -1 until Build
@@ -84,7 +80,8 @@ class DotInteraction : public FeatureInteraction {
   std::vector<const Tensor*> inputs_;
   std::vector<Tensor> copies_;  // F x (B, E), Forward(training)'s copies
   int64_t batch_ = -1;          // -1 until a training forward
-  // Per thread: a chunk's stacked features and their gradient, 2 x (kChunk, F, E).
+  // Per thread, for the backward: a chunk's stacked features and their gradient,
+  // 2 x (kChunk, F, E). The forward reads the features in place.
   std::vector<Tensor> chunk_buffers_;
 };
 
