@@ -422,42 +422,7 @@ void Ranking::Backward(const Tensor& d_outputs) {
 }
 
 double Ranking::ApplyRegularization() {
-  double penalty = 0.0;
-  for (Variable* v : TrainableVariables()) {
-    if (v->l2 == 0.0f) continue;
-    const float two_l2 = 2.0f * v->l2;
-    if (v->sparse) {
-      const int64_t e = v->shape()[1];
-      Tensor& rows = v->sparse_grad.rows;
-      std::vector<float> widened(v->is16() ? static_cast<size_t>(e) : 0);
-      for (size_t i = 0; i < v->sparse_grad.ids.size(); ++i) {
-        const int64_t id = v->sparse_grad.ids[i];
-        const float* w = widened.data();  // a 16-bit row widened; an fp32 row read in place
-        if (v->is16()) {
-          v->ReadRow(id, widened.data());
-        } else {
-          w = v->value.row(id);
-        }
-        float* g = rows.row(static_cast<int64_t>(i));
-        double s = 0.0;
-        for (int64_t j = 0; j < e; ++j) {
-          s += double(w[j]) * w[j];
-          g[j] += two_l2 * w[j];
-        }
-        penalty += v->l2 * s;
-      }
-    } else {
-      const float* w = v->value.data();
-      float* g = v->grad.data();
-      double s = 0.0;
-      for (int64_t j = 0; j < v->value.size(); ++j) {
-        s += double(w[j]) * w[j];
-        g[j] += two_l2 * w[j];
-      }
-      penalty += v->l2 * s;
-    }
-  }
-  return penalty;
+  return ApplyL2Regularization(TrainableVariables(), &l2_scratch_);
 }
 
 StepResult Ranking::ComputeGradients(const Batch& batch) {

@@ -36,6 +36,7 @@
 #include "crank/layers/feature_interaction.h"
 #include "crank/layers/inference_scratch.h"
 #include "crank/layers/variable.h"
+#include "crank/model/l2_regularization.h"
 #include "crank/model/ranking_config.h"
 #include "crank/task/ranking_task.h"
 #include "crank/tensor/batch.h"
@@ -223,6 +224,7 @@ class Ranking {
   Tensor d_bottom_out_;          // (B, Hb)
   std::vector<const Tensor*> feature_ptrs_;
   std::vector<Tensor*> d_feature_ptrs_;
+  L2Scratch l2_scratch_;  // ApplyRegularization's buffers
 };
 
 }  // namespace crank
