@@ -209,13 +209,10 @@ uint16_t* BandScratch(int64_t size) {
 // cache); a transposed A (X^T G, whose tiles may be column bands) is rounded whole first. The
 // bf16 values, the products' shapes and strides (row stride a_cols) and hence the results are
 // the same either way.
-// a_rounded: nullptr, or a plain A already rounded (RoundToBf16, dense, row stride k): each tile
-// reads its rows there instead of rounding them, the same bf16 values.
 template <typename Epilogue>
 void GemmBf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
               const float* a, int64_t lda, const float* b, int64_t ldb, const uint16_t* b_rounded,
-              float beta, float* c, int64_t ldc, const Epilogue& epilogue,
-              const uint16_t* a_rounded = nullptr) {
+              float beta, float* c, int64_t ldc, const Epilogue& epilogue) {
   thread_local std::vector<uint16_t> a16, b16;
   const int64_t a_rows = trans_a ? k : m, a_cols = trans_a ? m : k;
   const int64_t b_rows = trans_b ? n : k, b_cols = trans_b ? k : n;
@@ -232,14 +229,8 @@ void GemmBf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float
         [&](bool, bool tb, int64_t rows, int64_t cols, int64_t depth, float tile_alpha,
             const float* a_tile, int64_t a_ld, const float*, int64_t, float tile_beta,
             float* c_tile, int64_t c_ld) {
-          const uint16_t* band = nullptr;
-          if (a_rounded != nullptr) {
-            band = a_rounded + (a_tile - a) / lda * depth;
-          } else {
-            uint16_t* rounded = BandScratch(rows * depth);
-            RoundToBf16(a_tile, rows, depth, a_ld, rounded);
-            band = rounded;
-          }
+          uint16_t* band = BandScratch(rows * depth);
+          RoundToBf16(a_tile, rows, depth, a_ld, band);
           OneDnnGemmBf16(false, tb, rows, cols, depth, tile_alpha, band, depth, b_bf16, b_cols,
                          tile_beta, c_tile, c_ld);
           epilogue(rows, cols, c_tile, c_ld);
@@ -332,41 +323,29 @@ void GemmWithBf16B(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
 
 void GemmBiasActivation(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
                         const float* b, int64_t ldb, const float* bias, Activation act, float* c,
-                        int64_t ldc, const uint16_t* b_bf16, const uint16_t* a_bf16,
-                        uint16_t* c_bf16) {
-  // A tile of C is a band of whole rows (TiledGemm never cuts a plain product by columns): with
-  // c_bf16, the band's finished rows are rounded right after its epilogue, still in cache.
-  auto round_band = [&](int64_t rows, int64_t cols, const float* c_tile, int64_t c_ld) {
-    if (c_bf16 != nullptr) RoundToBf16(c_tile, rows, cols, c_ld, c_bf16 + (c_tile - c) / ldc * n);
-  };
+                        int64_t ldc, const uint16_t* b_bf16) {
   const bool epilogue = bias != nullptr || act != Activation::kLinear;
   if (epilogue && m > 0 && n > 0 && k > 0 && GemmRunsInBf16(m, n, k)) {
     CRANK_CHECK(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX,
                 "GemmBiasActivation sizes m={} n={} k={}", m, n, k);
     CheckGemmStrides(false, false, m, n, k, lda, ldb, ldc);
-    GemmBf16(
-        false, false, m, n, k, 1.0f, a, lda, b, ldb, b_bf16, 0.0f, c, ldc,
-        [&](int64_t rows, int64_t cols, float* c_tile, int64_t c_ld) {
-          BiasActivationRows(bias, act, rows, cols, c_tile, c_ld);
-          round_band(rows, cols, c_tile, c_ld);
-        },
-        a_bf16);
+    GemmBf16(false, false, m, n, k, 1.0f, a, lda, b, ldb, b_bf16, 0.0f, c, ldc,
+             [&](int64_t rows, int64_t cols, float* c_tile, int64_t c_ld) {
+               BiasActivationRows(bias, act, rows, cols, c_tile, c_ld);
+             });
     return;
   }
   if (!epilogue || m == 0 || n == 0 || k == 0 || UseSmallRowsKernel(false, false, m)) {
     GemmWithBf16B(false, false, m, n, k, 1.0f, a, lda, b, ldb, b_bf16, 0.0f, c, ldc);
-    if (m == 0 || n == 0) return;
-    if (epilogue) {
-      ParallelFor(m, m * n >= kMinParallelEpilogue,
-                  [&](int64_t r) { BiasActivationRows(bias, act, 1, n, c + r * ldc, ldc); });
-    }
-    round_band(m, n, c, ldc);
+    if (!epilogue || m == 0 || n == 0) return;
+    ParallelFor(m, m * n >= kMinParallelEpilogue,
+                [&](int64_t r) { BiasActivationRows(bias, act, 1, n, c + r * ldc, ldc); });
     return;
   }
   CRANK_CHECK(m > 0 && n > 0 && k > 0 && m <= INT_MAX && n <= INT_MAX && k <= INT_MAX,
               "GemmBiasActivation sizes m={} n={} k={}", m, n, k);
   CheckGemmStrides(false, false, m, n, k, lda, ldb, ldc);
-  // Row bands of C, each finished in place.
+  // Row bands of C (TiledGemm never cuts a plain product by columns), each finished in place.
   if (UseOneDnnFp32(false, false, m, n, k)) {
     TiledGemm<float>(
         [&](bool, bool, int64_t rows, int64_t cols, int64_t depth, float, const float* a_tile,
@@ -378,7 +357,6 @@ void GemmBiasActivation(int64_t m, int64_t n, int64_t k, const float* a, int64_t
                            c_tile, c_ld);
           }
           BiasActivationRows(nullptr, act, rows, cols, c_tile, c_ld);
-          round_band(rows, cols, c_tile, c_ld);
         },
         false, false, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
     return;
@@ -389,7 +367,6 @@ void GemmBiasActivation(int64_t m, int64_t n, int64_t k, const float* a, int64_t
         OpenBlasTile(false, false, rows, cols, depth, 1.0f, a_tile, a_ld, b_tile, b_ld, 0.0f,
                      c_tile, c_ld);
         BiasActivationRows(bias, act, rows, cols, c_tile, c_ld);
-        round_band(rows, cols, c_tile, c_ld);
       },
       false, false, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
 }

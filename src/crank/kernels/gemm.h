@@ -57,15 +57,9 @@ void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 // own rows of A in the same region (see Gemm's Precision). One-row products (gemm_small.h) run
 // the product first and the pass after it. Thread-safety as Gemm. b_bf16: nullptr, or B's bf16 copy
 // as for GemmWithBf16B below, used where the product runs in bf16.
-// For a chain of products (a dense stack at inference), where one's C is the next one's A:
-// a_bf16: nullptr, or RoundToBf16(a) (bf16.h), dense (row stride K), read instead of rounding A's
-// rows where the product runs in bf16 (the same values, so the same bits of C). c_bf16: nullptr,
-// or room for M x N values that receive RoundToBf16(C), dense (row stride N), each band of rows
-// rounded by its tile right after its epilogue, in the same parallel region. C is the same.
 void GemmBiasActivation(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
                         const float* b, int64_t ldb, const float* bias, Activation act, float* c,
-                        int64_t ldc, const uint16_t* b_bf16 = nullptr,
-                        const uint16_t* a_bf16 = nullptr, uint16_t* c_bf16 = nullptr);
+                        int64_t ldc, const uint16_t* b_bf16 = nullptr);
 
 // Gemm with B's bf16 copy made by the caller, for a weight matrix that several products use
 // between two updates (a layer's forward x W and input gradient g W^T): b_bf16 is

@@ -593,44 +593,6 @@ TEST(GemmBiasActivation, GivesTheBitsOfTheProductFollowedByTheSeparatePass) {
   });
 }
 
-// A chain of two fused products as a dense stack runs it at inference: the first writes its C
-// rounded to bf16 as well (c_bf16), the second reads that instead of rounding its A (a_bf16).
-// Both C keep the bits of the plain calls, and c_bf16 holds RoundToBf16(C), on every backend,
-// precision and thread count, for batches of one row, uneven tiles and a padded C.
-TEST(GemmBiasActivation, ChainedBf16CopiesGiveThePlainBits) {
-  ScopedGemmSettings restore;
-  // (I, H, O): the first product's fp32 (K = 13) and bf16 sides, a 1-unit second product.
-  const int64_t shapes[][3] = {{13, 256, 64}, {367, 512, 256}, {64, 16, 1}};
-  ForEachGemmSetting([&](GemmPrecision, GemmBackend) {
-    for (const int64_t batch : {1, 9, 100, 300}) {
-      for (const auto& s : shapes) {
-        const int64_t in = s[0], hidden = s[1], out = s[2], ldh = hidden + 3;
-        SCOPED_TRACE(::testing::Message() << "B=" << batch << " I=" << in << " H=" << hidden
-                                          << " O=" << out);
-        const std::vector<float> x = RandomVector(batch * in, 11 + in);
-        const std::vector<float> w1 = RandomVector(in * hidden, 12 + hidden);
-        const std::vector<float> w2 = RandomVector(hidden * out, 13 + out);
-        const std::vector<float> b1 = RandomVector(hidden, 14), b2 = RandomVector(out, 15);
-        std::vector<float> want_h(batch * ldh, -7.0f), got_h(batch * ldh, -7.0f);
-        std::vector<float> want_y(batch * out), got_y(batch * out);
-        GemmBiasActivation(batch, hidden, in, x.data(), in, w1.data(), hidden, b1.data(),
-                           Activation::kRelu, want_h.data(), ldh);
-        GemmBiasActivation(batch, out, hidden, want_h.data(), ldh, w2.data(), out, b2.data(),
-                           Activation::kSigmoid, want_y.data(), out);
-        std::vector<uint16_t> h_bf16(batch * hidden, 0xffff), want_h_bf16(batch * hidden);
-        GemmBiasActivation(batch, hidden, in, x.data(), in, w1.data(), hidden, b1.data(),
-                           Activation::kRelu, got_h.data(), ldh, nullptr, nullptr, h_bf16.data());
-        GemmBiasActivation(batch, out, hidden, got_h.data(), ldh, w2.data(), out, b2.data(),
-                           Activation::kSigmoid, got_y.data(), out, nullptr, h_bf16.data());
-        RoundToBf16(want_h.data(), batch, hidden, ldh, want_h_bf16.data());
-        ASSERT_EQ(std::memcmp(want_h.data(), got_h.data(), want_h.size() * sizeof(float)), 0);
-        ASSERT_EQ(h_bf16, want_h_bf16);
-        ASSERT_EQ(std::memcmp(want_y.data(), got_y.data(), want_y.size() * sizeof(float)), 0);
-      }
-    }
-  });
-}
-
 // crank's ReLU keeps NaN (a diverged model must show a non-finite loss); oneDNN's ReLU post-op
 // would map it to 0, so the fused path must not use it.
 TEST(GemmBiasActivation, ReluKeepsNanFromTheProductOnEveryBackend) {

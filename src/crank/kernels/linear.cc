@@ -20,11 +20,10 @@ constexpr int64_t kColumnBlock = 64;
 }  // namespace
 
 void LinearForward(const float* x, const float* w, const float* b, Activation act, int64_t batch,
-                   int64_t in, int64_t out, float* y, const uint16_t* w_bf16,
-                   const uint16_t* x_bf16, uint16_t* y_bf16) {
+                   int64_t in, int64_t out, float* y, const uint16_t* w_bf16) {
   CRANK_CHECK(batch >= 0 && in >= 0 && out >= 0, "LinearForward sizes B={} I={} O={}", batch, in,
               out);
-  GemmBiasActivation(batch, out, in, x, in, w, out, b, act, y, out, w_bf16, x_bf16, y_bf16);
+  GemmBiasActivation(batch, out, in, x, in, w, out, b, act, y, out, w_bf16);
 }
 
 namespace {

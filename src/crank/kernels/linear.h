@@ -18,11 +18,8 @@ namespace crank {
 // The bias add and the activation are fused into the GEMM (GemmBiasActivation, gemm.h).
 // w_bf16: nullptr, or w rounded to bf16 (RoundToBf16 of the (I, O) matrix, kernels/bf16.h),
 // used where the GEMM runs in bf16 instead of rounding w again (GemmWithBf16B: same bits).
-// x_bf16, y_bf16: nullptr, or x rounded to bf16 (dense (B, I)) and room for y rounded (dense
-// (B, O)), as a_bf16 and c_bf16 of GemmBiasActivation: for a stack of layers at inference.
 void LinearForward(const float* x, const float* w, const float* b, Activation act, int64_t batch,
-                   int64_t in, int64_t out, float* y, const uint16_t* w_bf16 = nullptr,
-                   const uint16_t* x_bf16 = nullptr, uint16_t* y_bf16 = nullptr);
+                   int64_t in, int64_t out, float* y, const uint16_t* w_bf16 = nullptr);
 
 // Gradients of LinearForward given the upstream gradient dy: (B, O).
 //   x: (B, I) and y: (B, O) are the forward's input and (post-activation) output; w: (I, O).

@@ -16,7 +16,6 @@
 // between calls.
 
 #include <cstddef>
-#include <cstdint>
 #include <deque>
 #include <memory>
 #include <vector>
@@ -39,12 +38,6 @@ class InferenceScratch {
     return tensors_[i];
   }
 
-  // The i-th buffer of bf16 values, created empty on first use.
-  std::vector<uint16_t>& bf16(size_t i) {
-    while (bf16_.size() <= i) bf16_.emplace_back();
-    return bf16_[i];
-  }
-
   // The i-th nested scratch, created empty on first use.
   InferenceScratch& child(size_t i) {
     while (children_.size() <= i) children_.push_back(std::make_unique<InferenceScratch>());
@@ -53,7 +46,6 @@ class InferenceScratch {
 
  private:
   std::deque<Tensor> tensors_;  // deque: growing does not move the elements
-  std::deque<std::vector<uint16_t>> bf16_;
   std::vector<std::unique_ptr<InferenceScratch>> children_;
 };
 

@@ -10,8 +10,6 @@
 
 #include "crank/base/error.h"
 #include "crank/base/rng.h"
-#include "crank/kernels/compute_settings.h"
-#include "crank/kernels/gemm.h"
 #include "crank/layers/concat_interaction.h"
 #include "crank/layers/cross.h"
 #include "crank/layers/dot_interaction.h"
@@ -96,37 +94,6 @@ TEST(Inference, MlpPredictEqualsForward) {
     Rng rng(2);
     mlp.Build(13, rng);
     ExpectBlockPredictMatchesForward(mlp, 13);
-  }
-}
-
-// bf16 stacks at the model's shapes: each layer whose successor multiplies in bf16 hands it its
-// output already rounded (Mlp::Predict); the bits stay those of Forward, on 1 and 2 threads,
-// with and without the kept bf16 kernels, at batches on both sides of the bf16 rule.
-TEST(Inference, MlpPredictInBf16EqualsForward) {
-  for (const int threads : {1, 2}) {
-    ScopedComputeSettings settings({.threads = threads, .precision = GemmPrecision::kBf16});
-    if (!GemmRunsInBf16(64, 64, 64)) GTEST_SKIP() << "no bf16 GEMMs on this CPU";
-    for (const std::vector<int64_t>& units :
-         std::vector<std::vector<int64_t>>{{256, 64, 16}, {512, 256, 1}}) {
-      for (const bool prepared : {false, true}) {
-        SCOPED_TRACE(::testing::Message() << threads << " threads, " << units.size()
-                                          << " layers to " << units.back()
-                                          << (prepared ? ", kept bf16 kernels" : ""));
-        Mlp mlp("m", {.units = units, .final_activation = Activation::kSigmoid});
-        Rng rng(3);
-        mlp.Build(units.back() == 1 ? 367 : 13, rng);
-        if (prepared) mlp.PrepareInference();
-        const Block& frozen = mlp;
-        InferenceScratch scratch;
-        for (const int64_t b : {300, 1, 15, 100}) {
-          const Tensor x = RandomTensor(b, units.back() == 1 ? 367 : 13, static_cast<uint64_t>(200 + b));
-          Tensor eval, pred;
-          frozen.Predict(x, &pred, &scratch);
-          mlp.Forward(x, &eval, /*training=*/false);
-          ExpectBitEqual(pred, eval, "Predict vs Forward(eval), batch " + std::to_string(b));
-        }
-      }
-    }
   }
 }
 

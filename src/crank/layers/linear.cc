@@ -72,18 +72,13 @@ const Tensor& Linear::ForwardBorrowed(const Tensor& x, bool training) {
 }
 
 void Linear::Predict(const Tensor& x, Tensor* y, InferenceScratch* /*scratch*/) const {
-  PredictChained(x, nullptr, y, nullptr);
-}
-
-void Linear::PredictChained(const Tensor& x, const uint16_t* x_bf16, Tensor* y,
-                            uint16_t* y_bf16) const {
   CRANK_CHECK(y != nullptr && y != &x);
   CheckInput(x);
   const int64_t batch = x.dim(0);
   y->Resize({batch, options_.units});
   LinearForward(x.data(), kernel_.value.data(), options_.use_bias ? bias_.value.data() : nullptr,
                 options_.activation, batch, in_, options_.units, y->data(),
-                has_inference_copy() ? inference_kernel_bf16_.data() : nullptr, x_bf16, y_bf16);
+                has_inference_copy() ? inference_kernel_bf16_.data() : nullptr);
 }
 
 void Linear::PrepareInference() {

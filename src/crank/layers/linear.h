@@ -56,12 +56,6 @@ class Linear : public Block {
   // this call; the same bits either way.
   void Predict(const Tensor& x, Tensor* y, InferenceScratch* scratch) const override;
 
-  // Predict within a stack (Mlp::Predict): x_bf16 is nullptr or x rounded to bf16 (RoundToBf16,
-  // dense (B, I)), read instead of rounding x where the product runs in bf16; y_bf16 is nullptr
-  // or room for B x units values that receive y rounded to bf16 (dense), written by the
-  // product's tiles while their rows are in cache. *y has Predict's bits.
-  void PredictChained(const Tensor& x, const uint16_t* x_bf16, Tensor* y, uint16_t* y_bf16) const;
-
   // Keeps the kernel rounded to bf16 (I x O values) for Predict (Block::PrepareInference) where
   // bf16 GEMMs run on this CPU (Bf16Supported); otherwise keeps nothing. The copy is dropped by
   // Build, a training forward and the mutable accessors Variables() and kernel(): whoever

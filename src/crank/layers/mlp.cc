@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "crank/base/error.h"
-#include "crank/kernels/gemm.h"
 
 namespace crank {
 
@@ -74,25 +73,12 @@ void Mlp::Predict(const Tensor& x, Tensor* y, InferenceScratch* scratch) const {
   CRANK_REQUIRE(x.rank() == 2, "{}: expected input of shape (B, {}), got {}", name_, in_,
                 x.ShapeString());
   CRANK_REQUIRE(x.dim(1) == in_, "{}: expected input of width {}, got {}", name_, in_, x.dim(1));
-  // Where a layer's successor multiplies in bf16, the layer's tiles also write their output
-  // rounded to bf16 while it is in cache, and the successor reads that instead of rounding its
-  // input again: the same bf16 values, so the same bits.
   const Tensor* h = &x;
-  const uint16_t* h_bf16 = nullptr;
-  const int64_t batch = x.dim(0);
   const size_t n = layers_.size();
   for (size_t i = 0; i < n; ++i) {
     Tensor* out = i + 1 == n ? y : &scratch->tensor(i % 2);
-    uint16_t* out_bf16 = nullptr;
-    if (i + 1 < n &&
-        GemmRunsInBf16(batch, layers_[i + 1]->units(), layers_[i + 1]->input_dim())) {
-      std::vector<uint16_t>& buffer = scratch->bf16(i % 2);
-      buffer.resize(static_cast<size_t>(batch * layers_[i]->units()));
-      out_bf16 = buffer.data();
-    }
-    layers_[i]->PredictChained(*h, h_bf16, out, out_bf16);
+    layers_[i]->Predict(*h, out, &scratch->child(i));
     h = out;
-    h_bf16 = out_bf16;
   }
 }
 
