@@ -207,10 +207,12 @@ TEST(DotInteractionKernel, FeaturesHeldApartGiveTheStackedBits) {
                           t.begin() + (b * f + i) * e);
             }
           }
-          std::vector<float> want(static_cast<size_t>(batch * ld), -7.0f);
+          // At least one row, so that a batch of 0 still compares two allocated buffers.
+          const auto out_size = static_cast<size_t>(std::max<int64_t>(batch, 1) * ld);
+          std::vector<float> want(out_size, -7.0f);
           DotInteractionForward(t.data(), batch, f, e, m.self_interaction, m.skip_gather,
                                 want.data() + lead, ld);
-          std::vector<float> got(static_cast<size_t>(batch * ld), -7.0f);
+          std::vector<float> got(out_size, -7.0f);
           DotInteractionForwardFeatures(rows.data(), batch, f, e, m.self_interaction, m.skip_gather,
                                         got.data() + lead, ld);
           ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0);
