@@ -14,6 +14,16 @@ constexpr int64_t kRowPrefetchDistance = 8;
 // Fewer gradient elements than this in all run on the calling thread.
 constexpr int64_t kMinParallelElements = int64_t{1} << 14;
 
+// g[j] += two_l2 * w[j] for j < n; returns sum_j w_j^2 in double.
+double AddL2Gradient(const float* w, float* g, int64_t n, float two_l2) {
+  double s = 0.0;
+  for (int64_t j = 0; j < n; ++j) {
+    s += double(w[j]) * w[j];
+    g[j] += two_l2 * w[j];
+  }
+  return s;
+}
+
 // Row i of v's sparse gradient (n, E) += 2 l2 w_i, terms[i] = l2 * sum_j w_ij^2 (double).
 void SparseL2(Variable& v, double* terms) {
   const int64_t e = v.shape()[1];
@@ -37,27 +47,13 @@ void SparseL2(Variable& v, double* terms) {
     } else {
       w = v.value.row(id);
     }
-    float* g = rows.row(i);
-    double s = 0.0;
-    for (int64_t j = 0; j < e; ++j) {
-      s += double(w[j]) * w[j];
-      g[j] += two_l2 * w[j];
-    }
-    terms[i] = v.l2 * s;
+    terms[i] = v.l2 * AddL2Gradient(w, rows.row(i), e, two_l2);
   }
 }
 
 // v.grad += 2 l2 w; *term = l2 * sum w^2 (double).
 void DenseL2(Variable& v, double* term) {
-  const float two_l2 = 2.0f * v.l2;
-  const float* w = v.value.data();
-  float* g = v.grad.data();
-  double s = 0.0;
-  for (int64_t j = 0; j < v.value.size(); ++j) {
-    s += double(w[j]) * w[j];
-    g[j] += two_l2 * w[j];
-  }
-  *term = v.l2 * s;
+  *term = v.l2 * AddL2Gradient(v.value.data(), v.grad.data(), v.value.size(), 2.0f * v.l2);
 }
 
 }  // namespace

@@ -49,39 +49,25 @@ std::vector<TrialParams> Neighbours(const TuneSpace& space, const JobConfig& bas
       return;
     if (seen.insert(q.Describe()).second) out.push_back(q);
   };
+  // p with `member` set to each of `values`, in order.
+  auto vary = [&](auto member, const auto& values) {
+    for (const auto& v : values) {
+      TrialParams q = p;
+      q.*member = v;
+      add(q);
+    }
+  };
   // The learning rates may leave their range by one step: a local search follows the slope
   // past where the draws are spread.
-  for (double v : Scaled(p.embedding_learning_rate, {2.0, 0.5}, space.embedding_lr_min / 2,
-                         space.embedding_lr_max * 2)) {
-    TrialParams q = p;
-    q.embedding_learning_rate = v;
-    add(q);
-  }
-  for (double v :
-       Scaled(p.dense_learning_rate, {2.0, 0.5}, space.dense_lr_min / 2, space.dense_lr_max * 2)) {
-    TrialParams q = p;
-    q.dense_learning_rate = v;
-    add(q);
-  }
-  if (p.min_count > 0) {
-    for (int64_t v : Adjacent(space.min_counts, p.min_count)) {
-      TrialParams q = p;
-      q.min_count = v;
-      add(q);
-    }
-  }
-  if (p.hash_buckets > 0) {
-    for (int64_t v : Adjacent(space.hash_buckets, p.hash_buckets)) {
-      TrialParams q = p;
-      q.hash_buckets = v;
-      add(q);
-    }
-  }
-  for (int64_t v : Adjacent(space.embedding_dims, p.embedding_dim)) {
-    TrialParams q = p;
-    q.embedding_dim = v;
-    add(q);
-  }
+  vary(&TrialParams::embedding_learning_rate,
+       Scaled(p.embedding_learning_rate, {2.0, 0.5}, space.embedding_lr_min / 2,
+              space.embedding_lr_max * 2));
+  vary(&TrialParams::dense_learning_rate,
+       Scaled(p.dense_learning_rate, {2.0, 0.5}, space.dense_lr_min / 2, space.dense_lr_max * 2));
+  if (p.min_count > 0) vary(&TrialParams::min_count, Adjacent(space.min_counts, p.min_count));
+  if (p.hash_buckets > 0)
+    vary(&TrialParams::hash_buckets, Adjacent(space.hash_buckets, p.hash_buckets));
+  vary(&TrialParams::embedding_dim, Adjacent(space.embedding_dims, p.embedding_dim));
   std::vector<double> l2s;
   if (p.embedding_l2 == 0.0) {
     l2s.push_back(ThreeDigits(std::sqrt(space.l2_min * space.l2_max)));
@@ -89,22 +75,10 @@ std::vector<TrialParams> Neighbours(const TuneSpace& space, const JobConfig& bas
     l2s = Scaled(p.embedding_l2, {10.0, 0.1}, space.l2_min, space.l2_max);
     if (space.l2_zero_probability > 0.0) l2s.push_back(0.0);
   }
-  for (double v : l2s) {
-    TrialParams q = p;
-    q.embedding_l2 = v;
-    add(q);
-  }
+  vary(&TrialParams::embedding_l2, l2s);
   if (p.interaction == Interaction::kCross) {
-    for (int v : Adjacent(space.cross_layers, p.cross_layers)) {
-      TrialParams q = p;
-      q.cross_layers = v;
-      add(q);
-    }
-    for (int64_t v : space.cross_projection_dims) {
-      TrialParams q = p;
-      q.cross_projection_dim = v;
-      add(q);
-    }
+    vary(&TrialParams::cross_layers, Adjacent(space.cross_layers, p.cross_layers));
+    vary(&TrialParams::cross_projection_dim, space.cross_projection_dims);
     if (space.cross_probability < 1.0) {
       TrialParams q = p;
       q.interaction = Interaction::kDot;
@@ -118,11 +92,7 @@ std::vector<TrialParams> Neighbours(const TuneSpace& space, const JobConfig& bas
     q.cross_projection_dim = space.cross_projection_dims.front();
     add(q);
   }
-  for (int64_t v : Adjacent(space.epochs, p.epochs)) {
-    TrialParams q = p;
-    q.epochs = v;
-    add(q);
-  }
+  vary(&TrialParams::epochs, Adjacent(space.epochs, p.epochs));
   return out;
 }
 
