@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <optional>
 #include <regex>
 #include <set>
 
@@ -414,9 +415,8 @@ class Search {
     if (rec.fraction >= 1.0) k.full = true;
     if (rec.status.rfind("failed", 0) == 0) k.failed = true;
     if (rec.status != "ok") return;
-    const int64_t batch = base_.train.batch_size;
-    const int64_t steps = std::max<int64_t>(1, (rec.rows + batch - 1) / batch);
-    if (rec.train_seconds > 0) k.step_seconds = rec.train_seconds / static_cast<double>(steps);
+    if (rec.train_seconds > 0)
+      k.step_seconds = rec.train_seconds / static_cast<double>(StepsOf(rec.rows));
     if (rec.fraction < 1.0 && rec.fraction >= k.fraction) {
       k.fraction = rec.fraction;
       k.metric = rec.metric;
@@ -532,6 +532,7 @@ class Search {
     int64_t config = best->config;
     TrialParams params = best->params;
     double metric = best->metric;
+    std::optional<MeasuredRun> parent_run = MeasuredRunOf(*best);
     const int64_t bracket = bracket_id_ + 1;
     for (bool moved = true; moved;) {
       moved = false;
@@ -542,18 +543,43 @@ class Search {
           return;
         }
         const Known& k = KnownOf(ConfigOf(q), q);
-        if (!Fits(Estimate(k, 1.0))) continue;
+        // A step is estimated from its parent's full-data trial: its step time and the epochs
+        // the patience let it train.
+        const double seconds = parent_run ? EstimateFromRun(*parent_run, steps_per_epoch_,
+                                                            q.epochs, k.work)
+                                          : Estimate(k, 1.0);
+        if (!Fits(seconds)) continue;
         const TrialRecord& rec = RunTrial(k.config, bracket, 0, 1.0, 0, q, config);
         if (rec.status.rfind("stopped", 0) == 0) return;
         if (rec.status == "ok" && Better(rec.metric, metric, result_.higher_is_better)) {
           config = rec.config;
           params = q;
           metric = rec.metric;
+          parent_run = MeasuredRunOf(rec);
           moved = true;
           break;
         }
       }
     }
+  }
+
+  // What the completed full-data trial `rec` measured; nullopt when it measured no training.
+  std::optional<MeasuredRun> MeasuredRunOf(const TrialRecord& rec) const {
+    MeasuredRun run;
+    run.seconds = rec.seconds;
+    run.train_seconds = rec.train_seconds;
+    run.steps = StepsOf(rec.rows);
+    run.epochs_completed = rec.epochs_completed;
+    run.epochs = rec.params.epochs;
+    run.work = known_.count(rec.config) ? known_.at(rec.config).work : cost_.work;
+    if (run.train_seconds <= 0 || rec.rows <= 0 || run.epochs_completed <= 0) return std::nullopt;
+    return run;
+  }
+
+  // Training steps of a trial that trained on `rows` examples.
+  int64_t StepsOf(int64_t rows) const {
+    const int64_t batch = base_.train.batch_size;
+    return std::max<int64_t>(1, (rows + batch - 1) / batch);
   }
 
   // The id of the configuration with the values `p`: one already tried, else the next of the

@@ -78,6 +78,19 @@ double EstimateTrial(const TrialCost& cost, int64_t steps_per_epoch, int64_t ste
          static_cast<double>(evaluations) * cost.other_seconds;
 }
 
+double EstimateFromRun(const MeasuredRun& run, int64_t steps_per_epoch, int64_t epochs,
+                       double work) {
+  CRANK_CHECK(run.steps > 0 && run.epochs_completed > 0 && run.train_seconds > 0);
+  double step_seconds = run.train_seconds / static_cast<double>(run.steps);
+  if (run.work > 0 && work > 0) step_seconds *= work / run.work;
+  const double other_per_epoch =
+      std::max(0.0, run.seconds - run.train_seconds) / static_cast<double>(run.epochs_completed);
+  int64_t expected = std::max<int64_t>(epochs, 1);
+  if (run.epochs_completed < run.epochs) expected = std::min(expected, run.epochs_completed);
+  return static_cast<double>(expected * std::max<int64_t>(steps_per_epoch, 1)) * step_seconds +
+         static_cast<double>(expected) * other_per_epoch;
+}
+
 double EstimateBracket(const TuneOptions& o, const TrialCost& cost, const Bracket& bracket) {
   double mean_epochs = 0.0;
   for (int64_t e : o.space.epochs) mean_epochs += static_cast<double>(e);

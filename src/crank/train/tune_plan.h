@@ -45,6 +45,29 @@ struct TrialCost {
 double EstimateTrial(const TrialCost& cost, int64_t steps_per_epoch, int64_t steps,
                      int64_t evaluations, double work, double step_seconds);
 
+// What a completed full-data trial measured: its wall seconds, of them in training steps, the
+// steps it trained, the epochs it completed of the `epochs` configured (fewer when early
+// stopping ended it) and its configuration's StepWork.
+struct MeasuredRun {
+  double seconds = 0.0;
+  double train_seconds = 0.0;
+  int64_t steps = 0;
+  int64_t epochs_completed = 0;
+  int64_t epochs = 0;
+  double work = 0.0;
+};
+
+// Estimated seconds of a full-data trial of a configuration of `epochs` epochs and StepWork
+// `work` from `run`, a full-data trial of a configuration one step from it (the refinement's
+// parent: the same data, the machine's load of a moment ago): run's seconds per step scaled by
+// work / run.work, and run's other seconds (set-up, evaluations) per completed epoch, times the
+// epochs the trial is expected to train: `epochs`, but at most run.epochs_completed when early
+// stopping ended run before its last epoch (the neighbour of a configuration that overfits
+// after epoch e is expected to stop there too). Falls back to nothing: call only with
+// run.steps > 0, run.epochs_completed > 0 and run.train_seconds > 0.
+double EstimateFromRun(const MeasuredRun& run, int64_t steps_per_epoch, int64_t epochs,
+                       double work);
+
 // The brackets for `budget_seconds` left after trial 0, given its cost: pure arithmetic.
 // Each bracket takes the largest s (<= max_halvings, eta^-s * rows >= min_rung_rows) for which
 // eta^s configurations fit, then the most configurations n0 (<= max_configs_per_bracket) that

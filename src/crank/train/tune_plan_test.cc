@@ -117,5 +117,28 @@ TEST(TuneCost, TrialEstimatesUseTheMeasuredStepTimeElseTheScaledBase) {
   EXPECT_DOUBLE_EQ(EstimateTrial(cost, 100, 50, 1, 2000, 0), 50 * 0.1 + 1);
 }
 
+TEST(TuneCost, AStepIsEstimatedFromItsParentsRunAndTheEpochsThePatienceLeft) {
+  // The parent: 3 epochs configured, stopped after 2: 200 steps of 0.05 s, 4 s of set-up and
+  // evaluations (2 s per epoch).
+  MeasuredRun run;
+  run.seconds = 14;
+  run.train_seconds = 10;
+  run.steps = 200;
+  run.epochs_completed = 2;
+  run.epochs = 3;
+  run.work = 1000;
+  // The same model and epochs: the parent's own time.
+  EXPECT_DOUBLE_EQ(EstimateFromRun(run, 100, 3, 1000), 14);
+  // Fewer epochs than the parent trained: those; a model twice the work: twice the step time.
+  EXPECT_DOUBLE_EQ(EstimateFromRun(run, 100, 1, 1000), 100 * 0.05 + 2);
+  EXPECT_DOUBLE_EQ(EstimateFromRun(run, 100, 3, 2000), 200 * 0.1 + 4);
+  // A parent that trained all its epochs says nothing of a later stop: the step's epochs.
+  run.epochs = 2;
+  EXPECT_DOUBLE_EQ(EstimateFromRun(run, 100, 3, 1000), 300 * 0.05 + 6);
+  // Unknown work: the parent's step time.
+  run.work = 0;
+  EXPECT_DOUBLE_EQ(EstimateFromRun(run, 100, 2, 2000), 14);
+}
+
 }  // namespace
 }  // namespace crank

@@ -141,6 +141,9 @@ struct FakeWorld {
   bool interrupt_at_call_3 = false;
   // Steps of larger models take longer: 0.01 s x StepWork relative to the default model's.
   bool work_scaled = false;
+  // > 0: a full-data trial with a patience trains at most this many epochs (its later epochs
+  // would not improve, as on data that overfits after epoch 1).
+  int64_t patience_epochs = 0;
   TuneEnv Env(std::vector<std::string>* seen = nullptr) {
     TuneEnv env;
     env.now_seconds = [this] { return now; };
@@ -149,7 +152,10 @@ struct FakeWorld {
       ++calls;
       TrialOutcome o;
       const int64_t per_epoch = (rows + c.train.batch_size - 1) / c.train.batch_size;
-      const int64_t steps = c.train.max_steps > 0 ? c.train.max_steps : c.train.epochs * per_epoch;
+      int64_t epochs = c.train.epochs;
+      if (patience_epochs > 0 && c.train.early_stopping_patience > 0)
+        epochs = std::min(epochs, patience_epochs);
+      const int64_t steps = c.train.max_steps > 0 ? c.train.max_steps : epochs * per_epoch;
       now += 0.5;  // setup and evaluation
       const double step = work_scaled ? 0.01 * StepWork(c) / StepWork(JobConfig()) : 0.01;
       for (int64_t s = 1; s <= steps; ++s) {
@@ -161,7 +167,7 @@ struct FakeWorld {
           return o;
         }
       }
-      o.epochs_completed = c.train.max_steps > 0 ? steps / per_epoch : c.train.epochs;
+      o.epochs_completed = c.train.max_steps > 0 ? steps / per_epoch : epochs;
       const double closeness = std::abs(std::log10(c.embedding_optimizer.learning_rate / 0.1));
       o.metrics["auc"] = 0.8 - 0.05 * closeness - 0.1 / static_cast<double>(steps);
       if (seen) seen->push_back(ParamsOf(c).Describe() + " steps=" + std::to_string(steps));
@@ -419,6 +425,35 @@ TEST(Tune, TheRefinementTrainsNeighboursOfTheBestOnAllRowsAndIsDeterministic) {
   const TuneResult plain = Tune(base, off, c.Env());
   for (const TrialRecord& t : plain.trials) EXPECT_LT(t.parent, 0);
   EXPECT_GT(plain.trials.size(), first);
+}
+
+TEST(Tune, TheRefinementEstimatesAStepFromItsParentsFullDataTrial) {
+  // Three-epoch configurations whose full-data trials the patience ends after epoch 1 (2 s);
+  // an estimate of all three epochs (6 s) would leave up to that much of the budget unused.
+  // The base (trial 0, no patience: all its epochs) is worse than the draws near 0.1, so the
+  // refinement steps from a trial that the patience ended.
+  JobConfig base = FakeBase();
+  base.train.epochs = 3;
+  base.embedding_optimizer.learning_rate = 0.02f;
+  TuneOptions o = FakeOptions(70);
+  o.space.epochs = {3};
+  o.portfolio = false;
+  FakeWorld world;
+  world.patience_epochs = 1;
+  const TuneResult r = Tune(base, o, world.Env());
+  int64_t refined = 0;
+  double last = 0;
+  for (const TrialRecord& t : r.trials) {
+    if (t.parent < 0) continue;
+    ++refined;
+    EXPECT_EQ(t.status, "ok") << t.id;  // estimated right: no step runs into the deadline
+    EXPECT_EQ(t.epochs_completed, 1);
+    last = t.seconds;
+  }
+  ASSERT_GT(refined, 2) << TrialTable(r, false);
+  // The refinement ran steps while one fitted: less than one step's time is left.
+  EXPECT_LE(world.now, 70.0);
+  EXPECT_GT(world.now, 70.0 - last) << TrialTable(r, false);
 }
 
 TEST(Tune, PartialRungsStopAtTheirFractionOfTheSteps) {
