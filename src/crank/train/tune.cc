@@ -545,9 +545,9 @@ class Search {
         const Known& k = KnownOf(ConfigOf(q), q);
         // A step is estimated from its parent's full-data trial: its step time and the epochs
         // the patience let it train.
-        const double seconds = parent_run ? EstimateFromRun(*parent_run, steps_per_epoch_,
-                                                            q.epochs, k.work)
-                                          : Estimate(k, 1.0);
+        const double seconds =
+            parent_run ? EstimateFromRun(*parent_run, steps_per_epoch_, q.epochs, k.work)
+                       : Estimate(k, 1.0);
         if (!Fits(seconds)) continue;
         const TrialRecord& rec = RunTrial(k.config, bracket, 0, 1.0, 0, q, config);
         if (rec.status.rfind("stopped", 0) == 0) return;
