@@ -70,7 +70,12 @@ class LineReader {
   std::FILE* file_ = nullptr;
   int64_t max_line_bytes_;
   size_t capacity_;
-  std::unique_ptr<char[]> buffer_;  // file mode; not zeroed: only [begin_, end_) is read
+  struct Free {
+    void operator()(char* p) const;
+  };
+  // File mode: AllocateAligned (huge pages for the default chunk); not zeroed: only
+  // [begin_, end_) is read.
+  std::unique_ptr<char[], Free> buffer_;
   char* base_ = nullptr;            // buffer_ or the text
   size_t begin_ = 0;                // unread data is base_[begin_, end_)
   size_t end_ = 0;
