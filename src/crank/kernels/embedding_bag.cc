@@ -108,8 +108,8 @@ void ForwardImpl(const ForwardArgs<typename Elements::T>& a) {
   const int64_t limit = a.offsets[a.last];
   ParallelFor(a.last - a.first, a.parallel, [&](int64_t i) {
     const int64_t b = a.first + i;
-    PoolBag<kDim, Elements>(a.table, a.dim, a.ids, limit, a.weights, a.offsets[b],
-                            a.offsets[b + 1], a.pooling, a.out + b * a.dim);
+    PoolBag<kDim, Elements>(a.table, a.dim, a.ids, limit, a.weights, a.offsets[b], a.offsets[b + 1],
+                            a.pooling, a.out + b * a.dim);
   });
 }
 

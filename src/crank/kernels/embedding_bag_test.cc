@@ -174,15 +174,14 @@ TEST(EmbeddingBagForwardRange, RangesTogetherGiveTheWholeBatchBits) {
       // Uneven ranges, an empty one among them, in reverse order.
       const std::vector<int64_t> cuts = {0, 1, 1, 97, 250, batch};
       for (size_t c = cuts.size() - 1; c > 0; --c) {
-        EmbeddingBagForwardRange(table.data(), dim, bags.ids.data(), bags.offsets.data(), w,
-                                 batch, cuts[c - 1], cuts[c], p, parts.data());
-        EmbeddingBagForward16Range(EmbeddingPrecision::kBf16, table16.data(), dim,
-                                   bags.ids.data(), bags.offsets.data(), w, batch, cuts[c - 1],
-                                   cuts[c], p, parts16.data());
+        EmbeddingBagForwardRange(table.data(), dim, bags.ids.data(), bags.offsets.data(), w, batch,
+                                 cuts[c - 1], cuts[c], p, parts.data());
+        EmbeddingBagForward16Range(EmbeddingPrecision::kBf16, table16.data(), dim, bags.ids.data(),
+                                   bags.offsets.data(), w, batch, cuts[c - 1], cuts[c], p,
+                                   parts16.data());
       }
       EXPECT_EQ(0, std::memcmp(parts.data(), whole.data(), n * sizeof(float))) << "dim " << dim;
-      EXPECT_EQ(0, std::memcmp(parts16.data(), whole16.data(), n * sizeof(float)))
-          << "dim " << dim;
+      EXPECT_EQ(0, std::memcmp(parts16.data(), whole16.data(), n * sizeof(float))) << "dim " << dim;
     }
   }
 }

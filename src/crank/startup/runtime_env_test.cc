@@ -108,8 +108,7 @@ std::string ValueOf(const std::vector<std::pair<std::string, std::string>>& env,
 TEST(RuntimeEnv, AsksMallocForHugePagesUnlessTheUserSetTunables) {
   {
     ScopedEnv env("GLIBC_TUNABLES", nullptr);
-    EXPECT_EQ(ValueOf(RecommendedRuntimeEnvironment(), "GLIBC_TUNABLES"),
-              "glibc.malloc.hugetlb=1");
+    EXPECT_EQ(ValueOf(RecommendedRuntimeEnvironment(), "GLIBC_TUNABLES"), "glibc.malloc.hugetlb=1");
   }
   {
     ScopedEnv env("GLIBC_TUNABLES", "glibc.malloc.arena_max=1");
