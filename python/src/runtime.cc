@@ -24,7 +24,9 @@ py::dict RuntimeInfo() {
   // environment, so none of it can take effect any more.
   py::list not_applied;
   for (const auto& [name, value] : RecommendedRuntimeEnvironment()) {
-    if (name == "CRANK_RUNTIME_ENV") continue;
+    // GLIBC_TUNABLES is read when the process starts, before any hook could set it: a
+    // speed-only setting of the CLI that a Python process does without.
+    if (name == "CRANK_RUNTIME_ENV" || name == "GLIBC_TUNABLES") continue;
     py::dict e;
     e["name"] = name;
     e["value"] = value;

@@ -1,9 +1,12 @@
 #include "crank/base/system_memory.h"
 
 #include <fmt/format.h>
+#include <sys/mman.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
+#include <new>
 #include <sstream>
 #include <string>
 
@@ -64,6 +67,20 @@ std::string HumanBytes(double bytes) {
     ++unit;
   }
   return unit == 0 ? fmt::format("{:.0f} B", bytes) : fmt::format("{:.1f} {}", bytes, kUnits[unit]);
+}
+
+void* AllocateAligned(size_t bytes) {
+  const bool huge = bytes >= kHugePageBytes;
+  // posix_memalign, not aligned_alloc: the size need not be a multiple of the alignment (C11's
+  // aligned_alloc requires it, and AddressSanitizer enforces that).
+  void* p = nullptr;
+  if (posix_memalign(&p, huge ? kHugePageBytes : 64, bytes) != 0 || p == nullptr) {
+    throw std::bad_alloc();
+  }
+#ifdef MADV_HUGEPAGE
+  if (huge) madvise(p, bytes, MADV_HUGEPAGE);  // advice only: a failure changes nothing
+#endif
+  return p;
 }
 
 }  // namespace crank

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
 #include <utility>
 
 #include "crank/base/error.h"
+#include "crank/base/system_memory.h"
 
 namespace crank {
 
@@ -33,8 +35,10 @@ LineReader::LineReader(const std::string& path, int64_t max_line_bytes, size_t c
   }
   std::setvbuf(file_, nullptr, _IONBF, 0);  // we read in large chunks ourselves
   capacity_ = std::max(chunk_bytes, static_cast<size_t>(max_line_bytes) + (size_t{64} << 10));
-  // Not zeroed (4 MiB per open): only base_[begin_, end_), bytes that fread wrote, is read.
-  buffer_ = std::make_unique_for_overwrite<char[]>(capacity_);
+  // Not zeroed (4 MiB per open): only base_[begin_, end_), bytes that fread wrote, is read. On
+  // huge pages: its first fill, on the way to the first batch, would otherwise fault in a
+  // thousand 4 KiB pages.
+  buffer_.reset(static_cast<char*>(AllocateAligned(capacity_)));
   base_ = buffer_.get();
 }
 
@@ -48,6 +52,8 @@ LineReader::LineReader(std::string_view text, std::string name, int64_t max_line
   bytes_read_ = static_cast<int64_t>(text.size());
   read_offset_ = bytes_read_;
 }
+
+void LineReader::Free::operator()(char* p) const { std::free(p); }
 
 LineReader::~LineReader() {
   if (file_ != nullptr) std::fclose(file_);

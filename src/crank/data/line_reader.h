@@ -70,9 +70,14 @@ class LineReader {
   std::FILE* file_ = nullptr;
   int64_t max_line_bytes_;
   size_t capacity_;
-  std::unique_ptr<char[]> buffer_;  // file mode; not zeroed: only [begin_, end_) is read
-  char* base_ = nullptr;            // buffer_ or the text
-  size_t begin_ = 0;                // unread data is base_[begin_, end_)
+  struct Free {
+    void operator()(char* p) const;
+  };
+  // File mode: AllocateAligned (huge pages for the default chunk); not zeroed: only
+  // [begin_, end_) is read.
+  std::unique_ptr<char[], Free> buffer_;
+  char* base_ = nullptr;  // buffer_ or the text
+  size_t begin_ = 0;      // unread data is base_[begin_, end_)
   size_t end_ = 0;
   bool eof_ = false;
   bool skipping_ = false;  // inside an over-long line, discarding up to its newline

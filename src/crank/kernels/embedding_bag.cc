@@ -88,16 +88,59 @@ void PoolBag(const typename Elements::T* __restrict table, int64_t dim, const in
   }
 }
 
+// The examples [first, last) of EmbeddingBagForward, split over the threads when parallel.
+template <typename T>
+struct ForwardArgs {
+  const T* table;
+  int64_t dim;
+  const int64_t* ids;
+  const int64_t* offsets;
+  const float* weights;
+  int64_t first, last;
+  bool parallel;
+  Pooling pooling;
+  float* out;
+};
+
+// The prefetches stop at the last lookup of the range.
 template <int kDim, typename Elements = Fp32Elements>
-void ForwardImpl(const typename Elements::T* table, int64_t dim, const int64_t* ids,
-                 const int64_t* offsets, const float* weights, int64_t batch, Pooling pooling,
-                 float* out) {
-  const int64_t nnz = offsets[batch];
-  const bool parallel = batch > 1 && (batch + nnz) * dim >= kMinParallelWork;
-  ParallelFor(batch, parallel, [&](int64_t b) {
-    PoolBag<kDim, Elements>(table, dim, ids, nnz, weights, offsets[b], offsets[b + 1], pooling,
-                            out + b * dim);
+void ForwardImpl(const ForwardArgs<typename Elements::T>& a) {
+  const int64_t limit = a.offsets[a.last];
+  ParallelFor(a.last - a.first, a.parallel, [&](int64_t i) {
+    const int64_t b = a.first + i;
+    PoolBag<kDim, Elements>(a.table, a.dim, a.ids, limit, a.weights, a.offsets[b], a.offsets[b + 1],
+                            a.pooling, a.out + b * a.dim);
   });
+}
+
+void ForwardFp32(const ForwardArgs<float>& a) {
+  switch (a.dim) {
+    case 4:
+      return ForwardImpl<4>(a);
+    case 8:
+      return ForwardImpl<8>(a);
+    case 16:
+      return ForwardImpl<16>(a);
+    case 32:
+      return ForwardImpl<32>(a);
+    case 64:
+      return ForwardImpl<64>(a);
+    case 128:
+      return ForwardImpl<128>(a);
+    default:
+      return ForwardImpl<0>(a);
+  }
+}
+
+template <typename Elements>
+void Forward16(const ForwardArgs<uint16_t>& a) {
+  return a.dim == 16 ? ForwardImpl<16, Elements>(a) : ForwardImpl<0, Elements>(a);
+}
+
+void Forward16(EmbeddingPrecision precision, const ForwardArgs<uint16_t>& a) {
+  CRANK_CHECK(precision != EmbeddingPrecision::kFp32, "EmbeddingBagForward16 of an fp32 table");
+  return precision == EmbeddingPrecision::kBf16 ? Forward16<Bf16Elements>(a)
+                                                : Forward16<Fp16Elements>(a);
 }
 
 // One unique row of EmbeddingBagBackward.
@@ -158,39 +201,34 @@ void EmbeddingBagForward(const float* table, int64_t dim, const int64_t* ids,
                          const int64_t* offsets, const float* weights, int64_t batch,
                          Pooling pooling, float* out) {
   CRANK_CHECK(dim > 0 && batch >= 0, "dim {} batch {}", dim, batch);
-  switch (dim) {
-    case 4:
-      return ForwardImpl<4>(table, dim, ids, offsets, weights, batch, pooling, out);
-    case 8:
-      return ForwardImpl<8>(table, dim, ids, offsets, weights, batch, pooling, out);
-    case 16:
-      return ForwardImpl<16>(table, dim, ids, offsets, weights, batch, pooling, out);
-    case 32:
-      return ForwardImpl<32>(table, dim, ids, offsets, weights, batch, pooling, out);
-    case 64:
-      return ForwardImpl<64>(table, dim, ids, offsets, weights, batch, pooling, out);
-    case 128:
-      return ForwardImpl<128>(table, dim, ids, offsets, weights, batch, pooling, out);
-    default:
-      return ForwardImpl<0>(table, dim, ids, offsets, weights, batch, pooling, out);
-  }
+  ForwardFp32({table, dim, ids, offsets, weights, 0, batch,
+               EmbeddingBagWorthSplitting(batch, offsets[batch], dim), pooling, out});
 }
 
 void EmbeddingBagForward16(EmbeddingPrecision precision, const uint16_t* table, int64_t dim,
                            const int64_t* ids, const int64_t* offsets, const float* weights,
                            int64_t batch, Pooling pooling, float* out) {
   CRANK_CHECK(dim > 0 && batch >= 0, "dim {} batch {}", dim, batch);
-  CRANK_CHECK(precision != EmbeddingPrecision::kFp32, "EmbeddingBagForward16 of an fp32 table");
-  const bool bf16 = precision == EmbeddingPrecision::kBf16;
-  if (dim == 16) {
-    return bf16 ? ForwardImpl<16, Bf16Elements>(table, dim, ids, offsets, weights, batch, pooling,
-                                                out)
-                : ForwardImpl<16, Fp16Elements>(table, dim, ids, offsets, weights, batch, pooling,
-                                                out);
-  }
-  return bf16
-             ? ForwardImpl<0, Bf16Elements>(table, dim, ids, offsets, weights, batch, pooling, out)
-             : ForwardImpl<0, Fp16Elements>(table, dim, ids, offsets, weights, batch, pooling, out);
+  Forward16(precision, {table, dim, ids, offsets, weights, 0, batch,
+                        EmbeddingBagWorthSplitting(batch, offsets[batch], dim), pooling, out});
+}
+
+void EmbeddingBagForwardRange(const float* table, int64_t dim, const int64_t* ids,
+                              const int64_t* offsets, const float* weights, int64_t batch,
+                              int64_t first, int64_t last, Pooling pooling, float* out) {
+  CRANK_CHECK(dim > 0 && 0 <= first && first <= last && last <= batch,
+              "dim {} batch {} range [{}, {})", dim, batch, first, last);
+  ForwardFp32({table, dim, ids, offsets, weights, first, last, /*parallel=*/false, pooling, out});
+}
+
+void EmbeddingBagForward16Range(EmbeddingPrecision precision, const uint16_t* table, int64_t dim,
+                                const int64_t* ids, const int64_t* offsets, const float* weights,
+                                int64_t batch, int64_t first, int64_t last, Pooling pooling,
+                                float* out) {
+  CRANK_CHECK(dim > 0 && 0 <= first && first <= last && last <= batch,
+              "dim {} batch {} range [{}, {})", dim, batch, first, last);
+  Forward16(precision,
+            {table, dim, ids, offsets, weights, first, last, /*parallel=*/false, pooling, out});
 }
 
 void EmbeddingBagCoefficients(const int64_t* offsets, const float* weights, int64_t batch,

@@ -60,6 +60,18 @@ void EmbeddingBagForward16(EmbeddingPrecision precision, const uint16_t* table, 
                            const int64_t* ids, const int64_t* offsets, const float* weights,
                            int64_t batch, Pooling pooling, float* out);
 
+// EmbeddingBagForward / EmbeddingBagForward16 of the examples [first, last) only, on the calling
+// thread: rows first..last-1 of out (B, E) get the bits the whole-batch call gives them, the
+// other rows are not touched. 0 <= first <= last <= B. For a caller that splits the examples of
+// several bags over the threads in one parallel region of its own.
+void EmbeddingBagForwardRange(const float* table, int64_t dim, const int64_t* ids,
+                              const int64_t* offsets, const float* weights, int64_t batch,
+                              int64_t first, int64_t last, Pooling pooling, float* out);
+void EmbeddingBagForward16Range(EmbeddingPrecision precision, const uint16_t* table, int64_t dim,
+                                const int64_t* ids, const int64_t* offsets, const float* weights,
+                                int64_t batch, int64_t first, int64_t last, Pooling pooling,
+                                float* out);
+
 // offsets, weights as for EmbeddingBagForward -> coef: (nnz), overwritten with c_k = w_k * s_b
 // (see the file comment). The normalisers are accumulated in double.
 void EmbeddingBagCoefficients(const int64_t* offsets, const float* weights, int64_t batch,

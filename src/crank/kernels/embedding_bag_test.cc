@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <numeric>
 #include <vector>
 
 #include "crank/base/error.h"
 #include "crank/base/rng.h"
+#include "crank/kernels/bf16.h"
 #include "gradient_check.h"
 
 namespace crank {
@@ -150,6 +152,45 @@ TEST(EmbeddingBagForward, MatchesReferenceForEveryDim) {
       }
     }
   }
+}
+
+TEST(EmbeddingBagForwardRange, RangesTogetherGiveTheWholeBatchBits) {
+  Rng rng(5);
+  for (int64_t dim : {3, 16, 32}) {
+    for (Pooling p : {Pooling::kSum, Pooling::kMean, Pooling::kSqrtn}) {
+      const int64_t vocab = 60, batch = 300;
+      std::vector<float> table(static_cast<size_t>(vocab * dim));
+      for (float& x : table) x = 2 * rng.UniformFloat() - 1;
+      std::vector<uint16_t> table16(table.size());
+      for (size_t i = 0; i < table.size(); ++i) table16[i] = FloatToBf16(table[i]);
+      const RandomBags bags = MakeBags(batch, vocab, 3, dim == 16, rng);
+      const float* w = bags.weights.empty() ? nullptr : bags.weights.data();
+      const size_t n = static_cast<size_t>(batch * dim);
+      std::vector<float> whole(n), whole16(n), parts(n, -7.0f), parts16(n, -7.0f);
+      EmbeddingBagForward(table.data(), dim, bags.ids.data(), bags.offsets.data(), w, batch, p,
+                          whole.data());
+      EmbeddingBagForward16(EmbeddingPrecision::kBf16, table16.data(), dim, bags.ids.data(),
+                            bags.offsets.data(), w, batch, p, whole16.data());
+      // Uneven ranges, an empty one among them, in reverse order.
+      const std::vector<int64_t> cuts = {0, 1, 1, 97, 250, batch};
+      for (size_t c = cuts.size() - 1; c > 0; --c) {
+        EmbeddingBagForwardRange(table.data(), dim, bags.ids.data(), bags.offsets.data(), w, batch,
+                                 cuts[c - 1], cuts[c], p, parts.data());
+        EmbeddingBagForward16Range(EmbeddingPrecision::kBf16, table16.data(), dim, bags.ids.data(),
+                                   bags.offsets.data(), w, batch, cuts[c - 1], cuts[c], p,
+                                   parts16.data());
+      }
+      EXPECT_EQ(0, std::memcmp(parts.data(), whole.data(), n * sizeof(float))) << "dim " << dim;
+      EXPECT_EQ(0, std::memcmp(parts16.data(), whole16.data(), n * sizeof(float))) << "dim " << dim;
+    }
+  }
+}
+
+TEST(EmbeddingBagForwardRange, RangeLeavesTheOtherRowsAlone) {
+  std::vector<float> out(6, -7.0f);
+  EmbeddingBagForwardRange(kTable.data(), 2, kIds.data(), kOffsets.data(), nullptr, 3, 1, 2,
+                           Pooling::kSum, out.data());
+  ExpectFloats(out, {-7, -7, 1 + 0.5f - 2, 2 + 4 + 1, -7, -7});
 }
 
 TEST(GroupIds, MatchesStableSortForAnyIdRange) {

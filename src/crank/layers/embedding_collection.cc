@@ -22,13 +22,20 @@ namespace {
 // split over the threads (small batches); otherwise each one's own loops are parallel.
 constexpr int64_t kMinFeaturesPerThread = 4;
 
+// Whether one bag of the batch, of the mean number of lookups, is worth splitting over the
+// threads (EmbeddingBagWorthSplitting).
+bool SplitExamples(const std::vector<SparseFeature>& features, int64_t dim) {
+  const int64_t n = static_cast<int64_t>(features.size());
+  int64_t nnz = 0;
+  for (const SparseFeature& f : features) nnz += static_cast<int64_t>(f.ids.size());
+  return EmbeddingBagWorthSplitting(features[0].batch_size(), nnz / n, dim);
+}
+
 // Whether to spread the features of a batch over the threads (see kMinFeaturesPerThread).
 bool SpreadFeatures(const std::vector<SparseFeature>& features, int64_t dim) {
   const int64_t n = static_cast<int64_t>(features.size());
   if (n < kMinFeaturesPerThread * ComputeThreads() || ComputeThreads() < 2) return false;
-  int64_t nnz = 0;
-  for (const SparseFeature& f : features) nnz += static_cast<int64_t>(f.ids.size());
-  return !EmbeddingBagWorthSplitting(features[0].batch_size(), nnz / n, dim);
+  return !SplitExamples(features, dim);
 }
 
 // "(C1, C10, ...)" for messages: every name when there are few, else the first two.
@@ -271,22 +278,34 @@ int64_t EmbeddingCollection::Lookup(const std::vector<SparseFeature>& features,
     (*outputs)[i].Resize({batch, tables_[static_cast<size_t>(feature_table_[i])].dim});
   }
   const int64_t n = static_cast<int64_t>(features.size());
-  // With several features per thread, one parallel region over the features (each pooled on one
-  // thread) replaces one region per feature; the outputs are the same either way.
-  const bool spread = n > 0 && SpreadFeatures(features, tables_[0].dim);
-  ParallelForDynamic(n, spread, [&](int64_t k) {
-    const size_t i = static_cast<size_t>(k);
+  auto pool = [&](size_t i, int64_t first, int64_t last) {  // examples [first, last) of feature i
     const SparseFeature& f = features[i];
     const size_t t = static_cast<size_t>(feature_table_[i]);
     const Variable& v = variables_[t];
     const float* weights = f.weights.empty() ? nullptr : f.weights.data();
     if (v.is16()) {
-      EmbeddingBagForward16(v.precision, v.value16.data(), tables_[t].dim, f.ids.data(),
-                            f.offsets.data(), weights, batch, features_[i].pooling,
-                            (*outputs)[i].data());
+      EmbeddingBagForward16Range(v.precision, v.value16.data(), tables_[t].dim, f.ids.data(),
+                                 f.offsets.data(), weights, batch, first, last,
+                                 features_[i].pooling, (*outputs)[i].data());
     } else {
-      EmbeddingBagForward(v.value.data(), tables_[t].dim, f.ids.data(), f.offsets.data(), weights,
-                          batch, features_[i].pooling, (*outputs)[i].data());
+      EmbeddingBagForwardRange(v.value.data(), tables_[t].dim, f.ids.data(), f.offsets.data(),
+                               weights, batch, first, last, features_[i].pooling,
+                               (*outputs)[i].data());
+    }
+  };
+  // With several features per thread, one parallel region over the features (each pooled on one
+  // thread). Otherwise, when the batch is worth splitting, one parallel region over the examples
+  // (each thread pools its share of every feature) instead of one region per feature: every
+  // region wakes the other threads. The outputs are the same bits either way.
+  if (n > 0 && SpreadFeatures(features, tables_[0].dim)) {
+    ParallelForDynamic(n, true, [&](int64_t k) { pool(static_cast<size_t>(k), 0, batch); });
+    return batch;
+  }
+  const bool split = n > 0 && SplitExamples(features, tables_[0].dim);
+  const int64_t parts = split ? ComputeThreads() : 1;
+  ParallelFor(parts, split, [&](int64_t p) {
+    for (size_t i = 0; i < features.size(); ++i) {
+      pool(i, batch * p / parts, batch * (p + 1) / parts);
     }
   });
   return batch;

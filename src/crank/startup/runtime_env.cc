@@ -61,6 +61,7 @@ std::vector<std::pair<std::string, std::string>> RecommendedRuntimeEnvironment()
                        __builtin_cpu_supports("avx512bf16") ? "Cooperlake" : "SkylakeX");
     }
   }
+  if (std::getenv("GLIBC_TUNABLES") == nullptr) env.emplace_back("GLIBC_TUNABLES", kMallocTunables);
   if (std::getenv("OMP_WAIT_POLICY") == nullptr && std::getenv("GOMP_SPINCOUNT") == nullptr) {
     const int others = OtherRunnableTasks();
     if (others == 0) {

@@ -20,6 +20,13 @@ namespace crank {
 //  - the user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT, when set, always win.
 inline constexpr int kIdleSpinCount = 1000;
 
+// glibc's malloc advises its heap and its large mappings for transparent huge pages (where THP
+// is in "madvise" mode): the buffers a run fills for the first time (batches, layer outputs,
+// read buffers) then fault in 2 MiB at a time instead of 4 KiB, and a page fault costs about
+// 12 us on a virtual machine (docs/performance.md, "fourth round"). Set unless the user set
+// GLIBC_TUNABLES.
+inline constexpr char kMallocTunables[] = "glibc.malloc.hugetlb=1";
+
 // Other runnable tasks on the machine now (procs_running of /proc/stat less this process), the
 // median of a few samples a few milliseconds apart; -1 where /proc/stat cannot be read.
 int OtherRunnableTasks();
@@ -30,7 +37,8 @@ int OtherRunnableTasks();
 //    the linked OpenBLAS did not recognise it and chose narrower kernels (OpenBLAS 0.3.21 does
 //    not know Sapphire/Emerald Rapids and falls back to SSE3 kernels, several times slower);
 //  - GOMP_SPINCOUNT=kIdleSpinCount or OMP_WAIT_POLICY=passive, as above, unless the user set
-//    OMP_WAIT_POLICY or GOMP_SPINCOUNT.
+//    OMP_WAIT_POLICY or GOMP_SPINCOUNT;
+//  - GLIBC_TUNABLES=kMallocTunables unless the user set GLIBC_TUNABLES.
 std::vector<std::pair<std::string, std::string>> RecommendedRuntimeEnvironment();
 
 // Runs argv again (via /proc/self/exe) with RecommendedRuntimeEnvironment() set, once: the new

@@ -18,6 +18,8 @@ class ScopedEnv {
     Save("GOMP_SPINCOUNT", spin);
     Save("CRANK_RUNTIME_ENV", marker);
   }
+  // Any one variable.
+  ScopedEnv(const char* name, const char* value) { Save(name, value); }
   ~ScopedEnv() {
     for (const auto& [name, value, had] : saved_) {
       if (had) {
@@ -92,6 +94,25 @@ TEST(RuntimeEnv, DescribesTheChoiceAndItsReason) {
   {
     ScopedEnv env(nullptr, nullptr, nullptr);
     EXPECT_EQ(OpenMpWaitDescription(), "libgomp default (spin about 300000 rounds, then sleep)");
+  }
+}
+
+std::string ValueOf(const std::vector<std::pair<std::string, std::string>>& env,
+                    const std::string& name) {
+  for (const auto& [n, v] : env) {
+    if (n == name) return v;
+  }
+  return "";
+}
+
+TEST(RuntimeEnv, AsksMallocForHugePagesUnlessTheUserSetTunables) {
+  {
+    ScopedEnv env("GLIBC_TUNABLES", nullptr);
+    EXPECT_EQ(ValueOf(RecommendedRuntimeEnvironment(), "GLIBC_TUNABLES"), "glibc.malloc.hugetlb=1");
+  }
+  {
+    ScopedEnv env("GLIBC_TUNABLES", "glibc.malloc.arena_max=1");
+    EXPECT_FALSE(HasVariable(RecommendedRuntimeEnvironment(), "GLIBC_TUNABLES"));
   }
 }
 

@@ -1,12 +1,11 @@
 #include "crank/tensor/tensor.h"
 
-#include <sys/mman.h>
-
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
 #include "crank/base/error.h"
+#include "crank/base/system_memory.h"
 
 namespace crank {
 namespace {
@@ -22,26 +21,11 @@ int64_t NumElements(const std::vector<int64_t>& shape) {
 }
 
 // Tensors of at least one huge page (embedding tables, their optimizer state) start on a 2 MiB
-// boundary and are offered to the kernel for transparent huge pages: one page fault per 2 MiB
-// instead of per 4 KiB when they are first written, and far fewer TLB misses when rows are read
-// at random. The tail past the last whole 2 MiB stays in small pages (no memory is added). Where
-// THP is off or unavailable the advice is ignored.
-constexpr size_t kHugePageBytes = size_t{2} << 20;
-
+// boundary and are advised for transparent huge pages (base/system_memory.h).
 float* AllocateAligned(int64_t n) {
   if (n == 0) return nullptr;
-  size_t bytes = (static_cast<size_t>(n) * sizeof(float) + 63) / 64 * 64;
-  const bool huge = bytes >= kHugePageBytes;
-  // posix_memalign, not aligned_alloc: the size need not be a multiple of the alignment (C11's
-  // aligned_alloc requires it, and AddressSanitizer enforces that).
-  void* p = nullptr;
-  if (posix_memalign(&p, huge ? kHugePageBytes : 64, bytes) != 0 || p == nullptr) {
-    throw std::bad_alloc();
-  }
-#ifdef MADV_HUGEPAGE
-  if (huge) madvise(p, bytes, MADV_HUGEPAGE);  // advice only: a failure changes nothing
-#endif
-  return static_cast<float*>(p);
+  const size_t bytes = (static_cast<size_t>(n) * sizeof(float) + 63) / 64 * 64;
+  return static_cast<float*>(crank::AllocateAligned(bytes));
 }
 
 }  // namespace
