@@ -9,7 +9,8 @@
 #
 #   bench/tune_seeds.sh [WORKDIR]    # a finished bench/tune_study.sh WORKDIR (default
 #                                    # /tmp/crank_tune_study)
-# Environment: FAMILIES ["zipf nodense t1"], SEEDS ["0 1 2 3 4"], PARALLEL [2] runs at a time,
+# Environment: FAMILIES ["zipf nodense t1"], SEEDS ["0 1 2 3 4"], ROWS [200000] (as the study
+# ran), PARALLEL [2] runs at a time,
 # each with 1 thread; CRANK [build/bin/crank].
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,13 +19,14 @@ CRANK=${CRANK:-$here/build/bin/crank}
 FAMILIES=${FAMILIES:-zipf nodense t1}
 SEEDS=${SEEDS:-0 1 2 3 4}
 PARALLEL=${PARALLEL:-2}
+ROWS=${ROWS:-200000}
 [[ -x $CRANK ]] || { echo "tune_seeds.sh: no crank binary at $CRANK" >&2; exit 1; }
 out=$WORK/seeds
 mkdir -p "$out"
 run() {  # family kind seed
   local f=$1 kind=$2 s=$3 base=$out/$1_$2_$3
   if [[ $kind == defaults ]]; then
-    "$CRANK" -q train --train "$WORK/data/${f}_train_200000.tsv" --eval "$WORK/data/${f}_eval.tsv" \
+    "$CRANK" -q train --train "$WORK/data/${f}_train_$ROWS.tsv" --eval "$WORK/data/${f}_eval.tsv" \
       --threads 1 --seed "$s" --model-out "$base.crank" --metrics-out "$base.json" 2>"$base.err"
   else
     "$CRANK" -q train --config "$WORK/$f/best.yaml" --threads 1 --seed "$s" \
@@ -33,7 +35,7 @@ run() {  # family kind seed
   rm -f "$base.crank" "$base.crank.ckpt" "$base.crank.best"
 }
 export -f run
-export CRANK WORK out
+export CRANK WORK out ROWS
 for f in $FAMILIES; do
   [[ -f $WORK/$f/best.yaml ]] || { echo "tune_seeds.sh: no $WORK/$f/best.yaml" >&2; exit 1; }
   for kind in defaults best; do for s in $SEEDS; do echo "$f $kind $s"; done; done

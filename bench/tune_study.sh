@@ -9,6 +9,7 @@
 #   crank tune --train <f>_train_200000.tsv --eval <f>_eval.tsv --budget $BUDGET --out best.yaml \
 #     --threads $THREADS --seed $SEED --trials-out trials.tsv $TUNE_FLAGS
 # (TUNE_FLAGS=--no-portfolio: the draws alone; TUNE_FLAGS="--refine-share 0": no refinement)
+# (ROWS: training rows per family, default 200000; use a WORKDIR of its own per ROWS)
 # PARALLEL searches at a time (default 2), then `crank train --config best.yaml` of each, which
 # must give the best trial's AUC. Prints one Markdown row per family: trial 0 (the defaults),
 # the trials by rung, the best trial, its gain, the confirmed AUC, and `uptime` at the start of
@@ -27,7 +28,7 @@ THREADS=${THREADS:-1}
 PARALLEL=${PARALLEL:-2}
 TUNE_FLAGS=${TUNE_FLAGS:-}
 EVAL_ROWS=${EVAL_ROWS:-20000}
-ROWS=200000
+ROWS=${ROWS:-200000}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 [[ -x $CRANK ]] || { echo "no crank binary at $CRANK (build crank_cli, or set CRANK)" >&2; exit 1; }
