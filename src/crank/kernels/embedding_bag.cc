@@ -162,12 +162,11 @@ void SumRun(int64_t dim, int64_t begin, int64_t end, int64_t n, const int64_t* o
 template <int kDim>
 void BackwardImpl(int64_t num_unique, int64_t dim, const int64_t* segments, const int64_t* order,
                   const float* coef, const float* const* d_rows, float* grad_rows) {
-  const bool parallel =
-      num_unique > 1 && (num_unique + segments[num_unique]) * dim >= kMinParallelWork;
-  ParallelFor(num_unique, parallel, [&](int64_t u) {
-    SumRun<kDim>(dim, segments[u], segments[u + 1], segments[num_unique], order, coef, d_rows,
-                 grad_rows + u * dim);
-  });
+  ParallelFor(num_unique, EmbeddingBagWorthSplitting(num_unique, segments[num_unique], dim),
+              [&](int64_t u) {
+                SumRun<kDim>(dim, segments[u], segments[u + 1], segments[num_unique], order, coef,
+                             d_rows, grad_rows + u * dim);
+              });
 }
 
 }  // namespace
