@@ -113,6 +113,35 @@ TEST_F(TuneCli, ThePortfolioRunsFirstUnlessTurnedOff) {
   EXPECT_EQ(without["portfolio"], false);
 }
 
+TEST_F(TuneCli, TheSpaceGrowsWithTheDataUnlessAListIsGiven) {
+  // The fixture's 3000 rows are "large" from --grow-from 1000: min_count 20 joins the space;
+  // the dimensions, given by the fixture's --embedding-dims, stay as given.
+  auto space = [&](const std::string& extra, const std::string& name, std::string* out) {
+    const Result r = Run(Tune("--budget 3s --seed 3 --out " + P(name + ".yaml") +
+                              " --trials-out " + P(name + ".json") + " " + extra));
+    EXPECT_EQ(r.code, 0) << r.err;
+    *out = r.out;
+    return Json::parse(ReadFile(P(name + ".json")))["space"];
+  };
+  std::string out;
+  const Json grown = space("--grow-from 1000", "grown", &out);
+  EXPECT_EQ(grown["grew"], true);
+  EXPECT_EQ(grown["embedding_dims"], Json({4, 8}));
+  EXPECT_EQ(grown["min_counts"], Json({1, 2, 5, 10, 20}));
+  EXPECT_NE(out.find("space: embedding dims 4,8; min counts 1,2,5,10,20 (grown for 3000 training "
+                     "rows per epoch, at least 1000)"),
+            std::string::npos)
+      << out;
+  // Fewer rows than the default threshold, or a given list: as given.
+  const Json as_given = space("", "default", &out);
+  EXPECT_EQ(as_given["grew"], false);
+  EXPECT_EQ(as_given["min_counts"], Json({1, 2, 5, 10}));
+  EXPECT_EQ(out.find("space:"), std::string::npos) << out;
+  const Json listed = space("--grow-from 1000 --min-counts 2,5", "listed", &out);
+  EXPECT_EQ(listed["grew"], false);
+  EXPECT_EQ(listed["min_counts"], Json({2, 5}));
+}
+
 TEST_F(TuneCli, SigtermWritesTheBestSoFar) {
   // Sends SIGTERM once the first drawn configuration's trial is listed (at most 60 s).
   const std::string cmd =
@@ -143,6 +172,9 @@ TEST_F(TuneCli, BadFlagsAreNamed) {
   r = Run(Tune("--budget 5s --embedding-dims 0,4 --out " + P("b.yaml")));
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--embedding-dims"), std::string::npos) << r.err;
+  r = Run(Tune("--budget 5s --grow-from -1 --out " + P("b.yaml")));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--grow-from"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(P("b.yaml")));
 }
 

@@ -34,7 +34,7 @@ struct TuneFlags {
   std::vector<std::string> train, eval;
   std::string out, config, format, budget, trials_out;
   std::vector<int64_t> dims, buckets, min_counts, epochs;
-  int64_t batch_size = 0, min_rung_rows = 0;
+  int64_t batch_size = 0, min_rung_rows = 0, grow_from = 0;
   double refine_share = 0.25;
   int threads = 0;
   uint64_t seed = 0;
@@ -93,16 +93,20 @@ Action AddTuneCommand(CLI::App& app) {
   auto* o_min = c->add_option("--min-rung-rows", f->min_rung_rows,
                               "rows the smallest rung trains on at least (default 10000)");
   auto* o_dims =
-      c->add_option("--embedding-dims", f->dims, "embedding dimensions to try (default 8,16,32)")
+      c->add_option("--embedding-dims", f->dims, "embedding dimensions to try (default 8,16,32, and 64 from 500000 rows)")
           ->delimiter(',');
   auto* o_buckets = c->add_option("--hash-buckets", f->buckets,
                                   "Criteo hash buckets to try (default 10000,30000,100000,300000)")
                         ->delimiter(',');
   auto* o_counts = c->add_option("--min-counts", f->min_counts,
-                                 "vocabulary min_count values to try (default 1,2,5,10)")
+                                 "vocabulary min_count values to try (default 1,2,5,10, and 20 from 500000 rows)")
                        ->delimiter(',');
   auto* o_epochs =
       c->add_option("--epochs", f->epochs, "epoch counts to try (default 1,2,3)")->delimiter(',');
+  auto* o_grow = c->add_option(
+      "--grow-from", f->grow_from,
+      "training rows per epoch from which the space also tries embedding dimension 64 and "
+      "min_count 20 (default 500000; 0: never)");
   auto* o_mem = c->add_flag("--in-memory", f->in_memory, "load the training data into memory");
   c->add_flag("--no-portfolio", f->no_portfolio,
               "start from random draws only, without the portfolio of earlier winners");
@@ -143,6 +147,12 @@ Action AddTuneCommand(CLI::App& app) {
           fmt::format("--refine-share: expected a share in [0, 1), got {}", f->refine_share));
     options.refine_share = f->refine_share;
     if (o_min->count()) options.min_rung_rows = f->min_rung_rows;
+    if (o_grow->count()) {
+      if (f->grow_from < 0)
+        throw ConfigError(
+            fmt::format("--grow-from: expected 0 (never) or a row count, got {}", f->grow_from));
+      options.space.large_data_rows = f->grow_from;
+    }
     const auto list = [](CLI::Option* opt, const char* flag, const std::vector<int64_t>& values,
                          std::vector<int64_t>* field) {
       if (!opt->count()) return;
@@ -151,6 +161,9 @@ Action AddTuneCommand(CLI::App& app) {
       }
       *field = values;
     };
+    // A list the user gives is searched as given: it does not grow with the data.
+    if (o_dims->count()) options.space.large_data_embedding_dims.clear();
+    if (o_counts->count()) options.space.large_data_min_counts.clear();
     list(o_dims, "--embedding-dims", f->dims, &options.space.embedding_dims);
     list(o_buckets, "--hash-buckets", f->buckets, &options.space.hash_buckets);
     list(o_counts, "--min-counts", f->min_counts, &options.space.min_counts);
@@ -223,6 +236,11 @@ Action AddTuneCommand(CLI::App& app) {
     }
     const TrialRecord& best = r.trials[r.best_trial];
     WriteText(f->out, r.best_config.ToYaml());
+    if (r.space_grew) {
+      std::printf("space: %s (grown for %lld training rows per epoch, at least %lld)\n",
+                  DescribeGrownLists(r.space).c_str(), static_cast<long long>(r.cost.rows),
+                  static_cast<long long>(r.space.large_data_rows));
+    }
     const TrialRecord& base = r.trials[0];
     std::printf(
         "best: trial %lld (%s) %s %.5f; base configuration (trial 0) %s %.5f; %zu trials in "

@@ -1,6 +1,7 @@
 #include "crank/train/tune.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -160,6 +161,25 @@ void ApplyParams(const TrialParams& p, JobConfig* c) {
   c->train.epochs = p.epochs;
 }
 
+TuneSpace GrownSpace(const TuneSpace& space, int64_t rows_per_epoch) {
+  TuneSpace grown = space;
+  if (space.large_data_rows <= 0 || rows_per_epoch < space.large_data_rows) return grown;
+  const auto merge = [](std::vector<int64_t>* into, const std::vector<int64_t>& extra) {
+    if (extra.empty()) return;
+    into->insert(into->end(), extra.begin(), extra.end());
+    std::sort(into->begin(), into->end());
+    into->erase(std::unique(into->begin(), into->end()), into->end());
+  };
+  merge(&grown.embedding_dims, space.large_data_embedding_dims);
+  merge(&grown.min_counts, space.large_data_min_counts);
+  return grown;
+}
+
+std::string DescribeGrownLists(const TuneSpace& space) {
+  return fmt::format("embedding dims {}; min counts {}", fmt::join(space.embedding_dims, ","),
+                     fmt::join(space.min_counts, ","));
+}
+
 TrialParams SampleParams(const TuneSpace& space, const JobConfig& base, uint64_t seed,
                          int64_t index) {
   CRANK_REQUIRE(index >= 1, "SampleParams: configuration indices start at 1");
@@ -259,10 +279,10 @@ JobConfig TrialConfig(const JobConfig& base, const TuneOptions& o, int64_t confi
 class Search {
  public:
   Search(const JobConfig& base, const TuneOptions& options, const TuneEnv& env, TuneResult* result)
-      : base_(base), options_(options), env_(env), result_(*result) {
+      : base_(base), options_(options), env_(env), result_(*result), space_(options.space) {
     deadline_ = env.now_seconds() + options.budget_seconds;
     limit_ = deadline_ - std::clamp(options.refine_share, 0.0, 1.0) * options.budget_seconds;
-    if (options.portfolio) portfolio_ = PortfolioParams(options.space, base);
+    result_.space = space_;
   }
 
   // Trains trial 0, then the brackets and the final rung.
@@ -280,6 +300,10 @@ class Search {
     result_.cost = cost_;
     steps_per_epoch_ =
         std::max<int64_t>(1, (cost_.rows + base_.train.batch_size - 1) / base_.train.batch_size);
+    space_ = GrownSpace(options_.space, cost_.rows);
+    result_.space = space_;
+    result_.space_grew = DescribeGrownLists(space_) != DescribeGrownLists(options_.space);
+    if (options_.portfolio) portfolio_ = PortfolioParams(space_, base_);
     if (RunBrackets() && FinalRung() && options_.refine_share > 0) Refine();
   }
 
@@ -300,7 +324,7 @@ class Search {
   TrialParams ParamsOfConfig(int64_t k) const {
     if (k <= static_cast<int64_t>(portfolio_.size())) return portfolio_[k - 1];
     if (auto it = known_.find(k); it != known_.end()) return it->second.params;
-    return SampleParams(options_.space, base_, options_.seed, k);
+    return SampleParams(space_, base_, options_.seed, k);
   }
 
   // True when configuration k is a draw equal to a portfolio entry (which ran as such).
@@ -536,7 +560,7 @@ class Search {
     const int64_t bracket = bracket_id_ + 1;
     for (bool moved = true; moved;) {
       moved = false;
-      for (const TrialParams& q : Neighbours(options_.space, base_, params)) {
+      for (const TrialParams& q : Neighbours(space_, base_, params)) {
         if (!trained.insert(q.Describe()).second) continue;
         if (env_.interrupted()) {
           result_.interrupted = true;
@@ -596,6 +620,7 @@ class Search {
   const TuneOptions& options_;
   const TuneEnv& env_;
   TuneResult& result_;
+  TuneSpace space_;  // options_.space, grown for trial 0's rows (GrownSpace)
   double deadline_ = 0.0;
   double limit_ = 0.0;  // the end of the brackets and their final rung
   std::vector<TrialParams> portfolio_;

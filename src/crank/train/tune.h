@@ -12,11 +12,14 @@
 //  2. From the budget left and that estimate, PlanBrackets() fixes the brackets: each starts
 //     n configurations on a fraction eta^-s of the training steps and keeps the best 1/eta of
 //     them at each rung until the last rung trains on all rows (max_steps 0).
-//  3. The first configurations are the portfolio (PortfolioParams, tune_portfolio.h): fixed
-//     configurations that won earlier searches, those of them that apply to the data and the
-//     space. The others are drawn by SampleParams(space, base, seed, index): configuration k of
-//     a search is a function of the seed and k alone, so two searches with the same seed try
-//     the same configurations in the same order; the budget and the estimate decide how many.
+//  3. The space grows with the data: on trial 0's rows per epoch, GrownSpace() may add larger
+//     embedding dimensions and min_counts. The first configurations are the portfolio
+//     (PortfolioParams, tune_portfolio.h): fixed configurations that won earlier searches,
+//     those of them that apply to the data and the (grown) space. The others are drawn by
+//     SampleParams(space, base, seed, index): configuration k of a search is a function of the
+//     seed, k and the space alone, so two searches with the same seed on data of the same size
+//     class try the same configurations in the same order; the budget and the estimate decide
+//     how many.
 //  4. A trial's time is estimated from its own configuration (EstimateTrial, tune_plan.h): its
 //     steps at the seconds per step measured on an earlier trial of the same configuration,
 //     else trial 0's scaled by StepWork. A trial starts only when, after it, the full-data
@@ -87,7 +90,23 @@ struct TuneSpace {
   std::vector<int> cross_layers = {1, 2, 3};
   std::vector<int64_t> cross_projection_dims = {0, 32};
   int64_t max_embedding_params = 100'000'000;
+  // The space grows with the data (GrownSpace): where trial 0 trains on at least
+  // large_data_rows rows per epoch, embedding_dims and min_counts take these values too. More
+  // rows carry wider embeddings and make a higher min_count keep more ids; at 200k rows these
+  // values did not help and at 1M rows they did (docs/tune.md, "The space grows with the data").
+  // Empty: that list does not grow (`crank tune` empties one when its list is given).
+  // large_data_rows 0: the space never grows.
+  int64_t large_data_rows = 500'000;
+  std::vector<int64_t> large_data_embedding_dims = {64};
+  std::vector<int64_t> large_data_min_counts = {20};
 };
+
+// `space` as searched on data of `rows_per_epoch` training rows: with large_data_embedding_dims
+// and large_data_min_counts merged into embedding_dims and min_counts (sorted, without repeats)
+// where large_data_rows > 0 and rows_per_epoch >= large_data_rows; else `space` unchanged.
+TuneSpace GrownSpace(const TuneSpace& space, int64_t rows_per_epoch);
+// "embedding dims 8,16,32,64; min counts 1,2,5,10,20": the lists GrownSpace may change.
+std::string DescribeGrownLists(const TuneSpace& space);
 
 // The values of `config` (trial 0). hash_buckets: the Criteo default encoding's, when hashed;
 // min_count: that of the first vocabulary encoding, when there is one.
@@ -181,6 +200,9 @@ struct TuneResult {
   bool interrupted = false;
   bool budget_exhausted = false;  // a trial was not started or stopped for the budget
   TrialCost cost;                 // measured on trial 0
+  // The space searched: TuneOptions::space, grown for trial 0's rows per epoch (GrownSpace).
+  TuneSpace space;
+  bool space_grew = false;  // space differs from TuneOptions::space
 };
 
 struct TuneEnv {

@@ -20,13 +20,16 @@ JobConfig VocabularyBase() {
 }
 
 TEST(TunePortfolio, AppliesToVocabularyDataInItsOrder) {
-  const std::vector<TrialParams> ps = PortfolioParams(TuneSpace(), VocabularyBase());
+  // The space grown for large data holds every entry's values.
+  const TuneSpace large = GrownSpace(TuneSpace(), 1'000'000);
+  const std::vector<TrialParams> ps = PortfolioParams(large, VocabularyBase());
   ASSERT_EQ(ps.size(), PortfolioEntries().size());
-  ASSERT_GE(ps.size(), 2u);
+  ASSERT_GE(ps.size(), 3u);
   EXPECT_EQ(ps[0].Describe(),
             "elr=0.0949 dlr=0.000981 l2=2.21e-05 dim=32 min_count=5 cross3/r32 epochs=3");
   EXPECT_EQ(ps[1].Describe(),
             "elr=0.0872 dlr=0.000588 l2=0 dim=32 min_count=10 cross2/r32 epochs=3");
+  EXPECT_EQ(ps[2].Describe(), "elr=0.0943 dlr=0.00131 l2=0 dim=64 min_count=20 cross1 epochs=3");
   for (const TrialParams& p : ps) {
     JobConfig c = VocabularyBase();
     ApplyParams(p, &c);
@@ -38,7 +41,7 @@ TEST(TunePortfolio, AppliesToVocabularyDataInItsOrder) {
   // Hashed Criteo data that the space may switch to vocabularies: the same entries, encoded
   // with vocabularies of every field.
   const JobConfig hashed;
-  const std::vector<TrialParams> switched = PortfolioParams(TuneSpace(), hashed);
+  const std::vector<TrialParams> switched = PortfolioParams(large, hashed);
   ASSERT_EQ(switched.size(), ps.size());
   for (size_t i = 0; i < ps.size(); ++i) {
     EXPECT_EQ(switched[i].Describe(), ps[i].Describe());
@@ -53,12 +56,27 @@ TEST(TunePortfolio, AppliesToVocabularyDataInItsOrder) {
   delimited.data.delimited.sparse.resize(2);
   delimited.data.delimited.sparse[0].encoding.kind = Encoding::Kind::kVocabulary;
   delimited.data.delimited.sparse[1].encoding.hash_buckets = 777;
-  const std::vector<TrialParams> mixed = PortfolioParams(TuneSpace(), delimited);
+  const std::vector<TrialParams> mixed = PortfolioParams(large, delimited);
   ASSERT_EQ(mixed.size(), ps.size());
   ApplyParams(mixed[0], &delimited);
   EXPECT_EQ(delimited.data.delimited.sparse[0].encoding.vocabulary.min_count, 5);
   EXPECT_EQ(delimited.data.delimited.sparse[1].encoding.kind, Encoding::Kind::kHash);
   EXPECT_EQ(delimited.data.delimited.sparse[1].encoding.hash_buckets, 777);
+}
+
+TEST(TunePortfolio, TheLargeDataEntryNeedsTheGrownSpace) {
+  // Dimension 64 and min_count 20 lie outside the space of smaller data.
+  const std::vector<TrialParams> small = PortfolioParams(TuneSpace(), VocabularyBase());
+  ASSERT_EQ(small.size(), PortfolioEntries().size() - 1);
+  for (const TrialParams& p : small) EXPECT_NE(p.embedding_dim, 64) << p.Describe();
+  const std::vector<TrialParams> large =
+      PortfolioParams(GrownSpace(TuneSpace(), 500'000), VocabularyBase());
+  ASSERT_EQ(large.size(), PortfolioEntries().size());
+  EXPECT_EQ(large.back().embedding_dim, 64);
+  EXPECT_EQ(large.back().min_count, 20);
+  JobConfig c = VocabularyBase();
+  ApplyParams(large.back(), &c);
+  c.Validate();
 }
 
 TEST(TunePortfolio, SkippedWhereItDoesNotApply) {

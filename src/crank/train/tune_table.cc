@@ -103,6 +103,10 @@ std::string TrialsJson(const TuneResult& result) {
             {"best_trial", result.best_trial >= 0 ? Json(result.best_trial) : Json()},
             {"interrupted", result.interrupted},
             {"budget_exhausted", result.budget_exhausted},
+            {"space",
+             {{"embedding_dims", result.space.embedding_dims},
+              {"min_counts", result.space.min_counts},
+              {"grew", result.space_grew}}},
             {"trials", trials}};
   return j.dump(2) + "\n";
 }

@@ -128,6 +128,66 @@ TEST(TuneSample, AppliedParamsReadBackAndSurviveTheYamlRoundTrip) {
   }
 }
 
+TEST(TuneSpaceGrowth, LargeDataAddsTheLargerDimensionAndMinCount) {
+  const TuneSpace space;
+  EXPECT_EQ(space.large_data_rows, 500'000);
+  const TuneSpace small = GrownSpace(space, 499'999);
+  EXPECT_EQ(small.embedding_dims, space.embedding_dims);
+  EXPECT_EQ(small.min_counts, space.min_counts);
+  const TuneSpace large = GrownSpace(space, 500'000);
+  EXPECT_EQ(large.embedding_dims, (std::vector<int64_t>{8, 16, 32, 64}));
+  EXPECT_EQ(large.min_counts, (std::vector<int64_t>{1, 2, 5, 10, 20}));
+  EXPECT_EQ(DescribeGrownLists(large), "embedding dims 8,16,32,64; min counts 1,2,5,10,20");
+  // The other lists and ranges stay.
+  EXPECT_EQ(large.hash_buckets, space.hash_buckets);
+  EXPECT_EQ(large.epochs, space.epochs);
+  EXPECT_EQ(large.embedding_lr_max, space.embedding_lr_max);
+  // Merged sorted and without repeats into a list the user gave.
+  TuneSpace given;
+  given.embedding_dims = {128, 8, 64};
+  given.large_data_min_counts.clear();  // a given min_count list does not grow
+  const TuneSpace merged = GrownSpace(given, 2'000'000);
+  EXPECT_EQ(merged.embedding_dims, (std::vector<int64_t>{8, 64, 128}));
+  EXPECT_EQ(merged.min_counts, given.min_counts);
+  // large_data_rows 0: never.
+  TuneSpace never;
+  never.large_data_rows = 0;
+  EXPECT_EQ(GrownSpace(never, 10'000'000).embedding_dims, never.embedding_dims);
+}
+
+TEST(TuneSpaceGrowth, DrawsOfTheGrownSpaceReachItsNewValues) {
+  JobConfig base;
+  base.data.criteo.encoding.kind = Encoding::Kind::kVocabulary;
+  base.data.criteo.encoding.vocabulary.min_count = 10;
+  const TuneSpace large = GrownSpace(TuneSpace(), 1'000'000);
+  std::set<int64_t> dims, counts;
+  for (int64_t k = 1; k <= 60; ++k) {
+    const TrialParams p = SampleParams(large, base, 2, k);
+    dims.insert(p.embedding_dim);
+    counts.insert(p.min_count);
+    JobConfig c = base;
+    ApplyParams(p, &c);
+    c.Validate();
+  }
+  EXPECT_EQ(dims, (std::set<int64_t>{8, 16, 32, 64}));
+  EXPECT_EQ(counts, (std::set<int64_t>{1, 2, 5, 10, 20}));
+  // The refinement steps to them from the old edge.
+  TrialParams edge = SampleParams(large, base, 2, 1);
+  edge.embedding_dim = 32;
+  edge.min_count = 10;
+  bool to64 = false, to20 = false;
+  for (const TrialParams& q : Neighbours(large, base, edge)) {
+    to64 |= q.embedding_dim == 64;
+    to20 |= q.min_count == 20;
+  }
+  EXPECT_TRUE(to64);
+  EXPECT_TRUE(to20);
+  for (const TrialParams& q : Neighbours(TuneSpace(), base, edge)) {
+    EXPECT_NE(q.embedding_dim, 64);
+    EXPECT_NE(q.min_count, 20);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The search loop with a simulated trainer and clock.
 
@@ -289,6 +349,47 @@ TEST(Tune, ThePortfolioRunsFirstForEverySeed) {
     EXPECT_FALSE(r.trials[1].portfolio);
     EXPECT_EQ(r.trials[1].config, 1);
     EXPECT_EQ(r.trials[1].params.Describe(), SampleParams(o.space, FakeBase(), 5, 1).Describe());
+  }
+}
+
+TEST(Tune, TheSpaceGrowsWithTheRowsOfTrialZero) {
+  // The rows per epoch of trial 0 decide: 600k rows grow the space, 400k rows do not.
+  auto search = [](int64_t rows) {
+    FakeWorld world;
+    world.rows = rows;
+    JobConfig base = FakeBase();
+    base.train.batch_size = 2000;  // 200-300 steps per epoch
+    TuneOptions o = FakeOptions(200);
+    o.min_rung_rows = 50'000;
+    return Tune(base, o, world.Env());
+  };
+  const TuneResult large = search(600'000);
+  EXPECT_TRUE(large.space_grew);
+  EXPECT_EQ(large.space.embedding_dims, (std::vector<int64_t>{8, 16, 32, 64}));
+  EXPECT_EQ(large.space.min_counts, (std::vector<int64_t>{1, 2, 5, 10, 20}));
+  const std::vector<TrialParams> portfolio = PortfolioParams(large.space, FakeBase());
+  EXPECT_GT(portfolio.size(), PortfolioParams(TuneSpace(), FakeBase()).size())
+      << "the portfolio's large-data entry applies";
+  int64_t reached = 0;
+  for (const TrialRecord& t : large.trials) {
+    if (t.config >= 1 && t.config <= static_cast<int64_t>(portfolio.size())) {
+      EXPECT_TRUE(t.portfolio);
+      EXPECT_EQ(t.params.Describe(), portfolio[t.config - 1].Describe());
+    }
+    if (t.config > static_cast<int64_t>(portfolio.size()) && t.parent < 0) {
+      EXPECT_EQ(t.params.Describe(),
+                SampleParams(large.space, FakeBase(), 5, t.config).Describe());
+    }
+    reached += t.params.embedding_dim == 64 || t.params.min_count == 20;
+  }
+  EXPECT_GT(reached, 0);
+  const TuneResult small = search(400'000);
+  EXPECT_FALSE(small.space_grew);
+  EXPECT_EQ(small.space.embedding_dims, TuneSpace().embedding_dims);
+  ASSERT_GT(small.trials.size(), 3u);
+  for (const TrialRecord& t : small.trials) {
+    EXPECT_NE(t.params.embedding_dim, 64) << t.id;
+    EXPECT_NE(t.params.min_count, 20) << t.id;
   }
 }
 
