@@ -1,5 +1,7 @@
 // crank tune: hyperparameter search within a time budget (train/tune.h, docs/tune.md).
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <signal.h>
 #include <stdlib.h>
 
@@ -70,6 +72,7 @@ class WorkDir {
 
 Action AddTuneCommand(CLI::App& app) {
   auto f = std::make_shared<TuneFlags>();
+  const TuneSpace kSpace;  // the defaults the help names
   CLI::App* c = app.add_subcommand(
       "tune",
       "search learning rates, L2, embedding dimension, buckets / min count, interaction and "
@@ -93,20 +96,30 @@ Action AddTuneCommand(CLI::App& app) {
   auto* o_min = c->add_option("--min-rung-rows", f->min_rung_rows,
                               "rows the smallest rung trains on at least (default 10000)");
   auto* o_dims =
-      c->add_option("--embedding-dims", f->dims, "embedding dimensions to try (default 8,16,32, and 64 from 500000 rows)")
+      c->add_option(
+           "--embedding-dims", f->dims,
+           fmt::format("embedding dimensions to try (default {}, and {} from {} rows)",
+                       fmt::join(kSpace.embedding_dims, ","),
+                       fmt::join(kSpace.large_data_embedding_dims, ","), kSpace.large_data_rows))
           ->delimiter(',');
   auto* o_buckets = c->add_option("--hash-buckets", f->buckets,
                                   "Criteo hash buckets to try (default 10000,30000,100000,300000)")
                         ->delimiter(',');
   auto* o_counts = c->add_option("--min-counts", f->min_counts,
-                                 "vocabulary min_count values to try (default 1,2,5,10, and 20 from 500000 rows)")
+                                 fmt::format("vocabulary min_count values to try (default {}, "
+                                             "and {} from {} rows)",
+                                             fmt::join(kSpace.min_counts, ","),
+                                             fmt::join(kSpace.large_data_min_counts, ","),
+                                             kSpace.large_data_rows))
                        ->delimiter(',');
   auto* o_epochs =
       c->add_option("--epochs", f->epochs, "epoch counts to try (default 1,2,3)")->delimiter(',');
   auto* o_grow = c->add_option(
       "--grow-from", f->grow_from,
-      "training rows per epoch from which the space also tries embedding dimension 64 and "
-      "min_count 20 (default 500000; 0: never)");
+      fmt::format("training rows per epoch from which the space also tries embedding dimension "
+                  "{} and min_count {} (default {}; 0: never)",
+                  fmt::join(kSpace.large_data_embedding_dims, ","),
+                  fmt::join(kSpace.large_data_min_counts, ","), kSpace.large_data_rows));
   auto* o_mem = c->add_flag("--in-memory", f->in_memory, "load the training data into memory");
   c->add_flag("--no-portfolio", f->no_portfolio,
               "start from random draws only, without the portfolio of earlier winners");

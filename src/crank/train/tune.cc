@@ -302,7 +302,8 @@ class Search {
         std::max<int64_t>(1, (cost_.rows + base_.train.batch_size - 1) / base_.train.batch_size);
     space_ = GrownSpace(options_.space, cost_.rows);
     result_.space = space_;
-    result_.space_grew = DescribeGrownLists(space_) != DescribeGrownLists(options_.space);
+    result_.space_grew = space_.embedding_dims != options_.space.embedding_dims ||
+                         space_.min_counts != options_.space.min_counts;
     if (options_.portfolio) portfolio_ = PortfolioParams(space_, base_);
     if (RunBrackets() && FinalRung() && options_.refine_share > 0) Refine();
   }
