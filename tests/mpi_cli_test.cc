@@ -131,10 +131,13 @@ TEST_F(MpiTrain, RowWiseSplitTablesAndMoreRanksThanTablesMatchOneProcess) {
 
 // Train on 4 ranks to step 30 with sharded checkpoints every 10 steps, resume on 2 to the end
 // (re-sharding the tables), evaluate in one process: the model of one uninterrupted single
-// process. The same checkpoint, moved to another folder, also resumes in one process.
+// process. The same checkpoint, moved to another folder, also resumes in one process. The
+// tables' L2 catch-up state is optimizer state per row: it is sharded and re-sharded with them.
 TEST_F(MpiTrain, ResumesOnAnotherRankCount) {
   Generate(3000, 800);
-  const std::string data = " --train " + P("train.tsv") + " --eval " + P("eval.tsv");
+  std::ofstream(P("l2.yaml")) << "model: {embedding_l2: 0.001, embedding_l2_catch_up: 10}\n";
+  const std::string data =
+      " --config " + P("l2.yaml") + " --train " + P("train.tsv") + " --eval " + P("eval.tsv");
   Result r = Run("train" + data + Model() + " --model-out " + P("m1.crank") + " --metrics-out " +
                  P("m1.json"));
   ASSERT_EQ(r.code, 0) << r.err;
@@ -146,6 +149,11 @@ TEST_F(MpiTrain, ResumesOnAnotherRankCount) {
   EXPECT_EQ(saved.manifest().generation, 3);
   EXPECT_EQ(saved.manifest().step, 30);
   EXPECT_EQ(saved.manifest().files.size(), 5u);
+  int catch_up_records = 0;
+  for (const ShardedTable& t : saved.manifest().tables) {
+    for (const std::string& record : t.records) catch_up_records += record.ends_with("/l2_steps");
+  }
+  EXPECT_EQ(catch_up_records, 26);
   for (int rank = 0; rank < 4; ++rank) {
     EXPECT_TRUE(fs::exists(P("m.crank.ckpt.g3.shard" + std::to_string(rank) + "-of-4")));
     EXPECT_FALSE(fs::exists(P("m.crank.ckpt.g2.shard" + std::to_string(rank) + "-of-4")));

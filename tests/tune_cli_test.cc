@@ -114,8 +114,8 @@ TEST_F(TuneCli, ThePortfolioRunsFirstUnlessTurnedOff) {
 }
 
 TEST_F(TuneCli, TheSpaceGrowsWithTheDataUnlessAListIsGiven) {
-  // The fixture's 3000 rows are "large" from --grow-from 1000: min_count 20 joins the space;
-  // the dimensions, given by the fixture's --embedding-dims, stay as given.
+  // The fixture's 3000 rows are "large" from --grow-from 1000: min_count 20 and L2 catch-up 100
+  // join the space; the dimensions, given by the fixture's --embedding-dims, stay as given.
   auto space = [&](const std::string& extra, const std::string& name, std::string* out) {
     const Result r = Run(Tune("--budget 3s --seed 3 --out " + P(name + ".yaml") +
                               " --trials-out " + P(name + ".json") + " " + extra));
@@ -128,8 +128,9 @@ TEST_F(TuneCli, TheSpaceGrowsWithTheDataUnlessAListIsGiven) {
   EXPECT_EQ(grown["grew"], true);
   EXPECT_EQ(grown["embedding_dims"], Json({4, 8}));
   EXPECT_EQ(grown["min_counts"], Json({1, 2, 5, 10, 20}));
-  EXPECT_NE(out.find("space: embedding dims 4,8; min counts 1,2,5,10,20 (grown for 3000 training "
-                     "rows per epoch, at least 1000)"),
+  EXPECT_EQ(grown["l2_catch_ups"], Json({0, 100}));
+  EXPECT_NE(out.find("space: embedding dims 4,8; min counts 1,2,5,10,20; l2 catch-ups 0,100 "
+                     "(grown for 3000 training rows per epoch, at least 1000)"),
             std::string::npos)
       << out;
   // Fewer rows than the default threshold, or a given list: as given.
@@ -137,9 +138,23 @@ TEST_F(TuneCli, TheSpaceGrowsWithTheDataUnlessAListIsGiven) {
   EXPECT_EQ(as_given["grew"], false);
   EXPECT_EQ(as_given["min_counts"], Json({1, 2, 5, 10}));
   EXPECT_EQ(out.find("space:"), std::string::npos) << out;
-  const Json listed = space("--grow-from 1000 --min-counts 2,5", "listed", &out);
+  EXPECT_EQ(as_given["l2_catch_ups"], Json({0}));
+  const Json listed =
+      space("--grow-from 1000 --min-counts 2,5 --l2-catch-ups 0,30", "listed", &out);
   EXPECT_EQ(listed["grew"], false);
   EXPECT_EQ(listed["min_counts"], Json({2, 5}));
+  EXPECT_EQ(listed["l2_catch_ups"], Json({0, 30}));
+  // The catch-up of each trial is in the JSON (which draws reach 30 is tested in
+  // TuneSpaceGrowth.CatchUpIsDrawnLastAndOnlyWithL2: how many run here depends on the
+  // machine's speed); the best one's is in best.yaml.
+  const Json trials = Json::parse(ReadFile(P("listed.json")))["trials"];
+  const std::string best = ReadFile(P("listed.yaml"));
+  for (const Json& t : trials) {
+    const int64_t c = t["params"]["embedding_l2_catch_up"].get<int64_t>();
+    EXPECT_TRUE(c == 0 || c == 30) << t.dump();
+    if (t["params"]["embedding_l2"].get<double>() == 0.0) EXPECT_EQ(c, 0) << t.dump();
+  }
+  EXPECT_NE(best.find("embedding_l2_catch_up: "), std::string::npos) << best;
 }
 
 TEST_F(TuneCli, SigtermWritesTheBestSoFar) {
@@ -175,6 +190,11 @@ TEST_F(TuneCli, BadFlagsAreNamed) {
   r = Run(Tune("--budget 5s --grow-from -1 --out " + P("b.yaml")));
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--grow-from"), std::string::npos) << r.err;
+  r = Run(Tune("--budget 5s --l2-catch-ups 0,-5 --out " + P("b.yaml")));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--l2-catch-ups: expected values in [0, 1000000], got -5"),
+            std::string::npos)
+      << r.err;
   EXPECT_FALSE(std::filesystem::exists(P("b.yaml")));
 }
 

@@ -35,7 +35,7 @@ extern "C" void OnInterrupt(int) { g_interrupted.store(true); }
 struct TuneFlags {
   std::vector<std::string> train, eval;
   std::string out, config, format, budget, trials_out;
-  std::vector<int64_t> dims, buckets, min_counts, epochs;
+  std::vector<int64_t> dims, buckets, min_counts, epochs, catch_ups;
   int64_t batch_size = 0, min_rung_rows = 0, grow_from = 0;
   double refine_share = 0.25;
   int threads = 0;
@@ -75,8 +75,9 @@ Action AddTuneCommand(CLI::App& app) {
   const TuneSpace kSpace;  // the defaults the help names
   CLI::App* c = app.add_subcommand(
       "tune",
-      "search learning rates, L2, embedding dimension, buckets / min count, interaction and "
-      "epochs by successive halving within a time budget; writes the best configuration");
+      "search learning rates, L2 (and its catch-up), embedding dimension, buckets / min count, "
+      "interaction and epochs by successive halving within a time budget; writes the best "
+      "configuration");
   auto* o_train =
       c->add_option("--train", f->train, "training files, comma-separated")->delimiter(',');
   auto* o_eval = c->add_option("--eval", f->eval, "evaluation files the trials are compared on")
@@ -114,12 +115,21 @@ Action AddTuneCommand(CLI::App& app) {
                        ->delimiter(',');
   auto* o_epochs =
       c->add_option("--epochs", f->epochs, "epoch counts to try (default 1,2,3)")->delimiter(',');
+  auto* o_catch_ups =
+      c->add_option(
+           "--l2-catch-ups", f->catch_ups,
+           fmt::format("model.embedding_l2_catch_up values to try with L2 (default {}, "
+                       "and {} from {} rows; 0: off)",
+                       fmt::join(kSpace.l2_catch_ups, ","),
+                       fmt::join(kSpace.large_data_l2_catch_ups, ","), kSpace.large_data_rows))
+          ->delimiter(',');
   auto* o_grow = c->add_option(
       "--grow-from", f->grow_from,
       fmt::format("training rows per epoch from which the space also tries embedding dimension "
-                  "{} and min_count {} (default {}; 0: never)",
+                  "{}, min_count {} and L2 catch-up {} (default {}; 0: never)",
                   fmt::join(kSpace.large_data_embedding_dims, ","),
-                  fmt::join(kSpace.large_data_min_counts, ","), kSpace.large_data_rows));
+                  fmt::join(kSpace.large_data_min_counts, ","),
+                  fmt::join(kSpace.large_data_l2_catch_ups, ","), kSpace.large_data_rows));
   auto* o_mem = c->add_flag("--in-memory", f->in_memory, "load the training data into memory");
   c->add_flag("--no-portfolio", f->no_portfolio,
               "start from random draws only, without the portfolio of earlier winners");
@@ -177,6 +187,15 @@ Action AddTuneCommand(CLI::App& app) {
     // A list the user gives is searched as given: it does not grow with the data.
     if (o_dims->count()) options.space.large_data_embedding_dims.clear();
     if (o_counts->count()) options.space.large_data_min_counts.clear();
+    if (o_catch_ups->count()) {
+      options.space.large_data_l2_catch_ups.clear();
+      for (int64_t v : f->catch_ups) {
+        if (v < 0 || v > kMaxEmbeddingL2CatchUp)
+          throw ConfigError(fmt::format("--l2-catch-ups: expected values in [0, {}], got {}",
+                                        kMaxEmbeddingL2CatchUp, v));
+      }
+      options.space.l2_catch_ups = f->catch_ups;
+    }
     list(o_dims, "--embedding-dims", f->dims, &options.space.embedding_dims);
     list(o_buckets, "--hash-buckets", f->buckets, &options.space.hash_buckets);
     list(o_counts, "--min-counts", f->min_counts, &options.space.min_counts);

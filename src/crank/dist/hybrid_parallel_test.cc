@@ -84,6 +84,7 @@ TEST_P(HybridParallelOneRank, MatchesTheSingleProcessStepBitForBit) {
   RankingConfig config = p.Config();
   for (TableConfig& t : config.tables) t.precision = GetParam();
   config.embedding_l2 = 1e-3f;
+  config.embedding_l2_catch_up = 20;  // its per-row state is gathered and scattered too
   config.dense_l2 = 1e-3f;
   LocalProcessGroup group;
   std::vector<TableLoad> loads;
@@ -122,6 +123,9 @@ TEST_P(HybridParallelOneRank, MatchesTheSingleProcessStepBitForBit) {
   EXPECT_EQ(full_opt->iterations(), 5);
   const auto state = full_opt->StateTensors(), expected = single.optimizer()->StateTensors();
   ASSERT_EQ(state.size(), expected.size());
+  int catch_up_states = 0;
+  for (const auto& [name, t] : state) catch_up_states += name.ends_with("/l2_steps") ? 1 : 0;
+  EXPECT_EQ(catch_up_states, static_cast<int>(config.tables.size()));
   for (size_t i = 0; i < state.size(); ++i) {
     EXPECT_EQ(state[i].first, expected[i].first);
     EXPECT_EQ(state[i].second->ToVector(), expected[i].second->ToVector()) << state[i].first;

@@ -55,7 +55,12 @@ struct Variable {
   // L2 regularization coefficient for this variable (0 = none). Adds l2 * sum(value^2) to the
   // regularization loss and 2 * l2 * value to the gradient (touched rows only when sparse).
   float l2 = 0.0f;
+  // Catch-up of a sparse variable's L2 (model/l2_regularization.h): a touched row's L2 gradient
+  // counts the steps since its last one, at most this many. < 2: off. The per-row state is an
+  // optimizer slot (Optimizer::L2CatchUpState), created only when L2CatchUpActive().
+  int64_t l2_catch_up = 0;
 
+  bool L2CatchUpActive() const { return sparse && l2 != 0.0f && l2_catch_up >= 2; }
   bool is16() const { return precision != EmbeddingPrecision::kFp32; }
   // The value's shape, whichever storage holds it.
   const std::vector<int64_t>& shape() const { return is16() ? value16.shape() : value.shape(); }

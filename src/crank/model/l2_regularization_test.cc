@@ -8,6 +8,7 @@
 #include "crank/base/rng.h"
 #include "crank/kernels/compute_settings.h"
 #include "crank/kernels/embedding_precision.h"
+#include "crank/optim/optimizer.h"
 
 namespace crank {
 namespace {
@@ -190,6 +191,97 @@ TEST(L2Regularization, ScratchIsReusedAcrossCallsOfDifferentSizes) {
   const double alone = ApplyL2Regularization(Pointers(small_alone), &fresh);
   EXPECT_EQ(std::memcmp(&reused, &alone, sizeof(double)), 0);
   ExpectSameGradientBits(small, small_alone);
+}
+
+// A (4, 1) table of ones with l2 0.5 (gradient 2 * 0.5 * f * 1 = f) and catch-up cap `cap`,
+// touching `ids` with zero gradients.
+void Touch(Variable* v, std::vector<int64_t> ids) {
+  v->sparse_grad.ids = std::move(ids);
+  v->sparse_grad.rows = Tensor({static_cast<int64_t>(v->sparse_grad.ids.size()), 1});
+}
+
+Variable CatchUpTable(int64_t cap) {
+  Variable v;
+  v.name = "t";
+  v.sparse = true;
+  v.l2 = 0.5f;
+  v.l2_catch_up = cap;
+  v.value = Tensor({4, 1});
+  v.value.Fill(1.0f);
+  return v;
+}
+
+// The factors of steps 0..3 touching {0,1,2,3}, {0}, {0,1}, {0,3}: a row's gradient counts the
+// steps since its last one (from the start for a first touch), at most the cap.
+TEST(L2CatchUp, ARowsGradientCountsTheStepsItMissedUpToTheCap) {
+  for (const int64_t cap : {int64_t{2}, int64_t{100}}) {
+    Variable v = CatchUpTable(cap);
+    std::unique_ptr<Optimizer> sgd = MakeSgd({.learning_rate = 0.0f});
+    L2Scratch scratch;
+    std::vector<std::vector<int64_t>> touched = {{1, 2}, {0}, {0, 1}, {0, 3}};
+    std::vector<std::vector<float>> expected = {
+        {1, 1}, {2}, {1, std::min<float>(2, cap)}, {1, std::min<float>(4, cap)}};
+    for (size_t step = 0; step < touched.size(); ++step) {
+      Touch(&v, touched[step]);
+      const double penalty = ApplyL2Regularization({&v}, &scratch, sgd.get());
+      EXPECT_DOUBLE_EQ(penalty, 0.5 * static_cast<double>(touched[step].size()))
+          << "the penalty is not scaled";
+      for (size_t i = 0; i < touched[step].size(); ++i) {
+        EXPECT_EQ(v.sparse_grad.rows[static_cast<int64_t>(i)], expected[step][i])
+            << "cap " << cap << " step " << step << " row " << touched[step][i];
+      }
+      sgd->Apply({&v});
+    }
+    const auto state = sgd->StateTensors();
+    ASSERT_EQ(state.size(), 1u);
+    EXPECT_EQ(state[0].first, "t/l2_steps");
+    const Tensor& paid = *state[0].second;  // steps paid: 4, 3, 1, 4 as (hi, lo)
+    const float expected_paid[] = {0, 4, 0, 3, 0, 1, 0, 4};
+    for (int i = 0; i < 8; ++i) EXPECT_EQ(paid[i], expected_paid[i]) << i;
+  }
+}
+
+TEST(L2CatchUp, OffWithoutAnOptimizerOrACapBelowTwoOrNoL2) {
+  for (const int64_t cap : {int64_t{0}, int64_t{1}, int64_t{50}}) {
+    Variable v = CatchUpTable(cap);
+    std::unique_ptr<Optimizer> sgd = MakeSgd({.learning_rate = 0.0f});
+    L2Scratch scratch;
+    for (int step = 0; step < 3; ++step) {
+      Touch(&v, {3});
+      // Without an optimizer (cap 50) there are no steps to count.
+      ApplyL2Regularization({&v}, &scratch, cap == 50 ? nullptr : sgd.get());
+      EXPECT_EQ(v.sparse_grad.rows[0], 1.0f) << "cap " << cap << " step " << step;
+      sgd->Apply({&v});
+    }
+    EXPECT_EQ(sgd->StateTensors().empty(), cap < 2) << "catch-up state for cap " << cap;
+  }
+  Variable no_l2 = CatchUpTable(50);
+  no_l2.l2 = 0.0f;
+  std::unique_ptr<Optimizer> sgd = MakeSgd({.learning_rate = 0.0f});
+  sgd->Prepare({&no_l2});
+  EXPECT_EQ(sgd->L2CatchUpState(no_l2), nullptr);
+}
+
+// The count of steps is exact past the 2^24 a float holds: it is kept as two floats.
+TEST(L2CatchUp, StepCountsPastTwoToTheTwentyFourAreExact) {
+  Variable v = CatchUpTable(1000);
+  std::unique_ptr<Optimizer> sgd = MakeSgd({.learning_rate = 0.0f});
+  L2Scratch scratch;
+  const int64_t big = (int64_t{1} << 24) * 3 + 5;  // not a float
+  sgd->set_iterations(big);
+  Touch(&v, {0, 1});
+  ApplyL2Regularization({&v}, &scratch, sgd.get());
+  EXPECT_EQ(v.sparse_grad.rows[0], 1000.0f);  // never touched: capped
+  sgd->Apply({&v});
+  sgd->set_iterations(big + 7);  // row 0 missed steps big + 1 .. big + 6
+  Touch(&v, {0});
+  ApplyL2Regularization({&v}, &scratch, sgd.get());
+  EXPECT_EQ(v.sparse_grad.rows[0], 7.0f);
+  const Tensor& paid = *sgd->L2CatchUpState(v);
+  EXPECT_EQ(paid[0], 3.0f);
+  EXPECT_EQ(paid[1], 13.0f);  // big + 8 = 3 * 2^24 + 13
+  EXPECT_EQ(paid[2], 3.0f);
+  EXPECT_EQ(paid[3], 6.0f);
 }
 
 }  // namespace

@@ -83,15 +83,19 @@ RankingBlocks DefaultBlocks(const RankingConfig& config,
 
 Ranking::Ranking(const RankingConfig& config)
     : Ranking(DefaultBlocks(config), config.dense_features, config.seed) {
-  if (config.embedding_l2 != 0.0f) {
-    for (Variable* v : EmbeddingTrainableVariables()) v->l2 = config.embedding_l2;
-  }
+  SetEmbeddingL2(config);
 }
 
 Ranking::Ranking(const RankingConfig& config, std::unique_ptr<EmbeddingLayer> embedding)
     : Ranking(DefaultBlocks(config, std::move(embedding)), config.dense_features, config.seed) {
-  if (config.embedding_l2 != 0.0f) {
-    for (Variable* v : EmbeddingTrainableVariables()) v->l2 = config.embedding_l2;
+  SetEmbeddingL2(config);
+}
+
+void Ranking::SetEmbeddingL2(const RankingConfig& config) {
+  if (config.embedding_l2 == 0.0f) return;
+  for (Variable* v : EmbeddingTrainableVariables()) {
+    v->l2 = config.embedding_l2;
+    v->l2_catch_up = config.embedding_l2_catch_up;
   }
 }
 
@@ -422,7 +426,7 @@ void Ranking::Backward(const Tensor& d_outputs) {
 }
 
 double Ranking::ApplyRegularization() {
-  return ApplyL2Regularization(TrainableVariables(), &l2_scratch_);
+  return ApplyL2Regularization(TrainableVariables(), &l2_scratch_, optimizer_.get());
 }
 
 StepResult Ranking::ComputeGradients(const Batch& batch) {

@@ -187,10 +187,14 @@ class Ranking {
   // Backward pass from d(loss)/d(outputs) (B) after a training-mode forward. Accumulates.
   // InvalidArgument when the latest forward was not ComputeLoss(batch, training = true).
   void Backward(const Tensor& d_outputs);
-  // Adds the L2 penalty's gradient to the variables' gradients and returns the penalty.
+  // Adds the L2 penalty's gradient to the variables' gradients and returns the penalty. A
+  // table with L2 catch-up (RankingConfig::embedding_l2_catch_up) counts the steps of the
+  // model's optimizer and keeps its per-row state there; without an optimizer it has none.
   double ApplyRegularization();
 
  private:
+  // The embedding tables' l2 and l2_catch_up from config.
+  void SetEmbeddingL2(const RankingConfig& config);
   void ValidateBatch(const Batch& batch, bool need_labels) const;
   // The training forward: runs the blocks keeping their caches for Backward; leaves the logits
   // in outputs_ (B).

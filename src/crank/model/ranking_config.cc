@@ -26,6 +26,13 @@ void CheckFiniteNonNegative(float v, const std::string& key) {
   }
 }
 
+void CheckCatchUp(int64_t v, const std::string& key) {
+  if (v < 0 || v > kMaxEmbeddingL2CatchUp) {
+    throw ConfigError(key, fmt::format("expected a count of steps in [0, {}], got {}",
+                                       kMaxEmbeddingL2CatchUp, v));
+  }
+}
+
 void CheckCrossLayers(const ModelShape& s, const std::string& key) {
   if (s.interaction == Interaction::kCross && s.cross_layers < 1) {
     throw ConfigError(key, fmt::format("expected at least 1, got {}", s.cross_layers));
@@ -62,8 +69,8 @@ ModelConfig ModelConfig::FromYaml(const YamlReader& m) {
   ModelConfig c;
   m.ExpectMapOrNull();
   m.CheckKeys({"embedding_dim", "embedding_precision", "pooling", "bottom", "top", "interaction",
-               "dot", "cross", "concat_dense", "output_activation", "embedding_l2", "dense_l2",
-               "output_bias_init"});
+               "dot", "cross", "concat_dense", "output_activation", "embedding_l2",
+               "embedding_l2_catch_up", "dense_l2", "output_bias_init"});
   m.Read("embedding_dim", &c.embedding_dim);
   std::string pooling(PoolingName(c.pooling));
   m.Read("pooling", &pooling);
@@ -79,6 +86,7 @@ ModelConfig ModelConfig::FromYaml(const YamlReader& m) {
   m.Read("concat_dense", &c.concat_dense);
   m.Read("output_activation", kOutputActivationNames, &c.output_activation);
   m.Read("embedding_l2", &c.embedding_l2);
+  m.Read("embedding_l2_catch_up", &c.embedding_l2_catch_up);
   m.Read("dense_l2", &c.dense_l2);
   m.Read("output_bias_init", kOutputBiasInitNames, &c.output_bias_init);
   const YamlReader dot = m.Child("dot");
@@ -117,6 +125,7 @@ void ModelConfig::ToYaml(YAML::Emitter& e) const {
   e << YAML::Key << "output_activation" << YAML::Value
     << NameOf(kOutputActivationNames, output_activation);
   e << YAML::Key << "embedding_l2" << YAML::Value << YamlNumber(embedding_l2);
+  e << YAML::Key << "embedding_l2_catch_up" << YAML::Value << embedding_l2_catch_up;
   e << YAML::Key << "dense_l2" << YAML::Value << YamlNumber(dense_l2);
   e << YAML::Key << "output_bias_init" << YAML::Value
     << NameOf(kOutputBiasInitNames, output_bias_init);
@@ -134,6 +143,7 @@ void ModelConfig::Validate(bool data_has_dense, bool data_has_sparse) const {
   CheckCrossLayers(*this, "model.cross.layers");
   CheckFiniteNonNegative(cross_diag_scale, "model.cross.diag_scale");
   CheckFiniteNonNegative(embedding_l2, "model.embedding_l2");
+  CheckCatchUp(embedding_l2_catch_up, "model.embedding_l2_catch_up");
   CheckFiniteNonNegative(dense_l2, "model.dense_l2");
   // Without dense features the bottom stack is not built, without sparse ones the interaction:
   // then the bottom stack's width is not the dot interaction's business.
@@ -180,6 +190,7 @@ void RankingConfig::Validate() const {
                       fmt::format("expected a positive size, got {}", *cross_projection_dim));
   }
   CheckFiniteNonNegative(embedding_l2, "embedding_l2");
+  CheckCatchUp(embedding_l2_catch_up, "embedding_l2_catch_up");
   CheckFiniteNonNegative(dense_l2, "dense_l2");
   CheckFiniteNonNegative(cross_diag_scale, "cross_diag_scale");
   for (const TableConfig& t : tables) {

@@ -78,7 +78,14 @@ struct ModelShape {
   // regularized when they are touched by a batch. Finite, >= 0.
   float embedding_l2 = 0.0f;
   float dense_l2 = 0.0f;
+  // Catch-up of the embedding L2 (model/l2_regularization.h): a touched row's L2 gradient
+  // counts the steps since the row last had one, at most this many; 0 or 1: only the step the
+  // row is touched in (Keras/TFRS). In [0, kMaxEmbeddingL2CatchUp].
+  int64_t embedding_l2_catch_up = 0;
 };
+
+// The largest embedding_l2_catch_up (a factor that float holds exactly).
+inline constexpr int64_t kMaxEmbeddingL2CatchUp = 1000000;
 
 // The `model:` section. Tables are created from the data: one per sparse feature with the
 // feature's vocabulary size and embedding_dim columns.

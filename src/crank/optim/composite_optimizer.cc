@@ -71,6 +71,12 @@ std::vector<std::pair<std::string, Tensor*>> CompositeOptimizer::StateTensors() 
   return out;
 }
 
+Tensor* CompositeOptimizer::L2CatchUpState(const Variable& var) {
+  const auto it = owner_.find(&var);
+  return it == owner_.end() ? nullptr
+                            : parts_[static_cast<size_t>(it->second)]->L2CatchUpState(var);
+}
+
 std::string CompositeOptimizer::Describe() const {
   std::string out = "composite(";
   for (size_t i = 0; i < parts_.size(); ++i) {

@@ -39,6 +39,8 @@ class CompositeOptimizer : public Optimizer {
   void Prepare(const std::vector<Variable*>& vars) override;
   // The parts' state tensors, named "opt<i>/<variable name>/<slot>", sorted by name.
   std::vector<std::pair<std::string, Tensor*>> StateTensors() override;
+  // The state held by the part that owns var (null when none does).
+  Tensor* L2CatchUpState(const Variable& var) override;
   // "composite(opt0=<part 0> on 3 variables; opt1=<part 1> on 2 variables)".
   std::string Describe() const override;
 

@@ -53,6 +53,13 @@ class Optimizer {
   // with iterations() and restore it with set_iterations().
   virtual std::vector<std::pair<std::string, Tensor*>> StateTensors() = 0;
 
+  // The per-row state of `var`'s L2 catch-up (model/l2_regularization.h), a slot of shape
+  // (V, 2) created with var's other slots when var.L2CatchUpActive(): row r holds the count of
+  // steps whose L2 the row has had, p = hi * 2^24 + lo as two floats (exact below 2^48). Null
+  // when var has none or is not this optimizer's. Its checkpoint name is
+  // "<variable name>/l2_steps". The pointer stays valid until the optimizer is destroyed.
+  virtual Tensor* L2CatchUpState(const Variable& var) = 0;
+
   // One line, e.g. "adagrad(lr=0.05, initial_accumulator=0.1, epsilon=1e-07)".
   virtual std::string Describe() const = 0;
 

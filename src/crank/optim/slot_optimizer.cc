@@ -56,7 +56,7 @@ Tensor* SlotOptimizer::SlotsFor(const Variable& var) {
     CRANK_REQUIRE(!used_names_.count(var.name),
                   "{}: two different variables are named '{}'; names must be unique", kind_,
                   var.name);
-    VariableSlots slots{var.name, var.shape(), {}};
+    VariableSlots slots{var.name, var.shape(), {}, {}};
     slots.tensors.reserve(slot_specs_.size());
     for (const SlotSpec& spec : slot_specs_) {
       std::vector<int64_t> shape = var.shape();
@@ -67,6 +67,7 @@ Tensor* SlotOptimizer::SlotsFor(const Variable& var) {
       if (spec.initial_value != 0.0f) t.Fill(spec.initial_value);
       slots.tensors.push_back(std::move(t));
     }
+    if (var.L2CatchUpActive()) slots.l2_steps = Tensor({var.shape()[0], 2});  // zeros
     used_names_.insert(var.name);
     it = slots_.emplace(&var, std::move(slots)).first;
   }
@@ -148,9 +149,17 @@ std::vector<std::pair<std::string, Tensor*>> SlotOptimizer::StateTensors() {
     for (size_t s = 0; s < slots.tensors.size(); ++s) {
       out.emplace_back(slots.name + "/" + slot_specs_[s].name, &slots.tensors[s]);
     }
+    if (slots.l2_steps.rank() == 2) out.emplace_back(slots.name + "/l2_steps", &slots.l2_steps);
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   return out;
+}
+
+Tensor* SlotOptimizer::L2CatchUpState(const Variable& var) {
+  if (!var.L2CatchUpActive()) return nullptr;
+  SlotsFor(var);
+  Tensor& t = slots_.at(&var).l2_steps;
+  return t.rank() == 2 ? &t : nullptr;
 }
 
 std::string SlotOptimizer::Describe() const {

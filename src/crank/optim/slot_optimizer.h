@@ -36,6 +36,7 @@ class SlotOptimizer : public Optimizer {
   void Apply(const std::vector<Variable*>& vars) final;
   void Prepare(const std::vector<Variable*>& vars) final;
   std::vector<std::pair<std::string, Tensor*>> StateTensors() final;
+  Tensor* L2CatchUpState(const Variable& var) final;
   // "<kind>(lr=<rate or schedule>, <DescribeOptions()>)".
   std::string Describe() const final;
 
@@ -69,6 +70,7 @@ class SlotOptimizer : public Optimizer {
     std::string name;                  // the variable's name when the slots were created
     std::vector<int64_t> value_shape;  // its value's shape then
     std::vector<Tensor> tensors;       // one per SlotSpec
+    Tensor l2_steps;                   // (V, 2) when the variable has L2 catch-up, else empty
   };
 
   std::string kind_;

@@ -76,6 +76,7 @@ TEST(JobConfig, SeveralRankKeysRoundTripAndAreWrittenOnlyWhenSet) {
 TEST(JobConfig, ResolvedYamlShowsFloatsAsTheirShortestText) {
   const std::string yaml = JobConfig().ToYaml();
   EXPECT_NE(yaml.find("embedding_l2: 1e-05"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("embedding_l2_catch_up: 0\n"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("learning_rate: 0.1\n"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("learning_rate: 0.002\n"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("beta_2: 0.999\n"), std::string::npos) << yaml;
@@ -181,6 +182,15 @@ TEST(JobConfig, NonFiniteNumbersAreRefusedNamingTheKey) {
                 .find("job.yaml:1: optimizer.dense.learning_rate: expected a finite value > 0"),
             std::string::npos);
   EXPECT_EQ(ErrorOf("model: {embedding_l2: 0, dense_l2: 0.001, cross: {diag_scale: 1.5}}\n"), "");
+  EXPECT_EQ(ErrorOf("model:\n  embedding_l2_catch_up: -1\n"),
+            "job.yaml:2: model.embedding_l2_catch_up: expected a count of steps in [0, 1000000], "
+            "got -1");
+  EXPECT_EQ(ErrorOf("model: {embedding_l2_catch_up: 1000001}\n"),
+            "job.yaml:1: model.embedding_l2_catch_up: expected a count of steps in [0, 1000000], "
+            "got 1000001");
+  EXPECT_NE(ErrorOf("model: {embedding_l2_catch_up: 2.5}\n").find("model.embedding_l2_catch_up"),
+            std::string::npos);
+  EXPECT_EQ(ErrorOf("model: {embedding_l2_catch_up: 100}\n"), "");
   JobConfig c;
   c.model.cross_diag_scale = std::numeric_limits<float>::quiet_NaN();
   try {

@@ -118,6 +118,11 @@ double SecondsSince(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// Floats of L2 catch-up state per table row (Optimizer::L2CatchUpState).
+double L2CatchUpFloatsPerRow(const RankingConfig& ranking) {
+  return ranking.embedding_l2 != 0.0f && ranking.embedding_l2_catch_up >= 2 ? 2.0 : 0.0;
+}
+
 // Refuses (ConfigError) a model whose embedding tables and their optimizer state cannot fit in
 // the memory available, before anything is allocated. The dense layers (megabytes) and the
 // batches are left out: the tables are what can grow past a machine.
@@ -126,7 +131,8 @@ void CheckTheTablesFit(const RankingConfig& ranking, const OptimizerConfig& opti
   for (const TableConfig& t : ranking.tables) {
     const double rows = static_cast<double>(t.vocabulary_size), cols = static_cast<double>(t.dim);
     weights += static_cast<double>(EmbeddingPrecisionBytes(t.precision)) * rows * cols;
-    state += sizeof(float) * OptimizerStateFloats(optimizer, rows, cols);
+    state += sizeof(float) *
+             (OptimizerStateFloats(optimizer, rows, cols) + L2CatchUpFloatsPerRow(ranking) * rows);
   }
   const double need = weights + state;
   const std::optional<int64_t> available = AvailableMemoryBytes();
@@ -148,7 +154,8 @@ std::unique_ptr<DistributedEmbedding> MakeDistributedEmbedding(const RankingConf
   std::vector<TableLoad> loads;
   for (const TableConfig& t : ranking.tables) {
     const double rows = static_cast<double>(t.vocabulary_size), cols = static_cast<double>(t.dim);
-    const double state = OptimizerStateFloats(config.embedding_optimizer, rows, cols) / rows;
+    const double state = OptimizerStateFloats(config.embedding_optimizer, rows, cols) / rows +
+                         L2CatchUpFloatsPerRow(ranking);
     int readers = 0;
     for (const FeatureConfig& f : ranking.features) readers += f.table == t.name ? 1 : 0;
     // A row's bytes: its values in the table's precision, its optimizer state in fp32.

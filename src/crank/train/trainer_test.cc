@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -147,6 +148,49 @@ TEST_F(TrainerTest, ResumeEndsWithTheSameWeightsAsAnUninterruptedRun) {
   EXPECT_EQ(done.state.global_step, 2 * 94);
   ExpectSameRecords((dir_ / "full.crank").string(), (dir_ / "resumed.crank").string(), "var/");
   ExpectSameRecords((dir_ / "full.crank").string(), (dir_ / "resumed.crank").string(), "opt/");
+}
+
+// The per-row state of the L2 catch-up (model/l2_regularization.h) is optimizer state: saved
+// with the checkpoint, so a resumed run ends bit for bit where an uninterrupted one does.
+TEST_F(TrainerTest, ResumeWithL2CatchUpEndsWithTheSameWeightsAndState) {
+  JobConfig job = SmallJob();
+  job.model.embedding_l2 = 1e-3f;
+  job.model.embedding_l2_catch_up = 50;
+  Train(job, Run("full.crank"));
+  JobConfig first = job;
+  first.train.max_steps = 60;
+  first.train.checkpoint_every = 7;
+  Train(first, Run("resumed.crank"));
+  JobConfig rest = job;
+  rest.train.checkpoint_every = 7;
+  const TrainResult done = Train(rest, Run("resumed.crank", /*resume=*/true));
+  EXPECT_EQ(done.state.global_step, 2 * 94);
+  ExpectSameRecords((dir_ / "full.crank").string(), (dir_ / "resumed.crank").string(), "var/");
+  ExpectSameRecords((dir_ / "full.crank").string(), (dir_ / "resumed.crank").string(), "opt/");
+  // One state per table, its rows the steps each row has paid (at most the step count).
+  const Checkpoint c = Checkpoint::Load((dir_ / "full.crank").string());
+  int states = 0;
+  for (const std::string& name : c.Names()) {
+    if (!name.ends_with("/l2_steps")) continue;
+    ++states;
+    const Tensor& t = c.GetTensor(name);
+    ASSERT_EQ(t.rank(), 2) << name;
+    EXPECT_EQ(t.dim(1), 2) << name;
+    float most = 0.0f;
+    for (int64_t r = 0; r < t.dim(0); ++r) {
+      EXPECT_EQ(t.row(r)[0], 0.0f) << name;  // below 2^24 steps
+      most = std::max(most, t.row(r)[1]);
+    }
+    EXPECT_EQ(most, 2.0f * 94) << name << ": some row was touched at the last step";
+  }
+  EXPECT_EQ(states, 26);
+  // Catch-up changes the training: without it the tables differ.
+  JobConfig plain = job;
+  plain.model.embedding_l2_catch_up = 0;
+  Train(plain, Run("plain.crank"));
+  const Checkpoint p = Checkpoint::Load((dir_ / "plain.crank").string());
+  EXPECT_NE(p.GetTensor("var/embedding/C1").ToVector(), c.GetTensor("var/embedding/C1").ToVector());
+  for (const std::string& name : p.Names()) EXPECT_FALSE(name.ends_with("/l2_steps")) << name;
 }
 
 TEST_F(TrainerTest, ResumeRefusesADifferentModel) {

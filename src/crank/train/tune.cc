@@ -104,8 +104,10 @@ std::string TrialParams::InteractionText() const {
 }
 
 std::string TrialParams::Describe() const {
-  std::string s = fmt::format("elr={:g} dlr={:g} l2={:g} dim={}", embedding_learning_rate,
-                              dense_learning_rate, embedding_l2, embedding_dim);
+  std::string s = fmt::format("elr={:g} dlr={:g} l2={:g}", embedding_learning_rate,
+                              dense_learning_rate, embedding_l2);
+  if (l2_catch_up > 0) s += fmt::format(" catch_up={}", l2_catch_up);
+  s += fmt::format(" dim={}", embedding_dim);
   if (hash_buckets > 0) s += fmt::format(" buckets={}", hash_buckets);
   if (min_count > 0) s += fmt::format(" min_count={}", min_count);
   return s + fmt::format(" {} epochs={}", InteractionText(), epochs);
@@ -116,6 +118,7 @@ TrialParams ParamsOf(const JobConfig& c) {
   p.embedding_learning_rate = ThreeDigits(c.embedding_optimizer.learning_rate);
   p.dense_learning_rate = ThreeDigits(c.dense_optimizer.learning_rate);
   p.embedding_l2 = c.model.embedding_l2;
+  p.l2_catch_up = c.model.embedding_l2 != 0.0f ? c.model.embedding_l2_catch_up : 0;
   p.embedding_dim = c.model.embedding_dim;
   if (HashedCriteoFields(c.data) > 0) {
     p.hash_buckets = c.data.criteo.encoding.kind == Encoding::Kind::kHash
@@ -142,6 +145,7 @@ void ApplyParams(const TrialParams& p, JobConfig* c) {
   c->embedding_optimizer.learning_rate = static_cast<float>(p.embedding_learning_rate);
   c->dense_optimizer.learning_rate = static_cast<float>(p.dense_learning_rate);
   c->model.embedding_l2 = static_cast<float>(p.embedding_l2);
+  c->model.embedding_l2_catch_up = p.l2_catch_up;
   c->model.embedding_dim = p.embedding_dim;
   if (!c->model.bottom.empty()) c->model.bottom.back() = p.embedding_dim;
   const bool criteo = c->data.format == DataFormat::kCriteo;
@@ -172,12 +176,14 @@ TuneSpace GrownSpace(const TuneSpace& space, int64_t rows_per_epoch) {
   };
   merge(&grown.embedding_dims, space.large_data_embedding_dims);
   merge(&grown.min_counts, space.large_data_min_counts);
+  merge(&grown.l2_catch_ups, space.large_data_l2_catch_ups);
   return grown;
 }
 
 std::string DescribeGrownLists(const TuneSpace& space) {
-  return fmt::format("embedding dims {}; min counts {}", fmt::join(space.embedding_dims, ","),
-                     fmt::join(space.min_counts, ","));
+  return fmt::format("embedding dims {}; min counts {}; l2 catch-ups {}",
+                     fmt::join(space.embedding_dims, ","), fmt::join(space.min_counts, ","),
+                     fmt::join(space.l2_catch_ups, ","));
 }
 
 TrialParams SampleParams(const TuneSpace& space, const JobConfig& base, uint64_t seed,
@@ -219,6 +225,11 @@ TrialParams SampleParams(const TuneSpace& space, const JobConfig& base, uint64_t
     p.interaction = Interaction::kDot;
   }
   p.epochs = Pick(rng, space.epochs);
+  // Last, and only from a choice: the draws above stay those of a space without catch-up.
+  p.l2_catch_up = space.l2_catch_ups.size() > 1 ? Pick(rng, space.l2_catch_ups)
+                  : space.l2_catch_ups.empty()  ? 0
+                                                : space.l2_catch_ups.front();
+  if (p.embedding_l2 == 0.0) p.l2_catch_up = 0;
   return p;
 }
 
@@ -303,7 +314,8 @@ class Search {
     space_ = GrownSpace(options_.space, cost_.rows);
     result_.space = space_;
     result_.space_grew = space_.embedding_dims != options_.space.embedding_dims ||
-                         space_.min_counts != options_.space.min_counts;
+                         space_.min_counts != options_.space.min_counts ||
+                         space_.l2_catch_ups != options_.space.l2_catch_ups;
     if (options_.portfolio) portfolio_ = PortfolioParams(space_, base_);
     if (RunBrackets() && FinalRung() && options_.refine_share > 0) Refine();
   }

@@ -57,6 +57,7 @@ struct TrialParams {
   double embedding_learning_rate = 0.1;
   double dense_learning_rate = 0.002;
   double embedding_l2 = 0.0;
+  int64_t l2_catch_up = 0;  // model.embedding_l2_catch_up; 0 where embedding_l2 is 0
   int64_t embedding_dim = 16;
   int64_t hash_buckets = 0;
   int64_t min_count = 0;
@@ -65,7 +66,8 @@ struct TrialParams {
   int64_t cross_projection_dim = 0;  // 0 = full rank
   int64_t epochs = 1;
 
-  // One line: "elr=0.1 dlr=0.002 l2=1e-05 dim=16 buckets=100000 dot epochs=1".
+  // One line: "elr=0.1 dlr=0.002 l2=1e-05 dim=16 buckets=100000 dot epochs=1" (with
+  // " catch_up=100" after l2 when l2_catch_up > 0).
   std::string Describe() const;
   // The interaction as Describe() writes it: "dot", "cross2" (full rank), "cross3/r32".
   std::string InteractionText() const;
@@ -86,6 +88,10 @@ struct TuneSpace {
   // that use a vocabulary of every field (min_count from min_counts) instead of hashing.
   double vocabulary_probability = 0.5;
   std::vector<int64_t> epochs = {1, 2, 3};
+  // model.embedding_l2_catch_up of draws with L2 (docs/config.md, "L2 catch-up"); drawn last,
+  // and only from a list of more than one value, so a one-value list leaves every other draw
+  // as it was.
+  std::vector<int64_t> l2_catch_ups = {0};
   double cross_probability = 0.5;
   std::vector<int> cross_layers = {1, 2, 3};
   std::vector<int64_t> cross_projection_dims = {0, 32};
@@ -94,24 +100,30 @@ struct TuneSpace {
   // large_data_rows rows per epoch, embedding_dims and min_counts take these values too. More
   // rows carry wider embeddings and make a higher min_count keep more ids; at 200k rows these
   // values did not help and at 1M rows they did (docs/tune.md, "The space grows with the data").
+  // The L2 catch-up joins on large data too: its models overfit after one pass, and catch-up
+  // let their later epochs gain (docs/tune.md, "L2 catch-up").
   // Empty: that list does not grow (`crank tune` empties one when its list is given).
   // large_data_rows 0: the space never grows.
   int64_t large_data_rows = 500'000;
   std::vector<int64_t> large_data_embedding_dims = {64};
   std::vector<int64_t> large_data_min_counts = {20};
+  std::vector<int64_t> large_data_l2_catch_ups = {100};
 };
 
-// `space` as searched on data of `rows_per_epoch` training rows: with large_data_embedding_dims
-// and large_data_min_counts merged into embedding_dims and min_counts (sorted, without repeats)
+// `space` as searched on data of `rows_per_epoch` training rows: with large_data_embedding_dims,
+// large_data_min_counts and large_data_l2_catch_ups merged into embedding_dims, min_counts and
+// l2_catch_ups (sorted, without repeats)
 // where large_data_rows > 0 and rows_per_epoch >= large_data_rows; else `space` unchanged.
 TuneSpace GrownSpace(const TuneSpace& space, int64_t rows_per_epoch);
-// "embedding dims 8,16,32,64; min counts 1,2,5,10,20": the lists GrownSpace may change.
+// "embedding dims 8,16,32,64; min counts 1,2,5,10,20; l2 catch-ups 0,100": the lists
+// GrownSpace may change.
 std::string DescribeGrownLists(const TuneSpace& space);
 
 // The values of `config` (trial 0). hash_buckets: the Criteo default encoding's, when hashed;
 // min_count: that of the first vocabulary encoding, when there is one.
 TrialParams ParamsOf(const JobConfig& config);
-// Writes `p` into `config`: both optimizers' rates, model.embedding_l2, embedding_dim (and the
+// Writes `p` into `config`: both optimizers' rates, model.embedding_l2 and its catch-up,
+// embedding_dim (and the
 // bottom stack's last width, as --embedding-dim), the Criteo hash buckets of every hashed field
 // (when p.hash_buckets > 0), min_count of every vocabulary encoding (when p.min_count > 0), the
 // interaction and train.epochs.

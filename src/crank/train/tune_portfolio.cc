@@ -5,17 +5,19 @@
 namespace crank {
 namespace {
 
+// layers 0: the dot interaction; else that many cross layers of projection `rank`.
 TrialParams Entry(double elr, double dlr, double l2, int64_t dim, int64_t min_count, int layers,
-                  int64_t rank, int64_t epochs) {
+                  int64_t rank, int64_t epochs, int64_t catch_up = 0) {
   TrialParams p;
   p.embedding_learning_rate = elr;
   p.dense_learning_rate = dlr;
   p.embedding_l2 = l2;
+  p.l2_catch_up = catch_up;
   p.embedding_dim = dim;
   p.hash_buckets = 0;
   p.min_count = min_count;
-  p.interaction = Interaction::kCross;
-  p.cross_layers = layers;
+  p.interaction = layers > 0 ? Interaction::kCross : Interaction::kDot;
+  p.cross_layers = layers > 0 ? layers : 1;
   p.cross_projection_dim = rank;
   p.epochs = epochs;
   return p;
@@ -30,12 +32,17 @@ bool InSpace(const TuneSpace& s, const TrialParams& p) {
   const bool l2_ok = p.embedding_l2 == 0.0
                          ? s.l2_zero_probability > 0.0
                          : p.embedding_l2 >= s.l2_min && p.embedding_l2 <= s.l2_max;
-  return p.embedding_learning_rate >= s.embedding_lr_min &&
+  const bool catch_up_ok = p.l2_catch_up == 0 || In(s.l2_catch_ups, p.l2_catch_up);
+  const bool interaction_ok = p.interaction == Interaction::kCross
+                                  ? s.cross_probability > 0.0 &&
+                                        In(s.cross_layers, p.cross_layers) &&
+                                        In(s.cross_projection_dims, p.cross_projection_dim)
+                                  : s.cross_probability < 1.0;
+  return catch_up_ok && interaction_ok && p.embedding_learning_rate >= s.embedding_lr_min &&
          p.embedding_learning_rate <= s.embedding_lr_max &&
          p.dense_learning_rate >= s.dense_lr_min && p.dense_learning_rate <= s.dense_lr_max &&
          l2_ok && In(s.embedding_dims, p.embedding_dim) && In(s.min_counts, p.min_count) &&
-         In(s.epochs, p.epochs) && s.cross_probability > 0.0 &&
-         In(s.cross_layers, p.cross_layers) && In(s.cross_projection_dims, p.cross_projection_dim);
+         In(s.epochs, p.epochs);
 }
 
 }  // namespace
@@ -52,6 +59,10 @@ const std::vector<TrialParams>& PortfolioEntries() {
       // and min_count that direct runs found past that search's space. Applies only where the
       // space has grown with the data (GrownSpace) to hold dimension 64 and min_count 20.
       Entry(0.0943, 0.00131, 0.0, 64, 20, 1, 0, 3),
+      // zipf at 1M rows: the best of one search alone with both cores (dot), with the L2 and
+      // catch-up that direct runs found (docs/tune.md, "L2 catch-up"). Applies only to a grown
+      // space (dimension 64, catch-up 100).
+      Entry(0.0331, 0.00111, 1e-4, 64, 10, 0, 0, 3, 100),
   };
   return kEntries;
 }
@@ -68,6 +79,7 @@ std::vector<TrialParams> PortfolioParams(const TuneSpace& space, const JobConfig
     p.embedding_learning_rate = e.embedding_learning_rate;
     p.dense_learning_rate = e.dense_learning_rate;
     p.embedding_l2 = e.embedding_l2;
+    p.l2_catch_up = e.l2_catch_up;
     p.embedding_dim = e.embedding_dim;
     // Hashed Criteo data switches to vocabularies; other data keeps its hashed fields as they are.
     p.hash_buckets = SwitchableToVocabulary(base.data) ? 0 : of_base.hash_buckets;

@@ -64,19 +64,33 @@ TEST(TunePortfolio, AppliesToVocabularyDataInItsOrder) {
   EXPECT_EQ(delimited.data.delimited.sparse[1].encoding.hash_buckets, 777);
 }
 
-TEST(TunePortfolio, TheLargeDataEntryNeedsTheGrownSpace) {
-  // Dimension 64 and min_count 20 lie outside the space of smaller data.
+TEST(TunePortfolio, TheLargeDataEntriesNeedTheGrownSpace) {
+  // Dimension 64, min_count 20 and catch-up 100 lie outside the space of smaller data.
   const std::vector<TrialParams> small = PortfolioParams(TuneSpace(), VocabularyBase());
-  ASSERT_EQ(small.size(), PortfolioEntries().size() - 1);
-  for (const TrialParams& p : small) EXPECT_NE(p.embedding_dim, 64) << p.Describe();
+  ASSERT_EQ(small.size(), PortfolioEntries().size() - 2);
+  for (const TrialParams& p : small) {
+    EXPECT_NE(p.embedding_dim, 64) << p.Describe();
+    EXPECT_EQ(p.l2_catch_up, 0) << p.Describe();
+  }
   const std::vector<TrialParams> large =
       PortfolioParams(GrownSpace(TuneSpace(), 500'000), VocabularyBase());
   ASSERT_EQ(large.size(), PortfolioEntries().size());
-  EXPECT_EQ(large.back().embedding_dim, 64);
-  EXPECT_EQ(large.back().min_count, 20);
-  JobConfig c = VocabularyBase();
-  ApplyParams(large.back(), &c);
-  c.Validate();
+  EXPECT_EQ(large[2].embedding_dim, 64);
+  EXPECT_EQ(large[2].min_count, 20);
+  EXPECT_EQ(large[3].Describe(),
+            "elr=0.0331 dlr=0.00111 l2=0.0001 catch_up=100 dim=64 min_count=10 dot epochs=3");
+  for (const TrialParams& p : large) {
+    JobConfig c = VocabularyBase();
+    ApplyParams(p, &c);
+    c.Validate();
+    EXPECT_EQ(c.model.embedding_l2_catch_up, p.l2_catch_up);
+  }
+  // A space without catch-up on large data (`crank tune --l2-catch-ups 0`) leaves its entry out.
+  TuneSpace no_catch_up;
+  no_catch_up.l2_catch_ups = {0};
+  no_catch_up.large_data_l2_catch_ups.clear();
+  EXPECT_EQ(PortfolioParams(GrownSpace(no_catch_up, 500'000), VocabularyBase()).size(),
+            PortfolioEntries().size() - 1);
 }
 
 TEST(TunePortfolio, SkippedWhereItDoesNotApply) {

@@ -43,7 +43,8 @@ std::vector<TrialParams> Neighbours(const TuneSpace& space, const JobConfig& bas
   std::vector<TrialParams> out;
   std::set<std::string> seen = {p.Describe()};
   const int64_t hashed = HashedCriteoFields(base.data);
-  auto add = [&](const TrialParams& q) {
+  auto add = [&](TrialParams q) {
+    if (q.embedding_l2 == 0.0) q.l2_catch_up = 0;  // nothing to catch up
     if (q.hash_buckets > 0 &&
         hashed * q.hash_buckets * q.embedding_dim > space.max_embedding_params)
       return;
@@ -76,6 +77,13 @@ std::vector<TrialParams> Neighbours(const TuneSpace& space, const JobConfig& bas
     if (space.l2_zero_probability > 0.0) l2s.push_back(0.0);
   }
   vary(&TrialParams::embedding_l2, l2s);
+  if (p.embedding_l2 > 0.0) {
+    std::vector<int64_t> catch_ups;
+    for (int64_t c : space.l2_catch_ups) {
+      if (c != p.l2_catch_up) catch_ups.push_back(c);
+    }
+    vary(&TrialParams::l2_catch_up, catch_ups);
+  }
   if (p.interaction == Interaction::kCross) {
     vary(&TrialParams::cross_layers, Adjacent(space.cross_layers, p.cross_layers));
     vary(&TrialParams::cross_projection_dim, space.cross_projection_dims);

@@ -15,7 +15,7 @@ int Differences(const TrialParams& a, const TrialParams& b) {
          (a.dense_learning_rate != b.dense_learning_rate) + (a.embedding_l2 != b.embedding_l2) +
          (a.embedding_dim != b.embedding_dim) + (a.hash_buckets != b.hash_buckets) +
          (a.min_count != b.min_count) + (a.InteractionText() != b.InteractionText()) +
-         (a.epochs != b.epochs);
+         (a.epochs != b.epochs) + (a.l2_catch_up != b.l2_catch_up);
 }
 
 JobConfig VocabularyBase() {
@@ -66,6 +66,36 @@ TEST(TuneRefine, EachNeighbourChangesOneValueInTheSpaceInTheDocumentedOrder) {
       "elr=0.0872 dlr=0.000588 l2=0 dim=16 min_count=5 cross2/r32 epochs=2",
   };
   EXPECT_EQ(got, want);
+}
+
+// With L2, the catch-up steps to the space's other values; without L2 it has no neighbour and
+// stays 0 (an L2 of 0 with catch-up is the same model as without).
+TEST(TuneRefine, CatchUpStepsOnlyWithL2) {
+  TuneSpace space;
+  space.l2_catch_ups = {0, 100};
+  TrialParams p = Cross2(16, 5);
+  p.embedding_l2 = 1e-5;
+  std::vector<std::string> catch_ups;
+  for (const TrialParams& q : Neighbours(space, VocabularyBase(), p)) {
+    EXPECT_EQ(Differences(p, q), 1) << q.Describe();
+    if (q.l2_catch_up != p.l2_catch_up) catch_ups.push_back(q.Describe());
+  }
+  EXPECT_EQ(catch_ups, (std::vector<std::string>{"elr=0.0872 dlr=0.000588 l2=1e-05 catch_up=100 "
+                                                 "dim=16 min_count=5 cross2/r32 epochs=3"}));
+  p.l2_catch_up = 100;
+  bool to_zero_l2 = false;
+  for (const TrialParams& q : Neighbours(space, VocabularyBase(), p)) {
+    if (q.embedding_l2 == 0.0) {
+      to_zero_l2 = true;
+      EXPECT_EQ(q.l2_catch_up, 0) << q.Describe();
+    }
+  }
+  EXPECT_TRUE(to_zero_l2);
+  p.embedding_l2 = 0.0;
+  p.l2_catch_up = 0;
+  for (const TrialParams& q : Neighbours(space, VocabularyBase(), p)) {
+    EXPECT_EQ(q.l2_catch_up, 0) << q.Describe();
+  }
 }
 
 TEST(TuneRefine, StepsStopAtTheEdgesOfTheSpace) {

@@ -13,11 +13,11 @@ struct Column {
   const char* name;
   int width;
 };
-constexpr Column kColumns[] = {{"trial", 5},     {"config", 6},       {"parent", 6}, {"bracket", 7},
-                               {"rung", 4},      {"fraction", 8},     {"rows", 9},   {"elr", 8},
-                               {"dlr", 8},       {"l2", 8},           {"dim", 3},    {"buckets", 7},
-                               {"min_count", 9}, {"interaction", 11}, {"epochs", 6}, {"metric", 8},
-                               {"seconds", 8},   {"status", 0}};
+constexpr Column kColumns[] = {
+    {"trial", 5},    {"config", 6}, {"parent", 6},  {"bracket", 7},   {"rung", 4},
+    {"fraction", 8}, {"rows", 9},   {"elr", 8},     {"dlr", 8},       {"l2", 8},
+    {"catch_up", 8}, {"dim", 3},    {"buckets", 7}, {"min_count", 9}, {"interaction", 11},
+    {"epochs", 6},   {"metric", 8}, {"seconds", 8}, {"status", 0}};
 
 std::vector<std::string> Cells(const TrialRecord& t) {
   const TrialParams& p = t.params;
@@ -31,6 +31,7 @@ std::vector<std::string> Cells(const TrialRecord& t) {
           fmt::format("{:g}", p.embedding_learning_rate),
           fmt::format("{:g}", p.dense_learning_rate),
           fmt::format("{:g}", p.embedding_l2),
+          p.l2_catch_up > 0 ? fmt::format("{}", p.l2_catch_up) : "-",
           fmt::format("{}", p.embedding_dim),
           p.hash_buckets > 0 ? fmt::format("{}", p.hash_buckets) : "-",
           p.min_count > 0 ? fmt::format("{}", p.min_count) : "-",
@@ -55,7 +56,9 @@ std::string Join(const std::vector<std::string>& cells, bool tsv) {
 std::string TrialTableHeader(const std::string& metric_name, bool tsv) {
   std::vector<std::string> names;
   for (const Column& c : kColumns) names.emplace_back(c.name);
-  names[15] = metric_name;
+  for (std::string& n : names) {
+    if (n == "metric") n = metric_name;
+  }
   return Join(names, tsv);
 }
 
@@ -75,6 +78,7 @@ std::string TrialsJson(const TuneResult& result) {
     Json params = {{"embedding_learning_rate", p.embedding_learning_rate},
                    {"dense_learning_rate", p.dense_learning_rate},
                    {"embedding_l2", p.embedding_l2},
+                   {"embedding_l2_catch_up", p.l2_catch_up},
                    {"embedding_dim", p.embedding_dim},
                    {"interaction", std::string(NameOf(kInteractionNames, p.interaction))},
                    {"epochs", p.epochs}};
@@ -106,6 +110,7 @@ std::string TrialsJson(const TuneResult& result) {
             {"space",
              {{"embedding_dims", result.space.embedding_dims},
               {"min_counts", result.space.min_counts},
+              {"l2_catch_ups", result.space.l2_catch_ups},
               {"grew", result.space_grew}}},
             {"trials", trials}};
   return j.dump(2) + "\n";

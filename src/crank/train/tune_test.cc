@@ -128,16 +128,19 @@ TEST(TuneSample, AppliedParamsReadBackAndSurviveTheYamlRoundTrip) {
   }
 }
 
-TEST(TuneSpaceGrowth, LargeDataAddsTheLargerDimensionAndMinCount) {
+TEST(TuneSpaceGrowth, LargeDataAddsTheLargerDimensionMinCountAndCatchUp) {
   const TuneSpace space;
   EXPECT_EQ(space.large_data_rows, 500'000);
   const TuneSpace small = GrownSpace(space, 499'999);
   EXPECT_EQ(small.embedding_dims, space.embedding_dims);
   EXPECT_EQ(small.min_counts, space.min_counts);
+  EXPECT_EQ(small.l2_catch_ups, (std::vector<int64_t>{0}));
   const TuneSpace large = GrownSpace(space, 500'000);
   EXPECT_EQ(large.embedding_dims, (std::vector<int64_t>{8, 16, 32, 64}));
   EXPECT_EQ(large.min_counts, (std::vector<int64_t>{1, 2, 5, 10, 20}));
-  EXPECT_EQ(DescribeGrownLists(large), "embedding dims 8,16,32,64; min counts 1,2,5,10,20");
+  EXPECT_EQ(large.l2_catch_ups, (std::vector<int64_t>{0, 100}));
+  EXPECT_EQ(DescribeGrownLists(large),
+            "embedding dims 8,16,32,64; min counts 1,2,5,10,20; l2 catch-ups 0,100");
   // The other lists and ranges stay.
   EXPECT_EQ(large.hash_buckets, space.hash_buckets);
   EXPECT_EQ(large.epochs, space.epochs);
@@ -186,6 +189,38 @@ TEST(TuneSpaceGrowth, DrawsOfTheGrownSpaceReachItsNewValues) {
     EXPECT_NE(q.embedding_dim, 64);
     EXPECT_NE(q.min_count, 20);
   }
+}
+
+// Catch-up is drawn last and only from the grown list: a draw of the grown space is the draw of
+// the space without it plus its catch-up, which is 0 without L2 and both values with it.
+TEST(TuneSpaceGrowth, CatchUpIsDrawnLastAndOnlyWithL2) {
+  JobConfig base;
+  base.data.criteo.encoding.kind = Encoding::Kind::kVocabulary;
+  base.data.criteo.encoding.vocabulary.min_count = 10;
+  const TuneSpace large = GrownSpace(TuneSpace(), 1'000'000);
+  TuneSpace without = large;
+  without.l2_catch_ups = {0};
+  std::set<int64_t> with_l2;
+  int without_l2 = 0;
+  for (int64_t k = 1; k <= 60; ++k) {
+    TrialParams p = SampleParams(large, base, 4, k);
+    const TrialParams q = SampleParams(without, base, 4, k);
+    EXPECT_EQ(q.l2_catch_up, 0);
+    if (p.embedding_l2 == 0.0) {
+      EXPECT_EQ(p.l2_catch_up, 0) << p.Describe();
+      ++without_l2;
+    } else {
+      with_l2.insert(p.l2_catch_up);
+    }
+    JobConfig c = base;
+    ApplyParams(p, &c);
+    EXPECT_EQ(c.model.embedding_l2_catch_up, p.l2_catch_up);
+    EXPECT_EQ(ParamsOf(c).Describe(), p.Describe());
+    p.l2_catch_up = 0;
+    EXPECT_EQ(p.Describe(), q.Describe()) << "draw " << k;
+  }
+  EXPECT_EQ(with_l2, (std::set<int64_t>{0, 100}));
+  EXPECT_GT(without_l2, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -377,8 +412,7 @@ TEST(Tune, TheSpaceGrowsWithTheRowsOfTrialZero) {
       EXPECT_EQ(t.params.Describe(), portfolio[t.config - 1].Describe());
     }
     if (t.config > static_cast<int64_t>(portfolio.size()) && t.parent < 0) {
-      EXPECT_EQ(t.params.Describe(),
-                SampleParams(large.space, FakeBase(), 5, t.config).Describe());
+      EXPECT_EQ(t.params.Describe(), SampleParams(large.space, FakeBase(), 5, t.config).Describe());
     }
     reached += t.params.embedding_dim == 64 || t.params.min_count == 20;
   }
