@@ -79,8 +79,10 @@ seconds = sum(float(r[col["seconds"]]) for r in rows)
 refined = [r for r in rows if r[col["parent"]] != "-"]
 desc = "%d in %.0f s (%s; %d of them refining)" % (
     len(rows), seconds, ", ".join("%d at %s" % (n, k) for k, n in sorted(by.items())), len(refined))
-params = "elr %s, dlr %s, l2 %s, dim %s, min_count %s, %s, %s epochs%s" % (
-    best[col["elr"]], best[col["dlr"]], best[col["l2"]], best[col["dim"]], best[col["min_count"]],
+catch_up = best[col["catch_up"]] if "catch_up" in col else "-"
+params = "elr %s, dlr %s, l2 %s%s, dim %s, min_count %s, %s, %s epochs%s" % (
+    best[col["elr"]], best[col["dlr"]], best[col["l2"]],
+    "" if catch_up == "-" else " catch-up " + catch_up, best[col["dim"]], best[col["min_count"]],
     best[col["interaction"]], best[col["epochs"]],
     "" if best[col["parent"]] == "-" else ", a step from config " + best[col["parent"]])
 confirmed = json.load(open(d + "/best.json"))["auc"]

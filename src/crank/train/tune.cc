@@ -569,11 +569,13 @@ class Search {
     int64_t config = best->config;
     TrialParams params = best->params;
     double metric = best->metric;
+    bool overfit = best->epochs_completed < best->params.epochs;
     std::optional<MeasuredRun> parent_run = MeasuredRunOf(*best);
     const int64_t bracket = bracket_id_ + 1;
     for (bool moved = true; moved;) {
       moved = false;
-      for (const TrialParams& q : Neighbours(space_, base_, params)) {
+      for (const TrialParams& q :
+           RefinementOrder(Neighbours(space_, base_, params), params, overfit)) {
         if (!trained.insert(q.Describe()).second) continue;
         if (env_.interrupted()) {
           result_.interrupted = true;
@@ -592,6 +594,7 @@ class Search {
           config = rec.config;
           params = q;
           metric = rec.metric;
+          overfit = rec.epochs_completed < q.epochs;
           parent_run = MeasuredRunOf(rec);
           moved = true;
           break;

@@ -78,11 +78,16 @@ std::vector<TrialParams> Neighbours(const TuneSpace& space, const JobConfig& bas
   }
   vary(&TrialParams::embedding_l2, l2s);
   if (p.embedding_l2 > 0.0) {
-    std::vector<int64_t> catch_ups;
     for (int64_t c : space.l2_catch_ups) {
-      if (c != p.l2_catch_up) catch_ups.push_back(c);
+      if (c == p.l2_catch_up) continue;
+      TrialParams q = p;
+      q.l2_catch_up = c;
+      add(q);
+      if (c > 0 && p.l2_catch_up == 0) {
+        q.embedding_l2 = std::min(ThreeDigits(p.embedding_l2 * 10.0), space.l2_max);
+        add(q);
+      }
     }
-    vary(&TrialParams::l2_catch_up, catch_ups);
   }
   if (p.interaction == Interaction::kCross) {
     vary(&TrialParams::cross_layers, Adjacent(space.cross_layers, p.cross_layers));
@@ -102,6 +107,15 @@ std::vector<TrialParams> Neighbours(const TuneSpace& space, const JobConfig& bas
   }
   vary(&TrialParams::epochs, Adjacent(space.epochs, p.epochs));
   return out;
+}
+
+std::vector<TrialParams> RefinementOrder(std::vector<TrialParams> neighbours, const TrialParams& p,
+                                         bool overfit) {
+  if (overfit) {
+    std::stable_partition(neighbours.begin(), neighbours.end(),
+                          [&](const TrialParams& q) { return q.l2_catch_up > p.l2_catch_up; });
+  }
+  return neighbours;
 }
 
 }  // namespace crank

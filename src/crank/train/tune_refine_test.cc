@@ -68,8 +68,9 @@ TEST(TuneRefine, EachNeighbourChangesOneValueInTheSpaceInTheDocumentedOrder) {
   EXPECT_EQ(got, want);
 }
 
-// With L2, the catch-up steps to the space's other values; without L2 it has no neighbour and
-// stays 0 (an L2 of 0 with catch-up is the same model as without).
+// With L2, the catch-up steps to the space's other values (turning it on, also with the L2 x10,
+// at most l2_max); without L2 it has no neighbour and stays 0 (an L2 of 0 with catch-up is the
+// same model as without).
 TEST(TuneRefine, CatchUpStepsOnlyWithL2) {
   TuneSpace space;
   space.l2_catch_ups = {0, 100};
@@ -77,11 +78,31 @@ TEST(TuneRefine, CatchUpStepsOnlyWithL2) {
   p.embedding_l2 = 1e-5;
   std::vector<std::string> catch_ups;
   for (const TrialParams& q : Neighbours(space, VocabularyBase(), p)) {
-    EXPECT_EQ(Differences(p, q), 1) << q.Describe();
+    EXPECT_EQ(Differences(p, q),
+              q.l2_catch_up != p.l2_catch_up && q.embedding_l2 != p.embedding_l2 ? 2 : 1)
+        << q.Describe();
     if (q.l2_catch_up != p.l2_catch_up) catch_ups.push_back(q.Describe());
   }
-  EXPECT_EQ(catch_ups, (std::vector<std::string>{"elr=0.0872 dlr=0.000588 l2=1e-05 catch_up=100 "
-                                                 "dim=16 min_count=5 cross2/r32 epochs=3"}));
+  EXPECT_EQ(catch_ups,
+            (std::vector<std::string>{
+                "elr=0.0872 dlr=0.000588 l2=1e-05 catch_up=100 dim=16 min_count=5 cross2/r32 "
+                "epochs=3",
+                "elr=0.0872 dlr=0.000588 l2=0.0001 catch_up=100 dim=16 min_count=5 cross2/r32 "
+                "epochs=3"}));
+  p.embedding_l2 = 5e-5;  // x10 is past l2_max: the top of the range
+  catch_ups.clear();
+  for (const TrialParams& q : Neighbours(space, VocabularyBase(), p)) {
+    if (q.l2_catch_up != p.l2_catch_up) catch_ups.push_back(q.Describe());
+  }
+  ASSERT_EQ(catch_ups.size(), 2u);
+  EXPECT_NE(catch_ups[1].find("l2=0.0001 catch_up=100"), std::string::npos) << catch_ups[1];
+  p.embedding_l2 = 1e-4;  // at the top: one step
+  catch_ups.clear();
+  for (const TrialParams& q : Neighbours(space, VocabularyBase(), p)) {
+    if (q.l2_catch_up != p.l2_catch_up) catch_ups.push_back(q.Describe());
+  }
+  EXPECT_EQ(catch_ups.size(), 1u);
+  p.embedding_l2 = 1e-5;
   p.l2_catch_up = 100;
   bool to_zero_l2 = false;
   for (const TrialParams& q : Neighbours(space, VocabularyBase(), p)) {
@@ -96,6 +117,34 @@ TEST(TuneRefine, CatchUpStepsOnlyWithL2) {
   for (const TrialParams& q : Neighbours(space, VocabularyBase(), p)) {
     EXPECT_EQ(q.l2_catch_up, 0) << q.Describe();
   }
+}
+
+// A configuration that overfit tries the steps that turn catch-up on first, in their order; the
+// others keep theirs. One that did not, or has no such step, keeps the order.
+TEST(TuneRefine, AConfigurationThatOverfitTriesCatchUpFirst) {
+  TuneSpace space;
+  space.l2_catch_ups = {0, 100};
+  TrialParams p = Cross2(16, 5);
+  p.embedding_l2 = 1e-5;
+  const std::vector<TrialParams> n = Neighbours(space, VocabularyBase(), p);
+  const std::vector<TrialParams> kept = RefinementOrder(n, p, /*overfit=*/false);
+  ASSERT_EQ(kept.size(), n.size());
+  for (size_t i = 0; i < n.size(); ++i) EXPECT_EQ(kept[i].Describe(), n[i].Describe());
+  const std::vector<TrialParams> first = RefinementOrder(n, p, /*overfit=*/true);
+  ASSERT_EQ(first.size(), n.size());
+  EXPECT_EQ(first[0].l2_catch_up, 100);
+  EXPECT_EQ(first[0].embedding_l2, 1e-5);
+  EXPECT_EQ(first[1].l2_catch_up, 100);
+  EXPECT_EQ(first[1].embedding_l2, 1e-4);
+  std::vector<std::string> rest_before, rest_after;
+  for (const TrialParams& q : n)
+    if (q.l2_catch_up == 0) rest_before.push_back(q.Describe());
+  for (size_t i = 2; i < first.size(); ++i) rest_after.push_back(first[i].Describe());
+  EXPECT_EQ(rest_after, rest_before);
+  // Without catch-up in the space (data below the growth threshold) nothing moves.
+  const std::vector<TrialParams> small = Neighbours(TuneSpace(), VocabularyBase(), p);
+  const std::vector<TrialParams> same = RefinementOrder(small, p, /*overfit=*/true);
+  for (size_t i = 0; i < small.size(); ++i) EXPECT_EQ(same[i].Describe(), small[i].Describe());
 }
 
 TEST(TuneRefine, StepsStopAtTheEdgesOfTheSpace) {
