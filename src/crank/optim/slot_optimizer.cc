@@ -50,7 +50,7 @@ void SlotOptimizer::CheckGradient(const Variable& var) const {
   }
 }
 
-Tensor* SlotOptimizer::SlotsFor(const Variable& var) {
+SlotOptimizer::VariableSlots& SlotOptimizer::SlotsOf(const Variable& var) {
   auto it = slots_.find(&var);
   if (it == slots_.end()) {
     CRANK_REQUIRE(!used_names_.count(var.name),
@@ -75,7 +75,7 @@ Tensor* SlotOptimizer::SlotsFor(const Variable& var) {
   CRANK_REQUIRE(var.shape() == slots.value_shape,
                 "{}: variable '{}' has shape {} but had shape {} when its slots were created",
                 kind_, var.name, ShapeToString(var.shape()), ShapeToString(slots.value_shape));
-  return slots.tensors.data();
+  return slots;
 }
 
 void SlotOptimizer::Prepare(const std::vector<Variable*>& vars) {
@@ -157,8 +157,7 @@ std::vector<std::pair<std::string, Tensor*>> SlotOptimizer::StateTensors() {
 
 Tensor* SlotOptimizer::L2CatchUpState(const Variable& var) {
   if (!var.L2CatchUpActive()) return nullptr;
-  SlotsFor(var);
-  Tensor& t = slots_.at(&var).l2_steps;
+  Tensor& t = SlotsOf(var).l2_steps;
   return t.rank() == 2 ? &t : nullptr;
 }
 

@@ -63,15 +63,17 @@ class SlotOptimizer : public Optimizer {
   virtual std::string DescribeOptions() const = 0;
 
  private:
-  Tensor* SlotsFor(const Variable& var);
-  void CheckGradient(const Variable& var) const;
-
   struct VariableSlots {
     std::string name;                  // the variable's name when the slots were created
     std::vector<int64_t> value_shape;  // its value's shape then
     std::vector<Tensor> tensors;       // one per SlotSpec
     Tensor l2_steps;                   // (V, 2) when the variable has L2 catch-up, else empty
   };
+
+  // var's slots, created on first use; one lookup.
+  VariableSlots& SlotsOf(const Variable& var);
+  Tensor* SlotsFor(const Variable& var) { return SlotsOf(var).tensors.data(); }
+  void CheckGradient(const Variable& var) const;
 
   std::string kind_;
   std::vector<SlotSpec> slot_specs_;
